@@ -1,0 +1,225 @@
+"""Forms parse input; the rules themselves live in services (CaseError → field message)."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import (
+    Agency,
+    Case,
+    CaseKind,
+    CauseCategory,
+    Contractor,
+    DataKind,
+    Membership,
+    Office,
+    Party,
+    Role,
+    User,
+)
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class TadasuForm(forms.Form):
+    """Marks required controls so templates can print ※必須 and aria-required."""
+
+    required_css_class = "required"
+
+
+class ReportForm(TadasuForm):
+    """What contractor staff fill in to report an error from one of their desks."""
+
+    office = forms.ModelChoiceField(label=_("Office / desk"), queryset=Office.objects.none())
+    kind = forms.ChoiceField(label=_("Kind of error"), choices=CaseKind.choices)
+    occurred_on = forms.DateField(label=_("Occurred on"), required=False, widget=DateInput())
+    discovered_on = forms.DateField(label=_("Discovered on"), widget=DateInput())
+    discovery = forms.CharField(
+        label=_("How it was discovered"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    summary = forms.CharField(
+        label=_("What happened"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
+    cause_category = forms.ChoiceField(
+        label=_("Cause"),
+        required=False,
+        choices=[("", _("Not yet known")), *CauseCategory.choices],
+    )
+    cause_text = forms.CharField(
+        label=_("Cause in detail"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, membership: Membership, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["office"].queryset = offices_for(membership)
+        if membership.role == Role.CONTRACTOR:
+            self.fields["office"].label_from_instance = lambda o: f"{o.municipality} {o.name}"
+
+
+class CaseForm(ReportForm):
+    """City staff open or edit a case of their own municipality."""
+
+    contractor = forms.ModelChoiceField(
+        label=_("Contractor running the desk"),
+        queryset=Contractor.objects.none(),
+        required=False,
+    )
+    prevention = forms.CharField(
+        label=_("Prevention measures"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False
+    )
+
+    field_order = [
+        "kind",
+        "office",
+        "contractor",
+        "occurred_on",
+        "discovered_on",
+        "discovery",
+        "summary",
+        "cause_category",
+        "cause_text",
+        "prevention",
+        "assignee",
+    ]
+
+    def __init__(self, *args, membership: Membership, **kwargs):
+        super().__init__(*args, membership=membership, **kwargs)
+        municipality = membership.municipality
+        self.fields["contractor"].queryset = Contractor.objects.filter(municipalities=municipality)
+        self.fields["assignee"].queryset = User.objects.filter(
+            membership__municipality=municipality,
+            membership__role__in=[Role.STAFF, Role.MANAGER],
+        ).order_by("username")
+        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+    @staticmethod
+    def initial_from(case: Case) -> dict:
+        return {
+            name: getattr(case, name)
+            for name in (
+                "kind",
+                "office",
+                "contractor",
+                "occurred_on",
+                "discovered_on",
+                "discovery",
+                "summary",
+                "cause_category",
+                "cause_text",
+                "prevention",
+                "assignee",
+            )
+        }
+
+
+def offices_for(membership: Membership):
+    if membership.role == Role.CONTRACTOR:
+        municipalities = membership.contractor.municipalities.all()
+    else:
+        municipalities = [membership.municipality]
+    return (
+        Office.objects.filter(municipality__in=municipalities, active=True)
+        .select_related("municipality")
+        .order_by("municipality__code", "name")
+    )
+
+
+class PartyForm(TadasuForm):
+    label = forms.CharField(
+        label=_("Label"),
+        max_length=20,
+        help_text=_("How the case papers call this person, e.g. A氏."),
+    )
+    identified = forms.BooleanField(
+        label=_("Identified (name known)"), required=False, initial=True
+    )
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    name_kana = forms.CharField(label=_("Name in kana"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
+    address = forms.CharField(label=_("Address"), max_length=200, required=False)
+    identification_note = forms.CharField(
+        label=_("Identification status"),
+        max_length=200,
+        required=False,
+        help_text=_("For a person not yet identified, e.g. 身元をデジタル庁に照会中."),
+    )
+    identified_on = forms.DateField(label=_("Identified on"), required=False, widget=DateInput())
+
+    @staticmethod
+    def initial_from(party: Party) -> dict:
+        return {
+            name: getattr(party, name)
+            for name in (
+                "label",
+                "identified",
+                "name",
+                "name_kana",
+                "phone",
+                "address",
+                "identification_note",
+                "identified_on",
+            )
+        }
+
+
+class MisregistrationForm(TadasuForm):
+    source = forms.ModelChoiceField(
+        label=_("Whose data"),
+        queryset=Party.objects.none(),
+        help_text=_("The person whose bank or cashless account was registered."),
+    )
+    target = forms.ModelChoiceField(
+        label=_("Registered into whose record"),
+        queryset=Party.objects.none(),
+        help_text=_("The person whose portal or points record received it."),
+    )
+    data_kind = forms.ChoiceField(label=_("Which data"), choices=DataKind.choices)
+    registered_on = forms.DateField(label=_("Registered on"), required=False, widget=DateInput())
+    corrected_on = forms.DateField(label=_("Corrected on"), required=False, widget=DateInput())
+    paid_through = forms.BooleanField(
+        label=_("Money or points were paid through it"), required=False
+    )
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, parties, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("source", "target"):
+            self.fields[name].queryset = parties
+            self.fields[name].label_from_instance = party_choice_label
+
+
+def party_choice_label(party: Party) -> str:
+    return f"{party.label} {party.name}".strip()
+
+
+class TimelineForm(TadasuForm):
+    occurred_on = forms.DateField(label=_("Date"), widget=DateInput())
+    actor = forms.CharField(
+        label=_("Who acted"),
+        max_length=100,
+        widget=forms.TextInput(attrs={"list": "actor-suggestions"}),
+    )
+    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    @staticmethod
+    def actor_suggestions(case: Case) -> list[str]:
+        names = [str(case.municipality), str(case.office)]
+        if case.contractor_id:
+            names.append(str(case.contractor))
+        names += list(Agency.objects.values_list("name", flat=True))
+        return names
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(choices=[("ja", "日本語"), ("en", "English")])

@@ -1,0 +1,21 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from cases.demo import DEMO_PASSWORD, USERS, load_demo
+
+
+class Command(BaseCommand):
+    help = "Load the three reference cases and the demo users (idempotent; DEBUG only)."
+
+    def handle(self, *args, **options) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "load_demo creates users with a published password; "
+                "it runs only with DJANGO_DEBUG=1."
+            )
+        load_demo()
+        self.stdout.write(self.style.SUCCESS("Demo data is loaded."))
+        self.stdout.write(f"Demo log-ins (password: {DEMO_PASSWORD}):")
+        for spec in USERS:
+            who = f"{spec.organisation}, {spec.role}" if spec.role else "Django admin (/admin/)"
+            self.stdout.write(f"  {spec.username:<18} {who}")

@@ -1,0 +1,407 @@
+"""The case file: organisations, people, cases, who got whose data, and the 経過.
+
+Every model that belongs to a case is tenant-scoped with django-scopes: a query of cases,
+parties, links or timeline entries outside an active scope raises ScopeError instead of
+returning other municipalities' rows (see cases/scoping.py for how a scope is chosen).
+"""
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from django_fsm import FSMField
+from django_scopes import ScopedManager
+
+
+class User(AbstractUser):
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=[("ja", "日本語"), ("en", "English")],
+        default="ja",
+    )
+
+
+class Municipality(models.Model):
+    # 地方公共団体コード (6 digits with check digit), e.g. 401005 for 北九州市.
+    code = models.CharField(_("local government code"), max_length=6, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    department = models.CharField(
+        _("responsible department"), max_length=100, blank=True
+    )  # e.g. デジタル市役所推進室
+    contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("municipality")
+        verbose_name_plural = _("municipalities")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Office(models.Model):
+    """A ward office or a support desk run for the municipality (区役所・支援窓口)."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        related_name="offices",
+        verbose_name=_("municipality"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("office / desk")
+        verbose_name_plural = _("offices / desks")
+        ordering = ["municipality", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "name"], name="office_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contractor(models.Model):
+    """A company that staffed desks for one or more municipalities (委託事業者)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    municipalities = models.ManyToManyField(
+        Municipality,
+        related_name="contractors",
+        blank=True,
+        verbose_name=_("municipalities served"),
+    )
+
+    class Meta:
+        verbose_name = _("contractor")
+        verbose_name_plural = _("contractors")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agency(models.Model):
+    """A body the city reports to or asks: デジタル庁, 総務省, a payment operator…"""
+
+    class Kind(models.TextChoices):
+        NATIONAL = "national", _("national government")
+        HELPDESK = "helpdesk", _("programme help desk")
+        PAYMENT_OPERATOR = "payment_operator", _("payment operator")
+        OTHER = "other", _("other")
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+
+    class Meta:
+        verbose_name = _("agency")
+        verbose_name_plural = _("agencies")
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    STAFF = "staff", _("city staff")
+    MANAGER = "manager", _("city manager")
+    CONTRACTOR = "contractor", _("contractor staff")
+    AUDITOR = "auditor", _("auditor")
+
+
+class Membership(models.Model):
+    """Which organisation a user acts for, and in which role. One per user."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="membership", verbose_name=_("user")
+    )
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("municipality"),
+    )
+    contractor = models.ForeignKey(
+        Contractor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name=_("contractor"),
+    )
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [
+            # Contractor staff belong to a company; everyone else to a municipality.
+            models.CheckConstraint(
+                condition=(
+                    Q(role="contractor", contractor__isnull=False, municipality__isnull=True)
+                    | (
+                        Q(role__in=["staff", "manager", "auditor"])
+                        & Q(municipality__isnull=False, contractor__isnull=True)
+                    )
+                ),
+                name="membership_role_matches_organisation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organisation})"
+
+    @property
+    def organisation(self) -> Municipality | Contractor:
+        return self.contractor if self.role == Role.CONTRACTOR else self.municipality
+
+    @property
+    def is_city(self) -> bool:
+        return self.role in (Role.STAFF, Role.MANAGER, Role.AUDITOR)
+
+    @property
+    def can_work_cases(self) -> bool:
+        return self.role in (Role.STAFF, Role.MANAGER)
+
+
+class CaseKind(models.TextChoices):
+    ACCOUNT_MISREGISTRATION = "account", _("public-fund account misregistration")
+    CASHLESS_LINK = "cashless", _("cashless payment link error")
+    OTHER = "other", _("other")
+
+
+class CauseCategory(models.TextChoices):
+    LOGOUT_OMITTED = "logout_omitted", _("logout omitted")
+    ID_MISTYPED = "id_mistyped", _("payment-service ID mistyped")
+    SHARED_DEVICE = "shared_device", _("shared device")
+    CARD_MIXUP = "card_mixup", _("card handed to the wrong person")
+    OTHER = "other", _("other")
+
+
+class Stage(models.TextChoices):
+    INQUIRY = "inquiry", _("investigation")  # 調査
+    AGENCY_CONTACT = "agency_contact", _("agency inquiry")  # 関係機関照会
+    NEGOTIATION = "negotiation", _("compensation talks")  # 補償協議
+    VISIT = "visit", _("visits and apology")  # 訪問・謝罪
+    SETTLEMENT = "settlement", _("settlement")  # 精算
+    CLOSED = "closed", _("closed")  # 完了
+    WITHDRAWN = "withdrawn", _("withdrawn")  # 取下げ
+
+
+class CaseSequence(models.Model):
+    """The last reference number issued per municipality and fiscal year (April–March)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT)
+    fiscal_year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "fiscal_year"], name="case_sequence_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality_id}/{self.fiscal_year}: {self.last_number}"
+
+
+class Case(models.Model):
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.PROTECT,
+        related_name="cases",
+        verbose_name=_("municipality"),
+    )
+    reference = models.CharField(_("reference"), max_length=32, unique=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=CaseKind.choices)
+    summary = models.TextField(_("what happened"), blank=True)  # 内容
+    office = models.ForeignKey(
+        Office, on_delete=models.PROTECT, related_name="cases", verbose_name=_("office / desk")
+    )
+    contractor = models.ForeignKey(
+        Contractor,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="cases",
+        verbose_name=_("contractor running the desk"),
+    )
+    occurred_on = models.DateField(_("occurred on"), null=True, blank=True)
+    discovered_on = models.DateField(_("discovered on"))
+    discovery = models.TextField(_("how it was discovered"), blank=True)
+    cause_category = models.CharField(
+        _("cause"), max_length=20, choices=CauseCategory.choices, blank=True
+    )
+    cause_text = models.TextField(_("cause in detail"), blank=True)  # 原因
+    prevention = models.TextField(_("prevention measures"), blank=True)  # 再発防止策
+    # Transitions arrive with the remedy workflow; protected so nothing sets it directly.
+    stage = FSMField(_("stage"), default=Stage.INQUIRY, choices=Stage.choices, protected=True)
+    assignee = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_cases",
+        verbose_name=_("assignee"),
+    )
+    reported_by_contractor = models.BooleanField(_("reported by the contractor"), default=False)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = ScopedManager(municipality="municipality", contractor="contractor")
+
+    class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
+        ordering = ["-discovered_on", "-id"]
+        indexes = [models.Index(fields=["municipality", "stage"])]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Party(models.Model):
+    """An affected person. May be known only by a label until identified ("B氏")."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="parties", verbose_name=_("case")
+    )
+    label = models.CharField(_("label"), max_length=20)  # A氏, B氏 …
+    identified = models.BooleanField(_("identified"), default=True)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    name_kana = models.CharField(_("name in kana"), max_length=100, blank=True)
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    identification_note = models.CharField(
+        _("identification status"), max_length=200, blank=True
+    )  # e.g. 身元をデジタル庁に照会中
+    identified_on = models.DateField(_("identified on"), null=True, blank=True)
+
+    objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
+
+    class Meta:
+        verbose_name = _("party")
+        verbose_name_plural = _("parties")
+        ordering = ["case", "label", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "label"], name="party_unique_label"),
+            models.CheckConstraint(
+                condition=Q(identified=False) | ~Q(name=""), name="party_identified_has_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class DataKind(models.TextChoices):
+    BANK_ACCOUNT = "bank_account", _("public-fund receiving account")  # 公金受取口座
+    CASHLESS_ACCOUNT = "cashless_account", _("cashless payment account")  # キャッシュレス決済
+    OTHER = "other", _("other data")
+
+
+class Misregistration(models.Model):
+    """source's data was registered into target's record.
+
+    What was meant for the target flows to the source: A's public funds would have gone
+    to B's account (B → A); C's points went to D's cashless account (D → C).
+    """
+
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="misregistrations", verbose_name=_("case")
+    )
+    source = models.ForeignKey(
+        Party,
+        on_delete=models.PROTECT,
+        related_name="links_as_source",
+        verbose_name=_("whose data"),
+    )
+    target = models.ForeignKey(
+        Party,
+        on_delete=models.PROTECT,
+        related_name="links_as_target",
+        verbose_name=_("registered into whose record"),
+    )
+    data_kind = models.CharField(_("which data"), max_length=20, choices=DataKind.choices)
+    registered_on = models.DateField(_("registered on"), null=True, blank=True)
+    corrected_on = models.DateField(_("corrected on"), null=True, blank=True)
+    paid_through = models.BooleanField(_("something was paid through it"), default=False)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
+
+    class Meta:
+        verbose_name = _("misregistration")
+        verbose_name_plural = _("misregistrations")
+        ordering = ["case", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(source=F("target")), name="misregistration_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(corrected_on__isnull=True)
+                | Q(registered_on__isnull=True)
+                | Q(corrected_on__gte=F("registered_on")),
+                name="misregistration_corrected_after_registered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} → {self.target} ({self.get_data_kind_display()})"
+
+
+class TimelineEvent(models.Model):
+    """One line of the 経過: a date, who acted, what happened."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="timeline", verbose_name=_("case")
+    )
+    occurred_on = models.DateField(_("date"))
+    actor = models.CharField(_("actor"), max_length=100)
+    text = models.TextField(_("what happened"))
+    # Machine code of the action that wrote it ("case.opened"); empty for entries by hand.
+    action = models.CharField(_("action"), max_length=50, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
+
+    class Meta:
+        verbose_name = _("timeline entry")
+        verbose_name_plural = _("timeline entries")
+        ordering = ["occurred_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_on} {self.actor}"
+
+
+class AuditEntry(models.Model):
+    """Who did what to which case, written in the same transaction as the change."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
+    role = models.CharField(max_length=20, blank=True)
+    action = models.CharField(max_length=60)  # namespaced, e.g. "tadasu.case.opened"
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+")
+    object_type = models.CharField(max_length=60, blank=True)
+    object_id = models.CharField(max_length=40, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.action}"

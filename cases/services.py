@@ -1,0 +1,472 @@
+"""Writes to the case file. Views and management commands call these; nothing writes around them.
+
+Each service is one transaction: it checks permission, locks the case row, validates,
+writes, and records the audit entry (and, where the action is part of the story, the
+timeline entry) in that same transaction.
+"""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from . import permissions
+from .audit import audit_log
+from .errors import CaseError
+from .models import (
+    Case,
+    CaseKind,
+    CaseSequence,
+    CauseCategory,
+    Contractor,
+    DataKind,
+    Membership,
+    Misregistration,
+    Office,
+    Party,
+    Role,
+    TimelineEvent,
+    User,
+)
+from .scoping import membership_of
+from .wareki import fiscal_year
+
+CASE_FIELDS = (
+    "kind",
+    "summary",
+    "office",
+    "contractor",
+    "occurred_on",
+    "discovered_on",
+    "discovery",
+    "cause_category",
+    "cause_text",
+    "prevention",
+    "assignee",
+)
+
+
+def _today() -> date:
+    return timezone.localdate()
+
+
+def _require_member(by: User) -> Membership:
+    membership = membership_of(by)
+    if membership is None:
+        raise PermissionDenied("no membership")
+    return membership
+
+
+def _require_editor(case: Case, by: User) -> Membership:
+    membership = _require_member(by)
+    if not permissions.can_edit_case(membership, case):
+        raise PermissionDenied("not allowed to edit this case")
+    return membership
+
+
+def _lock(case: Case) -> Case:
+    # Row lock: two clerks editing the same case serialise here (no-op on SQLite, whose
+    # writers are serialised by the database lock anyway).
+    return Case.objects.select_for_update().get(pk=case.pk)
+
+
+def _not_in_future(value: date | None, field: str) -> None:
+    if value is not None and value > _today():
+        raise CaseError(_("This date is in the future."), field=field)
+
+
+def _check_case_fields(fields: dict) -> None:
+    """Rules on the case's own fields, shared by open and update."""
+    if fields.get("kind") not in CaseKind.values:
+        raise CaseError(_("Choose a kind of error."), field="kind")
+    if fields.get("cause_category") and fields["cause_category"] not in CauseCategory.values:
+        raise CaseError(_("Choose a cause from the list."), field="cause_category")
+    if fields.get("discovered_on") is None:
+        raise CaseError(_("Enter the date it was discovered."), field="discovered_on")
+    _not_in_future(fields.get("occurred_on"), "occurred_on")
+    _not_in_future(fields.get("discovered_on"), "discovered_on")
+    occurred, discovered = fields.get("occurred_on"), fields["discovered_on"]
+    if occurred is not None and occurred > discovered:
+        raise CaseError(
+            _("The error cannot have occurred after it was discovered."), field="occurred_on"
+        )
+
+
+def _check_organisations(
+    *, office: Office, contractor: Contractor | None, assignee: User | None
+) -> None:
+    municipality = office.municipality
+    if not office.active:
+        raise CaseError(_("This office is no longer active."), field="office")
+    if contractor is not None and not contractor.municipalities.filter(pk=municipality.pk).exists():
+        raise CaseError(
+            _("This contractor does not serve %(municipality)s.") % {"municipality": municipality},
+            field="contractor",
+        )
+    if assignee is not None:
+        m = membership_of(assignee)
+        if (
+            m is None
+            or m.role not in (Role.STAFF, Role.MANAGER)
+            or (m.municipality_id != municipality.pk)
+        ):
+            raise CaseError(
+                _("The assignee must be city staff of %(municipality)s.")
+                % {"municipality": municipality},
+                field="assignee",
+            )
+
+
+def _next_reference(office: Office, discovered_on: date) -> str:
+    municipality = office.municipality
+    year = fiscal_year(discovered_on)
+    CaseSequence.objects.get_or_create(municipality=municipality, fiscal_year=year)
+    # Locked so that two cases opened at once never get the same number.
+    sequence = CaseSequence.objects.select_for_update().get(
+        municipality=municipality, fiscal_year=year
+    )
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return f"{municipality.code}-{year}-{sequence.last_number:03d}"
+
+
+def _timeline(
+    case: Case, *, on: date, actor: str, text: str, action: str, by: User
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        case=case, occurred_on=on, actor=actor, text=text, action=action, created_by=by
+    )
+
+
+@transaction.atomic
+def case_open(
+    *,
+    office: Office,
+    kind: str,
+    discovered_on: date,
+    by: User,
+    contractor: Contractor | None = None,
+    occurred_on: date | None = None,
+    discovery: str = "",
+    summary: str = "",
+    cause_category: str = "",
+    cause_text: str = "",
+    prevention: str = "",
+    assignee: User | None = None,
+    reported_on: date | None = None,
+) -> Case:
+    """Open a case. City staff open it for their municipality; contractor staff report one
+    from a desk their company ran, for a municipality it serves (the city then works it)."""
+    membership = _require_member(by)
+    municipality = office.municipality
+    if not permissions.can_open_case_in(membership, municipality):
+        raise PermissionDenied("not allowed to open a case here")
+    reported_by_contractor = membership.role == Role.CONTRACTOR
+    if reported_by_contractor:
+        contractor = membership.contractor
+        assignee = None
+    fields = {
+        "kind": kind,
+        "discovered_on": discovered_on,
+        "occurred_on": occurred_on,
+        "cause_category": cause_category,
+    }
+    _check_case_fields(fields)
+    _check_organisations(office=office, contractor=contractor, assignee=assignee)
+    reported_on = reported_on or _today()
+    _not_in_future(reported_on, "reported_on")
+    if reported_on < discovered_on:
+        raise CaseError(_("A report cannot come before the discovery."), field="reported_on")
+
+    case = Case.objects.create(
+        municipality=municipality,
+        reference=_next_reference(office, discovered_on),
+        kind=kind,
+        summary=summary.strip(),
+        office=office,
+        contractor=contractor,
+        occurred_on=occurred_on,
+        discovered_on=discovered_on,
+        discovery=discovery.strip(),
+        cause_category=cause_category,
+        cause_text=cause_text.strip(),
+        prevention=prevention.strip(),
+        assignee=assignee,
+        reported_by_contractor=reported_by_contractor,
+        created_by=by,
+    )
+    # Stored text is the municipality's official record, so it is written in Japanese
+    # whatever language the acting user reads the UI in.
+    with translation.override("ja"):
+        discovered_text = case.discovery or _("The error was discovered.")
+        if reported_by_contractor:
+            actor = str(contractor)
+            text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
+                "contractor": contractor,
+                "municipality": municipality,
+            }
+        else:
+            actor = str(municipality)
+            text = _("%(municipality)s opened the case.") % {"municipality": municipality}
+    _timeline(
+        case,
+        on=discovered_on,
+        actor=str(office),
+        text=discovered_text,
+        action="case.discovered",
+        by=by,
+    )
+    _timeline(case, on=reported_on, actor=actor, text=text, action="case.opened", by=by)
+    audit_log(
+        "tadasu.case.opened",
+        by=by,
+        case=case,
+        obj=case,
+        data={"reference": case.reference, "kind": kind},
+    )
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: Case, by: User, **changes) -> Case:
+    """Change the case's own fields (kind, office, dates, cause, prevention, assignee…)."""
+    _require_editor(case, by)
+    unknown = set(changes) - set(CASE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown case fields: {sorted(unknown)}")
+    case = _lock(case)
+    fields = {name: getattr(case, name) for name in CASE_FIELDS} | changes
+    _check_case_fields(fields)
+    if fields["office"].municipality_id != case.municipality_id:
+        raise CaseError(_("Choose an office of this municipality."), field="office")
+    _check_organisations(
+        office=fields["office"], contractor=fields["contractor"], assignee=fields["assignee"]
+    )
+    changed = []
+    for name, value in changes.items():
+        if isinstance(value, str):
+            value = value.strip()
+        if getattr(case, name) != value:
+            setattr(case, name, value)
+            changed.append(name)
+    if changed:
+        case.save(update_fields=[*changed, "updated_at"])
+        audit_log(
+            "tadasu.case.changed", by=by, case=case, obj=case, data={"fields": sorted(changed)}
+        )
+    return case
+
+
+@transaction.atomic
+def case_take(*, case: Case, by: User) -> Case:
+    """The signed-in clerk takes the case on (becomes its assignee)."""
+    _require_editor(case, by)
+    case = _lock(case)
+    if case.assignee_id != by.pk:
+        case.assignee = by
+        case.save(update_fields=["assignee", "updated_at"])
+        audit_log(
+            "tadasu.case.assigned", by=by, case=case, obj=case, data={"assignee": by.username}
+        )
+    return case
+
+
+def _check_party(case: Case, fields: dict, *, party: Party | None = None) -> None:
+    label = fields.get("label", "").strip()
+    if not label:
+        raise CaseError(_("Enter a label such as “A氏”."), field="label")
+    clash = Party.objects.filter(case=case, label=label)
+    if party is not None:
+        clash = clash.exclude(pk=party.pk)
+    if clash.exists():
+        raise CaseError(_("Another party in this case already has this label."), field="label")
+    if fields.get("identified") and not fields.get("name", "").strip():
+        raise CaseError(_("Enter the name of an identified party."), field="name")
+    if not fields.get("identified") and not fields.get("identification_note", "").strip():
+        raise CaseError(
+            _("Say how the party is being identified, e.g. “身元をデジタル庁に照会中”."),
+            field="identification_note",
+        )
+    _not_in_future(fields.get("identified_on"), "identified_on")
+
+
+PARTY_FIELDS = (
+    "label",
+    "identified",
+    "name",
+    "name_kana",
+    "phone",
+    "address",
+    "identification_note",
+    "identified_on",
+)
+
+
+def _clean_party_fields(fields: dict) -> dict:
+    return {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items()}
+
+
+@transaction.atomic
+def party_add(
+    *,
+    case: Case,
+    by: User,
+    label: str,
+    identified: bool = True,
+    name: str = "",
+    name_kana: str = "",
+    phone: str = "",
+    address: str = "",
+    identification_note: str = "",
+    identified_on: date | None = None,
+) -> Party:
+    """Add an affected person, identified or known only by a label for now."""
+    _require_editor(case, by)
+    case = _lock(case)
+    fields = _clean_party_fields(
+        {
+            "label": label,
+            "identified": identified,
+            "name": name,
+            "name_kana": name_kana,
+            "phone": phone,
+            "address": address,
+            "identification_note": identification_note,
+            "identified_on": identified_on,
+        }
+    )
+    _check_party(case, fields)
+    if not identified:
+        fields.update(name="", name_kana="", phone="", address="", identified_on=None)
+    party = Party.objects.create(case=case, **fields)
+    audit_log(
+        "tadasu.party.added",
+        by=by,
+        case=case,
+        obj=party,
+        data={"label": party.label, "identified": party.identified},
+    )
+    return party
+
+
+@transaction.atomic
+def party_update(*, party: Party, by: User, **changes) -> Party:
+    """Correct a party's details, or identify a party known so far only by a label."""
+    case = _lock(party.case)
+    _require_editor(case, by)
+    unknown = set(changes) - set(PARTY_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown party fields: {sorted(unknown)}")
+    party = Party.objects.select_for_update().get(pk=party.pk)
+    was_identified = party.identified
+    fields = {name: getattr(party, name) for name in PARTY_FIELDS} | _clean_party_fields(changes)
+    if was_identified and not fields["identified"]:
+        raise CaseError(
+            _("An identified party cannot become unidentified again."), field="identified"
+        )
+    _check_party(case, fields, party=party)
+    newly_identified = fields["identified"] and not was_identified
+    if newly_identified and fields["identified_on"] is None:
+        fields["identified_on"] = _today()
+    changed = [name for name in PARTY_FIELDS if getattr(party, name) != fields[name]]
+    for name in changed:
+        setattr(party, name, fields[name])
+    if changed:
+        party.save(update_fields=changed)
+        # Field names only: the values are personal data and stay out of the audit trail.
+        audit_log(
+            "tadasu.party.changed",
+            by=by,
+            case=case,
+            obj=party,
+            data={"label": party.label, "fields": sorted(changed)},
+        )
+    if newly_identified:
+        with translation.override("ja"):
+            text = _("%(label)s was identified.") % {"label": party.label}
+        _timeline(
+            case,
+            on=party.identified_on,
+            actor=str(case.municipality),
+            text=text,
+            action="party.identified",
+            by=by,
+        )
+    return party
+
+
+@transaction.atomic
+def misregistration_add(
+    *,
+    case: Case,
+    by: User,
+    source: Party,
+    target: Party,
+    data_kind: str,
+    registered_on: date | None = None,
+    corrected_on: date | None = None,
+    paid_through: bool = False,
+    note: str = "",
+) -> Misregistration:
+    """Record that source's data was registered into target's record."""
+    _require_editor(case, by)
+    case = _lock(case)
+    if source.case_id != case.pk:
+        raise CaseError(_("Choose a party of this case."), field="source")
+    if target.case_id != case.pk:
+        raise CaseError(_("Choose a party of this case."), field="target")
+    if source.pk == target.pk:
+        raise CaseError(_("A party cannot be linked to itself."), field="target")
+    if data_kind not in DataKind.values:
+        raise CaseError(_("Choose which data was registered."), field="data_kind")
+    _not_in_future(registered_on, "registered_on")
+    _not_in_future(corrected_on, "corrected_on")
+    if registered_on and corrected_on and corrected_on < registered_on:
+        raise CaseError(
+            _("The correction cannot come before the registration."), field="corrected_on"
+        )
+    if Misregistration.objects.filter(
+        case=case, source=source, target=target, data_kind=data_kind
+    ).exists():
+        raise CaseError(_("This link is already recorded."), field="target")
+    link = Misregistration.objects.create(
+        case=case,
+        source=source,
+        target=target,
+        data_kind=data_kind,
+        registered_on=registered_on,
+        corrected_on=corrected_on,
+        paid_through=paid_through,
+        note=note.strip(),
+    )
+    audit_log(
+        "tadasu.misregistration.added",
+        by=by,
+        case=case,
+        obj=link,
+        data={"source": source.label, "target": target.label, "data_kind": data_kind},
+    )
+    return link
+
+
+@transaction.atomic
+def timeline_add(
+    *, case: Case, by: User, occurred_on: date, actor: str, text: str
+) -> TimelineEvent:
+    """A 経過 entry written by hand (a phone call, a visit, an answer…)."""
+    _require_editor(case, by)
+    case = _lock(case)
+    if occurred_on is None:
+        raise CaseError(_("Enter the date."), field="occurred_on")
+    _not_in_future(occurred_on, "occurred_on")
+    if not actor.strip():
+        raise CaseError(_("Enter who acted."), field="actor")
+    if not text.strip():
+        raise CaseError(_("Enter what happened."), field="text")
+    event = _timeline(
+        case, on=occurred_on, actor=actor.strip(), text=text.strip(), action="", by=by
+    )
+    audit_log("tadasu.timeline.added", by=by, case=case, obj=event)
+    return event

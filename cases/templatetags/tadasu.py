@@ -1,0 +1,44 @@
+from datetime import date
+
+from django import template
+from django.utils import formats
+from django.utils.translation import get_language
+
+from cases.wareki import wareki
+
+register = template.Library()
+
+
+@register.filter
+def jdate(value: date | None) -> str:
+    """令和5年3月16日 in Japanese; the locale's own date format otherwise."""
+    if not value:
+        return ""
+    if (get_language() or "ja").startswith("ja"):
+        return wareki(value)
+    return formats.date_format(value, "DATE_FORMAT")
+
+
+@register.filter
+def yen(value: int | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}円" if (get_language() or "ja").startswith("ja") else f"¥{value:,}"
+
+
+@register.filter
+def control(field) -> str:
+    """Render a form control tied to its hint and error (aria-describedby), DADS style."""
+    described_by = []
+    if field.help_text:
+        described_by.append(f"{field.auto_id}_help")
+    if field.errors:
+        described_by.append(f"{field.auto_id}_error")
+    attrs = {}
+    if described_by:
+        attrs["aria-describedby"] = " ".join(described_by)
+    if field.errors:
+        attrs["aria-invalid"] = "true"
+    if field.field.required:
+        attrs["aria-required"] = "true"
+    return field.as_widget(attrs=attrs)

@@ -1,0 +1,240 @@
+"""Thin views: look up within the tenant scope, parse with a form, call a service."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import permissions, services
+from .errors import CaseError
+from .forms import (
+    CaseForm,
+    LanguageForm,
+    MisregistrationForm,
+    PartyForm,
+    ReportForm,
+    TimelineForm,
+)
+from .models import Case, Membership, Misregistration, Party, Role
+
+
+def member_required(view: Callable) -> Callable:
+    """Signed in and acting for an organisation; otherwise log-in page or 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.membership is None:
+            raise PermissionDenied(_("Your account is not attached to any organisation."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _case_for(request: HttpRequest, ref: str) -> Case:
+    # Case.objects is scoped to the user's organisation: a foreign case is a 404.
+    return get_object_or_404(
+        Case.objects.select_related("municipality", "office", "contractor", "assignee"),
+        reference=ref,
+    )
+
+
+def _editable_case_for(request: HttpRequest, ref: str) -> Case:
+    case = _case_for(request, ref)
+    if not permissions.can_edit_case(request.membership, case):
+        raise PermissionDenied(_("You may read this case but not change it."))
+    return case
+
+
+def _run(form, service: Callable, **kwargs):
+    """Call a service; a broken rule becomes a message next to its field."""
+    try:
+        return service(**kwargs)
+    except CaseError as error:
+        form.add_error(error.field if error.field in form.fields else None, error.message)
+        return None
+
+
+@member_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    cases = Case.objects.select_related("office", "contractor", "assignee").order_by(
+        "-discovered_on", "-id"
+    )
+    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "cases/case_list.html",
+        {
+            "page": page,
+            "can_open": permissions.can_open_case(request.membership),
+        },
+    )
+
+
+@member_required
+def case_new(request: HttpRequest) -> HttpResponse:
+    membership: Membership = request.membership
+    if not permissions.can_open_case(membership):
+        raise PermissionDenied(_("Your role cannot open cases."))
+    form_class = ReportForm if membership.role == Role.CONTRACTOR else CaseForm
+    form = form_class(request.POST or None, membership=membership)
+    if request.method == "POST" and form.is_valid():
+        case = _run(form, services.case_open, by=request.user, **form.cleaned_data)
+        if case is not None:
+            messages.success(request, _("Case %(ref)s was opened.") % {"ref": case.reference})
+            return redirect("cases:detail", ref=case.reference)
+    return render(
+        request,
+        "cases/case_form.html",
+        {
+            "form": form,
+            "is_report": membership.role == Role.CONTRACTOR,
+        },
+    )
+
+
+@member_required
+def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _case_for(request, ref)
+    parties = list(case.parties.all())
+    links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
+    timeline = list(case.timeline.select_related("created_by"))
+    return render(
+        request,
+        "cases/case_detail.html",
+        {
+            "case": case,
+            "parties": parties,
+            "links": links,
+            "timeline": timeline,
+            "can_edit": permissions.can_edit_case(request.membership, case),
+        },
+    )
+
+
+@member_required
+def case_edit(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    form = CaseForm(
+        request.POST or None, membership=request.membership, initial=CaseForm.initial_from(case)
+    )
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _run(form, services.case_update, case=case, by=request.user, **form.cleaned_data)
+    ):
+        messages.success(request, _("The case was updated."))
+        return redirect("cases:detail", ref=case.reference)
+    return render(request, "cases/case_form.html", {"form": form, "case": case})
+
+
+@require_POST
+@member_required
+def case_take(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    services.case_take(case=case, by=request.user)
+    messages.success(request, _("You are now the assignee of this case."))
+    return redirect("cases:detail", ref=case.reference)
+
+
+@member_required
+def party_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    form = PartyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        party = _run(form, services.party_add, case=case, by=request.user, **form.cleaned_data)
+        if party is not None:
+            messages.success(request, _("%(label)s was added.") % {"label": party.label})
+            return redirect("cases:detail", ref=case.reference)
+    return render(request, "cases/party_form.html", {"form": form, "case": case})
+
+
+@member_required
+def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    party = get_object_or_404(Party, case=case, pk=party_id)
+    form = PartyForm(request.POST or None, initial=PartyForm.initial_from(party))
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _run(form, services.party_update, party=party, by=request.user, **form.cleaned_data)
+    ):
+        messages.success(request, _("%(label)s was updated.") % {"label": party.label})
+        return redirect("cases:detail", ref=case.reference)
+    return render(request, "cases/party_form.html", {"form": form, "case": case, "party": party})
+
+
+@member_required
+def link_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    parties = Party.objects.filter(case=case)
+    form = MisregistrationForm(request.POST or None, parties=parties)
+    if request.method == "POST" and form.is_valid():
+        link = _run(
+            form, services.misregistration_add, case=case, by=request.user, **form.cleaned_data
+        )
+        if link is not None:
+            messages.success(request, _("The misregistration was recorded."))
+            return redirect("cases:detail", ref=case.reference)
+    return render(
+        request,
+        "cases/link_form.html",
+        {
+            "form": form,
+            "case": case,
+            "enough_parties": parties.count() >= 2,
+        },
+    )
+
+
+@member_required
+def timeline_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    form = TimelineForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        event = _run(form, services.timeline_add, case=case, by=request.user, **form.cleaned_data)
+        if event is not None:
+            messages.success(request, _("The timeline entry was added."))
+            return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#timeline")
+    return render(
+        request,
+        "cases/timeline_form.html",
+        {
+            "form": form,
+            "case": case,
+            "suggestions": TimelineForm.actor_suggestions(case),
+        },
+    )
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the UI language; remembered on the user (and in a cookie before log-in)."""
+    form = LanguageForm(request.POST)
+    next_url = request.POST.get("next", "/")
+    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if form.is_valid():
+        language = form.cleaned_data["language"]
+        if request.user.is_authenticated:
+            request.user.language = language
+            request.user.save(update_fields=["language"])
+        response.set_cookie(
+            "django_language",
+            language,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=request.is_secure(),
+            httponly=True,
+        )
+    return response

@@ -1,0 +1,30 @@
+"""Japanese era dates (和暦) for the UI and documents: 2023-03-16 → 令和5年3月16日."""
+
+from datetime import date
+
+# (first day of the era, name). The first year of an era is written 元年.
+ERAS: list[tuple[date, str]] = [
+    (date(2019, 5, 1), "令和"),
+    (date(1989, 1, 8), "平成"),
+    (date(1926, 12, 25), "昭和"),
+    (date(1912, 7, 30), "大正"),
+    (date(1868, 1, 25), "明治"),
+]
+
+
+def era_year(day: date) -> tuple[str, int]:
+    for start, name in ERAS:
+        if day >= start:
+            return name, day.year - start.year + 1
+    raise ValueError("dates before the Meiji era are not supported")
+
+
+def wareki(day: date, *, gannen: bool = True) -> str:
+    name, year = era_year(day)
+    year_text = "元" if (year == 1 and gannen) else str(year)
+    return f"{name}{year_text}年{day.month}月{day.day}日"
+
+
+def fiscal_year(day: date) -> int:
+    """Japanese fiscal year (年度) runs April to March: 2023-03-16 is in FY2022."""
+    return day.year if day.month >= 4 else day.year - 1
