@@ -38,7 +38,7 @@ format: $(STAMP)
 # that nobody else needs it.
 messages: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py makemessages -l ja -l en --no-obsolete --no-location
-	DJANGO_DEBUG=1 $(PY) manage.py compilemessages
+	DJANGO_DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
 
 clean:
 	rm -rf $(VENV) var

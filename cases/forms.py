@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import (
     Agency,
@@ -16,6 +17,7 @@ from .models import (
     Role,
     User,
 )
+from .templatetags.tadasu import person
 
 
 class DateInput(forms.DateInput):
@@ -101,7 +103,7 @@ class CaseForm(ReportForm):
             membership__municipality=municipality,
             membership__role__in=[Role.STAFF, Role.MANAGER],
         ).order_by("username")
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+        self.fields["assignee"].label_from_instance = person
 
     @staticmethod
     def initial_from(case: Case) -> dict:
@@ -144,7 +146,7 @@ class PartyForm(TadasuForm):
     identified = forms.BooleanField(
         label=_("Identified (name known)"), required=False, initial=True
     )
-    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=100, required=False)
     name_kana = forms.CharField(label=_("Name in kana"), max_length=100, required=False)
     phone = forms.CharField(label=_("Phone"), max_length=20, required=False)
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
@@ -210,7 +212,9 @@ class TimelineForm(TadasuForm):
         max_length=100,
         widget=forms.TextInput(attrs={"list": "actor-suggestions"}),
     )
-    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+    text = forms.CharField(
+        label=pgettext_lazy("timeline", "What happened"), widget=forms.Textarea(attrs={"rows": 3})
+    )
 
     @staticmethod
     def actor_suggestions(case: Case) -> list[str]:

@@ -9,7 +9,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
-from django_fsm import FSMField
+from django.utils.translation import pgettext_lazy
+from django_fsm import FSMField, FSMModelMixin
 from django_scopes import ScopedManager
 
 
@@ -211,7 +212,7 @@ class CaseSequence(models.Model):
         return f"{self.municipality_id}/{self.fiscal_year}: {self.last_number}"
 
 
-class Case(models.Model):
+class Case(FSMModelMixin, models.Model):
     municipality = models.ForeignKey(
         Municipality,
         on_delete=models.PROTECT,
@@ -277,7 +278,7 @@ class Party(models.Model):
     )
     label = models.CharField(_("label"), max_length=20)  # A氏, B氏 …
     identified = models.BooleanField(_("identified"), default=True)
-    name = models.CharField(_("name"), max_length=100, blank=True)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
     name_kana = models.CharField(_("name in kana"), max_length=100, blank=True)
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -367,7 +368,7 @@ class TimelineEvent(models.Model):
     )
     occurred_on = models.DateField(_("date"))
     actor = models.CharField(_("actor"), max_length=100)
-    text = models.TextField(_("what happened"))
+    text = models.TextField(pgettext_lazy("timeline", "what happened"))
     # Machine code of the action that wrote it ("case.opened"); empty for entries by hand.
     action = models.CharField(_("action"), max_length=50, blank=True)
     created_by = models.ForeignKey(

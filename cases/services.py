@@ -55,14 +55,14 @@ def _today() -> date:
 def _require_member(by: User) -> Membership:
     membership = membership_of(by)
     if membership is None:
-        raise PermissionDenied("no membership")
+        raise PermissionDenied(_("Your account is not attached to any organisation."))
     return membership
 
 
 def _require_editor(case: Case, by: User) -> Membership:
     membership = _require_member(by)
     if not permissions.can_edit_case(membership, case):
-        raise PermissionDenied("not allowed to edit this case")
+        raise PermissionDenied(_("You may read this case but not change it."))
     return membership
 
 
@@ -162,7 +162,7 @@ def case_open(
     membership = _require_member(by)
     municipality = office.municipality
     if not permissions.can_open_case_in(membership, municipality):
-        raise PermissionDenied("not allowed to open a case here")
+        raise PermissionDenied(_("You cannot open a case for this municipality."))
     reported_by_contractor = membership.role == Role.CONTRACTOR
     if reported_by_contractor:
         contractor = membership.contractor
@@ -200,7 +200,7 @@ def case_open(
     # Stored text is the municipality's official record, so it is written in Japanese
     # whatever language the acting user reads the UI in.
     with translation.override("ja"):
-        discovered_text = case.discovery or _("The error was discovered.")
+        discovered_text = case.discovery or _("The clerical error was discovered.")
         if reported_by_contractor:
             actor = str(contractor)
             text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
@@ -286,7 +286,7 @@ def _check_party(case: Case, fields: dict, *, party: Party | None = None) -> Non
         raise CaseError(_("Enter the name of an identified party."), field="name")
     if not fields.get("identified") and not fields.get("identification_note", "").strip():
         raise CaseError(
-            _("Say how the party is being identified, e.g. “身元をデジタル庁に照会中”."),
+            _("Enter the identification status, e.g. “身元をデジタル庁に照会中”."),
             field="identification_note",
         )
     _not_in_future(fields.get("identified_on"), "identified_on")

@@ -42,3 +42,12 @@ def control(field) -> str:
     if field.field.required:
         attrs["aria-required"] = "true"
     return field.as_widget(attrs=attrs)
+
+
+@register.filter
+def person(user) -> str:
+    """A user's name as Japanese write it, family name first; the user name otherwise."""
+    if user is None:
+        return ""
+    name = f"{user.last_name} {user.first_name}".strip()
+    return name or user.username

@@ -1,0 +1,73 @@
+"""Personas (STYLE 8) in one small world of two cities and two desk contractors.
+
+- city: 北九州市-like test city with two offices; its staff, manager and auditor.
+- contractor_co runs desks for city; other_co serves city and other_city but ran none of
+  the cases below unless a test says so.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django_scopes import scopes_disabled
+
+from cases.models import Municipality, Office, Role, User
+
+from .factories import CaseFactory, ContractorFactory, MunicipalityFactory, OfficeFactory, member
+
+
+@dataclass
+class World:
+    city: Municipality
+    other_city: Municipality
+    office: Office
+    office2: Office
+    other_city_office: Office
+    contractor_co: object
+    other_co: object
+    staff: User
+    manager: User
+    auditor: User
+    contractor: User
+    other_contractor: User
+    staff_other_city: User
+
+
+@pytest.fixture
+def world(db) -> World:
+    city = MunicipalityFactory(name="北九州市", code="401005")
+    other_city = MunicipalityFactory(name="みなと市", code="990001")
+    contractor_co = ContractorFactory(name="株式会社エイジェック", serves=[city])
+    other_co = ContractorFactory(name="株式会社みらい窓口サービス", serves=[city, other_city])
+    return World(
+        city=city,
+        other_city=other_city,
+        office=OfficeFactory(municipality=city, name="八幡西区役所 支援窓口"),
+        office2=OfficeFactory(municipality=city, name="小倉南区役所 支援窓口"),
+        other_city_office=OfficeFactory(municipality=other_city, name="みなと市役所 市民窓口"),
+        contractor_co=contractor_co,
+        other_co=other_co,
+        staff=member(Role.STAFF, municipality=city, username="staff"),
+        manager=member(Role.MANAGER, municipality=city, username="manager"),
+        auditor=member(Role.AUDITOR, municipality=city, username="auditor"),
+        contractor=member(Role.CONTRACTOR, contractor=contractor_co, username="contractor"),
+        other_contractor=member(Role.CONTRACTOR, contractor=other_co, username="other-contractor"),
+        staff_other_city=member(Role.STAFF, municipality=other_city, username="staff-other"),
+    )
+
+
+@pytest.fixture
+def case(world):
+    """A case of world.city, at a desk run by world.contractor_co."""
+    return CaseFactory(office=world.office, contractor=world.contractor_co, created_by=world.staff)
+
+
+@pytest.fixture
+def unscoped():
+    with scopes_disabled():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness, paid for every persona of every test, is not under test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
