@@ -1,0 +1,104 @@
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_scopes import scopes_disabled
+
+from cases.models import Case, Membership, Misregistration, Party, TimelineEvent, User
+
+pytestmark = pytest.mark.django_db
+
+STORY_DATES = {
+    "八幡東区役所 マイナポイント支援窓口": [date(2023, 2, 22)],
+    "小倉南区役所 マイナポイント支援窓口": [
+        date(2022, 9, 21),
+        date(2022, 9, 22),
+        date(2022, 9, 27),
+        date(2022, 10, 18),
+        date(2022, 10, 27),
+        date(2022, 11, 10),
+        date(2022, 11, 29),
+    ],
+    "八幡西区役所 マイナポイント支援窓口": [
+        date(2023, 2, 7),
+        date(2023, 2, 10),
+        date(2023, 3, 7),
+        date(2023, 3, 10),
+        date(2023, 3, 16),
+    ],
+}
+
+
+@pytest.fixture
+def demo(settings):
+    settings.DEBUG = True
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+
+
+def _counts():
+    with scopes_disabled():
+        return [
+            m.objects.count()
+            for m in (User, Membership, Case, Party, Misregistration, TimelineEvent)
+        ]
+
+
+def test_load_demo_is_idempotent(demo):
+    before = _counts()
+    call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert _counts() == before
+    assert before[2] == 3
+
+
+def test_load_demo_refuses_without_debug(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError):
+        call_command("load_demo")
+    assert not User.objects.exists()
+
+
+def test_demo_users_can_log_in_with_the_published_password(demo, client):
+    for username in (
+        "staff",
+        "manager",
+        "contractor",
+        "other-contractor",
+        "auditor",
+        "staff-other-city",
+    ):
+        assert client.login(username=username, password="tadasu-demo"), username
+        assert client.get("/cases/").status_code == 200
+
+
+def test_demo_reads_back_as_the_story(demo):
+    with scopes_disabled():
+        cases = {c.office.name: c for c in Case.objects.select_related("office")}
+        for office, dates in STORY_DATES.items():
+            case = cases[office]
+            assert sorted(set(case.timeline.values_list("occurred_on", flat=True))) == dates
+            assert case.cause_category == "logout_omitted"
+            assert "ログアウト" in case.prevention
+
+        first = cases["八幡東区役所 マイナポイント支援窓口"]
+        b = first.parties.get(label="B氏")
+        assert not b.identified and b.identification_note == "身元をデジタル庁に照会中"
+        link = first.misregistrations.get()
+        assert (link.source.label, link.target.label, link.data_kind) == (
+            "B氏",
+            "A氏",
+            "bank_account",
+        )
+        assert link.corrected_on == date(2023, 2, 22) and not link.paid_through
+
+        third = cases["八幡西区役所 マイナポイント支援窓口"]
+        link = third.misregistrations.get()
+        assert (link.source.label, link.target.label, link.paid_through) == ("D氏", "C氏", True)
+        report = third.timeline.get(action="case.opened")
+        assert report.occurred_on == date(2023, 2, 10)
+        assert report.text == "委託事業者（株式会社エイジェック）から北九州市に報告。"
+
+
+def test_demo_scoping_other_contractor_and_other_city_see_nothing(demo, client):
+    for username in ("other-contractor", "staff-other-city"):
+        client.login(username=username, password="tadasu-demo")
+        assert "401005-" not in client.get("/cases/").content.decode()
