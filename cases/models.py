@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from django_fsm import FSMField, FSMModelMixin
+from django_fsm import ConcurrentTransitionMixin, FSMField
 from django_scopes import ScopedManager
 
 
@@ -212,7 +212,7 @@ class CaseSequence(models.Model):
         return f"{self.municipality_id}/{self.fiscal_year}: {self.last_number}"
 
 
-class Case(FSMModelMixin, models.Model):
+class Case(ConcurrentTransitionMixin, models.Model):
     municipality = models.ForeignKey(
         Municipality,
         on_delete=models.PROTECT,

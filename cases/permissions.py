@@ -26,3 +26,24 @@ def can_edit_case(membership: Membership | None, case: Case) -> bool:
         and membership.role in (Role.STAFF, Role.MANAGER)
         and membership.municipality_id == case.municipality_id
     )
+
+
+def is_manager_of(membership: Membership | None, case: Case) -> bool:
+    """Managers (課長・係長) approve write-offs and close, withdraw or reopen cases."""
+    return (
+        membership is not None
+        and membership.role == Role.MANAGER
+        and membership.municipality_id == case.municipality_id
+    )
+
+
+def can_record_visit(membership: Membership | None, case: Case) -> bool:
+    """City staff, or staff of the contractor that ran the desk of this case."""
+    if can_edit_case(membership, case):
+        return True
+    return (
+        membership is not None
+        and membership.role == Role.CONTRACTOR
+        and case.contractor_id is not None
+        and membership.contractor_id == case.contractor_id
+    )

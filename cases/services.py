@@ -48,32 +48,37 @@ CASE_FIELDS = (
 )
 
 
-def _today() -> date:
+def today() -> date:
     return timezone.localdate()
 
 
-def _require_member(by: User) -> Membership:
+def require_member(by: User) -> Membership:
     membership = membership_of(by)
     if membership is None:
         raise PermissionDenied(_("Your account is not attached to any organisation."))
     return membership
 
 
-def _require_editor(case: Case, by: User) -> Membership:
-    membership = _require_member(by)
+def require_editor(case: Case, by: User) -> Membership:
+    membership = require_member(by)
     if not permissions.can_edit_case(membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
     return membership
 
 
-def _lock(case: Case) -> Case:
+def actor_of(by: User) -> str:
+    """The organisation a user acts for, as the 経過 names it (北九州市, 株式会社…)."""
+    return str(require_member(by).organisation)
+
+
+def lock_case(case: Case) -> Case:
     # Row lock: two clerks editing the same case serialise here (no-op on SQLite, whose
     # writers are serialised by the database lock anyway).
     return Case.objects.select_for_update().get(pk=case.pk)
 
 
-def _not_in_future(value: date | None, field: str) -> None:
-    if value is not None and value > _today():
+def not_in_future(value: date | None, field: str) -> None:
+    if value is not None and value > today():
         raise CaseError(_("This date is in the future."), field=field)
 
 
@@ -85,8 +90,8 @@ def _check_case_fields(fields: dict) -> None:
         raise CaseError(_("Choose a cause from the list."), field="cause_category")
     if fields.get("discovered_on") is None:
         raise CaseError(_("Enter the date it was discovered."), field="discovered_on")
-    _not_in_future(fields.get("occurred_on"), "occurred_on")
-    _not_in_future(fields.get("discovered_on"), "discovered_on")
+    not_in_future(fields.get("occurred_on"), "occurred_on")
+    not_in_future(fields.get("discovered_on"), "discovered_on")
     occurred, discovered = fields.get("occurred_on"), fields["discovered_on"]
     if occurred is not None and occurred > discovered:
         raise CaseError(
@@ -132,7 +137,7 @@ def _next_reference(office: Office, discovered_on: date) -> str:
     return f"{municipality.code}-{year}-{sequence.last_number:03d}"
 
 
-def _timeline(
+def add_timeline(
     case: Case, *, on: date, actor: str, text: str, action: str, by: User
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
@@ -159,7 +164,7 @@ def case_open(
 ) -> Case:
     """Open a case. City staff open it for their municipality; contractor staff report one
     from a desk their company ran, for a municipality it serves (the city then works it)."""
-    membership = _require_member(by)
+    membership = require_member(by)
     municipality = office.municipality
     if not permissions.can_open_case_in(membership, municipality):
         raise PermissionDenied(_("You cannot open a case for this municipality."))
@@ -175,8 +180,8 @@ def case_open(
     }
     _check_case_fields(fields)
     _check_organisations(office=office, contractor=contractor, assignee=assignee)
-    reported_on = reported_on or _today()
-    _not_in_future(reported_on, "reported_on")
+    reported_on = reported_on or today()
+    not_in_future(reported_on, "reported_on")
     if reported_on < discovered_on:
         raise CaseError(_("A report cannot come before the discovery."), field="reported_on")
 
@@ -210,7 +215,7 @@ def case_open(
         else:
             actor = str(municipality)
             text = _("%(municipality)s opened the case.") % {"municipality": municipality}
-    _timeline(
+    add_timeline(
         case,
         on=discovered_on,
         actor=str(office),
@@ -218,7 +223,7 @@ def case_open(
         action="case.discovered",
         by=by,
     )
-    _timeline(case, on=reported_on, actor=actor, text=text, action="case.opened", by=by)
+    add_timeline(case, on=reported_on, actor=actor, text=text, action="case.opened", by=by)
     audit_log(
         "tadasu.case.opened",
         by=by,
@@ -232,11 +237,11 @@ def case_open(
 @transaction.atomic
 def case_update(*, case: Case, by: User, **changes) -> Case:
     """Change the case's own fields (kind, office, dates, cause, prevention, assignee…)."""
-    _require_editor(case, by)
+    require_editor(case, by)
     unknown = set(changes) - set(CASE_FIELDS)
     if unknown:
         raise TypeError(f"unknown case fields: {sorted(unknown)}")
-    case = _lock(case)
+    case = lock_case(case)
     fields = {name: getattr(case, name) for name in CASE_FIELDS} | changes
     _check_case_fields(fields)
     if fields["office"].municipality_id != case.municipality_id:
@@ -262,8 +267,8 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
 @transaction.atomic
 def case_take(*, case: Case, by: User) -> Case:
     """The signed-in clerk takes the case on (becomes its assignee)."""
-    _require_editor(case, by)
-    case = _lock(case)
+    require_editor(case, by)
+    case = lock_case(case)
     if case.assignee_id != by.pk:
         case.assignee = by
         case.save(update_fields=["assignee", "updated_at"])
@@ -289,7 +294,7 @@ def _check_party(case: Case, fields: dict, *, party: Party | None = None) -> Non
             _("Enter the identification status, e.g. “身元をデジタル庁に照会中”."),
             field="identification_note",
         )
-    _not_in_future(fields.get("identified_on"), "identified_on")
+    not_in_future(fields.get("identified_on"), "identified_on")
 
 
 PARTY_FIELDS = (
@@ -323,8 +328,8 @@ def party_add(
     identified_on: date | None = None,
 ) -> Party:
     """Add an affected person, identified or known only by a label for now."""
-    _require_editor(case, by)
-    case = _lock(case)
+    require_editor(case, by)
+    case = lock_case(case)
     fields = _clean_party_fields(
         {
             "label": label,
@@ -354,8 +359,8 @@ def party_add(
 @transaction.atomic
 def party_update(*, party: Party, by: User, **changes) -> Party:
     """Correct a party's details, or identify a party known so far only by a label."""
-    case = _lock(party.case)
-    _require_editor(case, by)
+    case = lock_case(party.case)
+    require_editor(case, by)
     unknown = set(changes) - set(PARTY_FIELDS)
     if unknown:
         raise TypeError(f"unknown party fields: {sorted(unknown)}")
@@ -369,7 +374,7 @@ def party_update(*, party: Party, by: User, **changes) -> Party:
     _check_party(case, fields, party=party)
     newly_identified = fields["identified"] and not was_identified
     if newly_identified and fields["identified_on"] is None:
-        fields["identified_on"] = _today()
+        fields["identified_on"] = today()
     changed = [name for name in PARTY_FIELDS if getattr(party, name) != fields[name]]
     for name in changed:
         setattr(party, name, fields[name])
@@ -386,7 +391,7 @@ def party_update(*, party: Party, by: User, **changes) -> Party:
     if newly_identified:
         with translation.override("ja"):
             text = _("%(label)s was identified.") % {"label": party.label}
-        _timeline(
+        add_timeline(
             case,
             on=party.identified_on,
             actor=str(case.municipality),
@@ -411,8 +416,8 @@ def misregistration_add(
     note: str = "",
 ) -> Misregistration:
     """Record that source's data was registered into target's record."""
-    _require_editor(case, by)
-    case = _lock(case)
+    require_editor(case, by)
+    case = lock_case(case)
     if source.case_id != case.pk:
         raise CaseError(_("Choose a party of this case."), field="source")
     if target.case_id != case.pk:
@@ -421,8 +426,8 @@ def misregistration_add(
         raise CaseError(_("A party cannot be linked to itself."), field="target")
     if data_kind not in DataKind.values:
         raise CaseError(_("Choose which data was registered."), field="data_kind")
-    _not_in_future(registered_on, "registered_on")
-    _not_in_future(corrected_on, "corrected_on")
+    not_in_future(registered_on, "registered_on")
+    not_in_future(corrected_on, "corrected_on")
     if registered_on and corrected_on and corrected_on < registered_on:
         raise CaseError(
             _("The correction cannot come before the registration."), field="corrected_on"
@@ -456,16 +461,16 @@ def timeline_add(
     *, case: Case, by: User, occurred_on: date, actor: str, text: str
 ) -> TimelineEvent:
     """A 経過 entry written by hand (a phone call, a visit, an answer…)."""
-    _require_editor(case, by)
-    case = _lock(case)
+    require_editor(case, by)
+    case = lock_case(case)
     if occurred_on is None:
         raise CaseError(_("Enter the date."), field="occurred_on")
-    _not_in_future(occurred_on, "occurred_on")
+    not_in_future(occurred_on, "occurred_on")
     if not actor.strip():
         raise CaseError(_("Enter who acted."), field="actor")
     if not text.strip():
         raise CaseError(_("Enter what happened."), field="text")
-    event = _timeline(
+    event = add_timeline(
         case, on=occurred_on, actor=actor.strip(), text=text.strip(), action="", by=by
     )
     audit_log("tadasu.timeline.added", by=by, case=case, obj=event)

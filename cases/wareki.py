@@ -28,3 +28,8 @@ def wareki(day: date, *, gannen: bool = True) -> str:
 def fiscal_year(day: date) -> int:
     """Japanese fiscal year (年度) runs April to March: 2023-03-16 is in FY2022."""
     return day.year if day.month >= 4 else day.year - 1
+
+
+def yen(amount: int) -> str:
+    """Amounts as official documents write them: 15,000円."""
+    return f"{amount:,}円"

@@ -1,5 +1,274 @@
-"""Making it right: agency contacts, compensation agreements, visits, the ledger, documents.
+"""Making it right: agency contacts, compensation agreements, visits, apology letters, and
+the ledger of who is owed and who holds an excess.
 
-Depends on cases/, never the reverse at import time (DESIGN.md, Boundaries). The models
-arrive with the remedy workflow.
+Depends on cases/, never the reverse at import time (DESIGN.md, Boundaries). Every model
+here belongs to a case and is scoped through it like the case file itself.
 """
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from cases.models import Agency, Case, Party
+
+MAX_AMOUNT = 10_000_000  # yen; anything larger in one entry is a typing error
+
+
+def scoped(manager_class=models.Manager):
+    return ScopedManager(
+        manager_class, municipality="case__municipality", contractor="case__contractor"
+    )
+
+
+class Side(models.TextChoices):
+    """Who acted, paid or collected: the city or the contractor (or the national system)."""
+
+    MUNICIPALITY = "municipality", _("municipality")
+    CONTRACTOR = "contractor", _("contractor")
+    NATIONAL = "national", _("national points system")
+
+
+class Method(models.TextChoices):
+    CASH = "cash", _("cash")
+    BANK_TRANSFER = "bank_transfer", _("bank transfer")
+    GIFT_CERTIFICATE = "gift_certificate", _("gift certificates")  # 商品券
+    POINTS = "points", _("points re-granted by the national system")
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("phone")
+    EMAIL = "email", _("e-mail")
+    LETTER = "letter", _("letter")
+    MEETING = "meeting", _("in person")
+    ONLINE = "online", _("online form")
+    OTHER = "other", _("other")
+
+
+class AgencyContact(models.Model):
+    """A report or question to one or more agencies, and their answer (関係機関照会)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="agency_contacts")
+    agencies = models.ManyToManyField(Agency, related_name="contacts", verbose_name=_("agencies"))
+    made_by = models.CharField(_("contacted by"), max_length=20, choices=Side.choices[:2])
+    contacted_on = models.DateField(_("contacted on"))
+    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices)
+    request = models.TextField(_("what was asked"))
+    answered_on = models.DateField(_("answered on"), null=True, blank=True)
+    answer = models.TextField(_("answer"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("agency contact")
+        verbose_name_plural = _("agency contacts")
+        ordering = ["contacted_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(answered_on__isnull=True)
+                | Q(answered_on__gte=models.F("contacted_on")),
+                name="contact_answer_after_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contacted_on} {self.request[:30]}"
+
+    @property
+    def answered(self) -> bool:
+        return self.answered_on is not None
+
+
+class CompensationAgreement(models.Model):
+    """What was agreed with the contractor: who pays, how much, in what form (補償協議)."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="agreements")
+    payer = models.CharField(_("who pays"), max_length=20, choices=Side.choices[:2])
+    amount = models.PositiveIntegerField(_("amount (yen)"))
+    form = models.CharField(_("form"), max_length=20, choices=Method.choices)
+    agreed_on = models.DateField(_("agreed on"))
+    party = models.ForeignKey(
+        Party,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("for whom"),
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("compensation agreement")
+        verbose_name_plural = _("compensation agreements")
+        ordering = ["agreed_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gte=1, amount__lte=MAX_AMOUNT), name="agreement_amount_range"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreed_on} {self.amount}"
+
+
+class Purpose(models.TextChoices):
+    APOLOGY = "apology", _("apology")
+    HAND_OVER = "hand_over", _("hand-over")
+    COLLECTION = "collection", _("collection")
+    JOINT_CHECK = "joint_check", _("joint check")
+
+
+class Visit(models.Model):
+    """A visit to an affected person (訪問・謝罪), by city staff, contractor staff or both."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="visits")
+    party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, related_name="visits", verbose_name=_("person visited")
+    )
+    visited_on = models.DateField(_("visited on"))
+    place = models.CharField(_("place"), max_length=200)
+    purpose = models.CharField(_("purpose"), max_length=20, choices=Purpose.choices)
+    city_attendees = models.CharField(_("city attendees"), max_length=200, blank=True)
+    contractor_attendees = models.CharField(_("contractor attendees"), max_length=200, blank=True)
+    apologised = models.BooleanField(_("apologised in person"), default=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+    recorded_by_side = models.CharField(max_length=20, choices=Side.choices[:2])
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        ordering = ["visited_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.visited_on} {self.party}"
+
+
+class ApologyLetter(models.Model):
+    """An apology sent in writing (お詫び状) to a person who was not visited."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="apology_letters")
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="apology_letters")
+    sent_on = models.DateField(_("sent on"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("apology letter")
+        verbose_name_plural = _("apology letters")
+        ordering = ["sent_on", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sent_on} {self.party}"
+
+
+class EntryKind(models.TextChoices):
+    MISALLOCATION = "misallocation", _("misallocation")
+    PAYMENT = "payment", _("payment to the person")
+    COLLECTION = "collection", _("collection from the person")
+    REGRANT = "regrant", _("points re-granted")
+    WRITE_OFF = "write_off", _("write-off")
+    REVERSAL = "reversal", _("reversal")
+
+
+class LedgerQuerySet(models.QuerySet):
+    # Append-only: corrections are reversing entries, never edits or deletions.
+    def update(self, **kwargs):
+        raise TypeError("ledger entries are append-only")
+
+    def delete(self):
+        raise TypeError("ledger entries are append-only")
+
+
+class LedgerManager(models.Manager.from_queryset(LedgerQuerySet)):
+    pass
+
+
+class LedgerEntry(models.Model):
+    """One posting, in integer yen (1 point = 1 yen). Balance = sum of a party's deltas:
+    above zero the person is still owed, below zero the person holds an excess."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="ledger")
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(_("kind"), max_length=20, choices=EntryKind.choices)
+    delta = models.IntegerField(_("amount (yen)"))
+    # Payment: who paid. Collection: who received the money. Regrant: the national system.
+    side = models.CharField(
+        _("paid or collected by"), max_length=20, choices=Side.choices, blank=True
+    )
+    method = models.CharField(_("method"), max_length=20, choices=Method.choices, blank=True)
+    on = models.DateField(_("date"))
+    note = models.TextField(_("note"), blank=True)
+    group = models.UUIDField(_("posting"), null=True, blank=True)  # entries posted together
+    reverses = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
+    )
+    visit = models.ForeignKey(
+        Visit, on_delete=models.PROTECT, null=True, blank=True, related_name="ledger_entries"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped(LedgerManager)
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["case", "party"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(delta=0) & Q(delta__gte=-MAX_AMOUNT, delta__lte=MAX_AMOUNT),
+                name="ledger_delta_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="payment") | Q(delta__lt=0), name="ledger_payment_sign"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="regrant") | Q(delta__lt=0), name="ledger_regrant_sign"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="collection") | Q(delta__gt=0), name="ledger_collection_sign"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="write_off") | Q(approved_by__isnull=False),
+                name="ledger_write_off_approved",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.on} {self.party} {self.delta:+d}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("ledger entries are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("ledger entries are append-only")

@@ -1,0 +1,471 @@
+"""The ledger: who is owed, who holds an excess, and who bore the cost.
+
+Balances are never stored: they are sums of append-only entries. A misallocation of X
+from C to D posts +X to C (owed) and −X to D (holds an excess); a payment to C posts −X;
+a collection from D posts +X; points re-granted by the national system post −X; a
+write-off (manager, with a reason) brings a balance to zero; a reversal negates an entry.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Max, Q, Sum
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from cases import permissions
+from cases.audit import audit_log
+from cases.models import Case, Party, User
+from cases.services import (
+    actor_of,
+    add_timeline,
+    lock_case,
+    not_in_future,
+    require_editor,
+    require_member,
+)
+from cases.wareki import yen
+
+from .errors import RemedyError
+from .models import MAX_AMOUNT, EntryKind, LedgerEntry, Method, Side, Visit
+
+# ---- reads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Balance:
+    party: Party
+    amount: int
+
+    @property
+    def status(self) -> str:
+        if self.amount > 0:
+            return "owed"
+        if self.amount < 0:
+            return "excess"
+        return "settled"
+
+
+def balances(case: Case) -> list[Balance]:
+    """Every party of the case with its balance, in one query for the sums."""
+    sums = dict(
+        LedgerEntry.objects.filter(case=case)
+        .values_list("party")
+        .annotate(total=Sum("delta"))
+        .values_list("party", "total")
+    )
+    return [Balance(p, sums.get(p.pk, 0)) for p in Party.objects.filter(case=case)]
+
+
+def balance_of(party: Party) -> int:
+    return LedgerEntry.objects.filter(party=party).aggregate(t=Sum("delta"))["t"] or 0
+
+
+def costs(case: Case) -> dict[str, int]:
+    """Cost borne per side: what it paid out, less what it collected back."""
+    rows = LedgerEntry.objects.filter(case=case).exclude(side="")
+    totals = rows.values("side").annotate(
+        paid=Sum("delta", filter=Q(kind__in=[EntryKind.PAYMENT, EntryKind.REGRANT])),
+        collected=Sum("delta", filter=Q(kind=EntryKind.COLLECTION)),
+        reversed_=Sum("delta", filter=Q(kind=EntryKind.REVERSAL)),
+    )
+    result = {side: 0 for side in Side.values}
+    for row in totals:
+        # Payments carry negative deltas, collections positive; a reversal carries the side
+        # of what it reverses, so it cancels it.
+        result[row["side"]] = -(
+            (row["paid"] or 0) + (row["collected"] or 0) + (row["reversed_"] or 0)
+        )
+    return result
+
+
+def ledger_head(case: Case) -> int:
+    """The newest entry's id: forms carry it, so a stale form cannot post twice."""
+    return LedgerEntry.objects.filter(case=case).aggregate(h=Max("id"))["h"] or 0
+
+
+# ---- writes ------------------------------------------------------------------------------
+
+
+def _check_amount(amount: int | None, field: str = "amount") -> int:
+    if amount is None or isinstance(amount, bool) or not isinstance(amount, int):
+        raise RemedyError(_("Enter the amount in whole yen."), field=field)
+    if amount <= 0:
+        raise RemedyError(_("Enter an amount of at least 1 yen."), field=field)
+    if amount > MAX_AMOUNT:
+        raise RemedyError(
+            _("An amount over %(max)s cannot be recorded in one entry.") % {"max": yen(MAX_AMOUNT)},
+            field=field,
+        )
+    return amount
+
+
+def _check_party(case: Case, party: Party, field: str = "party") -> None:
+    if party is None or party.case_id != case.pk:
+        raise RemedyError(_("Choose a person of this case."), field=field)
+
+
+def _begin(case: Case, by: User, expected_head: int | None, on: date | None) -> Case:
+    case = lock_case(case)
+    if expected_head is not None and ledger_head(case) != expected_head:
+        raise RemedyError(
+            _("This case was changed by someone else. Reload the page and check the ledger."),
+            conflict=True,
+        )
+    if on is None:
+        raise RemedyError(_("Enter the date."), field="on")
+    not_in_future(on, "on")
+    return case
+
+
+def _post(
+    case: Case,
+    party: Party,
+    kind: str,
+    delta: int,
+    *,
+    on: date,
+    by: User,
+    side: str = "",
+    method: str = "",
+    note: str = "",
+    group=None,
+    reverses=None,
+    visit: Visit | None = None,
+    approved_by: User | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry.objects.create(
+        case=case,
+        party=party,
+        kind=kind,
+        delta=delta,
+        side=side,
+        method=method,
+        on=on,
+        note=note,
+        group=group,
+        reverses=reverses,
+        visit=visit,
+        approved_by=approved_by,
+        created_by=by,
+    )
+    audit_log(
+        f"tadasu.ledger.{kind}",
+        by=by,
+        case=case,
+        obj=entry,
+        data={"party": party.label, "delta": delta, "side": side, "method": method},
+    )
+    return entry
+
+
+def _record(case: Case, on: date, text: str, action: str, by: User, note: str = "") -> None:
+    add_timeline(case, on=on, actor=actor_of(by), text=note.strip() or text, action=action, by=by)
+
+
+def _party_display(party: Party) -> str:
+    return party.label
+
+
+@transaction.atomic
+def ledger_post_misallocation(
+    *,
+    case: Case,
+    owed: Party,
+    holder: Party,
+    amount: int,
+    on: date,
+    by: User,
+    note: str = "",
+    expected_head: int | None = None,
+) -> list[LedgerEntry]:
+    """What was meant for `owed` went to `holder`: +amount to owed, −amount to holder."""
+    require_editor(case, by)
+    case = _begin(case, by, expected_head, on)
+    _check_party(case, owed, "owed")
+    _check_party(case, holder, "holder")
+    if owed.pk == holder.pk:
+        raise RemedyError(_("Choose two different people."), field="holder")
+    amount = _check_amount(amount)
+    group = uuid.uuid4()
+    entries = [
+        _post(case, owed, EntryKind.MISALLOCATION, amount, on=on, by=by, note=note, group=group),
+        _post(case, holder, EntryKind.MISALLOCATION, -amount, on=on, by=by, note=note, group=group),
+    ]
+    with translation.override("ja"):
+        text = _("%(amount)s meant for %(owed)s went to %(holder)s.") % {
+            "amount": yen(amount),
+            "owed": owed.label,
+            "holder": holder.label,
+        }
+    _record(case, on, text, "ledger.misallocation", by, note)
+    return entries
+
+
+def _pay(
+    case: Case,
+    party: Party,
+    amount: int,
+    *,
+    side: str,
+    method: str,
+    on: date,
+    by: User,
+    note: str,
+    visit: Visit | None,
+) -> LedgerEntry:
+    _check_party(case, party)
+    amount = _check_amount(amount)
+    if side not in (Side.CONTRACTOR, Side.MUNICIPALITY):
+        raise RemedyError(_("Choose who paid."), field="side")
+    if method not in Method.values or method == Method.POINTS:
+        raise RemedyError(_("Choose how it was paid."), field="method")
+    owed = balance_of(party)
+    if amount > owed:
+        raise RemedyError(
+            _("%(party)s is owed %(owed)s; a payment of %(amount)s is more than that.")
+            % {"party": party.label, "owed": yen(max(owed, 0)), "amount": yen(amount)},
+            field="amount",
+        )
+    return _post(
+        case,
+        party,
+        EntryKind.PAYMENT,
+        -amount,
+        side=side,
+        method=method,
+        on=on,
+        by=by,
+        note=note,
+        visit=visit,
+    )
+
+
+def _collect(
+    case: Case,
+    party: Party,
+    amount: int,
+    *,
+    side: str,
+    method: str,
+    on: date,
+    by: User,
+    note: str,
+    visit: Visit | None,
+) -> LedgerEntry:
+    _check_party(case, party)
+    amount = _check_amount(amount)
+    if side not in (Side.CONTRACTOR, Side.MUNICIPALITY):
+        raise RemedyError(_("Choose who received the money."), field="side")
+    if method not in Method.values or method == Method.POINTS:
+        raise RemedyError(_("Choose how it was returned."), field="method")
+    excess = -balance_of(party)
+    if amount > excess:
+        raise RemedyError(
+            _("%(party)s holds an excess of %(excess)s; %(amount)s is more than that.")
+            % {"party": party.label, "excess": yen(max(excess, 0)), "amount": yen(amount)},
+            field="amount",
+        )
+    return _post(
+        case,
+        party,
+        EntryKind.COLLECTION,
+        amount,
+        side=side,
+        method=method,
+        on=on,
+        by=by,
+        note=note,
+        visit=visit,
+    )
+
+
+@transaction.atomic
+def ledger_post_payment(
+    *,
+    case: Case,
+    party: Party,
+    amount: int,
+    side: str,
+    method: str,
+    on: date,
+    by: User,
+    note: str = "",
+    expected_head: int | None = None,
+) -> LedgerEntry:
+    """Money or gift certificates handed to a person who is owed."""
+    require_editor(case, by)
+    case = _begin(case, by, expected_head, on)
+    entry = _pay(case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None)
+    with translation.override("ja"):
+        text = _("Paid %(amount)s to %(party)s (%(method)s, borne by the %(side)s).") % {
+            "amount": yen(amount),
+            "party": party.label,
+            "method": Method(method).label,
+            "side": Side(side).label,
+        }
+    _record(case, on, text, "ledger.payment", by, note)
+    return entry
+
+
+@transaction.atomic
+def ledger_post_collection(
+    *,
+    case: Case,
+    party: Party,
+    amount: int,
+    side: str,
+    method: str,
+    on: date,
+    by: User,
+    note: str = "",
+    expected_head: int | None = None,
+) -> LedgerEntry:
+    """An excess returned by the person who held it (possibly one instalment of several)."""
+    require_editor(case, by)
+    case = _begin(case, by, expected_head, on)
+    entry = _collect(
+        case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
+    )
+    with translation.override("ja"):
+        text = _("Collected %(amount)s from %(party)s (%(method)s).") % {
+            "amount": yen(amount),
+            "party": party.label,
+            "method": Method(method).label,
+        }
+    _record(case, on, text, "ledger.collection", by, note)
+    return entry
+
+
+@transaction.atomic
+def ledger_post_regrant(
+    *,
+    case: Case,
+    party: Party,
+    amount: int,
+    on: date,
+    by: User,
+    note: str = "",
+    expected_head: int | None = None,
+) -> LedgerEntry:
+    """The national points system granted the person the points owed."""
+    require_editor(case, by)
+    case = _begin(case, by, expected_head, on)
+    _check_party(case, party)
+    amount = _check_amount(amount)
+    owed = balance_of(party)
+    if amount > owed:
+        raise RemedyError(
+            _("%(party)s is owed %(owed)s; a payment of %(amount)s is more than that.")
+            % {"party": party.label, "owed": yen(max(owed, 0)), "amount": yen(amount)},
+            field="amount",
+        )
+    entry = _post(
+        case,
+        party,
+        EntryKind.REGRANT,
+        -amount,
+        side=Side.NATIONAL,
+        method=Method.POINTS,
+        on=on,
+        by=by,
+        note=note,
+    )
+    with translation.override("ja"):
+        text = _("The national system re-granted %(amount)s in points to %(party)s.") % {
+            "amount": yen(amount),
+            "party": party.label,
+        }
+    _record(case, on, text, "ledger.regrant", by, note)
+    return entry
+
+
+@transaction.atomic
+def ledger_write_off(
+    *, case: Case, party: Party, reason: str, on: date, by: User, expected_head: int | None = None
+) -> LedgerEntry:
+    """A manager closes a balance that will not be paid or collected, with the reason."""
+    membership = require_member(by)
+    if not permissions.is_manager_of(membership, case):
+        raise PermissionDenied(_("Only a manager can approve a write-off."))
+    case = _begin(case, by, expected_head, on)
+    _check_party(case, party)
+    if not reason.strip():
+        raise RemedyError(_("Enter the reason for the write-off."), field="reason")
+    balance = balance_of(party)
+    if balance == 0:
+        raise RemedyError(
+            _("%(party)s has nothing to write off.") % {"party": party.label}, field="party"
+        )
+    entry = _post(
+        case,
+        party,
+        EntryKind.WRITE_OFF,
+        -balance,
+        on=on,
+        by=by,
+        note=reason.strip(),
+        approved_by=by,
+    )
+    with translation.override("ja"):
+        text = _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
+            "party": party.label,
+            "amount": yen(abs(balance)),
+            "reason": reason.strip(),
+        }
+    _record(case, on, text, "ledger.write_off", by)
+    return entry
+
+
+@transaction.atomic
+def ledger_reverse(
+    *, entry: LedgerEntry, reason: str, on: date, by: User, expected_head: int | None = None
+) -> list[LedgerEntry]:
+    """Correct a mistaken entry by posting its negation (and its partner's, for a pair)."""
+    case = entry.case
+    require_editor(case, by)
+    case = _begin(case, by, expected_head, on)
+    if not reason.strip():
+        raise RemedyError(_("Enter the reason for the reversal."), field="reason")
+    entry = LedgerEntry.objects.get(pk=entry.pk, case=case)
+    if entry.kind == EntryKind.REVERSAL:
+        raise RemedyError(_("A reversal cannot itself be reversed."), field="entry")
+    if entry.kind == EntryKind.WRITE_OFF and not permissions.is_manager_of(
+        require_member(by), case
+    ):
+        raise PermissionDenied(_("Only a manager can approve a write-off."))
+    targets = (
+        list(LedgerEntry.objects.filter(case=case, group=entry.group).order_by("id"))
+        if entry.group
+        else [entry]
+    )
+    if any(LedgerEntry.objects.filter(reverses=t).exists() for t in targets):
+        raise RemedyError(_("This entry has already been reversed."), field="entry")
+    reversals = [
+        _post(
+            case,
+            t.party,
+            EntryKind.REVERSAL,
+            -t.delta,
+            side=t.side,
+            method=t.method,
+            on=on,
+            by=by,
+            note=reason.strip(),
+            reverses=t,
+        )
+        for t in targets
+    ]
+    with translation.override("ja"):
+        text = _("Reversed the entry of %(date)s (%(kind)s, %(party)s %(amount)s): %(reason)s") % {
+            "date": entry.on.isoformat(),
+            "kind": EntryKind(entry.kind).label,
+            "party": entry.party.label,
+            "amount": yen(abs(entry.delta)),
+            "reason": reason.strip(),
+        }
+    _record(case, on, text, "ledger.reversal", by)
+    return reversals

@@ -1,0 +1,351 @@
+"""Writes for remedies other than the ledger: agency contacts, agreements, visits, letters.
+
+Same shape as cases/services.py: one transaction, permission, row lock on the case,
+validation, then the rows, the 経過 entry and the audit entry together.
+"""
+
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from cases import permissions
+from cases.audit import audit_log
+from cases.models import Agency, Case, Party, Role, User
+from cases.services import (
+    actor_of,
+    add_timeline,
+    lock_case,
+    not_in_future,
+    require_editor,
+    require_member,
+)
+from cases.wareki import yen
+
+from . import ledger
+from .errors import RemedyError
+from .models import (
+    MAX_AMOUNT,
+    AgencyContact,
+    ApologyLetter,
+    Channel,
+    CompensationAgreement,
+    Method,
+    Purpose,
+    Side,
+    Visit,
+)
+
+
+def _required_text(value: str, field: str, message: str) -> str:
+    if not (value or "").strip():
+        raise RemedyError(message, field=field)
+    return value.strip()
+
+
+def _required_date(value: date | None, field: str) -> date:
+    if value is None:
+        raise RemedyError(_("Enter the date."), field=field)
+    not_in_future(value, field)
+    return value
+
+
+def _check_party(case: Case, party: Party | None, field: str = "party") -> Party:
+    if party is None or party.case_id != case.pk:
+        raise RemedyError(_("Choose a person of this case."), field=field)
+    return party
+
+
+@transaction.atomic
+def contact_add(
+    *,
+    case: Case,
+    by: User,
+    agencies: list[Agency],
+    contacted_on: date,
+    channel: str,
+    request: str,
+    made_by: str = Side.MUNICIPALITY,
+    answered_on: date | None = None,
+    answer: str = "",
+) -> AgencyContact:
+    """Record a report or question to agencies; the answer may follow later."""
+    require_editor(case, by)
+    case = lock_case(case)
+    agencies = list(agencies or [])
+    if not agencies:
+        raise RemedyError(_("Choose at least one agency."), field="agencies")
+    contacted_on = _required_date(contacted_on, "contacted_on")
+    if channel not in Channel.values:
+        raise RemedyError(_("Choose how the agency was contacted."), field="channel")
+    if made_by not in (Side.MUNICIPALITY, Side.CONTRACTOR):
+        raise RemedyError(_("Choose who made the contact."), field="made_by")
+    request = _required_text(request, "request", _("Enter what was reported or asked."))
+    contact = AgencyContact.objects.create(
+        case=case,
+        made_by=made_by,
+        contacted_on=contacted_on,
+        channel=channel,
+        request=request,
+        created_by=by,
+    )
+    contact.agencies.set(agencies)
+    actor = str(
+        case.contractor if made_by == Side.CONTRACTOR and case.contractor else case.municipality
+    )
+    add_timeline(case, on=contacted_on, actor=actor, text=request, action="contact.made", by=by)
+    audit_log(
+        "tadasu.contact.added",
+        by=by,
+        case=case,
+        obj=contact,
+        data={"agencies": [a.name for a in agencies]},
+    )
+    if answered_on is not None or (answer or "").strip():
+        _answer(case, contact, by=by, answered_on=answered_on, answer=answer)
+    return contact
+
+
+def _answer(
+    case: Case, contact: AgencyContact, *, by: User, answered_on: date | None, answer: str
+) -> AgencyContact:
+    answered_on = _required_date(answered_on, "answered_on")
+    if answered_on < contact.contacted_on:
+        raise RemedyError(_("The answer cannot come before the request."), field="answered_on")
+    answer = _required_text(answer, "answer", _("Enter the agency's answer."))
+    contact.answered_on, contact.answer = answered_on, answer
+    contact.save(update_fields=["answered_on", "answer"])
+    names = "・".join(a.name for a in contact.agencies.all())
+    add_timeline(case, on=answered_on, actor=names, text=answer, action="contact.answered", by=by)
+    audit_log("tadasu.contact.answered", by=by, case=case, obj=contact)
+    return contact
+
+
+@transaction.atomic
+def contact_answer(
+    *, contact: AgencyContact, by: User, answered_on: date, answer: str
+) -> AgencyContact:
+    """Record the agency's answer to an earlier request."""
+    case = lock_case(contact.case)
+    require_editor(case, by)
+    contact = AgencyContact.objects.select_for_update().get(pk=contact.pk, case=case)
+    if contact.answered:
+        raise RemedyError(_("This request already has an answer."), field="answer")
+    return _answer(case, contact, by=by, answered_on=answered_on, answer=answer)
+
+
+@transaction.atomic
+def agreement_add(
+    *,
+    case: Case,
+    by: User,
+    payer: str,
+    amount: int,
+    form: str,
+    agreed_on: date,
+    party: Party | None = None,
+    note: str = "",
+) -> CompensationAgreement:
+    """Record what was agreed with the contractor: who pays, how much, in what form."""
+    require_editor(case, by)
+    case = lock_case(case)
+    if payer not in (Side.CONTRACTOR, Side.MUNICIPALITY):
+        raise RemedyError(_("Choose who pays."), field="payer")
+    if amount is None or amount <= 0 or amount > MAX_AMOUNT:
+        raise RemedyError(
+            _("Enter an amount between 1 yen and %(max)s.") % {"max": yen(MAX_AMOUNT)},
+            field="amount",
+        )
+    if form not in Method.values:
+        raise RemedyError(_("Choose the form of the compensation."), field="form")
+    agreed_on = _required_date(agreed_on, "agreed_on")
+    if party is not None:
+        _check_party(case, party)
+    agreement = CompensationAgreement.objects.create(
+        case=case,
+        payer=payer,
+        amount=amount,
+        form=form,
+        agreed_on=agreed_on,
+        party=party,
+        note=(note or "").strip(),
+        created_by=by,
+    )
+    with translation.override("ja"):
+        text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
+            "amount": yen(amount),
+            "form": Method(form).label,
+            "payer": Side(payer).label,
+        }
+    add_timeline(
+        case,
+        on=agreed_on,
+        actor=actor_of(by),
+        text=agreement.note or text,
+        action="agreement.added",
+        by=by,
+    )
+    audit_log(
+        "tadasu.agreement.added",
+        by=by,
+        case=case,
+        obj=agreement,
+        data={"payer": payer, "amount": amount, "form": form},
+    )
+    return agreement
+
+
+@transaction.atomic
+def visit_record(
+    *,
+    case: Case,
+    by: User,
+    party: Party,
+    visited_on: date,
+    place: str,
+    purpose: str,
+    apologised: bool = True,
+    city_attendees: str = "",
+    contractor_attendees: str = "",
+    outcome: str = "",
+    handed_over: int = 0,
+    hand_over_side: str = "",
+    hand_over_method: str = "",
+    collected: int = 0,
+    collected_by: str = "",
+    collection_method: str = "",
+    expected_head: int | None = None,
+) -> Visit:
+    """Record a visit; money handed over or collected there is posted in the same transaction."""
+    membership = require_member(by)
+    if not permissions.can_record_visit(membership, case):
+        raise PermissionDenied(_("You may read this case but not change it."))
+    case = lock_case(case)
+    if expected_head is not None and ledger.ledger_head(case) != expected_head:
+        raise RemedyError(
+            _("This case was changed by someone else. Reload the page and check the ledger."),
+            conflict=True,
+        )
+    _check_party(case, party)
+    visited_on = _required_date(visited_on, "visited_on")
+    place = _required_text(place, "place", _("Enter where the visit took place."))
+    if purpose not in Purpose.values:
+        raise RemedyError(_("Choose the purpose of the visit."), field="purpose")
+    handed_over, collected = handed_over or 0, collected or 0
+    if handed_over and collected:
+        raise RemedyError(
+            _("Record a hand-over and a collection as two visits."), field="collected"
+        )
+    if purpose == Purpose.HAND_OVER and not handed_over:
+        raise RemedyError(_("Enter the amount handed over."), field="handed_over")
+    if purpose == Purpose.COLLECTION and not collected:
+        raise RemedyError(_("Enter the amount collected."), field="collected")
+    if handed_over < 0 or collected < 0:
+        raise RemedyError(
+            _("Enter an amount of at least 1 yen."),
+            field="handed_over" if handed_over < 0 else "collected",
+        )
+    side = Side.CONTRACTOR if membership.role == Role.CONTRACTOR else Side.MUNICIPALITY
+    visit = Visit.objects.create(
+        case=case,
+        party=party,
+        visited_on=visited_on,
+        place=place,
+        purpose=purpose,
+        apologised=bool(apologised),
+        city_attendees=city_attendees.strip(),
+        contractor_attendees=contractor_attendees.strip(),
+        outcome=outcome.strip(),
+        recorded_by_side=side,
+        created_by=by,
+    )
+    try:
+        if handed_over:
+            ledger._pay(
+                case,
+                party,
+                handed_over,
+                side=hand_over_side or side,
+                method=hand_over_method or Method.CASH,
+                on=visited_on,
+                by=by,
+                note="",
+                visit=visit,
+            )
+        if collected:
+            ledger._collect(
+                case,
+                party,
+                collected,
+                side=collected_by or side,
+                method=collection_method or Method.CASH,
+                on=visited_on,
+                by=by,
+                note="",
+                visit=visit,
+            )
+    except RemedyError as error:
+        # The amount belongs to the visit form's own fields.
+        if error.field == "amount":
+            error.field = "handed_over" if handed_over else "collected"
+        elif error.field == "side":
+            error.field = "hand_over_side" if handed_over else "collected_by"
+        elif error.field == "method":
+            error.field = "hand_over_method" if handed_over else "collection_method"
+        raise
+    with translation.override("ja"):
+        parts = [
+            _("Visited %(party)s at %(place)s (%(purpose)s).")
+            % {"party": party.label, "place": place, "purpose": Purpose(purpose).label}
+        ]
+        if apologised:
+            parts.append(_("Apologised."))
+        if handed_over:
+            parts.append(_("Handed over %(amount)s.") % {"amount": yen(handed_over)})
+        if collected:
+            parts.append(_("Collected %(amount)s.") % {"amount": yen(collected)})
+        text = "".join(str(p) for p in parts)
+    add_timeline(
+        case,
+        on=visited_on,
+        actor=actor_of(by),
+        text=visit.outcome or text,
+        action="visit.recorded",
+        by=by,
+    )
+    audit_log(
+        "tadasu.visit.recorded",
+        by=by,
+        case=case,
+        obj=visit,
+        data={
+            "party": party.label,
+            "purpose": purpose,
+            "handed_over": handed_over,
+            "collected": collected,
+        },
+    )
+    return visit
+
+
+@transaction.atomic
+def letter_record(
+    *, case: Case, by: User, party: Party, sent_on: date, note: str = ""
+) -> ApologyLetter:
+    """Record that an apology letter was sent to a person."""
+    require_editor(case, by)
+    case = lock_case(case)
+    _check_party(case, party)
+    sent_on = _required_date(sent_on, "sent_on")
+    if not party.identified:
+        raise RemedyError(_("A letter needs an identified person."), field="party")
+    letter = ApologyLetter.objects.create(
+        case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
+    )
+    with translation.override("ja"):
+        text = _("Sent an apology letter to %(party)s.") % {"party": party.label}
+    add_timeline(case, on=sent_on, actor=actor_of(by), text=text, action="letter.sent", by=by)
+    audit_log("tadasu.letter.recorded", by=by, case=case, obj=letter, data={"party": party.label})
+    return letter

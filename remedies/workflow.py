@@ -1,0 +1,364 @@
+"""The stage machine: one table, its guards, and the one service that moves a case.
+
+Why here and not in cases/: the stage field lives on Case, but its guards ask about
+balances, visits and agreements, which are remedies/ facts. Keeping the table beside those
+facts (on a proxy of Case) lets cases/ stay free of any import of remedies/, so the arrow
+between the apps points one way, and the whole machine reads in one place.
+
+    from            action       to              who      guard (what must be true)
+    inquiry         refer        agency_contact  staff    a misregistration link; the cause
+    agency_contact  negotiate    negotiation     staff    an agency answer; a balance not zero
+    agency_contact  plan_visits  visit           staff    an agency answer; every balance zero
+    negotiation     agree        visit           staff    a compensation agreement
+    visit           settle       settlement      staff    a visit or letter per identified person
+    visit,          close        closed          manager  every balance zero; every identified
+      settlement                                          person apologised to; prevention
+    any open stage  withdraw     withdrawn       manager  a reason
+    closed,         reopen       inquiry         manager  a reason
+      withdrawn
+
+    (staff = city staff and managers; manager = city managers only)
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django_fsm import ConcurrentTransition, transition
+
+from cases import permissions
+from cases.audit import audit_log
+from cases.models import Case, Stage, User
+from cases.scoping import membership_of
+from cases.services import actor_of, add_timeline, not_in_future, today
+from cases.wareki import yen
+
+from . import ledger
+from .errors import RemedyError
+from .models import AgencyContact, ApologyLetter, CompensationAgreement, Visit
+
+OPEN_STAGES = [
+    Stage.INQUIRY,
+    Stage.AGENCY_CONTACT,
+    Stage.NEGOTIATION,
+    Stage.VISIT,
+    Stage.SETTLEMENT,
+]
+
+
+def _city_worker(case: Case, user: User) -> bool:
+    return permissions.can_edit_case(membership_of(user), case)
+
+
+def _manager(case: Case, user: User) -> bool:
+    return permissions.is_manager_of(membership_of(user), case)
+
+
+# ---- guards: side-effect-free, each returns the reasons a step is blocked ---------------
+
+
+def _needs_links_and_cause(case: Case) -> list[str]:
+    reasons = []
+    if not case.misregistrations.exists():
+        reasons.append(_("No misregistration has been recorded."))
+    if not case.cause_category:
+        reasons.append(_("The cause has not been recorded."))
+    return reasons
+
+
+def _needs_agency_answer(case: Case) -> list[str]:
+    if not AgencyContact.objects.filter(case=case, answered_on__isnull=False).exists():
+        return [_("No agency answer has been recorded.")]
+    return []
+
+
+def _nonzero(case: Case) -> list[ledger.Balance]:
+    return [b for b in ledger.balances(case) if b.amount != 0]
+
+
+def _needs_money_to_settle(case: Case) -> list[str]:
+    reasons = _needs_agency_answer(case)
+    if not _nonzero(case):
+        reasons.append(_("Nobody is owed anything and nobody holds an excess."))
+    return reasons
+
+
+def _needs_no_money_moved(case: Case) -> list[str]:
+    reasons = _needs_agency_answer(case)
+    reasons += [_balance_reason(b) for b in _nonzero(case)]
+    return reasons
+
+
+def _needs_agreement(case: Case) -> list[str]:
+    if not CompensationAgreement.objects.filter(case=case).exists():
+        return [_("No compensation agreement has been recorded.")]
+    return []
+
+
+def _identified_without(case: Case, *, apology_only: bool) -> list:
+    visits = Visit.objects.filter(case=case)
+    if apology_only:
+        visits = visits.filter(apologised=True)
+    reached = set(visits.values_list("party_id", flat=True))
+    reached |= set(ApologyLetter.objects.filter(case=case).values_list("party_id", flat=True))
+    return [p for p in case.parties.filter(identified=True) if p.pk not in reached]
+
+
+def _needs_contact_with_everyone(case: Case) -> list[str]:
+    return [
+        _("There is no visit or letter recorded for %(party)s.") % {"party": p.label}
+        for p in _identified_without(case, apology_only=False)
+    ]
+
+
+def _balance_reason(balance: ledger.Balance) -> str:
+    if balance.amount > 0:
+        return _("%(party)s is still owed %(amount)s.") % {
+            "party": balance.party.label,
+            "amount": yen(balance.amount),
+        }
+    return _("%(party)s still holds an excess of %(amount)s.") % {
+        "party": balance.party.label,
+        "amount": yen(-balance.amount),
+    }
+
+
+def _needs_everything_settled(case: Case) -> list[str]:
+    reasons = [_balance_reason(b) for b in _nonzero(case)]
+    reasons += [
+        _("There is no apology recorded for %(party)s.") % {"party": p.label}
+        for p in _identified_without(case, apology_only=True)
+    ]
+    if not case.prevention.strip():
+        reasons.append(_("No prevention measures have been recorded."))
+    return reasons
+
+
+def _nothing(case: Case) -> list[str]:
+    return []
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    label: str
+    blockers: Callable[[Case], list[str]]
+    needs_reason: bool = False
+    managers_only: bool = False
+
+
+STEPS: dict[str, Step] = {
+    step.name: step
+    for step in [
+        Step("refer", gettext_lazy("Refer to the agencies"), _needs_links_and_cause),
+        Step("negotiate", gettext_lazy("Start compensation talks"), _needs_money_to_settle),
+        Step("plan_visits", gettext_lazy("Go straight to visits"), _needs_no_money_moved),
+        Step("agree", gettext_lazy("Compensation agreed: go to visits"), _needs_agreement),
+        Step("settle", gettext_lazy("Go to settlement"), _needs_contact_with_everyone),
+        Step(
+            "close", gettext_lazy("Close the case"), _needs_everything_settled, managers_only=True
+        ),
+        Step(
+            "withdraw",
+            gettext_lazy("Withdraw the case"),
+            _nothing,
+            needs_reason=True,
+            managers_only=True,
+        ),
+        Step(
+            "reopen",
+            gettext_lazy("Reopen the case"),
+            _nothing,
+            needs_reason=True,
+            managers_only=True,
+        ),
+    ]
+}
+
+
+def _guard(name: str) -> Callable[[Case], bool]:
+    return lambda case: not STEPS[name].blockers(case)
+
+
+class CaseFile(Case):
+    """Case with its stage transitions. Transition bodies touch only the model."""
+
+    class Meta:
+        proxy = True
+
+    @transition(
+        field="stage",
+        source=Stage.INQUIRY,
+        target=Stage.AGENCY_CONTACT,
+        conditions=[_guard("refer")],
+        permission=_city_worker,
+    )
+    def refer(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=Stage.AGENCY_CONTACT,
+        target=Stage.NEGOTIATION,
+        conditions=[_guard("negotiate")],
+        permission=_city_worker,
+    )
+    def negotiate(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=Stage.AGENCY_CONTACT,
+        target=Stage.VISIT,
+        conditions=[_guard("plan_visits")],
+        permission=_city_worker,
+    )
+    def plan_visits(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=Stage.NEGOTIATION,
+        target=Stage.VISIT,
+        conditions=[_guard("agree")],
+        permission=_city_worker,
+    )
+    def agree(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=Stage.VISIT,
+        target=Stage.SETTLEMENT,
+        conditions=[_guard("settle")],
+        permission=_city_worker,
+    )
+    def settle(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=[Stage.VISIT, Stage.SETTLEMENT],
+        target=Stage.CLOSED,
+        conditions=[_guard("close")],
+        permission=_manager,
+    )
+    def close(self) -> None:
+        pass
+
+    @transition(field="stage", source=OPEN_STAGES, target=Stage.WITHDRAWN, permission=_manager)
+    def withdraw(self) -> None:
+        pass
+
+    @transition(
+        field="stage",
+        source=[Stage.CLOSED, Stage.WITHDRAWN],
+        target=Stage.INQUIRY,
+        permission=_manager,
+    )
+    def reopen(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class StepOption:
+    """A step the case page offers: allowed now, or blocked with the reasons."""
+
+    step: Step
+    target: str
+    blockers: list[str]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.blockers
+
+
+def steps_for(case: Case, user: User) -> list[StepOption]:
+    """The steps from the current stage this user's role may take, each with its blockers."""
+    case_file = case if isinstance(case, CaseFile) else CaseFile.objects.get(pk=case.pk)
+    options = []
+    for t in case_file.get_all_stage_transitions():
+        if t.source != case_file.stage or not t.has_perm(case_file, user):
+            continue
+        step = STEPS[t.name]
+        options.append(StepOption(step, t.target, list(step.blockers(case_file))))
+    order = list(STEPS)
+    return sorted(options, key=lambda o: order.index(o.step.name))
+
+
+@transaction.atomic
+def case_transition(
+    *,
+    case: Case,
+    step: str,
+    by: User,
+    expected_stage: str | None = None,
+    on: date | None = None,
+    note: str = "",
+) -> CaseFile:
+    """Move the case one step. Refuses, with the reason, when a guard or the role says no,
+    or when somebody else moved the case since the user saw it."""
+    if step not in STEPS:
+        raise RemedyError(_("Unknown step."))
+    spec = STEPS[step]
+    # Row lock first, so two people pressing the same button serialise here; the second
+    # then finds the stage changed and is told so.
+    case_file = CaseFile.objects.select_for_update().get(pk=case.pk)
+    if expected_stage is not None and case_file.stage != expected_stage:
+        raise RemedyError(
+            _("This case was changed by someone else. Reload the page."), conflict=True
+        )
+    found = [
+        t
+        for t in case_file.get_all_stage_transitions()
+        if t.name == step and t.source == case_file.stage
+    ]
+    if not found:
+        raise RemedyError(
+            _("This step is not possible from the stage %(stage)s.")
+            % {"stage": case_file.get_stage_display()}
+        )
+    if not found[0].has_perm(case_file, by):
+        if spec.managers_only:
+            raise PermissionDenied(_("Only a manager can take this step."))
+        raise PermissionDenied(_("Your role cannot take this step."))
+    blockers = spec.blockers(case_file)
+    if blockers:
+        raise RemedyError(" ".join(str(b) for b in blockers))
+    note = (note or "").strip()
+    if spec.needs_reason and not note:
+        raise RemedyError(_("Enter the reason."), field="note")
+    on = on or today()
+    not_in_future(on, "on")
+    before = case_file.stage
+    getattr(case_file, step)()
+    try:
+        case_file.save(update_fields=["stage", "updated_at"])
+    except ConcurrentTransition as error:
+        raise RemedyError(
+            _("This case was changed by someone else. Reload the page."), conflict=True
+        ) from error
+    with translation.override("ja"):
+        if spec.needs_reason:
+            text = _("%(step)s (reason: %(reason)s)") % {"step": spec.label, "reason": note}
+        elif note:
+            text = note  # the clerk's own words, as the 経過 should read
+        else:
+            text = _("Stage changed: %(before)s → %(after)s.") % {
+                "before": Stage(before).label,
+                "after": Stage(case_file.stage).label,
+            }
+    add_timeline(case_file, on=on, actor=actor_of(by), text=text, action=f"stage.{step}", by=by)
+    audit_log(
+        f"tadasu.case.stage.{step}",
+        by=by,
+        case=case_file,
+        obj=case_file,
+        data={"from": before, "to": case_file.stage},
+    )
+    return case_file
