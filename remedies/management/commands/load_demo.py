@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.demo import DEMO_PASSWORD, USERS, load_demo
+from remedies.demo import DEMO_PASSWORD, USERS, load_demo
 
 
 class Command(BaseCommand):
