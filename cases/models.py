@@ -269,6 +269,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    # The main path, for the progress bar (withdrawn is shown apart).
+    STAGE_PATH = [(s.value, s.label) for s in Stage if s != Stage.WITHDRAWN]
+
 
 class Party(models.Model):
     """An affected person. May be known only by a label until identified ("B氏")."""

@@ -1,6 +1,8 @@
 """Who may do what to a case file. Scoping (who may *see* a case) is in scoping.py."""
 
-from .models import Case, Membership, Municipality, Role
+from .models import Case, Membership, Municipality, Role, Stage
+
+CLOSED_STAGES = (Stage.CLOSED, Stage.WITHDRAWN)
 
 
 def can_open_case(membership: Membership | None) -> bool:
@@ -20,9 +22,11 @@ def can_open_case_in(membership: Membership | None, municipality: Municipality) 
 
 
 def can_edit_case(membership: Membership | None, case: Case) -> bool:
-    """City staff and managers work the case file of their own municipality."""
+    """City staff and managers work the case file of their own municipality, while the case
+    is open; a closed or withdrawn case is changed only by reopening it."""
     return (
         membership is not None
+        and case.stage not in CLOSED_STAGES
         and membership.role in (Role.STAFF, Role.MANAGER)
         and membership.municipality_id == case.municipality_id
     )
@@ -43,6 +47,7 @@ def can_record_visit(membership: Membership | None, case: Case) -> bool:
         return True
     return (
         membership is not None
+        and case.stage not in CLOSED_STAGES
         and membership.role == Role.CONTRACTOR
         and case.contractor_id is not None
         and membership.contractor_id == case.contractor_id

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import permissions, services
+from . import permissions, sections, services
 from .errors import CaseError
 from .forms import (
     CaseForm,
@@ -107,7 +107,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = _case_for(request, ref)
     parties = list(case.parties.all())
     links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
-    timeline = list(case.timeline.select_related("created_by"))
+    timeline = list(case.timeline.all())
     return render(
         request,
         "cases/case_detail.html",
@@ -117,6 +117,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "links": links,
             "timeline": timeline,
             "can_edit": permissions.can_edit_case(request.membership, case),
+            "sections": sections.render_context(request, case),
         },
     )
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", case_views.set_language, name="set_language"),
     path("cases/", include("cases.urls")),
+    path("cases/<str:ref>/", include("remedies.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,4 +9,11 @@ class RemediesConfig(AppConfig):
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.
-        from . import workflow  # noqa: F401
+        from cases import sections
+
+        from . import views, workflow  # noqa: F401
+
+        sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))
+        sections.register(
+            sections.Section("bottom", "remedies/overview.html", views.remedies_section)
+        )

@@ -51,3 +51,10 @@ def person(user) -> str:
         return ""
     name = f"{user.last_name} {user.first_name}".strip()
     return name or user.username
+
+
+@register.filter
+def days_since(value: date | None) -> int:
+    from django.utils import timezone
+
+    return (timezone.localdate() - value).days if value else 0

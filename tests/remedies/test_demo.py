@@ -5,11 +5,13 @@ from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from cases.models import Case, Membership, Misregistration, Party, TimelineEvent, User
+from remedies import ledger
+from remedies.models import AgencyContact, LedgerEntry
 
 pytestmark = pytest.mark.django_db
 
 STORY_DATES = {
-    "八幡東区役所 マイナポイント支援窓口": [date(2023, 2, 22)],
+    "八幡東区役所 マイナポイント支援窓口": [date(2023, 2, 22), date(2023, 3, 1)],
     "小倉南区役所 マイナポイント支援窓口": [
         date(2022, 9, 21),
         date(2022, 9, 22),
@@ -102,3 +104,41 @@ def test_demo_scoping_other_contractor_and_other_city_see_nothing(demo, client):
     for username in ("other-contractor", "staff-other-city"):
         client.login(username=username, password="tadasu-demo")
         assert "401005-" not in client.get("/cases/").content.decode()
+
+
+def _by_office(name_start: str) -> Case:
+    return Case.objects.select_related("office").get(office__name__startswith=name_start)
+
+
+def test_demo_stages_balances_and_costs_are_the_story(demo):
+    with scopes_disabled():
+        first, second, third = (_by_office(n) for n in ("八幡東", "小倉南", "八幡西"))
+
+        # Case 1: waiting in 関係機関照会; B unidentified; the Digital Agency's answer (no
+        # disbursement) recorded; B's identity requested and not yet answered.
+        assert first.stage == "agency_contact"
+        answered = AgencyContact.objects.get(case=first, answered_on__isnull=False)
+        assert "交付もなされていない" in answered.answer
+        assert AgencyContact.objects.filter(case=first, answered_on__isnull=True).count() == 1
+        assert not LedgerEntry.objects.filter(case=first).exists()
+
+        # Case 2: closed; the contractor bore the compensation.
+        assert second.stage == "closed"
+        assert all(b.amount == 0 for b in ledger.balances(second))
+        assert ledger.costs(second) == {"contractor": 5000, "municipality": 0, "national": 0}
+
+        # Case 3: closed; C was handed what went to D, D's excess collected at the joint check.
+        assert third.stage == "closed"
+        assert {b.party.label: b.amount for b in ledger.balances(third)} == {"C氏": 0, "D氏": 0}
+        c_entries = LedgerEntry.objects.filter(case=third, party__label="C氏")
+        d_entries = LedgerEntry.objects.filter(case=third, party__label="D氏")
+        assert sorted(c_entries.values_list("kind", "delta", "on")) == [
+            ("misallocation", 5000, date(2023, 3, 7)),
+            ("payment", -5000, date(2023, 3, 10)),
+        ]
+        assert sorted(d_entries.values_list("kind", "delta", "on")) == [
+            ("collection", 5000, date(2023, 3, 16)),
+            ("misallocation", -5000, date(2023, 3, 7)),
+        ]
+        assert d_entries.get(kind="collection").visit.purpose == "joint_check"
+        assert ledger.costs(third)["contractor"] == 0  # paid to C, collected back from D

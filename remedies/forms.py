@@ -1,0 +1,190 @@
+"""Forms parse input; the rules live in the services (RemedyError → field message)."""
+
+import unicodedata
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from cases.forms import DateInput, TadasuForm, party_choice_label
+from cases.models import Agency, Party
+
+from .models import MAX_AMOUNT, Channel, Method, Purpose, Side
+
+CITY_OR_CONTRACTOR = [
+    (Side.MUNICIPALITY.value, Side.MUNICIPALITY.label),
+    (Side.CONTRACTOR.value, Side.CONTRACTOR.label),
+]
+MONEY_METHODS = [(m.value, m.label) for m in Method if m != Method.POINTS]
+
+
+class YenField(forms.IntegerField):
+    """Whole yen. Accepts what people type: 5000, 5,000, ５，０００, 5,000円, ¥5,000."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"inputmode": "numeric"}))
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value)
+            for mark in (",", "円", "¥", "\\", " "):
+                value = value.replace(mark, "")
+            if value and not value.lstrip("-").isdigit():
+                raise ValidationError(
+                    _("Enter the amount in whole yen, e.g. 5,000."), code="invalid"
+                )
+        return super().to_python(value)
+
+
+class PartyChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Party) -> str:
+        return party_choice_label(obj)
+
+
+class LedgerForm(TadasuForm):
+    """Every ledger form carries the ledger head it was drawn from (see ledger.ledger_head)."""
+
+    expected_head = forms.IntegerField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, parties=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, PartyChoiceField):
+                field.queryset = parties
+
+
+class ContactForm(TadasuForm):
+    agencies = forms.ModelMultipleChoiceField(
+        label=_("Agencies"), queryset=Agency.objects.all(), widget=forms.CheckboxSelectMultiple
+    )
+    made_by = forms.ChoiceField(label=_("Contacted by"), choices=CITY_OR_CONTRACTOR)
+    contacted_on = forms.DateField(label=_("Contacted on"), widget=DateInput())
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    request = forms.CharField(
+        label=_("What was reported or asked"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Written as it should read in the timeline."),
+    )
+    answered_on = forms.DateField(label=_("Answered on"), required=False, widget=DateInput())
+    answer = forms.CharField(
+        label=_("Answer"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class AnswerForm(TadasuForm):
+    answered_on = forms.DateField(label=_("Answered on"), widget=DateInput())
+    answer = forms.CharField(label=_("Answer"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AgreementForm(TadasuForm):
+    payer = forms.ChoiceField(label=_("Who pays"), choices=CITY_OR_CONTRACTOR)
+    amount = YenField(label=_("Amount (yen)"))
+    form = forms.ChoiceField(label=_("Form"), choices=Method.choices)
+    agreed_on = forms.DateField(label=_("Agreed on"), widget=DateInput())
+    party = PartyChoiceField(label=_("For whom"), queryset=Party.objects.none(), required=False)
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args, parties=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["party"].queryset = parties
+
+
+class VisitForm(LedgerForm):
+    party = PartyChoiceField(label=_("Person visited"), queryset=Party.objects.none())
+    visited_on = forms.DateField(label=_("Visited on"), widget=DateInput())
+    place = forms.CharField(label=_("Place"), max_length=200)
+    purpose = forms.ChoiceField(label=_("Purpose"), choices=Purpose.choices)
+    apologised = forms.BooleanField(label=_("Apologised in person"), required=False, initial=True)
+    city_attendees = forms.CharField(label=_("City attendees"), max_length=200, required=False)
+    contractor_attendees = forms.CharField(
+        label=_("Contractor attendees"), max_length=200, required=False
+    )
+    outcome = forms.CharField(
+        label=_("Outcome"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Written as it should read in the timeline."),
+    )
+    handed_over = YenField(label=_("Amount handed over (yen)"), required=False)
+    hand_over_side = forms.ChoiceField(
+        label=_("Paid by"), choices=CITY_OR_CONTRACTOR, required=False
+    )
+    hand_over_method = forms.ChoiceField(
+        label=_("Handed over as"), choices=MONEY_METHODS, required=False
+    )
+    collected = YenField(label=_("Amount collected (yen)"), required=False)
+    collected_by = forms.ChoiceField(
+        label=_("Collected by"), choices=CITY_OR_CONTRACTOR, required=False
+    )
+    collection_method = forms.ChoiceField(
+        label=_("Returned as"), choices=MONEY_METHODS, required=False
+    )
+
+
+class LetterForm(TadasuForm):
+    party = PartyChoiceField(label=_("Addressee"), queryset=Party.objects.none())
+    sent_on = forms.DateField(label=_("Sent on"), widget=DateInput())
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args, parties=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["party"].queryset = parties.filter(identified=True)
+
+
+class MisallocationForm(LedgerForm):
+    owed = PartyChoiceField(label=_("Whose money or points it was"), queryset=Party.objects.none())
+    holder = PartyChoiceField(label=_("Who received it"), queryset=Party.objects.none())
+    amount = YenField(label=_("Amount (yen)"))
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PaymentForm(LedgerForm):
+    party = PartyChoiceField(label=_("Paid to"), queryset=Party.objects.none())
+    amount = YenField(label=_("Amount (yen)"))
+    side = forms.ChoiceField(label=_("Paid by"), choices=CITY_OR_CONTRACTOR)
+    method = forms.ChoiceField(label=_("Method"), choices=MONEY_METHODS)
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+    note = forms.CharField(label=_("Note"), required=False)
+
+
+class CollectionForm(LedgerForm):
+    party = PartyChoiceField(label=_("Collected from"), queryset=Party.objects.none())
+    amount = YenField(label=_("Amount (yen)"), help_text=_("One instalment at a time is fine."))
+    side = forms.ChoiceField(label=_("Collected by"), choices=CITY_OR_CONTRACTOR)
+    method = forms.ChoiceField(label=_("Method"), choices=MONEY_METHODS)
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+    note = forms.CharField(label=_("Note"), required=False)
+
+
+class RegrantForm(LedgerForm):
+    party = PartyChoiceField(label=_("Re-granted to"), queryset=Party.objects.none())
+    amount = YenField(label=_("Amount (yen)"))
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+    note = forms.CharField(label=_("Note"), required=False)
+
+
+class WriteOffForm(LedgerForm):
+    party = PartyChoiceField(label=_("Whose balance"), queryset=Party.objects.none())
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+
+
+class ReverseForm(LedgerForm):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
+    on = forms.DateField(label=_("Date"), widget=DateInput())
+
+
+class TransitionForm(forms.Form):
+    expected_stage = forms.CharField(widget=forms.HiddenInput)
+    on = forms.DateField(label=_("Date"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note or reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from . import views
+
+app_name = "remedies"
+
+# Mounted under cases/<ref>/ (config/urls.py).
+urlpatterns = [
+    path("contacts/new/", views.contact_new, name="contact_new"),
+    path("contacts/<int:contact_id>/answer/", views.contact_answer, name="contact_answer"),
+    path("agreements/new/", views.agreement_new, name="agreement_new"),
+    path("visits/new/", views.visit_new, name="visit_new"),
+    path("letters/new/", views.letter_new, name="letter_new"),
+    path("ledger/<str:kind>/new/", views.ledger_new, name="ledger_new"),
+    path("ledger/<int:entry_id>/reverse/", views.ledger_reverse, name="ledger_reverse"),
+    path("stage/<str:step>/", views.transition, name="transition"),
+]

@@ -1,0 +1,301 @@
+"""Thin views for remedies: scoped lookup, a form, one service call."""
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.forms import Form
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from cases import permissions
+from cases.errors import CaseError
+from cases.models import Case, Party
+from cases.views import _case_for, member_required
+
+from . import forms, ledger, selectors, services
+from .errors import RemedyError
+from .models import AgencyContact, EntryKind, LedgerEntry
+from .workflow import STEPS, case_transition
+
+
+def _editable(request: HttpRequest, ref: str) -> Case:
+    case = _case_for(request, ref)
+    if not permissions.can_edit_case(request.membership, case):
+        raise PermissionDenied(_("You may read this case but not change it."))
+    return case
+
+
+def _back(case: Case, anchor: str = "") -> HttpResponse:
+    url = reverse("cases:detail", kwargs={"ref": case.reference})
+    return redirect(f"{url}#{anchor}" if anchor else url)
+
+
+def _form_page(
+    request: HttpRequest,
+    case: Case,
+    form: Form,
+    service: Callable,
+    *,
+    title: str,
+    done: str,
+    anchor: str,
+    lead: str = "",
+    **service_kwargs,
+) -> HttpResponse:
+    """Show the form; on a valid POST call the service. A broken rule is shown next to its
+    field; a conflict (someone else changed the case) answers 409 and asks for a reload."""
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        data = {k: v for k, v in form.cleaned_data.items() if k != "expected_head"}
+        if "expected_head" in form.cleaned_data:
+            data["expected_head"] = form.cleaned_data["expected_head"]
+        try:
+            service(by=request.user, **service_kwargs, **data)
+        except (CaseError, RemedyError) as error:
+            if getattr(error, "conflict", False):
+                status = 409
+            field = error.field if error.field in form.fields else None
+            form.add_error(field, error.message)
+        else:
+            messages.success(request, done)
+            return _back(case, anchor)
+    return render(
+        request,
+        "remedies/form.html",
+        {
+            "case": case,
+            "form": form,
+            "title": title,
+            "lead": lead,
+        },
+        status=status,
+    )
+
+
+def _parties(case: Case):
+    return Party.objects.filter(case=case).order_by("label")
+
+
+def _initial(case: Case, **extra) -> dict:
+    return {"expected_head": ledger.ledger_head(case), **extra}
+
+
+@member_required
+def contact_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable(request, ref)
+    form = forms.ContactForm(request.POST or None, initial={"contacted_on": timezone.localdate()})
+    return _form_page(
+        request,
+        case,
+        form,
+        services.contact_add,
+        case=case,
+        title=_("Record an agency contact"),
+        done=_("The contact was recorded."),
+        anchor="contacts",
+    )
+
+
+@member_required
+def contact_answer(request: HttpRequest, ref: str, contact_id: int) -> HttpResponse:
+    case = _editable(request, ref)
+    contact = get_object_or_404(AgencyContact, case=case, pk=contact_id)
+    form = forms.AnswerForm(request.POST or None, initial={"answered_on": timezone.localdate()})
+    return _form_page(
+        request,
+        case,
+        form,
+        services.contact_answer,
+        contact=contact,
+        title=_("Record the agency's answer"),
+        lead=contact.request,
+        done=_("The answer was recorded."),
+        anchor="contacts",
+    )
+
+
+@member_required
+def agreement_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable(request, ref)
+    form = forms.AgreementForm(request.POST or None, parties=_parties(case))
+    return _form_page(
+        request,
+        case,
+        form,
+        services.agreement_add,
+        case=case,
+        title=_("Record a compensation agreement"),
+        done=_("The agreement was recorded."),
+        anchor="agreements",
+    )
+
+
+@member_required
+def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _case_for(request, ref)
+    if not permissions.can_record_visit(request.membership, case):
+        raise PermissionDenied(_("You may read this case but not change it."))
+    form = forms.VisitForm(
+        request.POST or None,
+        parties=_parties(case),
+        initial=_initial(case, visited_on=timezone.localdate()),
+    )
+    return _form_page(
+        request,
+        case,
+        form,
+        services.visit_record,
+        case=case,
+        title=_("Record a visit"),
+        done=_("The visit was recorded."),
+        anchor="visits",
+        lead=_(
+            "Money handed over or collected at the visit is entered in the ledger at the same time."
+        ),
+    )
+
+
+@member_required
+def letter_new(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _editable(request, ref)
+    form = forms.LetterForm(
+        request.POST or None, parties=_parties(case), initial={"sent_on": timezone.localdate()}
+    )
+    return _form_page(
+        request,
+        case,
+        form,
+        services.letter_record,
+        case=case,
+        title=_("Record an apology letter"),
+        done=_("The apology letter was recorded."),
+        anchor="visits",
+    )
+
+
+LEDGER_FORMS = {
+    "misallocation": (
+        forms.MisallocationForm,
+        ledger.ledger_post_misallocation,
+        gettext_lazy("Record a misallocation"),
+    ),
+    "payment": (
+        forms.PaymentForm,
+        ledger.ledger_post_payment,
+        gettext_lazy("Record a payment to a person"),
+    ),
+    "collection": (
+        forms.CollectionForm,
+        ledger.ledger_post_collection,
+        gettext_lazy("Record a collection from a person"),
+    ),
+    "regrant": (
+        forms.RegrantForm,
+        ledger.ledger_post_regrant,
+        gettext_lazy("Record points re-granted by the national system"),
+    ),
+    "write_off": (forms.WriteOffForm, ledger.ledger_write_off, gettext_lazy("Write off a balance")),
+}
+
+
+@member_required
+def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
+    if kind not in LEDGER_FORMS:
+        raise PermissionDenied(_("Unknown kind of entry."))
+    case = _editable(request, ref)
+    if kind == "write_off" and not permissions.is_manager_of(request.membership, case):
+        raise PermissionDenied(_("Only a manager can approve a write-off."))
+    form_class, service, title = LEDGER_FORMS[kind]
+    form = form_class(
+        request.POST or None,
+        parties=_parties(case),
+        initial=_initial(case, on=timezone.localdate()),
+    )
+    return _form_page(
+        request,
+        case,
+        form,
+        service,
+        case=case,
+        title=str(title),
+        done=_("The ledger entry was recorded."),
+        anchor="ledger",
+    )
+
+
+@member_required
+def ledger_reverse(request: HttpRequest, ref: str, entry_id: int) -> HttpResponse:
+    case = _editable(request, ref)
+    entry = get_object_or_404(LedgerEntry.objects.select_related("party"), case=case, pk=entry_id)
+    if entry.kind == EntryKind.WRITE_OFF and not permissions.is_manager_of(
+        request.membership, case
+    ):
+        raise PermissionDenied(_("Only a manager can approve a write-off."))
+    form = forms.ReverseForm(request.POST or None, initial=_initial(case, on=timezone.localdate()))
+    lead = _("Reverse %(kind)s of %(amount)s for %(party)s dated %(date)s.") % {
+        "kind": entry.get_kind_display(),
+        "amount": f"{abs(entry.delta):,}",
+        "party": entry.party.label,
+        "date": entry.on.isoformat(),
+    }
+    return _form_page(
+        request,
+        case,
+        form,
+        ledger.ledger_reverse,
+        entry=entry,
+        title=_("Reverse a ledger entry"),
+        lead=lead,
+        done=_("The entry was reversed."),
+        anchor="ledger",
+    )
+
+
+@require_POST
+@member_required
+def transition(request: HttpRequest, ref: str, step: str) -> HttpResponse:
+    case = _case_for(request, ref)
+    if step not in STEPS:
+        raise PermissionDenied(_("Unknown step."))
+    form = forms.TransitionForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("The request was incomplete. Reload the page."))
+        return _back(case, "stage")
+    try:
+        case_transition(
+            case=case,
+            step=step,
+            by=request.user,
+            expected_stage=form.cleaned_data["expected_stage"],
+            on=form.cleaned_data["on"],
+            note=form.cleaned_data["note"],
+        )
+    except (CaseError, RemedyError) as error:
+        if getattr(error, "conflict", False):
+            return render(
+                request,
+                "remedies/conflict.html",
+                {"case": case, "message": error.message},
+                status=409,
+            )
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The case moved on: %(step)s.") % {"step": STEPS[step].label})
+    return _back(case, "stage")
+
+
+# ---- sections of the case page (registered in apps.py) ----------------------------------
+
+
+def stage_section(request: HttpRequest, case: Case) -> dict:
+    return selectors.stage_panel(case, request.user)
+
+
+def remedies_section(request: HttpRequest, case: Case) -> dict:
+    return selectors.remedies_overview(case, request.membership)
