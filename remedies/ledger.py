@@ -27,7 +27,7 @@ from cases.services import (
     require_editor,
     require_member,
 )
-from cases.wareki import yen
+from cases.wareki import wareki, yen
 
 from .errors import RemedyError
 from .models import MAX_AMOUNT, EntryKind, LedgerEntry, Method, Side, Visit
@@ -359,7 +359,7 @@ def ledger_post_regrant(
     owed = balance_of(party)
     if amount > owed:
         raise RemedyError(
-            _("%(party)s is owed %(owed)s; a payment of %(amount)s is more than that.")
+            _("%(party)s is owed %(owed)s; re-granting %(amount)s is more than that.")
             % {"party": party.label, "owed": yen(max(owed, 0)), "amount": yen(amount)},
             field="amount",
         )
@@ -460,8 +460,8 @@ def ledger_reverse(
         for t in targets
     ]
     with translation.override("ja"):
-        text = _("Reversed the entry of %(date)s (%(kind)s, %(party)s %(amount)s): %(reason)s") % {
-            "date": entry.on.isoformat(),
+        text = _("Reversed the entry of %(date)s (%(kind)s, %(party)s %(amount)s): %(reason)s.") % {
+            "date": wareki(entry.on),
             "kind": EntryKind(entry.kind).label,
             "party": entry.party.label,
             "amount": yen(abs(entry.delta)),

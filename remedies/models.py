@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 from cases.models import Agency, Case, Party
@@ -25,8 +26,8 @@ def scoped(manager_class=models.Manager):
 class Side(models.TextChoices):
     """Who acted, paid or collected: the city or the contractor (or the national system)."""
 
-    MUNICIPALITY = "municipality", _("municipality")
-    CONTRACTOR = "contractor", _("contractor")
+    MUNICIPALITY = "municipality", pgettext_lazy("side", "municipality")
+    CONTRACTOR = "contractor", pgettext_lazy("side", "contractor")
     NATIONAL = "national", _("national points system")
 
 
@@ -220,7 +221,7 @@ class LedgerEntry(models.Model):
     method = models.CharField(_("method"), max_length=20, choices=Method.choices, blank=True)
     on = models.DateField(_("date"))
     note = models.TextField(_("note"), blank=True)
-    group = models.UUIDField(_("posting"), null=True, blank=True)  # entries posted together
+    group = models.UUIDField(_("posting group"), null=True, blank=True)  # entries posted together
     reverses = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversed_by"
     )

@@ -17,6 +17,7 @@ from cases import permissions
 from cases.errors import CaseError
 from cases.models import Case, Party
 from cases.views import _case_for, member_required
+from cases.wareki import wareki, yen
 
 from . import forms, ledger, selectors, services
 from .errors import RemedyError
@@ -46,17 +47,14 @@ def _form_page(
     done: str,
     anchor: str,
     lead: str = "",
-    **service_kwargs,
+    call: dict,
 ) -> HttpResponse:
     """Show the form; on a valid POST call the service. A broken rule is shown next to its
     field; a conflict (someone else changed the case) answers 409 and asks for a reload."""
     status = 200
     if request.method == "POST" and form.is_valid():
-        data = {k: v for k, v in form.cleaned_data.items() if k != "expected_head"}
-        if "expected_head" in form.cleaned_data:
-            data["expected_head"] = form.cleaned_data["expected_head"]
         try:
-            service(by=request.user, **service_kwargs, **data)
+            service(by=request.user, **call, **form.cleaned_data)
         except (CaseError, RemedyError) as error:
             if getattr(error, "conflict", False):
                 status = 409
@@ -95,7 +93,7 @@ def contact_new(request: HttpRequest, ref: str) -> HttpResponse:
         case,
         form,
         services.contact_add,
-        case=case,
+        call={"case": case},
         title=_("Record an agency contact"),
         done=_("The contact was recorded."),
         anchor="contacts",
@@ -112,7 +110,7 @@ def contact_answer(request: HttpRequest, ref: str, contact_id: int) -> HttpRespo
         case,
         form,
         services.contact_answer,
-        contact=contact,
+        call={"contact": contact},
         title=_("Record the agency's answer"),
         lead=contact.request,
         done=_("The answer was recorded."),
@@ -129,7 +127,7 @@ def agreement_new(request: HttpRequest, ref: str) -> HttpResponse:
         case,
         form,
         services.agreement_add,
-        case=case,
+        call={"case": case},
         title=_("Record a compensation agreement"),
         done=_("The agreement was recorded."),
         anchor="agreements",
@@ -151,7 +149,7 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
         case,
         form,
         services.visit_record,
-        case=case,
+        call={"case": case},
         title=_("Record a visit"),
         done=_("The visit was recorded."),
         anchor="visits",
@@ -172,7 +170,7 @@ def letter_new(request: HttpRequest, ref: str) -> HttpResponse:
         case,
         form,
         services.letter_record,
-        case=case,
+        call={"case": case},
         title=_("Record an apology letter"),
         done=_("The apology letter was recorded."),
         anchor="visits",
@@ -222,7 +220,7 @@ def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
         case,
         form,
         service,
-        case=case,
+        call={"case": case},
         title=str(title),
         done=_("The ledger entry was recorded."),
         anchor="ledger",
@@ -240,16 +238,16 @@ def ledger_reverse(request: HttpRequest, ref: str, entry_id: int) -> HttpRespons
     form = forms.ReverseForm(request.POST or None, initial=_initial(case, on=timezone.localdate()))
     lead = _("Reverse %(kind)s of %(amount)s for %(party)s dated %(date)s.") % {
         "kind": entry.get_kind_display(),
-        "amount": f"{abs(entry.delta):,}",
+        "amount": yen(abs(entry.delta)),
         "party": entry.party.label,
-        "date": entry.on.isoformat(),
+        "date": wareki(entry.on),
     }
     return _form_page(
         request,
         case,
         form,
         ledger.ledger_reverse,
-        entry=entry,
+        call={"entry": entry},
         title=_("Reverse a ledger entry"),
         lead=lead,
         done=_("The entry was reversed."),

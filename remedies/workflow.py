@@ -344,8 +344,10 @@ def case_transition(
             _("This case was changed by someone else. Reload the page."), conflict=True
         ) from error
     with translation.override("ja"):
-        if spec.needs_reason:
-            text = _("%(step)s (reason: %(reason)s)") % {"step": spec.label, "reason": note}
+        if step == "withdraw":
+            text = _("The case was withdrawn (reason: %(reason)s).") % {"reason": note}
+        elif step == "reopen":
+            text = _("The case was reopened (reason: %(reason)s).") % {"reason": note}
         elif note:
             text = note  # the clerk's own words, as the 経過 should read
         else:
