@@ -39,7 +39,7 @@ class Method(models.TextChoices):
 
 
 class Channel(models.TextChoices):
-    PHONE = "phone", _("phone")
+    PHONE = "phone", pgettext_lazy("channel", "phone")
     EMAIL = "email", _("e-mail")
     LETTER = "letter", _("letter")
     MEETING = "meeting", _("in person")
