@@ -71,6 +71,16 @@ def actor_of(by: User) -> str:
     return str(require_member(by).organisation)
 
 
+def lock_for_edit(case: Case, by: User) -> Case:
+    """Lock the case row, then check on that fresh row that `by` may change it. Checking
+    after the lock matters: a page loaded before a manager closed the case must not write.
+    (The check before the lock answers outsiders with PermissionDenied, not DoesNotExist.)"""
+    require_editor(case, by)
+    case = lock_case(case)
+    require_editor(case, by)
+    return case
+
+
 def lock_case(case: Case) -> Case:
     # Row lock: two clerks editing the same case serialise here (no-op on SQLite, whose
     # writers are serialised by the database lock anyway).
@@ -237,11 +247,10 @@ def case_open(
 @transaction.atomic
 def case_update(*, case: Case, by: User, **changes) -> Case:
     """Change the case's own fields (kind, office, dates, cause, prevention, assignee…)."""
-    require_editor(case, by)
     unknown = set(changes) - set(CASE_FIELDS)
     if unknown:
         raise TypeError(f"unknown case fields: {sorted(unknown)}")
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     fields = {name: getattr(case, name) for name in CASE_FIELDS} | changes
     _check_case_fields(fields)
     if fields["office"].municipality_id != case.municipality_id:
@@ -267,8 +276,7 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
 @transaction.atomic
 def case_take(*, case: Case, by: User) -> Case:
     """The signed-in clerk takes the case on (becomes its assignee)."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     if case.assignee_id != by.pk:
         case.assignee = by
         case.save(update_fields=["assignee", "updated_at"])
@@ -328,8 +336,7 @@ def party_add(
     identified_on: date | None = None,
 ) -> Party:
     """Add an affected person, identified or known only by a label for now."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     fields = _clean_party_fields(
         {
             "label": label,
@@ -359,8 +366,7 @@ def party_add(
 @transaction.atomic
 def party_update(*, party: Party, by: User, **changes) -> Party:
     """Correct a party's details, or identify a party known so far only by a label."""
-    case = lock_case(party.case)
-    require_editor(case, by)
+    case = lock_for_edit(party.case, by)
     unknown = set(changes) - set(PARTY_FIELDS)
     if unknown:
         raise TypeError(f"unknown party fields: {sorted(unknown)}")
@@ -416,8 +422,7 @@ def misregistration_add(
     note: str = "",
 ) -> Misregistration:
     """Record that source's data was registered into target's record."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     if source.case_id != case.pk:
         raise CaseError(_("Choose a party of this case."), field="source")
     if target.case_id != case.pk:
@@ -461,8 +466,7 @@ def timeline_add(
     *, case: Case, by: User, occurred_on: date, actor: str, text: str
 ) -> TimelineEvent:
     """A 経過 entry written by hand (a phone call, a visit, an answer…)."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     if occurred_on is None:
         raise CaseError(_("Enter the date."), field="occurred_on")
     not_in_future(occurred_on, "occurred_on")

@@ -22,9 +22,8 @@ from cases.models import Case, Party, User
 from cases.services import (
     actor_of,
     add_timeline,
-    lock_case,
+    lock_for_edit,
     not_in_future,
-    require_editor,
     require_member,
 )
 from cases.wareki import wareki, yen
@@ -109,7 +108,7 @@ def _check_party(case: Case, party: Party, field: str = "party") -> None:
 
 
 def _begin(case: Case, by: User, expected_head: int | None, on: date | None) -> Case:
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     if expected_head is not None and ledger_head(case) != expected_head:
         raise RemedyError(
             _("This case was changed by someone else. Reload the page and check the ledger."),
@@ -183,7 +182,6 @@ def ledger_post_misallocation(
     expected_head: int | None = None,
 ) -> list[LedgerEntry]:
     """What was meant for `owed` went to `holder`: +amount to owed, −amount to holder."""
-    require_editor(case, by)
     case = _begin(case, by, expected_head, on)
     _check_party(case, owed, "owed")
     _check_party(case, holder, "holder")
@@ -297,7 +295,6 @@ def ledger_post_payment(
     expected_head: int | None = None,
 ) -> LedgerEntry:
     """Money or gift certificates handed to a person who is owed."""
-    require_editor(case, by)
     case = _begin(case, by, expected_head, on)
     entry = _pay(case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None)
     with translation.override("ja"):
@@ -325,7 +322,6 @@ def ledger_post_collection(
     expected_head: int | None = None,
 ) -> LedgerEntry:
     """An excess returned by the person who held it (possibly one instalment of several)."""
-    require_editor(case, by)
     case = _begin(case, by, expected_head, on)
     entry = _collect(
         case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
@@ -352,7 +348,6 @@ def ledger_post_regrant(
     expected_head: int | None = None,
 ) -> LedgerEntry:
     """The national points system granted the person the points owed."""
-    require_editor(case, by)
     case = _begin(case, by, expected_head, on)
     _check_party(case, party)
     amount = _check_amount(amount)
@@ -386,12 +381,11 @@ def ledger_post_regrant(
 @transaction.atomic
 def ledger_write_off(
     *, case: Case, party: Party, reason: str, on: date, by: User, expected_head: int | None = None
-) -> LedgerEntry:
+) -> list[LedgerEntry]:
     """A manager closes a balance that will not be paid or collected, with the reason."""
-    membership = require_member(by)
-    if not permissions.is_manager_of(membership, case):
-        raise PermissionDenied(_("Only a manager can approve a write-off."))
     case = _begin(case, by, expected_head, on)
+    if not permissions.is_manager_of(require_member(by), case):
+        raise PermissionDenied(_("Only a manager can approve a write-off."))
     _check_party(case, party)
     if not reason.strip():
         raise RemedyError(_("Enter the reason for the write-off."), field="reason")
@@ -400,16 +394,26 @@ def ledger_write_off(
         raise RemedyError(
             _("%(party)s has nothing to write off.") % {"party": party.label}, field="party"
         )
-    entry = _post(
-        case,
-        party,
-        EntryKind.WRITE_OFF,
-        -balance,
-        on=on,
-        by=by,
-        note=reason.strip(),
-        approved_by=by,
-    )
+    # One entry may hold at most MAX_AMOUNT; a larger balance is written off in parts that
+    # share a posting group (and are reversed together).
+    group = uuid.uuid4() if abs(balance) > MAX_AMOUNT else None
+    entries, remaining = [], -balance
+    while remaining:
+        part = max(-MAX_AMOUNT, min(MAX_AMOUNT, remaining))
+        entries.append(
+            _post(
+                case,
+                party,
+                EntryKind.WRITE_OFF,
+                part,
+                on=on,
+                by=by,
+                note=reason.strip(),
+                group=group,
+                approved_by=by,
+            )
+        )
+        remaining -= part
     with translation.override("ja"):
         text = _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
             "party": party.label,
@@ -417,7 +421,7 @@ def ledger_write_off(
             "reason": reason.strip(),
         }
     _record(case, on, text, "ledger.write_off", by)
-    return entry
+    return entries
 
 
 @transaction.atomic
@@ -426,7 +430,6 @@ def ledger_reverse(
 ) -> list[LedgerEntry]:
     """Correct a mistaken entry by posting its negation (and its partner's, for a pair)."""
     case = entry.case
-    require_editor(case, by)
     case = _begin(case, by, expected_head, on)
     if not reason.strip():
         raise RemedyError(_("Enter the reason for the reversal."), field="reason")

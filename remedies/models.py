@@ -269,6 +269,8 @@ class LedgerEntry(models.Model):
     def save(self, *args, **kwargs):
         if not self._state.adding:
             raise TypeError("ledger entries are append-only")
+        # Always an INSERT: an instance carrying an existing pk must fail, not overwrite.
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -18,8 +18,8 @@ from cases.services import (
     actor_of,
     add_timeline,
     lock_case,
+    lock_for_edit,
     not_in_future,
-    require_editor,
     require_member,
 )
 from cases.wareki import yen
@@ -72,8 +72,7 @@ def contact_add(
     answer: str = "",
 ) -> AgencyContact:
     """Record a report or question to agencies; the answer may follow later."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     agencies = list(agencies or [])
     if not agencies:
         raise RemedyError(_("Choose at least one agency."), field="agencies")
@@ -128,8 +127,7 @@ def contact_answer(
     *, contact: AgencyContact, by: User, answered_on: date, answer: str
 ) -> AgencyContact:
     """Record the agency's answer to an earlier request."""
-    case = lock_case(contact.case)
-    require_editor(case, by)
+    case = lock_for_edit(contact.case, by)
     contact = AgencyContact.objects.select_for_update().get(pk=contact.pk, case=case)
     if contact.answered:
         raise RemedyError(_("This request already has an answer."), field="answer")
@@ -149,8 +147,7 @@ def agreement_add(
     note: str = "",
 ) -> CompensationAgreement:
     """Record what was agreed with the contractor: who pays, how much, in what form."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     if payer not in (Side.CONTRACTOR, Side.MUNICIPALITY):
         raise RemedyError(_("Choose who pays."), field="payer")
     if amount is None or amount <= 0 or amount > MAX_AMOUNT:
@@ -220,9 +217,13 @@ def visit_record(
 ) -> Visit:
     """Record a visit; money handed over or collected there is posted in the same transaction."""
     membership = require_member(by)
+    # Checked before the lock for outsiders, and again on the locked row: the case may have
+    # been closed since the form was loaded.
     if not permissions.can_record_visit(membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
     case = lock_case(case)
+    if not permissions.can_record_visit(membership, case):
+        raise PermissionDenied(_("You may read this case but not change it."))
     if expected_head is not None and ledger.ledger_head(case) != expected_head:
         raise RemedyError(
             _("This case was changed by someone else. Reload the page and check the ledger."),
@@ -335,8 +336,7 @@ def letter_record(
     *, case: Case, by: User, party: Party, sent_on: date, note: str = ""
 ) -> ApologyLetter:
     """Record that an apology letter was sent to a person."""
-    require_editor(case, by)
-    case = lock_case(case)
+    case = lock_for_edit(case, by)
     _check_party(case, party)
     sent_on = _required_date(sent_on, "sent_on")
     if not party.identified:

@@ -144,7 +144,7 @@ def test_write_off_needs_a_manager_and_a_reason(world, misallocated):
         ledger.ledger_write_off(case=case, party=d, reason="  ", on=ON, by=world.manager)
     assert error.value.field == "reason"
     with tenant_scope(world.manager):
-        entry = ledger.ledger_write_off(
+        (entry,) = ledger.ledger_write_off(
             case=case, party=d, reason="回収不能", on=ON, by=world.manager
         )
     assert (entry.delta, entry.approved_by) == (15000, world.manager)

@@ -2,10 +2,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from remedies.demo import DEMO_PASSWORD, USERS, load_demo
+from remedies.interchange import InterchangeError
 
 
 class Command(BaseCommand):
-    help = "Load the three reference cases and the demo users (idempotent; DEBUG only)."
+    help = (
+        "Create the demo organisations and users, then import the three reference cases "
+        "from remedies/demo_cases.json (idempotent; DEBUG only)."
+    )
 
     def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
@@ -13,7 +17,10 @@ class Command(BaseCommand):
                 "load_demo creates users with a published password; "
                 "it runs only with DJANGO_DEBUG=1."
             )
-        load_demo()
+        try:
+            load_demo()
+        except InterchangeError as error:
+            raise CommandError(f"demo_cases.json: {error}") from error
         self.stdout.write(self.style.SUCCESS("Demo data is loaded."))
         self.stdout.write(f"Demo log-ins (password: {DEMO_PASSWORD}):")
         for spec in USERS:
