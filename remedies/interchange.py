@@ -23,7 +23,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.utils import translation
 from django_scopes import scopes_disabled
 
 from cases import services as case_services
@@ -37,7 +36,6 @@ from cases.models import (
     Office,
     Party,
     Role,
-    Stage,
     TimelineEvent,
     User,
 )
@@ -55,7 +53,7 @@ from .models import (
     LedgerEntry,
     Visit,
 )
-from .workflow import STEPS, case_transition
+from .workflow import case_transition
 
 FORMAT = "tadasu-cases"
 VERSION = 1
@@ -558,34 +556,9 @@ def _held_open(opener: User | None) -> dict:
     return {}
 
 
-# case_transition writes these texts for steps with a reason; the reason is read back out.
-_REASON_TEXTS = {
-    "withdraw": "The case was withdrawn (reason: %(reason)s).",
-    "reopen": "The case was reopened (reason: %(reason)s).",
-}
-_DEFAULT_TEXT = "Stage changed: %(before)s → %(after)s."
-
-
 def _transition_note(entry: AuditEntry, event: TimelineEvent) -> str:
-    """The note given to case_transition, read back from the 経過 text it wrote."""
-    if "note" in entry.data:
-        return entry.data["note"]
-    step = event.action.removeprefix("stage.")
-    with translation.override("ja"):
-        if STEPS[step].needs_reason:
-            marker = "\x00"
-            # Not extracted by makemessages: the msgid is workflow.py's own.
-            template = translation.gettext(_REASON_TEXTS.get(step, "%(reason)s"))
-            before, _, after = (template % {"reason": marker}).partition(marker)
-            text = event.text
-            if text.startswith(before) and text.endswith(after):
-                return text[len(before) : len(text) - len(after)]
-            return text
-        default = translation.gettext(_DEFAULT_TEXT) % {
-            "before": Stage(entry.data.get("from", "")).label if entry.data.get("from") else "",
-            "after": Stage(entry.data.get("to", "")).label if entry.data.get("to") else "",
-        }
-    return "" if event.text == default else event.text
+    """The note given to case_transition (kept in its audit entry)."""
+    return entry.data.get("note", "")
 
 
 # ---- import ------------------------------------------------------------------------------

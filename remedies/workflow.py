@@ -361,6 +361,6 @@ def case_transition(
         by=by,
         case=case_file,
         obj=case_file,
-        data={"from": before, "to": case_file.stage},
+        data={"from": before, "to": case_file.stage, "note": note},
     )
     return case_file
