@@ -1,7 +1,6 @@
 """Reads for the case page: bounded queries, whatever the number of rows."""
 
 from django.db.models import Prefetch
-from django.utils import timezone
 
 from cases import permissions
 from cases.models import Agency, Case, Membership, User
@@ -21,13 +20,10 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             Prefetch("agencies", queryset=Agency.objects.order_by("name"))
         )
     )
-    today = timezone.localdate()
-    waiting = [(c, (today - c.contacted_on).days) for c in contacts if not c.answered]
     balances = ledger.balances(case)
     return {
         "case": case,
         "contacts": contacts,
-        "waiting": waiting,
         "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
         "letters": list(ApologyLetter.objects.filter(case=case).select_related("party")),
