@@ -15,13 +15,13 @@ from django.views.decorators.http import require_POST
 
 from cases import permissions
 from cases.errors import CaseError
-from cases.models import Case, Party
+from cases.models import Case, Party, Role
 from cases.views import _case_for, member_required
 from cases.wareki import wareki, yen
 
 from . import forms, ledger, selectors, services
 from .errors import RemedyError
-from .models import AgencyContact, EntryKind, LedgerEntry
+from .models import AgencyContact, EntryKind, LedgerEntry, Side
 from .workflow import STEPS, case_transition
 
 
@@ -139,10 +139,14 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = _case_for(request, ref)
     if not permissions.can_record_visit(request.membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
+    # Money at a visit is usually the recorder's own side's: default to it.
+    side = Side.CONTRACTOR if request.membership.role == Role.CONTRACTOR else Side.MUNICIPALITY
     form = forms.VisitForm(
         request.POST or None,
         parties=_parties(case),
-        initial=_initial(case, visited_on=timezone.localdate()),
+        initial=_initial(
+            case, visited_on=timezone.localdate(), hand_over_side=side, collected_by=side
+        ),
     )
     return _form_page(
         request,
