@@ -1,0 +1,289 @@
+"""What each item of a case replays as: one service call, made as the user who took it, so
+every permission and guard applies again."""
+
+from typing import Any
+
+from cases import services as case_services
+from cases.models import Case, Party, User
+from cases.services import CASE_FIELDS, PARTY_FIELDS
+
+from .. import ledger
+from .. import services as remedies
+from ..errors import RemedyError
+from ..models import AgencyContact, EntryKind, LedgerEntry
+from ..workflow import case_transition
+from .rules import (
+    _EMPTY,
+    _bool,
+    _date,
+    _FieldError,
+    _held_open,
+    _int,
+    _known_fields,
+    _list,
+    _quote,
+    _References,
+    _text,
+    _value,
+    case_field_placement,
+    party_field_placement,
+)
+
+
+def _edit_orders(document: Any) -> list[tuple[int, list[str]]]:
+    """The (seq, fields) of each edit of a case or party document."""
+    return [
+        (_int(u, "seq"), _list(u, "fields"))
+        for u in _list(document, "updates")
+        if isinstance(u, dict)
+    ]
+
+
+def _held_back(values: dict, placed: list[list[str]]) -> dict:
+    """The values to create with: a field a later edit sets stays blank until that edit."""
+    later = {name for fields in placed for name in fields}
+    return {
+        name: (_EMPTY.get(name, "") if name in later else value) for name, value in values.items()
+    }
+
+
+class _CaseActions:
+    """The item actions of _CaseReplay (replay.py), which sets the state they use."""
+
+    raw: Any
+    refs: _References
+    values: dict
+    opener: User
+    case_pk: int | None
+    contacts: dict[int, AgencyContact]
+    postings: dict[int, list[LedgerEntry]]
+
+    def _case(self) -> Case:
+        # Fresh each time: permissions read the stage, which the previous step may have moved.
+        return Case.objects.get(pk=self.case_pk)
+
+    def _party(self, item: Any, field: str = "party") -> Party | None:
+        label = _value(item, field)
+        if label is None:
+            return None
+        party = Party.objects.filter(case_id=self.case_pk, label=label).first()
+        if party is None:
+            raise _FieldError(field, f"no party labelled {_quote(label)} at this point")
+        return party
+
+    def _by(self, item: Any) -> User:
+        return self.refs.user(_value(item, "by"))
+
+    def _case_placement(self) -> list[list[str]]:
+        transitions = [
+            (_int(t, "seq"), _value(t, "step"))
+            for t in _list(self.raw, "transitions")
+            if isinstance(t, dict)
+        ]
+        return case_field_placement(
+            self.raw, _edit_orders(self.raw), transitions, _held_open(self.opener)
+        )
+
+    def _open(self, item: dict) -> None:
+        given = _held_back(self.values, self._case_placement())
+        case = case_services.case_open(
+            by=self.opener, reported_on=_date(item, "reported_on", optional=True), **given
+        )
+        self.case_pk = case.pk
+
+    def _update(self, index: int, item: dict) -> None:
+        _known_fields(item, CASE_FIELDS)
+        fields = self._case_placement()[index]
+        if fields:
+            case_services.case_update(
+                case=self._case(),
+                by=self._by(item),
+                **{name: self.values[name] for name in fields},
+            )
+
+    def _party_values(self, party: dict) -> tuple[dict, list[list[str]]]:
+        values = {
+            "label": _text(party, "label"),
+            "identified": _bool(party, "identified", True),
+            "identified_on": _date(party, "identified_on", optional=True),
+        }
+        for name in ("name", "name_kana", "phone", "address", "identification_note"):
+            values[name] = _text(party, name, "")
+        return values, party_field_placement(party, _edit_orders(party))
+
+    def _party_add(self, item: dict) -> None:
+        values, placed = self._party_values(item)
+        given = _held_back(values, placed)
+        # Added unidentified when a later edit identifies the person.
+        given["identified"] = values["identified"] and not any("identified" in f for f in placed)
+        case_services.party_add(case=self._case(), by=self._by(item), **given)
+
+    def _party_update(self, party: dict, index: int, item: dict) -> None:
+        _known_fields(item, PARTY_FIELDS)
+        values, placed = self._party_values(party)
+        if placed[index]:
+            case_services.party_update(
+                party=self._party(party, "label"),
+                by=self._by(item),
+                **{name: values[name] for name in placed[index]},
+            )
+
+    def _link(self, item: dict) -> None:
+        case_services.misregistration_add(
+            case=self._case(),
+            by=self._by(item),
+            source=self._party(item, "source"),
+            target=self._party(item, "target"),
+            data_kind=_text(item, "data_kind"),
+            registered_on=_date(item, "registered_on", optional=True),
+            corrected_on=_date(item, "corrected_on", optional=True),
+            paid_through=_bool(item, "paid_through", False),
+            note=_text(item, "note", ""),
+        )
+
+    def _contact(self, item: dict) -> None:
+        names = _list(item, "agencies")
+        together = _value(item, "answer_recorded", None) is None
+        contact = remedies.contact_add(
+            case=self._case(),
+            by=self._by(item),
+            agencies=[self.refs.agency(name) for name in names],
+            contacted_on=_date(item, "contacted_on"),
+            channel=_text(item, "channel"),
+            request=_text(item, "request"),
+            made_by=_text(item, "made_by", "municipality"),
+            answered_on=_date(item, "answered_on", optional=True) if together else None,
+            answer=_text(item, "answer", "") if together else "",
+        )
+        self.contacts[_int(item, "seq")] = contact
+
+    def _answer(self, contact: dict, item: dict) -> None:
+        request = self.contacts.get(_int(contact, "seq"))
+        if request is None:
+            raise _FieldError("seq", "the answer cannot be recorded before the request")
+        remedies.contact_answer(
+            contact=request,
+            by=self._by(item),
+            answered_on=_date(contact, "answered_on", optional=True),
+            answer=_text(contact, "answer", ""),
+        )
+
+    def _agreement(self, item: dict) -> None:
+        remedies.agreement_add(
+            case=self._case(),
+            by=self._by(item),
+            payer=_text(item, "payer"),
+            amount=_int(item, "amount"),
+            form=_text(item, "form"),
+            agreed_on=_date(item, "agreed_on"),
+            party=self._party(item) if _value(item, "party", None) else None,
+            note=_text(item, "note", ""),
+        )
+
+    def _visit(self, item: dict) -> None:
+        visit = remedies.visit_record(
+            case=self._case(),
+            by=self._by(item),
+            party=self._party(item),
+            visited_on=_date(item, "visited_on"),
+            place=_text(item, "place"),
+            purpose=_text(item, "purpose"),
+            apologised=_bool(item, "apologised", True),
+            city_attendees=_text(item, "city_attendees", ""),
+            contractor_attendees=_text(item, "contractor_attendees", ""),
+            outcome=_text(item, "outcome", ""),
+            handed_over=_int(item, "handed_over", 0),
+            hand_over_side=_text(item, "hand_over_side", ""),
+            hand_over_method=_text(item, "hand_over_method", ""),
+            collected=_int(item, "collected", 0),
+            collected_by=_text(item, "collected_by", ""),
+            collection_method=_text(item, "collection_method", ""),
+        )
+        self.postings[_int(item, "seq")] = list(visit.ledger_entries.order_by("pk"))
+
+    def _letter(self, item: dict) -> None:
+        remedies.letter_record(
+            case=self._case(),
+            by=self._by(item),
+            party=self._party(item),
+            sent_on=_date(item, "sent_on"),
+            note=_text(item, "note", ""),
+        )
+
+    def _posting(self, item: dict) -> None:
+        kind, case, by, on = _text(item, "kind"), self._case(), self._by(item), _date(item, "on")
+        if kind == EntryKind.MISALLOCATION:
+            posted = ledger.ledger_post_misallocation(
+                case=case,
+                owed=self._party(item, "owed"),
+                holder=self._party(item, "holder"),
+                amount=_int(item, "amount"),
+                on=on,
+                by=by,
+                note=_text(item, "note", ""),
+            )
+        elif kind in (EntryKind.PAYMENT, EntryKind.COLLECTION):
+            post = (
+                ledger.ledger_post_payment
+                if kind == EntryKind.PAYMENT
+                else ledger.ledger_post_collection
+            )
+            posted = post(
+                case=case,
+                party=self._party(item),
+                amount=_int(item, "amount"),
+                side=_text(item, "side"),
+                method=_text(item, "method"),
+                on=on,
+                by=by,
+                note=_text(item, "note", ""),
+            )
+        elif kind == EntryKind.REGRANT:
+            posted = ledger.ledger_post_regrant(
+                case=case,
+                party=self._party(item),
+                amount=_int(item, "amount"),
+                on=on,
+                by=by,
+                note=_text(item, "note", ""),
+            )
+        elif kind == EntryKind.WRITE_OFF:
+            posted = ledger.ledger_write_off(
+                case=case, party=self._party(item), reason=_text(item, "reason"), on=on, by=by
+            )
+        elif kind == EntryKind.REVERSAL:
+            reverses = _int(item, "reverses")
+            if not self.postings.get(reverses):
+                raise _FieldError("reverses", f"seq {reverses} is no earlier posting of this case")
+            label = _value(item, "party", None)
+            chosen = [e for e in self.postings[reverses] if label in (None, e.party.label)]
+            if not chosen:
+                raise _FieldError("party", f"seq {reverses} posted nothing for {_quote(label)}")
+            try:
+                posted = ledger.ledger_reverse(
+                    entry=chosen[0], reason=_text(item, "reason"), on=on, by=by
+                )
+            except RemedyError as error:
+                error.field = "reverses" if error.field == "entry" else error.field
+                raise
+        else:
+            raise _FieldError("kind", f"{_quote(kind)} is not a kind of ledger entry")
+        self.postings[_int(item, "seq")] = posted if isinstance(posted, list) else [posted]
+
+    def _transition(self, item: dict) -> None:
+        case_transition(
+            case=self._case(),
+            step=_text(item, "step"),
+            by=self._by(item),
+            on=_date(item, "on"),
+            note=_text(item, "note", ""),
+        )
+
+    def _timeline(self, item: dict) -> None:
+        case_services.timeline_add(
+            case=self._case(),
+            by=self._by(item),
+            occurred_on=_date(item, "on"),
+            actor=_text(item, "actor"),
+            text=_text(item, "text"),
+        )
