@@ -31,6 +31,23 @@ class Municipality(models.Model):
         _("responsible department"), max_length=100, blank=True
     )  # e.g. デジタル市役所推進室
     contact_phone = models.CharField(_("contact phone"), max_length=20, blank=True)
+    # How this municipality's documents are headed and signed.
+    contact_people = models.CharField(
+        _("contact people"), max_length=200, blank=True
+    )  # e.g. 担当課長：須山 担当係長：三浦（雄）
+    sender_title = models.CharField(
+        _("sender title"), max_length=100, blank=True
+    )  # e.g. 北九州市長, or デジタル市役所推進室長
+    sender_name = models.CharField(_("sender name"), max_length=100, blank=True)
+    document_symbol = models.CharField(
+        _("document number symbol"), max_length=20, blank=True
+    )  # 文書番号の記号: "デ推" gives デ推第12号
+    show_gregorian_year = models.BooleanField(
+        _("show the Gregorian year beside the era year"), default=False
+    )
+    documents_need_approval = models.BooleanField(
+        _("documents need a manager's approval (決裁) before issue"), default=False
+    )
 
     class Meta:
         verbose_name = _("municipality")
@@ -374,6 +391,9 @@ class TimelineEvent(models.Model):
     text = models.TextField(pgettext_lazy("timeline", "what happened"))
     # Machine code of the action that wrote it ("case.opened"); empty for entries by hand.
     action = models.CharField(_("action"), max_length=50, blank=True)
+    # Part of the story as a press release or case report tells it (経過). Bookkeeping lines
+    # (a stage change without a note, a document issued) are kept but left out there.
+    in_story = models.BooleanField(_("part of the story"), default=True)
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )

@@ -148,10 +148,16 @@ def _next_reference(office: Office, discovered_on: date) -> str:
 
 
 def add_timeline(
-    case: Case, *, on: date, actor: str, text: str, action: str, by: User
+    case: Case, *, on: date, actor: str, text: str, action: str, by: User, in_story: bool = True
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        case=case, occurred_on=on, actor=actor, text=text, action=action, created_by=by
+        case=case,
+        occurred_on=on,
+        actor=actor,
+        text=text,
+        action=action,
+        created_by=by,
+        in_story=in_story,
     )
 
 

@@ -161,8 +161,18 @@ def _post(
     return entry
 
 
-def _record(case: Case, on: date, text: str, action: str, by: User, note: str = "") -> None:
-    add_timeline(case, on=on, actor=actor_of(by), text=note.strip() or text, action=action, by=by)
+def _record(
+    case: Case, on: date, text: str, action: str, by: User, note: str = "", in_story: bool = True
+) -> None:
+    add_timeline(
+        case,
+        on=on,
+        actor=actor_of(by),
+        text=note.strip() or text,
+        action=action,
+        by=by,
+        in_story=in_story,
+    )
 
 
 def _party_display(party: Party) -> str:
@@ -420,7 +430,7 @@ def ledger_write_off(
             "amount": yen(abs(balance)),
             "reason": reason.strip(),
         }
-    _record(case, on, text, "ledger.write_off", by)
+    _record(case, on, text, "ledger.write_off", by, in_story=False)
     return entries
 
 
@@ -470,5 +480,5 @@ def ledger_reverse(
             "amount": yen(abs(entry.delta)),
             "reason": reason.strip(),
         }
-    _record(case, on, text, "ledger.reversal", by)
+    _record(case, on, text, "ledger.reversal", by, in_story=False)
     return reversals

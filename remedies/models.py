@@ -275,3 +275,110 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("ledger entries are append-only")
+
+
+class DocumentKind(models.TextChoices):
+    APOLOGY = "apology", _("apology letter")  # お詫び状
+    RECEIPT = "receipt", _("receipt")  # 受領書
+    SETTLEMENT = "settlement", _("settlement and return confirmation")  # 精算・返還確認書
+    REPAYMENT_REQUEST = "repayment_request", _("repayment request")  # 返還請求書
+    REPORT = "report", _("case report")  # 経過報告書
+    PRESS_RELEASE = "press_release", _("press release")  # 報道発表資料
+    CHECKLIST = "checklist", _("desk completion checklist")  # 完了チェック表
+
+
+class DocumentStatus(models.TextChoices):
+    AWAITING_APPROVAL = "awaiting_approval", _("awaiting approval")  # 決裁待ち
+    ISSUED = "issued", _("issued")
+
+
+class DocumentSequence(models.Model):
+    """The last document number given per municipality and fiscal year (文書番号)."""
+
+    municipality = models.ForeignKey("cases.Municipality", on_delete=models.PROTECT)
+    fiscal_year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "fiscal_year"], name="document_sequence_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality_id}/{self.fiscal_year}: {self.last_number}"
+
+
+class Document(models.Model):
+    """An issued PDF. Its data is frozen into `data` before the PDF is drawn; once issued,
+    neither is ever changed. A reissue is a new row (version + 1) that supersedes this one."""
+
+    municipality = models.ForeignKey(
+        "cases.Municipality", on_delete=models.PROTECT, related_name="documents"
+    )
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    # A press release may cover several cases; the first is also `case`.
+    cases = models.ManyToManyField(Case, related_name="+", blank=True)
+    party = models.ForeignKey(
+        Party, on_delete=models.PROTECT, null=True, blank=True, related_name="documents"
+    )
+    kind = models.CharField(_("kind"), max_length=30, choices=DocumentKind.choices)
+    fiscal_year = models.PositiveSmallIntegerField()
+    number = models.PositiveIntegerField()
+    version = models.PositiveSmallIntegerField(default=1)
+    supersedes = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
+    )
+    status = models.CharField(max_length=20, choices=DocumentStatus.choices)
+    dated = models.DateField(_("date of the document"))
+    data = models.JSONField(default=dict)
+    pdf = models.BinaryField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    issued_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(municipality="municipality", contractor="case__contractor")
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "fiscal_year", "number", "version"],
+                name="document_number_version_unique",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="issued") | (Q(pdf__isnull=False) & ~Q(sha256="")),
+                name="document_issued_has_pdf",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.number}-{self.version}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_status = instance.status
+        return instance
+
+    def save(self, *args, **kwargs):
+        # Issued documents are immutable (STYLE 7): only a row awaiting approval may change,
+        # and only into an issued one.
+        if not self._state.adding and getattr(self, "_stored_status", None) == "issued":
+            raise TypeError("issued documents are immutable")
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("documents are never deleted")

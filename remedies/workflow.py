@@ -355,7 +355,16 @@ def case_transition(
                 "before": Stage(before).label,
                 "after": Stage(case_file.stage).label,
             }
-    add_timeline(case_file, on=on, actor=actor_of(by), text=text, action=f"stage.{step}", by=by)
+    # A stage change is part of the story only when the clerk said what happened.
+    add_timeline(
+        case_file,
+        on=on,
+        actor=actor_of(by),
+        text=text,
+        action=f"stage.{step}",
+        by=by,
+        in_story=bool(note) and not spec.needs_reason,
+    )
     audit_log(
         f"tadasu.case.stage.{step}",
         by=by,

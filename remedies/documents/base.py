@@ -1,0 +1,184 @@
+"""The page template every document shares: A4, margins, styles, page numbers, the 文書番号
+block, and the draft mark on previews. One module per document builds on it."""
+
+import io
+from datetime import date
+from xml.sax.saxutils import escape
+
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from cases.wareki import era_year, wareki, yen
+
+from .fonts import fonts
+
+
+def jdate(iso: str | None, *, gregorian: bool = False) -> str:
+    """令和5年3月16日, or 令和5年（2023年）3月16日 where the municipality wants the year too."""
+    if not iso:
+        return ""
+    day = date.fromisoformat(iso)
+    if not gregorian:
+        return wareki(day)
+    name, year = era_year(day)
+    year_text = "元" if year == 1 else str(year)
+    return f"{name}{year_text}年（{day.year}年）{day.month}月{day.day}日"
+
+
+def text(value: str) -> str:
+    """Plain text into a Paragraph: escaped, line breaks kept."""
+    return escape(value or "").replace("\n", "<br/>")
+
+
+__all__ = ["DocumentRenderer", "jdate", "text", "yen"]
+
+
+class DocumentRenderer:
+    """Draws one document from its frozen data. Subclasses set TITLE and write story()."""
+
+    PAGE_SIZE = A4
+    MARGIN_X = 22 * mm
+    MARGIN_TOP = 20 * mm
+    MARGIN_BOTTOM = 20 * mm
+    BODY_SIZE = 10.5
+    TITLE = ""
+
+    def __init__(self, data: dict, *, draft: bool = False):
+        self.data = data
+        self.draft = draft
+        self.fonts = fonts()
+        self.styles = self._styles()
+
+    # ---- layout ----------------------------------------------------------------------------
+
+    def _styles(self) -> dict[str, ParagraphStyle]:
+        body = ParagraphStyle(
+            "body",
+            fontName=self.fonts.mincho,
+            fontSize=self.BODY_SIZE,
+            leading=self.BODY_SIZE * 1.75,
+            wordWrap="CJK",
+        )
+        return {
+            "body": body,
+            "indent": ParagraphStyle("indent", parent=body, firstLineIndent=self.BODY_SIZE),
+            "right": ParagraphStyle("right", parent=body, alignment=TA_RIGHT),
+            "center": ParagraphStyle("center", parent=body, alignment=TA_CENTER),
+            "title": ParagraphStyle(
+                "title",
+                parent=body,
+                fontName=self.fonts.gothic,
+                fontSize=14,
+                leading=22,
+                alignment=TA_CENTER,
+                spaceBefore=10,
+                spaceAfter=12,
+            ),
+            "heading": ParagraphStyle(
+                "heading",
+                parent=body,
+                fontName=self.fonts.gothic,
+                fontSize=11,
+                leading=18,
+                spaceBefore=8,
+                spaceAfter=2,
+                alignment=TA_LEFT,
+            ),
+            "small": ParagraphStyle("small", parent=body, fontSize=9, leading=14),
+            "cell": ParagraphStyle("cell", parent=body, fontSize=9.5, leading=14),
+        }
+
+    def p(self, value: str, style: str = "body") -> Paragraph:
+        return Paragraph(value, self.styles[style])
+
+    def t(self, value: str, style: str = "body") -> Paragraph:
+        return Paragraph(text(value), self.styles[style])
+
+    def date(self, iso: str | None) -> str:
+        return jdate(iso, gregorian=self.data.get("municipality", {}).get("gregorian", False))
+
+    def number_block(self) -> list:
+        """文書番号 and date, top right, as official letters carry them."""
+        lines = []
+        if self.data.get("number_text"):
+            lines.append(self.t(self.data["number_text"], "right"))
+        lines.append(self.t(self.date(self.data.get("dated")), "right"))
+        return lines
+
+    def sender_block(self) -> list:
+        m = self.data.get("municipality", {})
+        sender = " ".join(x for x in (m.get("sender_title"), m.get("sender_name")) if x)
+        return [self.t(sender or m.get("name", ""), "right")]
+
+    def contact_block(self) -> list:
+        m = self.data.get("municipality", {})
+        lines = [
+            self.p("【問合せ先】", "heading"),
+            self.t(f"{m.get('name', '')}{m.get('department', '')}"),
+        ]
+        if m.get("phone"):
+            lines.append(self.t(f"TEL {m['phone']}"))
+        if m.get("contact_people"):
+            lines.append(self.t(m["contact_people"]))
+        return lines
+
+    def table(self, rows: list[list], widths: list[float], *, header: bool = True) -> Table:
+        cells = [[c if not isinstance(c, str) else self.t(c, "cell") for c in row] for row in rows]
+        table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
+        style = [
+            ("GRID", (0, 0), (-1, -1), 0.5, "#000000"),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ("LEFTPADDING", (0, 0), (-1, -1), 4),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 4),
+        ]
+        if header:
+            style.append(("BACKGROUND", (0, 0), (-1, 0), "#e6e6e6"))
+        table.setStyle(TableStyle(style))
+        return table
+
+    def spacer(self, height_mm: float = 4) -> Spacer:
+        return Spacer(1, height_mm * mm)
+
+    @property
+    def frame_width(self) -> float:
+        return self.PAGE_SIZE[0] - 2 * self.MARGIN_X
+
+    # ---- hooks -----------------------------------------------------------------------------
+
+    def story(self) -> list:
+        raise NotImplementedError
+
+    def _on_page(self, canvas, doc) -> None:
+        canvas.saveState()
+        canvas.setFont(self.fonts.mincho, 8)
+        width, _ = self.PAGE_SIZE
+        canvas.drawCentredString(width / 2, 10 * mm, f"- {doc.page} -")
+        if self.draft:
+            # Previews are marked so that nobody mistakes one for an issued document.
+            canvas.setFont(self.fonts.gothic, 11)
+            canvas.setFillColor("#b3261e")
+            canvas.drawString(
+                self.MARGIN_X, self.PAGE_SIZE[1] - 12 * mm, "【案】未発行（プレビュー）"
+            )
+        canvas.restoreState()
+
+    def render(self) -> bytes:
+        buffer = io.BytesIO()
+        document = SimpleDocTemplate(
+            buffer,
+            pagesize=self.PAGE_SIZE,
+            leftMargin=self.MARGIN_X,
+            rightMargin=self.MARGIN_X,
+            topMargin=self.MARGIN_TOP,
+            bottomMargin=self.MARGIN_BOTTOM,
+            title=self.TITLE,
+            author=self.data.get("municipality", {}).get("name", ""),
+            creator="Tadasu",
+            # Fixed so that the same data gives the same bytes (and the same SHA-256).
+            invariant=True,
+        )
+        document.build(self.story(), onFirstPage=self._on_page, onLaterPages=self._on_page)
+        return buffer.getvalue()

@@ -1,0 +1,338 @@
+"""Issuing documents: freeze the data, number it, render it, hash it, record it.
+
+Documents may be issued on closed cases too (a report or press release comes after the
+close), so permission here is "city staff or manager of the municipality", not "may edit".
+"""
+
+import hashlib
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from cases.audit import audit_log
+from cases.models import Case, Municipality, Party, Role, User
+from cases.scoping import membership_of
+from cases.services import actor_of, add_timeline, not_in_future, today
+from cases.wareki import fiscal_year
+
+from .. import ledger
+from ..errors import RemedyError
+from ..models import (
+    Document,
+    DocumentKind,
+    DocumentSequence,
+    DocumentStatus,
+    EntryKind,
+    LedgerEntry,
+)
+from . import data as frozen
+from . import module_for
+
+
+def _require_city(municipality: Municipality, by: User, *, manager: bool = False) -> None:
+    m = membership_of(by)
+    roles = (Role.MANAGER,) if manager else (Role.STAFF, Role.MANAGER)
+    if m is None or m.role not in roles or m.municipality_id != municipality.pk:
+        raise PermissionDenied(
+            _("Only a manager can approve documents.")
+            if manager
+            else _("Only the city's staff can issue documents.")
+        )
+
+
+def _check_subject(
+    kind: str,
+    *,
+    case: Case | None,
+    party: Party | None,
+    entry: LedgerEntry | None,
+    cases: list[Case],
+) -> None:
+    """What each kind of document needs, said in the user's language."""
+    if kind not in DocumentKind.values:
+        raise RemedyError(_("Unknown kind of document."), field="kind")
+    if kind in (DocumentKind.CHECKLIST, DocumentKind.PRESS_RELEASE):
+        if kind == DocumentKind.PRESS_RELEASE and not cases:
+            raise RemedyError(_("Choose at least one case."), field="cases")
+        return
+    if case is None:
+        raise RemedyError(_("Choose a case."), field="case")
+    if party is not None and party.case_id != case.pk:
+        raise RemedyError(_("Choose a person of this case."), field="party")
+    if kind in (DocumentKind.APOLOGY, DocumentKind.SETTLEMENT, DocumentKind.REPAYMENT_REQUEST):
+        if party is None:
+            raise RemedyError(_("Choose the person the document is for."), field="party")
+        if not party.identified:
+            raise RemedyError(
+                _("%(party)s is not identified yet; there is no one to address.")
+                % {"party": party.label},
+                field="party",
+            )
+    if kind == DocumentKind.RECEIPT and (
+        entry is None or entry.case_id != case.pk or entry.kind != EntryKind.PAYMENT
+    ):
+        raise RemedyError(_("Choose the payment the receipt is for."), field="entry")
+    if kind == DocumentKind.REPAYMENT_REQUEST and ledger.balance_of(party) >= 0:
+        raise RemedyError(
+            _("%(party)s holds no excess to be repaid.") % {"party": party.label}, field="party"
+        )
+    if (
+        kind == DocumentKind.SETTLEMENT
+        and not LedgerEntry.objects.filter(party=party, kind=EntryKind.COLLECTION).exists()
+    ):
+        raise RemedyError(
+            _("Nothing has been collected from %(party)s yet.") % {"party": party.label},
+            field="party",
+        )
+
+
+def number_text(municipality: Municipality, number: int | None, version: int = 1) -> str:
+    if number is None:
+        return f"{municipality.document_symbol}第　　号"  # preview: the number is not given yet
+    text = f"{municipality.document_symbol}第{number}号"
+    return text + (f"（第{version}版）" if version > 1 else "")
+
+
+def _freeze(
+    kind: str,
+    municipality: Municipality,
+    *,
+    dated: date,
+    number: int | None,
+    version: int,
+    case: Case | None,
+    party: Party | None,
+    entry: LedgerEntry | None,
+    cases: list[Case],
+) -> dict:
+    body = module_for(kind).build(
+        case=case, party=party, entry=entry, cases=cases, municipality=municipality
+    )
+    return {
+        "kind": kind,
+        "number_text": number_text(municipality, number, version),
+        "dated": dated.isoformat(),
+        "version": version,
+        "municipality": frozen.municipality_data(municipality),
+        **body,
+    }
+
+
+def render(data: dict, *, draft: bool = False) -> bytes:
+    return module_for(data["kind"]).Renderer(data, draft=draft).render()
+
+
+def _municipality(case: Case | None, cases: list[Case], by: User) -> Municipality:
+    if case is not None:
+        return case.municipality
+    if cases:
+        return cases[0].municipality
+    m = membership_of(by)
+    if m is None or m.municipality is None:
+        raise PermissionDenied(_("Only the city's staff can issue documents."))
+    return m.municipality
+
+
+def document_preview(
+    *,
+    kind: str,
+    by: User,
+    case: Case | None = None,
+    party: Party | None = None,
+    entry: LedgerEntry | None = None,
+    cases: list[Case] | None = None,
+    dated: date | None = None,
+) -> bytes:
+    """The PDF as it would be issued today, marked as a draft; nothing is stored."""
+    cases = list(cases or ([case] if case and kind == DocumentKind.PRESS_RELEASE else []))
+    municipality = _municipality(case, cases, by)
+    _require_city(municipality, by)
+    _check_subject(kind, case=case, party=party, entry=entry, cases=cases)
+    data = _freeze(
+        kind,
+        municipality,
+        dated=dated or today(),
+        number=None,
+        version=1,
+        case=case,
+        party=party,
+        entry=entry,
+        cases=cases,
+    )
+    return render(data, draft=True)
+
+
+def _next_number(municipality: Municipality, year: int) -> int:
+    DocumentSequence.objects.get_or_create(municipality=municipality, fiscal_year=year)
+    # Locked: two documents issued at once never share a number.
+    sequence = DocumentSequence.objects.select_for_update().get(
+        municipality=municipality, fiscal_year=year
+    )
+    sequence.last_number += 1
+    sequence.save(update_fields=["last_number"])
+    return sequence.last_number
+
+
+def _seal(document: Document) -> None:
+    pdf = render(document.data)
+    document.pdf = pdf
+    document.sha256 = hashlib.sha256(pdf).hexdigest()
+    document.status = DocumentStatus.ISSUED
+    document.issued_at = timezone.now()
+
+
+def _log(document: Document, action: str, text: str, by: User) -> None:
+    audit_log(
+        f"tadasu.document.{action}",
+        by=by,
+        case=document.case,
+        obj=document,
+        data={
+            "kind": document.kind,
+            "number": document.data["number_text"],
+            "version": document.version,
+            "sha256": document.sha256,
+        },
+    )
+    if document.case is not None:
+        add_timeline(
+            document.case,
+            on=today(),
+            actor=actor_of(by),
+            text=text,
+            action=f"document.{action}",
+            by=by,
+            in_story=False,
+        )
+
+
+def _label(document: Document) -> str:
+    return f"{DocumentKind(document.kind).label}（{document.data['number_text']}）"
+
+
+@transaction.atomic
+def document_issue(
+    *,
+    kind: str,
+    by: User,
+    case: Case | None = None,
+    party: Party | None = None,
+    entry: LedgerEntry | None = None,
+    cases: list[Case] | None = None,
+    dated: date | None = None,
+    supersedes: Document | None = None,
+) -> Document:
+    """Issue a document, or put it before a manager where the municipality requires 決裁."""
+    cases = list(cases or ([case] if case and kind == DocumentKind.PRESS_RELEASE else []))
+    municipality = _municipality(case, cases, by)
+    _require_city(municipality, by)
+    if any(c.municipality_id != municipality.pk for c in cases):
+        raise RemedyError(_("All cases must belong to one municipality."), field="cases")
+    _check_subject(kind, case=case, party=party, entry=entry, cases=cases)
+    dated = dated or today()
+    not_in_future(dated, "dated")
+    if supersedes is not None:
+        year, number, version = supersedes.fiscal_year, supersedes.number, supersedes.version + 1
+    else:
+        year = fiscal_year(dated)
+        number, version = _next_number(municipality, year), 1
+    document = Document(
+        municipality=municipality,
+        case=case or (cases[0] if cases else None),
+        party=party,
+        kind=kind,
+        fiscal_year=year,
+        number=number,
+        version=version,
+        supersedes=supersedes,
+        dated=dated,
+        created_by=by,
+        data=_freeze(
+            kind,
+            municipality,
+            dated=dated,
+            number=number,
+            version=version,
+            case=case,
+            party=party,
+            entry=entry,
+            cases=cases,
+        ),
+        status=DocumentStatus.AWAITING_APPROVAL,
+    )
+    needs_approval = municipality.documents_need_approval
+    if not needs_approval:
+        _seal(document)
+    document.save()
+    if cases:
+        document.cases.set(cases)
+    with translation.override("ja"):
+        if needs_approval:
+            text = _("%(document)s was put up for approval.") % {"document": _label(document)}
+        else:
+            text = _("%(document)s was issued.") % {"document": _label(document)}
+    _log(document, "requested" if needs_approval else "issued", text, by)
+    return document
+
+
+@transaction.atomic
+def document_approve(*, document: Document, by: User) -> Document:
+    """A manager approves (決裁) a document; it is drawn and sealed from its frozen data."""
+    _require_city(document.municipality, by, manager=True)
+    document = Document.objects.select_for_update().get(pk=document.pk)
+    if document.status != DocumentStatus.AWAITING_APPROVAL:
+        raise RemedyError(_("This document is not awaiting approval."), conflict=True)
+    document.approved_by = by
+    _seal(document)
+    document.save()
+    with translation.override("ja"):
+        text = _("%(document)s was approved and issued.") % {"document": _label(document)}
+    _log(document, "approved", text, by)
+    return document
+
+
+def document_reissue(*, document: Document, by: User) -> Document:
+    """A new version from today's data; the old one stays and still verifies."""
+    if document.status != DocumentStatus.ISSUED:
+        raise RemedyError(_("Only an issued document can be reissued."))
+    if hasattr(document, "superseded_by"):
+        raise RemedyError(_("A newer version of this document exists."), conflict=True)
+    return document_issue(
+        kind=document.kind,
+        by=by,
+        case=document.case,
+        party=document.party,
+        entry=_entry_of(document),
+        cases=list(document.cases.all()),
+        supersedes=document,
+    )
+
+
+def _entry_of(document: Document) -> LedgerEntry | None:
+    entry_id = (
+        document.data.get("entry", {}).get("id")
+        if isinstance(document.data.get("entry"), dict)
+        else None
+    )
+    return LedgerEntry.objects.filter(pk=entry_id).first() if entry_id else None
+
+
+@transaction.atomic
+def document_download(*, document: Document, by: User) -> bytes:
+    """Hand out the stored bytes; who downloaded what is recorded."""
+    if document.status != DocumentStatus.ISSUED:
+        raise RemedyError(_("This document has not been issued yet."))
+    with translation.override("ja"):
+        text = _("%(document)s was downloaded.") % {"document": _label(document)}
+    _log(document, "downloaded", text, by)
+    return bytes(document.pdf)
+
+
+def verify(document: Document) -> bool:
+    """The stored PDF still has the hash recorded when it was issued."""
+    return bool(document.pdf) and hashlib.sha256(bytes(document.pdf)).hexdigest() == (
+        document.sha256
+    )
