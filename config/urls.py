@@ -12,5 +12,6 @@ urlpatterns = [
     path("language/", case_views.set_language, name="set_language"),
     path("cases/", include("cases.urls")),
     path("cases/<str:ref>/", include("remedies.urls")),
+    path("documents/", include("remedies.documents.urls")),
     path("admin/", admin.site.urls),
 ]

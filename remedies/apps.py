@@ -12,8 +12,16 @@ class RemediesConfig(AppConfig):
         from cases import sections
 
         from . import views, workflow  # noqa: F401
+        from .documents import views as document_views
 
         sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))
         sections.register(
             sections.Section("bottom", "remedies/overview.html", views.remedies_section)
+        )
+        sections.register(
+            sections.Section(
+                "bottom",
+                "remedies/documents_section.html",
+                document_views.case_documents_section,
+            )
         )

@@ -366,12 +366,6 @@ class Document(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.number}-{self.version}"
 
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        instance._stored_status = instance.status
-        return instance
-
     def save(self, *args, **kwargs):
         # Issued documents are immutable (STYLE 7): only a row awaiting approval may change,
         # and only into an issued one.
@@ -382,3 +376,9 @@ class Document(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("documents are never deleted")
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_status = instance.status
+        return instance

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .documents import views as document_views
 
 app_name = "remedies"
 
@@ -14,4 +15,5 @@ urlpatterns = [
     path("ledger/<str:kind>/new/", views.ledger_new, name="ledger_new"),
     path("ledger/<int:entry_id>/reverse/", views.ledger_reverse, name="ledger_reverse"),
     path("stage/<str:step>/", views.transition, name="transition"),
+    path("documents/new/", document_views.case_document, name="document_new"),
 ]

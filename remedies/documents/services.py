@@ -296,6 +296,8 @@ def document_approve(*, document: Document, by: User) -> Document:
 
 def document_reissue(*, document: Document, by: User) -> Document:
     """A new version from today's data; the old one stays and still verifies."""
+    # Fresh from the database: the point of a reissue is the corrected data.
+    document = Document.objects.select_related("case", "party").get(pk=document.pk)
     if document.status != DocumentStatus.ISSUED:
         raise RemedyError(_("Only an issued document can be reissued."))
     if hasattr(document, "superseded_by"):

@@ -1,0 +1,178 @@
+"""Document pages: prepare (preview), issue, approve, reissue, download."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases.errors import CaseError
+from cases.models import Case, Role
+from cases.views import _case_for, member_required
+
+from ..errors import RemedyError
+from ..models import Document, DocumentKind, DocumentStatus
+from . import services
+from .forms import CaseDocumentForm, PressReleaseForm
+
+
+def _require_city(request: HttpRequest) -> None:
+    if request.membership.role not in (Role.STAFF, Role.MANAGER):
+        raise PermissionDenied(_("Only the city's staff can issue documents."))
+
+
+def _pdf(content: bytes, filename: str, *, inline: bool) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    disposition = "inline" if inline else "attachment"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    # Personal data: never cached by the browser or a proxy.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _file_name(kind: str, tag: str) -> str:
+    # ASCII only: the file name may reach logs and proxies; no names of people in it.
+    return f"tadasu-{kind}-{tag}.pdf"
+
+
+@member_required
+def case_document(request: HttpRequest, ref: str) -> HttpResponse:
+    """Prepare a document for this case: preview (GET with ?preview) or issue (POST)."""
+    _require_city(request)
+    case = _case_for(request, ref)
+    data = request.POST if request.method == "POST" else (request.GET or None)
+    form = CaseDocumentForm(data, case=case)
+    if data is not None and form.is_valid():
+        d = form.cleaned_data
+        kwargs = {
+            "kind": d["kind"],
+            "by": request.user,
+            "case": case,
+            "party": d["party"],
+            "entry": d["entry"],
+            "dated": d["dated"],
+        }
+        try:
+            if request.method == "POST":
+                document = services.document_issue(**kwargs)
+                if document.status == DocumentStatus.ISSUED:
+                    messages.success(request, _("The document was issued."))
+                else:
+                    messages.success(request, _("The document awaits a manager's approval."))
+                return redirect(
+                    reverse("cases:detail", kwargs={"ref": case.reference}) + "#documents"
+                )
+            pdf = services.document_preview(**kwargs)
+            return _pdf(pdf, _file_name(d["kind"], "preview"), inline=True)
+        except (CaseError, RemedyError) as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+    return render(request, "remedies/document_form.html", {"case": case, "form": form})
+
+
+@member_required
+def document_list(request: HttpRequest) -> HttpResponse:
+    """All documents the user may see; press releases and checklists are issued here."""
+    documents = Document.objects.select_related("case", "party").order_by("-created_at")[:200]
+    form = None
+    if request.membership.role in (Role.STAFF, Role.MANAGER):
+        form = PressReleaseForm(cases=Case.objects.order_by("-discovered_on"))
+    return render(request, "remedies/document_list.html", {"documents": documents, "form": form})
+
+
+@member_required
+def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
+    """A press release over chosen cases, or a blank desk checklist: preview or issue."""
+    _require_city(request)
+    if kind not in (DocumentKind.PRESS_RELEASE, DocumentKind.CHECKLIST):
+        raise PermissionDenied(_("Unknown kind of document."))
+    cases = Case.objects.order_by("-discovered_on")
+    data = request.POST if request.method == "POST" else request.GET
+    chosen: list[Case] = []
+    if kind == DocumentKind.PRESS_RELEASE:
+        form = PressReleaseForm(data, cases=cases)
+        if not form.is_valid():
+            return render(
+                request,
+                "remedies/document_list.html",
+                {"documents": Document.objects.select_related("case", "party")[:200], "form": form},
+                status=200,
+            )
+        chosen = list(form.cleaned_data["cases"])
+    kwargs = {"kind": kind, "by": request.user, "cases": chosen}
+    try:
+        if request.method == "POST":
+            services.document_issue(**kwargs)
+            messages.success(request, _("The document was issued."))
+            return redirect("documents:list")
+        return _pdf(services.document_preview(**kwargs), _file_name(kind, "preview"), inline=True)
+    except (CaseError, RemedyError) as error:
+        messages.error(request, error.message)
+        return redirect("documents:list")
+
+
+def _document_for(request: HttpRequest, document_id: int) -> Document:
+    # Document.objects is tenant-scoped: another company's or city's document is a 404.
+    return get_object_or_404(
+        Document.objects.select_related("case", "municipality"), pk=document_id
+    )
+
+
+def _back(document: Document) -> HttpResponse:
+    if document.case is not None:
+        return redirect(
+            reverse("cases:detail", kwargs={"ref": document.case.reference}) + "#documents"
+        )
+    return redirect("documents:list")
+
+
+@member_required
+def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _document_for(request, document_id)
+    try:
+        pdf = services.document_download(document=document, by=request.user)
+    except RemedyError as error:
+        messages.error(request, error.message)
+        return _back(document)
+    tag = f"{document.fiscal_year}-{document.number}-v{document.version}"
+    return _pdf(pdf, _file_name(document.kind, tag), inline=False)
+
+
+@require_POST
+@member_required
+def document_approve(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _document_for(request, document_id)
+    try:
+        services.document_approve(document=document, by=request.user)
+        messages.success(request, _("The document was approved and issued."))
+    except RemedyError as error:
+        messages.error(request, error.message)
+    return _back(document)
+
+
+@require_POST
+@member_required
+def document_reissue(request: HttpRequest, document_id: int) -> HttpResponse:
+    _require_city(request)
+    document = _document_for(request, document_id)
+    try:
+        services.document_reissue(document=document, by=request.user)
+        messages.success(request, _("A new version was issued."))
+    except (CaseError, RemedyError) as error:
+        messages.error(request, error.message)
+    return _back(document)
+
+
+def case_documents_section(request: HttpRequest, case: Case) -> dict:
+    documents = list(
+        Document.objects.filter(case=case)
+        .select_related("party", "superseded_by")
+        .order_by("-created_at", "-id")
+    )
+    return {
+        "case": case,
+        "documents": [(d, services.verify(d)) for d in documents],
+        "can_issue": request.membership.role in (Role.STAFF, Role.MANAGER),
+        "is_manager": request.membership.role == Role.MANAGER,
+    }

@@ -1,0 +1,205 @@
+"""Issuing documents: numbering, sealing, approval (決裁), reissue, who may see what."""
+
+import hashlib
+import io
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django_scopes import scopes_disabled
+from pypdf import PdfReader
+
+from cases.models import AuditEntry, TimelineEvent
+from cases.scoping import tenant_scope
+from remedies import ledger
+from remedies.documents import services
+from remedies.errors import RemedyError
+from remedies.models import Document, DocumentStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def pdf_text(content: bytes) -> str:
+    return "".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.fixture
+def city(world):
+    world.city.document_symbol = "デ推"
+    world.city.department = "デジタル市役所推進室"
+    world.city.contact_phone = "093-582-2144"
+    world.city.save()
+    return world.city
+
+
+def _issue(world, case, party, by=None, **kwargs):
+    by = by or world.staff
+    with tenant_scope(by):
+        return services.document_issue(kind="apology", by=by, case=case, party=party,
+                                       dated=date(2023, 3, 16), **kwargs)
+
+
+def test_apology_letter_is_numbered_sealed_and_reads_in_japanese(world, city, story):
+    case, c, d = story
+    document = _issue(world, case, d)
+    assert document.status == DocumentStatus.ISSUED
+    assert document.data["number_text"] == "デ推第1号"
+    assert document.sha256 == hashlib.sha256(bytes(document.pdf)).hexdigest()
+    text = pdf_text(bytes(document.pdf))
+    for expected in ("デ推第1号", "令和5年3月16日", "鈴木 次郎", "（お詫び）", "記", "以上",
+                     "あなた様に付与されておりました", "093-582-2144"):
+        assert expected in text, expected
+
+
+def test_each_side_of_a_link_gets_its_own_wording(world, city, story):
+    case, c, d = story
+    owed_text = pdf_text(bytes(_issue(world, case, c).pdf))
+    holder_text = pdf_text(bytes(_issue(world, case, d).pdf))
+    assert "あなた様に付与されるべきポイントが別の方に付与されて" in owed_text
+    assert "本来別の方に付与されるべきポイントがあなた様に付与されて" in holder_text
+
+
+def test_amounts_appear_with_thousands_separators(world, city, story):
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(case=case, owed=c, holder=d, amount=15000,
+                                         on=date(2023, 3, 7), by=world.staff)
+    text = pdf_text(bytes(_issue(world, case, d).pdf))
+    assert "15,000円" in text
+
+
+def test_numbers_run_per_fiscal_year(world, city, story):
+    case, c, d = story
+    first = _issue(world, case, c)
+    second = _issue(world, case, d)
+    with tenant_scope(world.staff):
+        april = services.document_issue(kind="apology", by=world.staff, case=case, party=c,
+                                        dated=date(2023, 4, 3))
+    assert [first.number, second.number, april.number] == [1, 2, 1]
+    assert april.fiscal_year == 2023 and first.fiscal_year == 2022
+
+
+def test_reissue_is_a_new_version_and_the_old_one_still_verifies(world, city, story):
+    case, c, _ = story
+    first = _issue(world, case, c)
+    with tenant_scope(world.staff):
+        from cases import services as case_services
+
+        case_services.party_update(party=c, by=world.staff, name="佐藤 花子（訂正）")
+        second = services.document_reissue(document=first, by=world.staff)
+        with pytest.raises(RemedyError):
+            services.document_reissue(document=first, by=world.staff)
+    first.refresh_from_db()
+    assert (second.number, second.version, second.supersedes) == (first.number, 2, first)
+    assert second.data["number_text"] == "デ推第1号（第2版）"
+    assert services.verify(first) and services.verify(second)
+    assert "佐藤 花子（訂正）" in pdf_text(bytes(second.pdf))
+    assert "佐藤 花子（訂正）" not in pdf_text(bytes(first.pdf))
+
+
+def test_issued_documents_cannot_be_changed_or_deleted(world, city, story):
+    case, c, _ = story
+    document = _issue(world, case, c)
+    with scopes_disabled():
+        stored = Document.objects.get(pk=document.pk)
+    stored.data = {"tampered": True}
+    with pytest.raises(TypeError):
+        stored.save()
+    with pytest.raises(TypeError):
+        stored.delete()
+
+
+def test_where_approval_is_required_a_manager_must_approve_first(world, city, story):
+    case, c, _ = story
+    city.documents_need_approval = True
+    city.save()
+    case.municipality.refresh_from_db()
+    document = _issue(world, case, c)
+    assert document.status == DocumentStatus.AWAITING_APPROVAL and not document.pdf
+    with tenant_scope(world.staff):
+        with pytest.raises(RemedyError):
+            services.document_download(document=document, by=world.staff)
+        with pytest.raises(PermissionDenied):
+            services.document_approve(document=document, by=world.staff)
+    with tenant_scope(world.manager):
+        approved = services.document_approve(document=document, by=world.manager)
+    assert approved.status == DocumentStatus.ISSUED and approved.approved_by == world.manager
+    assert services.verify(approved)
+
+
+def test_an_unidentified_person_gets_no_letter(world, city, story):
+    case, _, _ = story
+    with tenant_scope(world.staff):
+        from cases import services as case_services
+
+        b = case_services.party_add(case=case, by=world.staff, label="B氏", identified=False,
+                                    identification_note="照会中")
+    with pytest.raises(RemedyError) as error:
+        _issue(world, case, b)
+    assert error.value.field == "party"
+
+
+@pytest.mark.parametrize("role", ["contractor", "auditor"])
+def test_only_city_staff_issue(world, city, story, role):
+    case, c, _ = story
+    with pytest.raises(PermissionDenied):
+        _issue(world, case, c, by=getattr(world, role))
+
+
+def test_issue_and_download_are_on_the_timeline_and_in_the_audit(client, world, city, story):
+    case, c, _ = story
+    document = _issue(world, case, c)
+    client.force_login(world.contractor)
+    response = client.get(f"/documents/{document.pk}/download/")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Cache-Control"] == "no-store"
+    assert "佐藤" not in response["Content-Disposition"]  # no names in file names
+    assert bytes(response.content) == bytes(document.pdf)
+    actions = set(AuditEntry.objects.filter(case=case).values_list("action", flat=True))
+    assert {"tadasu.document.issued", "tadasu.document.downloaded"} <= actions
+    with scopes_disabled():
+        lines = set(TimelineEvent.objects.filter(case=case, action__startswith="document.")
+                    .values_list("action", "in_story"))
+    assert lines == {("document.issued", False), ("document.downloaded", False)}
+
+
+def test_a_contractor_of_another_company_gets_404(client, world, city, story):
+    case, c, _ = story
+    document = _issue(world, case, c)
+    for role in ("other_contractor", "staff_other_city"):
+        client.force_login(getattr(world, role))
+        assert client.get(f"/documents/{document.pk}/download/").status_code == 404, role
+
+
+def test_case_page_issues_after_a_preview(client, world, city, story):
+    case, c, _ = story
+    client.force_login(world.staff)
+    url = f"/cases/{case.reference}/documents/new/"
+    assert client.get(url).status_code == 200
+    preview = client.get(url, {"kind": "apology", "party": c.pk, "preview": "1"})
+    assert preview["Content-Type"] == "application/pdf"
+    assert "【案】" in pdf_text(preview.content)
+    with scopes_disabled():
+        assert not Document.objects.exists()  # a preview stores nothing
+    response = client.post(url, {"kind": "apology", "party": c.pk, "dated": "2023-03-16"})
+    assert response.status_code == 302
+    body = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "デ推第1号" in body
+
+
+def test_case_document_page_answers_bad_input_next_to_the_field(client, world, city, story):
+    case, _, _ = story
+    client.force_login(world.staff)
+    response = client.post(f"/cases/{case.reference}/documents/new/", {"kind": "apology"})
+    assert response.status_code == 200
+    assert 'id="id_party_error"' in response.content.decode()
+    with scopes_disabled():
+        assert not Document.objects.exists()
+
+
+def test_contractors_and_auditors_cannot_prepare_documents(client, world, story):
+    case, _, _ = story
+    for role in ("contractor", "auditor"):
+        client.force_login(getattr(world, role))
+        assert client.get(f"/cases/{case.reference}/documents/new/").status_code == 403
