@@ -66,10 +66,14 @@ USERS = [
 def _organisations() -> dict:
     kitakyushu, _ = Municipality.objects.get_or_create(
         code="401005",
+        # As the city's own press release (shared/seed) is headed and signed.
         defaults={
             "name": KITAKYUSHU,
             "department": "デジタル市役所推進室",
             "contact_phone": "093-582-2144",
+            "contact_people": "担当課長：須山 担当係長：三浦（雄）",
+            "sender_title": "北九州市デジタル市役所推進室長",
+            "document_symbol": "デ推",
         },
     )
     other_city, _ = Municipality.objects.get_or_create(

@@ -6,6 +6,12 @@ from ..models import DocumentKind
 
 MODULES = {
     DocumentKind.APOLOGY: "apology",
+    DocumentKind.RECEIPT: "receipt",
+    DocumentKind.SETTLEMENT: "settlement",
+    DocumentKind.REPAYMENT_REQUEST: "repayment",
+    DocumentKind.CHECKLIST: "checklist",
+    DocumentKind.REPORT: "report",
+    DocumentKind.PRESS_RELEASE: "press_release",
 }
 
 

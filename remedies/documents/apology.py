@@ -105,7 +105,8 @@ class Renderer(DocumentRenderer):
             "今後このようなことのないよう、職員及び委託事業者への指導を徹底し、"
             "再発防止に万全を期してまいります。何とぞご理解を賜りますようお願い申し上げます。",
         ]
-        story += [self.t(line, "indent") for line in body]
+        # 拝啓 starts at the margin; the paragraphs after it are indented.
+        story += [self.t(body[0])] + [self.t(line, "indent") for line in body[1:]]
         story += [self.t("敬具", "right"), self.spacer(4), self.t("記", "center")]
         items = [
             ("1　事案の内容", "".join(what_happened(party))),

@@ -29,11 +29,29 @@ def jdate(iso: str | None, *, gregorian: bool = False) -> str:
 
 
 def text(value: str) -> str:
-    """Plain text into a Paragraph: escaped, line breaks kept."""
-    return escape(value or "").replace("\n", "<br/>")
+    """Plain text into a Paragraph: escaped, line breaks and ideographic spaces kept."""
+    return keep_spaces(escape(value or "").replace("\n", "<br/>"))
 
 
-__all__ = ["DocumentRenderer", "jdate", "text", "yen"]
+def keep_spaces(markup: str) -> str:
+    """Paragraph collapses runs of whitespace, the ideographic space (U+3000) included, before
+    it parses entities; written as an entity, 「北九州市長　様」 keeps its full-width space."""
+    return markup.replace("\u3000", "&#x3000;")
+
+
+def blank_jdate(iso: str | None) -> str:
+    """令和　　年　　月　　日: a date left for the person signing to write in, in the era of
+    the document's own date."""
+    name, _ = era_year(date.fromisoformat(iso) if iso else date.today())
+    return f"{name}　　年　　月　　日"
+
+
+def kin(amount: int) -> str:
+    """An amount as receipts and requests state it: 金5,000円."""
+    return f"金{yen(amount)}"
+
+
+__all__ = ["DocumentRenderer", "blank_jdate", "jdate", "kin", "text", "yen"]
 
 
 class DocumentRenderer:
@@ -92,7 +110,7 @@ class DocumentRenderer:
         }
 
     def p(self, value: str, style: str = "body") -> Paragraph:
-        return Paragraph(value, self.styles[style])
+        return Paragraph(keep_spaces(value), self.styles[style])
 
     def t(self, value: str, style: str = "body") -> Paragraph:
         return Paragraph(text(value), self.styles[style])
@@ -139,8 +157,48 @@ class DocumentRenderer:
         table.setStyle(TableStyle(style))
         return table
 
+    def ruled(
+        self,
+        rows: list[list],
+        widths: list[float],
+        *,
+        height_mm: float = 11,
+        label_cols: int = 1,
+    ) -> Table:
+        """Lines to write on (住所 ＿＿＿ 印): the cells after the first `label_cols` of each
+        row are ruled underneath, so the person signing has a line to sign on."""
+        cells = [[c if not isinstance(c, str) else self.t(c) for c in row] for row in rows]
+        table = Table(cells, colWidths=widths, rowHeights=height_mm * mm)
+        table.setStyle(
+            TableStyle(
+                [
+                    ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                    ("LINEBELOW", (label_cols, 0), (-1, -1), 0.5, "#000000"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 2),
+                    ("RIGHTPADDING", (0, 0), (-1, -1), 2),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ]
+            )
+        )
+        return table
+
     def spacer(self, height_mm: float = 4) -> Spacer:
         return Spacer(1, height_mm * mm)
+
+    def story_dates(self, isos: list[str]) -> list[str]:
+        """The date column of a 経過 table as press releases print it: the first date in
+        full (令和4年9月21日), later ones of the same year as 9月22日, a repeat as 同日."""
+        shown, previous = [], None
+        for iso in isos:
+            day = date.fromisoformat(iso)
+            if day == previous:
+                shown.append("同日")
+            elif previous is not None and era_year(day) == era_year(previous):
+                shown.append(f"{day.month}月{day.day}日")
+            else:
+                shown.append(self.date(iso))
+            previous = day
+        return shown
 
     @property
     def frame_width(self) -> float:

@@ -158,6 +158,30 @@ def party_data(party: Party) -> dict:
     }
 
 
+def masked_parties(case: Case) -> list[dict]:
+    """The people of a case as reports and press material show them: the label and what
+    happened to them, never a name, address or phone number."""
+    apologised = set(
+        Visit.objects.filter(case=case, apologised=True).values_list("party_id", flat=True)
+    ) | set(ApologyLetter.objects.filter(case=case).values_list("party_id", flat=True))
+    people = []
+    for b in ledger.balances(case):
+        money = party_money(b.party)
+        people.append(
+            {
+                "label": b.party.label,
+                "identified": b.party.identified,
+                # Only the status of an unidentified person ("身元をデジタル庁に照会中").
+                "note": "" if b.party.identified else b.party.identification_note,
+                "apologised": b.party.pk in apologised,
+                "balance": b.amount,
+                "status": b.status,
+                **{k: money[k] for k in ("misallocated", "paid", "collected", "written_off")},
+            }
+        )
+    return people
+
+
 def contacts_data(case: Case) -> list[dict]:
     return [
         {

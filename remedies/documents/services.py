@@ -57,6 +57,8 @@ def _check_subject(
     if kind in (DocumentKind.CHECKLIST, DocumentKind.PRESS_RELEASE):
         if kind == DocumentKind.PRESS_RELEASE and not cases:
             raise RemedyError(_("Choose at least one case."), field="cases")
+        if len({c.municipality_id for c in cases}) > 1:
+            raise RemedyError(_("All cases must belong to one municipality."), field="cases")
         return
     if case is None:
         raise RemedyError(_("Choose a case."), field="case")
@@ -72,7 +74,10 @@ def _check_subject(
                 field="party",
             )
     if kind == DocumentKind.RECEIPT and (
-        entry is None or entry.case_id != case.pk or entry.kind != EntryKind.PAYMENT
+        entry is None
+        or entry.case_id != case.pk
+        or entry.kind != EntryKind.PAYMENT
+        or LedgerEntry.objects.filter(reverses=entry).exists()
     ):
         raise RemedyError(_("Choose the payment the receipt is for."), field="entry")
     if kind == DocumentKind.REPAYMENT_REQUEST and ledger.balance_of(party) >= 0:
@@ -108,9 +113,12 @@ def _freeze(
     entry: LedgerEntry | None,
     cases: list[Case],
 ) -> dict:
-    body = module_for(kind).build(
-        case=case, party=party, entry=entry, cases=cases, municipality=municipality
-    )
+    # Documents are the municipality's official Japanese, whoever issues them: labels
+    # frozen into the data (kinds, stages, methods) must be Japanese too.
+    with translation.override("ja"):
+        body = module_for(kind).build(
+            case=case, party=party, entry=entry, cases=cases, municipality=municipality
+        )
     return {
         "kind": kind,
         "number_text": number_text(municipality, number, version),
@@ -150,6 +158,8 @@ def document_preview(
     cases = list(cases or ([case] if case and kind == DocumentKind.PRESS_RELEASE else []))
     municipality = _municipality(case, cases, by)
     _require_city(municipality, by)
+    if kind == DocumentKind.RECEIPT and entry is not None:
+        party = entry.party  # a receipt is always from the person who was paid
     _check_subject(kind, case=case, party=party, entry=entry, cases=cases)
     data = _freeze(
         kind,
@@ -229,8 +239,8 @@ def document_issue(
     cases = list(cases or ([case] if case and kind == DocumentKind.PRESS_RELEASE else []))
     municipality = _municipality(case, cases, by)
     _require_city(municipality, by)
-    if any(c.municipality_id != municipality.pk for c in cases):
-        raise RemedyError(_("All cases must belong to one municipality."), field="cases")
+    if kind == DocumentKind.RECEIPT and entry is not None:
+        party = entry.party  # a receipt is always from the person who was paid
     _check_subject(kind, case=case, party=party, entry=entry, cases=cases)
     dated = dated or today()
     not_in_future(dated, "dated")

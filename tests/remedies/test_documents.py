@@ -35,19 +35,28 @@ def city(world):
 def _issue(world, case, party, by=None, **kwargs):
     by = by or world.staff
     with tenant_scope(by):
-        return services.document_issue(kind="apology", by=by, case=case, party=party,
-                                       dated=date(2023, 3, 16), **kwargs)
+        return services.document_issue(
+            kind="apology", by=by, case=case, party=party, dated=date(2023, 3, 16), **kwargs
+        )
 
 
 def test_apology_letter_is_numbered_sealed_and_reads_in_japanese(world, city, story):
-    case, c, d = story
+    case, _, d = story
     document = _issue(world, case, d)
     assert document.status == DocumentStatus.ISSUED
     assert document.data["number_text"] == "デ推第1号"
     assert document.sha256 == hashlib.sha256(bytes(document.pdf)).hexdigest()
     text = pdf_text(bytes(document.pdf))
-    for expected in ("デ推第1号", "令和5年3月16日", "鈴木 次郎", "（お詫び）", "記", "以上",
-                     "あなた様に付与されておりました", "093-582-2144"):
+    for expected in (
+        "デ推第1号",
+        "令和5年3月16日",
+        "鈴木 次郎",
+        "（お詫び）",
+        "記",
+        "以上",
+        "あなた様に付与されておりました",
+        "093-582-2144",
+    ):
         assert expected in text, expected
 
 
@@ -62,8 +71,9 @@ def test_each_side_of_a_link_gets_its_own_wording(world, city, story):
 def test_amounts_appear_with_thousands_separators(world, city, story):
     case, c, d = story
     with tenant_scope(world.staff):
-        ledger.ledger_post_misallocation(case=case, owed=c, holder=d, amount=15000,
-                                         on=date(2023, 3, 7), by=world.staff)
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=15000, on=date(2023, 3, 7), by=world.staff
+        )
     text = pdf_text(bytes(_issue(world, case, d).pdf))
     assert "15,000円" in text
 
@@ -73,8 +83,9 @@ def test_numbers_run_per_fiscal_year(world, city, story):
     first = _issue(world, case, c)
     second = _issue(world, case, d)
     with tenant_scope(world.staff):
-        april = services.document_issue(kind="apology", by=world.staff, case=case, party=c,
-                                        dated=date(2023, 4, 3))
+        april = services.document_issue(
+            kind="apology", by=world.staff, case=case, party=c, dated=date(2023, 4, 3)
+        )
     assert [first.number, second.number, april.number] == [1, 2, 1]
     assert april.fiscal_year == 2023 and first.fiscal_year == 2022
 
@@ -132,8 +143,9 @@ def test_an_unidentified_person_gets_no_letter(world, city, story):
     with tenant_scope(world.staff):
         from cases import services as case_services
 
-        b = case_services.party_add(case=case, by=world.staff, label="B氏", identified=False,
-                                    identification_note="照会中")
+        b = case_services.party_add(
+            case=case, by=world.staff, label="B氏", identified=False, identification_note="照会中"
+        )
     with pytest.raises(RemedyError) as error:
         _issue(world, case, b)
     assert error.value.field == "party"
@@ -159,8 +171,11 @@ def test_issue_and_download_are_on_the_timeline_and_in_the_audit(client, world, 
     actions = set(AuditEntry.objects.filter(case=case).values_list("action", flat=True))
     assert {"tadasu.document.issued", "tadasu.document.downloaded"} <= actions
     with scopes_disabled():
-        lines = set(TimelineEvent.objects.filter(case=case, action__startswith="document.")
-                    .values_list("action", "in_story"))
+        lines = set(
+            TimelineEvent.objects.filter(case=case, action__startswith="document.").values_list(
+                "action", "in_story"
+            )
+        )
     assert lines == {("document.issued", False), ("document.downloaded", False)}
 
 
