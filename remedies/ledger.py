@@ -213,7 +213,11 @@ def ledger_post_misallocation(
     return entries
 
 
-def _pay(
+# The two postings below check and write one entry without their own transaction or 経過
+# line: the ledger_post_* services and visit_record (money handed over at a visit) wrap them.
+
+
+def post_payment_entry(
     case: Case,
     party: Party,
     amount: int,
@@ -252,7 +256,7 @@ def _pay(
     )
 
 
-def _collect(
+def post_collection_entry(
     case: Case,
     party: Party,
     amount: int,
@@ -306,7 +310,9 @@ def ledger_post_payment(
 ) -> LedgerEntry:
     """Money or gift certificates handed to a person who is owed."""
     case = _begin(case, by, expected_head, on)
-    entry = _pay(case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None)
+    entry = post_payment_entry(
+        case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
+    )
     with translation.override("ja"):
         text = _("Paid %(amount)s to %(party)s (%(method)s, borne by the %(side)s).") % {
             "amount": yen(amount),
@@ -333,7 +339,7 @@ def ledger_post_collection(
 ) -> LedgerEntry:
     """An excess returned by the person who held it (possibly one instalment of several)."""
     case = _begin(case, by, expected_head, on)
-    entry = _collect(
+    entry = post_collection_entry(
         case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
     )
     with translation.override("ja"):

@@ -264,7 +264,7 @@ def visit_record(
     )
     try:
         if handed_over:
-            ledger._pay(
+            ledger.post_payment_entry(
                 case,
                 party,
                 handed_over,
@@ -276,7 +276,7 @@ def visit_record(
                 visit=visit,
             )
         if collected:
-            ledger._collect(
+            ledger.post_collection_entry(
                 case,
                 party,
                 collected,
