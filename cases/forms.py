@@ -17,6 +17,7 @@ from .models import (
     Role,
     User,
 )
+from .mynumber import refuse_individual_numbers
 from .templatetags.tadasu import person
 
 
@@ -28,9 +29,17 @@ class DateInput(forms.DateInput):
 
 
 class TadasuForm(forms.Form):
-    """Marks required controls so templates can print ※必須 and aria-required."""
+    """Base of every Tadasu form: marks required controls (※必須, aria-required) and refuses
+    an individual number typed into any text field; the message goes next to that field
+    and the rest of the input stays as typed."""
 
     required_css_class = "required"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(refuse_individual_numbers)
 
 
 class ReportForm(TadasuForm):

@@ -182,7 +182,7 @@ class ReverseForm(LedgerForm):
     on = forms.DateField(label=_("Date"), widget=DateInput())
 
 
-class TransitionForm(forms.Form):
+class TransitionForm(TadasuForm):
     expected_stage = forms.CharField(widget=forms.HiddenInput)
     on = forms.DateField(label=_("Date"), required=False, widget=DateInput())
     note = forms.CharField(

@@ -2,6 +2,7 @@
 then check that each case ended where the file says. One transaction: a file with one error
 imports nothing, and the error names the case, the item, the field and the reason."""
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from django_scopes import scopes_disabled
 
 from cases.errors import CaseError
 from cases.models import Case
+from cases.mynumber import contains_individual_number
 
 from .. import ledger
 from ..errors import RemedyError
@@ -51,6 +53,15 @@ def import_cases(data: Any, *, skip_existing: bool = False) -> list[Case]:
             )
         if not isinstance(data.get("cases"), list):
             raise InterchangeError('"cases" must be a list')
+        for position, raw in enumerate(data["cases"], start=1):
+            # The whole case is scanned, not just known fields: an individual number must not
+            # get in through a note or an unexpected key either.
+            if contains_individual_number(json.dumps(raw, ensure_ascii=False)):
+                raise InterchangeError(
+                    "holds what looks like an individual number (My Number), which must not "
+                    "be recorded",
+                    case=f"case {position}",
+                )
         refs = _References()
         replays = [_CaseReplay(i, raw, refs) for i, raw in enumerate(data["cases"], start=1)]
         if skip_existing:
