@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format messages install clean
+.PHONY: run test lint format messages install clean security lock
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@$(MAKE) --no-print-directory security
 	DJANGO_DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
+# pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".
+security: $(STAMP)
+	$(VENV)/bin/bandit -q -r cases remedies config -x '*/migrations/*'
+
+# Pins the dependency closure installed in .venv (runtime and dev) for audits elsewhere.
+lock: $(STAMP)
+	$(PY) tools/lock_requirements.py > requirements.lock
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -5,3 +5,23 @@ from django.utils.translation import gettext_lazy as _
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = _("Case files")
+
+    def ready(self) -> None:
+        # Audit: connects the log-in, log-out and failed log-in receivers.
+        # Security: a session's idle and absolute clocks start at log-in.
+        from django.contrib.auth.signals import user_logged_in
+
+        from . import audit  # noqa: F401
+        from .middleware import start_session_clock
+
+        user_logged_in.connect(start_session_clock, dispatch_uid="tadasu.session_clock")
+
+        # Attachments: a section at the foot of the case page (after the documents).
+        from . import sections
+        from .attachments import attachments_section
+
+        sections.register(
+            sections.Section(
+                "bottom", "cases/attachments_section.html", attachments_section, order=100
+            )
+        )

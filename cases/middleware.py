@@ -1,7 +1,13 @@
 from collections.abc import Callable
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
 from django_scopes import scope
 
 from .scoping import membership_of, scope_for
@@ -48,3 +54,94 @@ class TenantScopeMiddleware:
             return self.get_response(request)
         with scope(**scope_for(membership)):
             return self.get_response(request)
+
+
+# --- Session lifetime and no-store (security) ---------------------------------------------
+# Why a middleware and not SESSION_COOKIE_AGE + SESSION_SAVE_EVERY_REQUEST: a cookie that
+# expires just vanishes, so the next page could not say why the user was signed out, and
+# one cookie age cannot express both an idle limit and a cap counted from log-in. Two
+# timestamps in the session can, and a test can age them. SESSION_COOKIE_AGE is set to the
+# cap only so that the browser and `clearsessions` drop what this would refuse anyway.
+SESSION_LOGIN_AT = "tadasu_login_at"
+SESSION_SEEN_AT = "tadasu_seen_at"
+# Activity is written at most once a minute: a session write per page would cost a query
+# on every read. The idle limit is therefore kept to within a minute, never exceeded.
+SEEN_RESOLUTION_SECONDS = 60
+
+
+def start_session_clock(sender, request: HttpRequest, user, **kwargs) -> None:
+    """user_logged_in receiver (connected in CasesConfig.ready): both clocks start now."""
+    if getattr(request, "session", None) is None:
+        return  # a log-in announced without a session has no clock to start
+    now = timezone.now().timestamp()
+    request.session[SESSION_LOGIN_AT] = now
+    request.session[SESSION_SEEN_AT] = now
+
+
+def session_expiry_reason(session, now: float) -> str | None:
+    """Why this signed-in session must end now ("idle", "max_age"), or None."""
+    login_at = session.get(SESSION_LOGIN_AT)
+    seen_at = session.get(SESSION_SEEN_AT)
+    if login_at is None or seen_at is None:
+        return None
+    if now - login_at > settings.TADASU_SESSION_MAX_AGE.total_seconds():
+        return "max_age"
+    if now - seen_at > settings.TADASU_SESSION_IDLE_TIMEOUT.total_seconds():
+        return "idle"
+    return None
+
+
+class SessionLifetimeMiddleware:
+    """Logs out a session idle too long or older than the cap, and says why on log-in."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = timezone.now().timestamp()
+            reason = session_expiry_reason(request.session, now)
+            if reason is not None:
+                logout(request)  # flushes the session: nothing of it survives
+                messages.info(request, _expiry_message(reason))
+                return redirect_to_login(request.get_full_path())
+            if SESSION_LOGIN_AT not in request.session:
+                # Signed in before this middleware existed: the clocks start now.
+                request.session[SESSION_LOGIN_AT] = now
+            if now - request.session.get(SESSION_SEEN_AT, 0) >= SEEN_RESOLUTION_SECONDS:
+                request.session[SESSION_SEEN_AT] = now
+        return self.get_response(request)
+
+
+def _expiry_message(reason: str) -> str:
+    if reason == "max_age":
+        return _(
+            "You have been logged out because you had been logged in for a long time. "
+            "Please log in again."
+        )
+    return _("You have been logged out because there was no activity for a while.")
+
+
+# Downloads that carry personal data, whoever asks for them.
+NO_STORE_TYPES = {"application/pdf", "text/csv"}
+
+
+class NoStoreMiddleware:
+    """Nothing a signed-in user is shown, and no PDF or CSV, is kept by a browser or proxy.
+
+    So Back after log-out, or the next person at a shared desk PC, finds nothing to show.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        content_type = response.get("Content-Type", "").partition(";")[0].strip().lower()
+        if (user is not None and user.is_authenticated) or content_type in NO_STORE_TYPES:
+            add_never_cache_headers(response)  # no-store, no-cache, private, max-age=0
+        return response
+
+
+# --- end of session lifetime and no-store -------------------------------------------------

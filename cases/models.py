@@ -13,6 +13,8 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField
 from django_scopes import ScopedManager
 
+from .crypto import EncryptedTextField
+
 
 class User(AbstractUser):
     language = models.CharField(
@@ -300,8 +302,13 @@ class Party(models.Model):
     identified = models.BooleanField(_("identified"), default=True)
     name = models.CharField(pgettext_lazy("person", "name"), max_length=100, blank=True)
     name_kana = models.CharField(_("name in kana"), max_length=100, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True)
-    address = models.CharField(_("address"), max_length=200, blank=True)
+    # Encrypted at rest (cases/crypto.py); shown masked unless a user asks to see them.
+    phone = EncryptedTextField(_("phone"), blank=True)
+    address = EncryptedTextField(_("address"), blank=True)
+    bank_name = models.CharField(_("bank and branch"), max_length=100, blank=True)
+    account_number = EncryptedTextField(_("account number"), blank=True)  # 公金受取口座など
+    payment_service = models.CharField(_("cashless payment service"), max_length=100, blank=True)
+    payment_account = EncryptedTextField(_("payment account ID"), blank=True)
     identification_note = models.CharField(
         _("identification status"), max_length=200, blank=True
     )  # e.g. 身元をデジタル庁に照会中
@@ -411,21 +418,91 @@ class TimelineEvent(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who did what to which case, written in the same transaction as the change."""
+    """Who did what to which case, written in the same transaction as the change.
 
-    at = models.DateTimeField(auto_now_add=True)
+    Append-only: database triggers refuse UPDATE and DELETE (migration 0006), and each
+    entry carries the SHA-256 of its predecessor's hash and its own content, so a changed
+    or removed entry breaks the chain (`manage.py verify_audit`). Personal data is masked
+    before it gets here (cases/services.py _masked)."""
+
+    at = models.DateTimeField()
     user = models.ForeignKey(User, on_delete=models.PROTECT, null=True, related_name="+")
     role = models.CharField(max_length=20, blank=True)
     action = models.CharField(max_length=60)  # namespaced, e.g. "tadasu.case.opened"
+    # Whose trail this is: the case's municipality, else the acting user's organisation.
+    municipality = models.ForeignKey(
+        Municipality, on_delete=models.PROTECT, null=True, related_name="+"
+    )
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+")
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=40, blank=True)
     data = models.JSONField(default=dict, blank=True)
+    client_address = models.GenericIPAddressField(null=True, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
+        indexes = [models.Index(fields=["municipality", "at"])]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
+
+
+class AuditHead(models.Model):
+    """The newest entry of the chain. One row, locked while an entry is appended, so two
+    writers can never both chain onto the same predecessor."""
+
+    last_id = models.BigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"{self.last_id} {self.last_hash[:12]}"
+
+
+# --- Attachments (cases/attachments.py holds the service and views) ------------------------
+
+
+def _attachment_storage():
+    from .storage import AttachmentStorage
+
+    return AttachmentStorage()
+
+
+def _attachment_stored_name(instance: "Attachment", filename: str) -> str:
+    # Random: the uploaded name (which may name a person) reaches neither the disk nor a URL.
+    import secrets
+
+    return secrets.token_hex(16)
+
+
+class Attachment(models.Model):
+    """A scan kept with the case file (添付ファイル): a signed receipt, an agency's answer."""
+
+    case = models.ForeignKey(
+        Case, on_delete=models.PROTECT, related_name="attachments", verbose_name=_("case")
+    )
+    file = models.FileField(
+        storage=_attachment_storage, upload_to=_attachment_stored_name, editable=False
+    )
+    original_name = models.CharField(_("file name"), max_length=120)  # sanitised
+    content_type = models.CharField(_("type"), max_length=40)  # from the bytes, not the name
+    size = models.PositiveIntegerField(_("size in bytes"))
+    sha256 = models.CharField("SHA-256", max_length=64)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    uploaded_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", verbose_name=_("uploaded by")
+    )
+    uploaded_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+
+    objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["uploaded_at", "id"]
+
+    def __str__(self) -> str:
+        return self.original_name

@@ -18,6 +18,9 @@ class Section:
     slot: str  # "top" (under the overview) or "bottom" (after the press-release sections)
     template: str
     context: Callable[[HttpRequest, Case], dict]
+    # Place within the slot, lowest first; equal orders keep the order of registration
+    # (apps register in INSTALLED_APPS order, which would put cases/ before remedies/).
+    order: int = 0
 
 
 _SECTIONS: list[Section] = []
@@ -30,6 +33,6 @@ def register(section: Section) -> None:
 
 def render_context(request: HttpRequest, case: Case) -> dict[str, list[tuple[str, dict]]]:
     slots: dict[str, list[tuple[str, dict]]] = {"top": [], "bottom": []}
-    for section in _SECTIONS:
+    for section in sorted(_SECTIONS, key=lambda s: s.order):
         slots[section.slot].append((section.template, section.context(request, case)))
     return slots

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from . import permissions
 from .audit import audit_log
+from .crypto import mask, mask_address
 from .errors import CaseError
 from .models import (
     Case,
@@ -318,9 +319,36 @@ PARTY_FIELDS = (
     "name_kana",
     "phone",
     "address",
+    "bank_name",
+    "account_number",
+    "payment_service",
+    "payment_account",
     "identification_note",
     "identified_on",
 )
+# Contact and account details: encrypted at rest, masked in the audit trail.
+PERSONAL_FIELDS = (
+    "name",
+    "name_kana",
+    "phone",
+    "address",
+    "bank_name",
+    "account_number",
+    "payment_service",
+    "payment_account",
+)
+
+
+def _masked(name: str, value) -> str:
+    if value in (None, ""):
+        return ""
+    if name == "address":
+        return mask_address(value)
+    if name in ("name", "name_kana"):
+        return str(value)[:1] + "＊＊"
+    if name in PERSONAL_FIELDS:
+        return mask(str(value))
+    return str(value)
 
 
 def _clean_party_fields(fields: dict) -> dict:
@@ -338,6 +366,10 @@ def party_add(
     name_kana: str = "",
     phone: str = "",
     address: str = "",
+    bank_name: str = "",
+    account_number: str = "",
+    payment_service: str = "",
+    payment_account: str = "",
     identification_note: str = "",
     identified_on: date | None = None,
 ) -> Party:
@@ -351,13 +383,18 @@ def party_add(
             "name_kana": name_kana,
             "phone": phone,
             "address": address,
+            "bank_name": bank_name,
+            "account_number": account_number,
+            "payment_service": payment_service,
+            "payment_account": payment_account,
             "identification_note": identification_note,
             "identified_on": identified_on,
         }
     )
     _check_party(case, fields)
     if not identified:
-        fields.update(name="", name_kana="", phone="", address="", identified_on=None)
+        # Nothing personal is kept for a person not yet identified.
+        fields.update(dict.fromkeys(PERSONAL_FIELDS, ""), identified_on=None)
     party = Party.objects.create(case=case, **fields)
     audit_log(
         "tadasu.party.added",
@@ -388,17 +425,22 @@ def party_update(*, party: Party, by: User, **changes) -> Party:
     if newly_identified and fields["identified_on"] is None:
         fields["identified_on"] = today()
     changed = [name for name in PARTY_FIELDS if getattr(party, name) != fields[name]]
+    before = {name: _masked(name, getattr(party, name)) for name in changed}
     for name in changed:
         setattr(party, name, fields[name])
     if changed:
         party.save(update_fields=changed)
-        # Field names only: the values are personal data and stay out of the audit trail.
+        # Before and after, masked: personal data never enters the audit trail in clear.
         audit_log(
             "tadasu.party.changed",
             by=by,
             case=case,
             obj=party,
-            data={"label": party.label, "fields": sorted(changed)},
+            data={
+                "label": party.label,
+                "fields": sorted(changed),
+                "changes": {n: [before[n], _masked(n, fields[n])] for n in sorted(changed)},
+            },
         )
     if newly_identified:
         with translation.override("ja"):
@@ -485,3 +527,17 @@ def timeline_add(
     )
     audit_log("tadasu.timeline.added", by=by, case=case, obj=event)
     return event
+
+
+@transaction.atomic
+def party_reveal(*, party: Party, by: User, purpose: str = "view") -> Party:
+    """Someone asked to see a person's contact and account details in clear: record it."""
+    require_member(by)  # and the caller found the party through the tenant scope
+    audit_log(
+        "tadasu.party.revealed",
+        by=by,
+        case=party.case,
+        obj=party,
+        data={"label": party.label, "purpose": purpose},
+    )
+    return party

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import attachments, views
 
 app_name = "cases"
 
@@ -12,6 +12,14 @@ urlpatterns = [
     path("<str:ref>/take/", views.case_take, name="take"),
     path("<str:ref>/parties/new/", views.party_new, name="party_new"),
     path("<str:ref>/parties/<int:party_id>/edit/", views.party_edit, name="party_edit"),
+    path("<str:ref>/parties/<int:party_id>/reveal/", views.party_reveal, name="party_reveal"),
     path("<str:ref>/links/new/", views.link_new, name="link_new"),
     path("<str:ref>/timeline/new/", views.timeline_new, name="timeline_new"),
+    # Attachments (cases/attachments.py): upload, and the only way a stored file goes out.
+    path("<str:ref>/attachments/new/", attachments.attachment_new, name="attachment_new"),
+    path(
+        "<str:ref>/attachments/<int:attachment_id>/",
+        attachments.attachment_download,
+        name="attachment_download",
+    ),
 ]

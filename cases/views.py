@@ -159,10 +159,23 @@ def party_new(request: HttpRequest, ref: str) -> HttpResponse:
     return render(request, "cases/party_form.html", {"form": form, "case": case})
 
 
+@require_POST
+@member_required
+def party_reveal(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
+    """Contact and account details in clear, on an explicit request that is audited."""
+    case = _case_for(request, ref)
+    party = get_object_or_404(Party, case=case, pk=party_id)
+    services.party_reveal(party=party, by=request.user)
+    return render(request, "cases/party_reveal.html", {"case": case, "party": party})
+
+
 @member_required
 def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
     case = _editable_case_for(request, ref)
     party = get_object_or_404(Party, case=case, pk=party_id)
+    if request.method == "GET":
+        # The edit form shows the details in clear: that is a reveal too.
+        services.party_reveal(party=party, by=request.user, purpose="edit")
     form = PartyForm(request.POST or None, initial=PartyForm.initial_from(party))
     if (
         request.method == "POST"

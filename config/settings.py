@@ -1,11 +1,12 @@
 """Tadasu settings: one module, driven by environment variables.
 
-DJANGO_SECRET_KEY, DJANGO_DEBUG, DJANGO_ALLOWED_HOSTS and DATABASE_URL are read here;
-everything else is fixed. Without DATABASE_URL the embedded SQLite file under var/ is used.
+The variables in README's configuration table are read here; everything else is fixed.
+Without DATABASE_URL the embedded SQLite file under var/ is used.
 """
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -33,6 +34,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
+    return number
+
+
 def _development_secret() -> str:
     # A per-checkout secret, generated once and kept outside git (var/ is ignored), so that
     # a development server never runs on a key published in the repository.
@@ -45,6 +59,24 @@ def _development_secret() -> str:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+
+def _development_field_key() -> list[str]:
+    # Like the development secret: generated once per checkout, outside git.
+    from cryptography.fernet import Fernet
+
+    path = VAR_DIR / "field_key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(Fernet.generate_key().decode())
+        path.chmod(0o600)
+    return [path.read_text().strip()]
+
+
+# Keys that encrypt personal data at rest (cases/crypto.py): separate from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("TADASU_FIELD_KEYS", [])
+if not FIELD_ENCRYPTION_KEYS and DEBUG:
+    FIELD_ENCRYPTION_KEYS = _development_field_key()
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -68,20 +100,30 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_fsm",
+    "axes",  # failed log-in lockout (security block below)
+    "csp",  # Content-Security-Policy (security block below)
     "cases",
     "remedies",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First of ours: every audit entry of the request records the client address.
+    "cases.audit.AuditRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cases.middleware.NoStoreMiddleware",
     "cases.middleware.UserLanguageMiddleware",
     "cases.middleware.TenantScopeMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After messages: an expired session is told why on the log-in page.
+    "cases.middleware.SessionLifetimeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires: turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -142,10 +184,75 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 
+# --- Attachments (cases/attachments.py) ---------------------------------------------------
+# Scans kept with a case (signed receipts, agencies' answers) hold personal data: their bytes
+# live outside STATIC_ROOT and every URL space, under random names, and leave only through the
+# access-checked download view. TADASU_ATTACHMENT_MAX_MB bounds one file.
+TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
+TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
+# --- end attachments ------------------------------------------------------------------------
+
+# --- Security: sessions, failed log-ins, HTTPS, headers ---------------------------------
+# Sessions end after TADASU_SESSION_IDLE_MINUTES without a request and, whatever the
+# activity, TADASU_SESSION_MAX_HOURS after log-in (cases.middleware.SessionLifetimeMiddleware
+# says why it is a middleware). The cookie lives no longer than the cap, and ends with the
+# browser: a desk PC shared by several people is exactly where the original errors began.
+TADASU_SESSION_IDLE_TIMEOUT = timedelta(minutes=env_int("TADASU_SESSION_IDLE_MINUTES", 15))
+TADASU_SESSION_MAX_AGE = timedelta(hours=env_int("TADASU_SESSION_MAX_HOURS", 10))
+SESSION_COOKIE_AGE = int(TADASU_SESSION_MAX_AGE.total_seconds())
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
+
+# django-axes: 5 wrong passwords for one user name from one address lock that pair for 15
+# minutes. Never by address alone: a whole ward office leaves through one NAT address.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # five failures in a row, not five in a day
+AXES_LOCKOUT_CALLABLE = "cases.lockout.lockout_response"  # Japanese page, HTTP 429
+
+# Behind a reverse proxy that terminates TLS (DJANGO_SECURE_PROXY_SSL_HEADER=1): trust its
+# X-Forwarded-Proto, and take the client address it appends to X-Forwarded-For.
+BEHIND_PROXY = env_bool("DJANGO_SECURE_PROXY_SSL_HEADER")
+if BEHIND_PROXY:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    AXES_CLIENT_IP_CALLABLE = "cases.lockout.client_ip_behind_proxy"
+
+if not DEBUG:
+    # Off only where the proxy itself redirects http to https (and for the test client).
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+# security.W021 asks for SECURE_HSTS_PRELOAD. The preload list takes registrable domains
+# (the city's whole example.jp), not this application's host: that is the domain owner's
+# decision, so Tadasu does not send "preload" and says so here.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"  # case references in URLs stay on this site
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# django-csp 4: only this site's own files; no inline script or style (the templates have
+# none: keep it so, and put styles in static/css/tadasu.css).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# --- end of security block ---------------------------------------------------------------
 
 LOGGING = {
     "version": 1,

@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from cases import audit_views
 from cases import views as case_views
 
 urlpatterns = [
@@ -13,5 +14,7 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("cases/<str:ref>/", include("remedies.urls")),
     path("documents/", include("remedies.documents.urls")),
+    path("audit/", audit_views.audit_list, name="audit_list"),
+    path("audit/export/", audit_views.audit_export, name="audit_export"),
     path("admin/", admin.site.urls),
 ]

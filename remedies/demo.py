@@ -29,7 +29,7 @@ from cases.models import (
 
 from .interchange import import_cases
 
-DEMO_PASSWORD = "tadasu-demo"  # noqa: S105 - published demo password, refused without DEBUG
+DEMO_PASSWORD = "tadasu-demo"  # noqa: S105  # nosec B105  # published demo password, refused without DEBUG
 
 KITAKYUSHU = "北九州市"
 AGEC = "株式会社エイジェック"

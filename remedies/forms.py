@@ -6,7 +6,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from cases.forms import DateInput, TadasuForm, party_choice_label
+from cases.forms import (
+    DateInput,
+    ModelMultipleChoiceField,
+    TadasuForm,
+    party_choice_label,
+)
 from cases.models import Agency, Party
 
 from .models import MAX_AMOUNT, Channel, Method, Purpose, Side
@@ -57,7 +62,7 @@ class LedgerForm(TadasuForm):
 
 
 class ContactForm(TadasuForm):
-    agencies = forms.ModelMultipleChoiceField(
+    agencies = ModelMultipleChoiceField(
         label=_("Agencies"), queryset=Agency.objects.all(), widget=forms.CheckboxSelectMultiple
     )
     made_by = forms.ChoiceField(label=_("Contacted by"), choices=CITY_OR_CONTRACTOR)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
+from cases.crypto import EncryptedBinaryField, EncryptedJSONField
 from cases.models import Agency, Case, Party
 
 MAX_AMOUNT = 10_000_000  # yen; anything larger in one entry is a typing error
@@ -334,8 +335,9 @@ class Document(models.Model):
     )
     status = models.CharField(max_length=20, choices=DocumentStatus.choices)
     dated = models.DateField(_("date of the document"))
-    data = models.JSONField(default=dict)
-    pdf = models.BinaryField(null=True, blank=True)
+    # Both name people: encrypted at rest like every other personal detail.
+    data = EncryptedJSONField(default=dict)
+    pdf = EncryptedBinaryField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"

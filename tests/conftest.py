@@ -8,6 +8,8 @@
 from dataclasses import dataclass
 
 import pytest
+from django.test import Client, RequestFactory
+from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from cases.models import Municipality, Office, Role, User
@@ -71,3 +73,24 @@ def unscoped():
 def _fast_password_hashing(settings):
     # PBKDF2's deliberate slowness, paid for every persona of every test, is not under test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# --- Log-in through django-axes (security) ------------------------------------------------
+class AxesClient(Client):
+    """The test client, whose login() hands authenticate() a request as django-axes needs.
+
+    AxesStandaloneBackend refuses an authenticate() call without a request (it could not
+    tell the address); the log-in page passes one, Client.login() alone does not.
+    """
+
+    def login(self, **credentials) -> bool:
+        credentials.setdefault("request", RequestFactory().post(reverse("login")))
+        return super().login(**credentials)
+
+
+@pytest.fixture
+def client() -> AxesClient:
+    return AxesClient()
+
+
+# --- end of log-in through django-axes ----------------------------------------------------

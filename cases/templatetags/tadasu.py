@@ -58,3 +58,17 @@ def days_since(value: date | None) -> int:
     from django.utils import timezone
 
     return (timezone.localdate() - value).days if value else 0
+
+
+@register.filter
+def masked(value: str | None) -> str:
+    from cases.crypto import mask
+
+    return mask(value)
+
+
+@register.filter
+def masked_address(value: str | None) -> str:
+    from cases.crypto import mask_address
+
+    return mask_address(value)

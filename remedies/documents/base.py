@@ -3,7 +3,7 @@ block, and the draft mark on previews. One module per document builds on it."""
 
 import io
 from datetime import date
-from xml.sax.saxutils import escape
+from xml.sax.saxutils import escape  # nosec B406  # escapes text for reportlab; parses no XML
 
 from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4

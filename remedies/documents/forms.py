@@ -1,7 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from cases.forms import DateInput, TadasuForm, party_choice_label
+from cases.forms import (
+    DateInput,
+    ModelMultipleChoiceField,
+    TadasuForm,
+    party_choice_label,
+)
 from cases.models import Case, Party
 
 from ..models import DocumentKind, EntryKind, LedgerEntry
@@ -47,7 +52,7 @@ class CaseDocumentForm(TadasuForm):
 
 
 class PressReleaseForm(TadasuForm):
-    cases = forms.ModelMultipleChoiceField(
+    cases = ModelMultipleChoiceField(
         label=_("Cases"), queryset=Case.objects.none(), widget=forms.CheckboxSelectMultiple
     )
     dated = forms.DateField(label=_("Date of the document"), required=False, widget=DateInput())

@@ -14,6 +14,7 @@ from ..models import AgencyContact, EntryKind, LedgerEntry
 from ..workflow import case_transition
 from .rules import (
     _EMPTY,
+    CONTACT_FIELDS,
     _bool,
     _date,
     _FieldError,
@@ -107,7 +108,7 @@ class _CaseActions:
             "identified": _bool(party, "identified", True),
             "identified_on": _date(party, "identified_on", optional=True),
         }
-        for name in ("name", "name_kana", "phone", "address", "identification_note"):
+        for name in ("name", "name_kana", *CONTACT_FIELDS, "identification_note"):
             values[name] = _text(party, name, "")
         return values, party_field_placement(party, _edit_orders(party))
 

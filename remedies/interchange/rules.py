@@ -88,7 +88,7 @@ def party_field_placement(final: dict, updates: list[tuple[int, list[str]]]) -> 
     identified_at = last["identified"] if identified else None
     if identified_at is not None:
         placed[identified_at].add("identified")
-    for name in ("name", "name_kana", "phone", "address", "identified_on"):
+    for name in ("name", "name_kana", *CONTACT_FIELDS, "identified_on"):
         at = last[name]
         if identified_at is not None:
             # Added unidentified, so blank until then; the name and the date are needed
@@ -104,6 +104,18 @@ def party_field_placement(final: dict, updates: list[tuple[int, list[str]]]) -> 
     if at is not None and identified_at is None and identified and final.get("identification_note"):
         placed[at].add("identification_note")
     return [[name for name in PARTY_FIELDS if name in fields] for fields in placed]
+
+
+# Contact and account details of a person (encrypted at rest; in clear in the file, which
+# is an administrator's export).
+CONTACT_FIELDS = (
+    "phone",
+    "address",
+    "bank_name",
+    "account_number",
+    "payment_service",
+    "payment_account",
+)
 
 
 # ---- the fields --------------------------------------------------------------------------
@@ -136,8 +148,7 @@ def party_fields(party: Party, balance: int) -> dict:
         "identified": party.identified,
         "name": party.name,
         "name_kana": party.name_kana,
-        "phone": party.phone,
-        "address": party.address,
+        **{name: getattr(party, name) for name in CONTACT_FIELDS},
         "identification_note": party.identification_note,
         "identified_on": _iso(party.identified_on),
         "balance": balance,

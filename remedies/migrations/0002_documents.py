@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 from django.conf import settings
+import cases.crypto
 from django.db import migrations, models
 
 
@@ -24,8 +25,8 @@ class Migration(migrations.Migration):
                 ('version', models.PositiveSmallIntegerField(default=1)),
                 ('status', models.CharField(choices=[('awaiting_approval', 'awaiting approval'), ('issued', 'issued')], max_length=20)),
                 ('dated', models.DateField(verbose_name='date of the document')),
-                ('data', models.JSONField(default=dict)),
-                ('pdf', models.BinaryField(blank=True, null=True)),
+                ('data', cases.crypto.EncryptedJSONField(default=dict)),
+                ('pdf', cases.crypto.EncryptedBinaryField(blank=True, null=True)),
                 ('sha256', models.CharField(blank=True, max_length=64)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('issued_at', models.DateTimeField(blank=True, null=True)),

@@ -1,0 +1,29 @@
+"""django-axes hooks: the lockout page, and the client address behind a proxy."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def lockout_response(
+    request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
+) -> HttpResponse:
+    # 429 Too Many Requests, axes' own default; the page says how long, in the user's language.
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "registration/locked_out.html",
+        {"failure_limit": settings.AXES_FAILURE_LIMIT, "minutes": minutes},
+        status=429,
+    )
+
+
+def client_ip_behind_proxy(request: HttpRequest) -> str | None:
+    """The address our one reverse proxy saw: the right-most X-Forwarded-For entry.
+
+    Entries to its left come from the client and can be forged; the proxy appends the
+    address it accepted the connection from. Without a proxy REMOTE_ADDR is used instead.
+    """
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
+    return addresses[-1] if addresses else request.META.get("REMOTE_ADDR")

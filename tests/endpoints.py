@@ -1,0 +1,434 @@
+"""Every route of the project, a world to call them in, and a valid form for each.
+
+Shared by the access matrix (test_access_matrix.py) and the form fuzzer
+(test_fuzz_all_forms.py). The routes come from the URL resolver itself, so a view added to
+any urls.py shows up here without anyone listing it; what cannot be derived (which object
+fills a URL parameter, what a valid form holds) is looked up in the tables below, and a
+route they do not know fails loudly instead of being skipped.
+"""
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from http.cookies import SimpleCookie
+
+from django.apps import apps
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, reset_queries, transaction
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_scopes import scopes_disabled
+
+from cases import services
+from cases.attachments import attachment_add
+from cases.models import Agency, CaseKind, CauseCategory, DataKind
+from cases.scoping import tenant_scope
+from remedies import ledger
+from remedies import services as remedies
+from remedies.documents import services as documents
+from remedies.models import Channel, DocumentKind
+from remedies.views import LEDGER_FORMS
+from remedies.workflow import STEPS
+
+# admin/ is Django's own and covered by tests/*/test_admin.py; static/ and media/ are not
+# the project's views.
+EXCLUDED_PREFIXES = ("admin/", "static/", "media/")
+ROLES = (
+    "staff",
+    "manager",
+    "contractor",
+    "other_contractor",
+    "auditor",
+    "staff_other_city",
+    "anonymous",
+)
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # "cases:party_edit"
+    path: str  # "cases/<str:ref>/parties/<int:party_id>/edit/"
+    params: tuple[str, ...]
+
+
+def project_routes() -> list[Route]:
+    """Every URL pattern of the project, walked recursively through includes."""
+
+    def own_params(pattern) -> tuple[str, ...]:
+        return tuple(pattern.pattern.regex.groupindex)
+
+    def walk(patterns, prefix: str, namespace: str | None, params: tuple) -> Iterator[Route]:
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = pattern.namespace
+                ns = f"{namespace}:{inner}" if namespace and inner else inner or namespace
+                yield from walk(
+                    pattern.url_patterns,
+                    prefix + str(pattern.pattern),
+                    ns,
+                    params + own_params(pattern),
+                )
+            elif isinstance(pattern, URLPattern):
+                path = prefix + str(pattern.pattern)
+                if path.startswith(EXCLUDED_PREFIXES):
+                    continue
+                if pattern.name is None:
+                    raise AssertionError(f"the route {path!r} has no name: give it one")
+                name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+                yield Route(name, path, params + own_params(pattern))
+
+    return list(walk(get_resolver().url_patterns, "", None, ()))
+
+
+# Values tried for parameters that are not objects: every value the code knows, plus one it
+# does not. Taken from the code, so that a new ledger kind or stage step is a new row.
+def variants(route: Route) -> list[str | None]:
+    if "kind" in route.params:
+        known = {
+            "remedies:ledger_new": list(LEDGER_FORMS),
+            "documents:municipal": [DocumentKind.PRESS_RELEASE, DocumentKind.CHECKLIST],
+        }
+        if route.name not in known:
+            raise AssertionError(f"{route.name}: say which kinds to try (tests/endpoints.py)")
+        return [*known[route.name], "bogus"]
+    if "step" in route.params:
+        return [*STEPS, "bogus"]
+    return [None]
+
+
+def object_sets(route: Route) -> list[str]:
+    """own: objects of the city's case at contractor_co's desk; foreign: of a case of another
+    municipality (at other_co's desk); mixed: the own case's reference with the foreign
+    case's object ids (an object reached through a case it does not belong to)."""
+    ids = [p for p in route.params if p.endswith("_id")]
+    if "ref" not in route.params and not ids:
+        return ["-"]
+    return ["own", "foreign", "mixed"] if "ref" in route.params and ids else ["own", "foreign"]
+
+
+@dataclass
+class Estate:
+    """One case file with one of everything a URL can point at."""
+
+    tag: str  # a word that appears only in this estate's personal data: leaks show it
+    case: object
+    c: object
+    d: object
+    contact: object
+    entry: object
+    document: object
+    pending_document: object
+    attachment: object
+    extra: dict = field(default_factory=dict)
+
+
+def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
+    with tenant_scope(by):
+        case = services.case_open(
+            by=by,
+            office=office,
+            kind=CaseKind.CASHLESS_LINK,
+            contractor=contractor,
+            discovered_on=date(2023, 2, 7),
+            summary=f"{tag}の窓口でポイントが別人に付与された。",
+            cause_category=CauseCategory.LOGOUT_OMITTED,
+            cause_text="ログアウト漏れ",
+            prevention="一人の対応を終える度に必ずログアウトする。",
+        )
+        c = services.party_add(case=case, by=by, label="C氏", name=f"{tag} 花子", phone="0931234")
+        d = services.party_add(case=case, by=by, label="D氏", name=f"{tag} 次郎")
+        services.misregistration_add(
+            case=case,
+            by=by,
+            source=d,
+            target=c,
+            data_kind=DataKind.CASHLESS_ACCOUNT,
+            paid_through=True,
+        )
+        contact = remedies.contact_add(
+            case=case,
+            by=by,
+            agencies=[agency],
+            contacted_on=date(2023, 2, 8),
+            channel=Channel.PHONE,
+            request=f"{tag}の件を照会。",
+        )
+        entry = ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=5000, on=date(2023, 2, 8), by=by
+        )[0]
+        document = documents.document_issue(
+            kind=DocumentKind.APOLOGY, by=by, case=case, party=c, dated=date(2023, 2, 9)
+        )
+        municipality = case.municipality
+        municipality.documents_need_approval = True
+        municipality.save(update_fields=["documents_need_approval"])
+        pending = documents.document_issue(
+            kind=DocumentKind.REPORT, by=by, case=case, dated=date(2023, 2, 9)
+        )
+        municipality.documents_need_approval = False
+        municipality.save(update_fields=["documents_need_approval"])
+        attachment = attachment_add(
+            case=case,
+            by=by,
+            upload=SimpleUploadedFile(f"{tag}.pdf", PDF),
+            description=f"{tag}の受領書",
+        )
+    return Estate(tag, case, c, d, contact, entry, document, pending, attachment)
+
+
+def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
+    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    own = _build(
+        world,
+        tag="ミギワ",
+        by=world.staff,
+        office=world.office,
+        contractor=world.contractor_co,
+        agency=agency,
+    )
+    if not foreign:
+        return {"own": own}
+    return {
+        "own": own,
+        "foreign": _build(
+            world,
+            tag="ハザマ",
+            by=world.staff_other_city,
+            office=world.other_city_office,
+            contractor=world.other_co,
+            agency=agency,
+        ),
+    }
+
+
+# Which estate's object fills each URL parameter (approve needs a document awaiting it).
+def _object_id(route: Route, param: str, estate: Estate) -> int:
+    if param == "document_id":
+        document = estate.pending_document if route.name == "documents:approve" else None
+        return (document or estate.document).pk
+    objects = {
+        "party_id": estate.c,
+        "contact_id": estate.contact,
+        "entry_id": estate.entry,
+        "attachment_id": estate.attachment,
+    }
+    if param not in objects:
+        raise AssertionError(
+            f"{route.name}: no object for the URL parameter {param!r}; "
+            "add one to tests/endpoints.py"
+        )
+    return objects[param].pk
+
+
+def url_for(route: Route, variant: str | None, objects: str, estates: dict[str, Estate]) -> str:
+    kwargs = {}
+    for param in route.params:
+        if param in ("kind", "step"):
+            kwargs[param] = variant
+        elif param == "ref":
+            kwargs[param] = estates["own" if objects == "mixed" else objects].case.reference
+        else:
+            estate = estates["foreign" if objects == "mixed" else objects]
+            kwargs[param] = _object_id(route, param, estate)
+    return reverse(route.name, kwargs=kwargs)
+
+
+# ---- valid forms ------------------------------------------------------------------------
+
+
+def _head(case) -> int:
+    with scopes_disabled():
+        return ledger.ledger_head(case)
+
+
+def _case_fields(world, estate: Estate, variant: str | None = None) -> dict:
+    return {
+        "kind": CaseKind.CASHLESS_LINK,
+        "office": estate.case.office_id,
+        "contractor": estate.case.contractor_id or "",
+        "discovered_on": "2023-02-07",
+        "summary": "窓口での誤登録（追記）",
+        "cause_category": CauseCategory.LOGOUT_OMITTED,
+        "cause_text": "ログアウト漏れ（確認済み）",
+        "prevention": "完了チェック表を使う。",
+    }
+
+
+def _ledger(kind: str, estate: Estate) -> dict:
+    base = {"expected_head": _head(estate.case), "on": "2023-02-10"}
+    c, d = estate.c.pk, estate.d.pk
+    return base | {
+        "misallocation": {"owed": c, "holder": d, "amount": "1,000"},
+        "payment": {"party": c, "amount": "1000", "side": "contractor", "method": "cash"},
+        "collection": {"party": d, "amount": "1000", "side": "contractor", "method": "cash"},
+        "regrant": {"party": c, "amount": "1000"},
+        "write_off": {"party": c, "reason": "回収不能と判断"},
+    }.get(kind, {})
+
+
+# route name → (world, estate of the case in the URL, variant) → a valid form for a role
+# allowed to post it. Routes without an entry take no form (GET pages, bare buttons).
+PAYLOADS: dict[str, Callable[..., dict]] = {
+    "login": lambda w, e, v: {"username": "nobody", "password": "wrong-password"},
+    "set_language": lambda w, e, v: {"language": "en", "next": "/cases/"},
+    "cases:new": lambda w, e, v: _case_fields(w, e) | {"office": w.office.pk},
+    "cases:edit": _case_fields,
+    "cases:party_new": lambda w, e, v: {"label": "Z氏", "identified": "on", "name": "新規 三郎"},
+    "cases:party_edit": lambda w, e, v: {
+        "label": e.c.label,
+        "identified": "on",
+        "name": e.c.name,
+        "phone": "0939999",
+    },
+    "cases:link_new": lambda w, e, v: {
+        "source": e.c.pk,
+        "target": e.d.pk,
+        "data_kind": DataKind.BANK_ACCOUNT,
+    },
+    "cases:timeline_new": lambda w, e, v: {
+        "occurred_on": "2023-02-08",
+        "actor": "北九州市",
+        "text": "電話で状況を確認した。",
+    },
+    "cases:attachment_new": lambda w, e, v: {
+        "file": SimpleUploadedFile("scan.pdf", PDF),
+        "description": "受領書",
+    },
+    "remedies:contact_new": lambda w, e, v: {
+        "agencies": [Agency.objects.get(name="デジタル庁").pk],
+        "made_by": "municipality",
+        "contacted_on": "2023-02-08",
+        "channel": Channel.EMAIL,
+        "request": "口座の状況を照会。",
+    },
+    "remedies:contact_answer": lambda w, e, v: {
+        "answered_on": "2023-02-09",
+        "answer": "双方とも正しい口座に修正済み。",
+    },
+    "remedies:agreement_new": lambda w, e, v: {
+        "payer": "contractor",
+        "amount": "5000",
+        "form": "cash",
+        "agreed_on": "2023-02-10",
+    },
+    "remedies:visit_new": lambda w, e, v: {
+        "expected_head": _head(e.case),
+        "party": e.c.pk,
+        "visited_on": "2023-02-10",
+        "place": "自宅",
+        "purpose": "apology",
+        "apologised": "on",
+        "hand_over_side": "contractor",
+        "hand_over_method": "cash",
+        "collected_by": "contractor",
+        "collection_method": "cash",
+    },
+    "remedies:letter_new": lambda w, e, v: {"party": e.c.pk, "sent_on": "2023-02-10"},
+    "remedies:ledger_new": lambda w, e, v: _ledger(v, e),
+    "remedies:ledger_reverse": lambda w, e, v: {
+        "expected_head": _head(e.case),
+        "reason": "金額の誤入力",
+        "on": "2023-02-10",
+    },
+    "remedies:transition": lambda w, e, v: {
+        "expected_stage": e.case.stage,
+        "on": "2023-02-10",
+        "note": "関係機関へ照会する。",
+    },
+    "remedies:document_new": lambda w, e, v: {
+        "kind": DocumentKind.APOLOGY,
+        "party": e.d.pk,
+        "dated": "2023-02-10",
+    },
+    "documents:municipal": lambda w, e, v: {"cases": [e.case.pk], "dated": "2023-02-10"},
+}
+
+
+def payload(route: Route, world, estate: Estate, variant: str | None) -> dict | None:
+    make = PAYLOADS.get(route.name)
+    return make(world, estate, variant) if make else None
+
+
+# ---- calling -----------------------------------------------------------------------------
+
+
+class Callers:
+    """One signed-in client per role. Every call runs in a savepoint that is rolled back, so
+    each one meets the same world, whatever the calls before it did."""
+
+    def __init__(self, world):
+        self.clients: dict[str, Client] = {}
+        self.cookies: dict[str, str] = {}
+        for role in ROLES:
+            client = Client()
+            if role != "anonymous":
+                client.force_login(getattr(world, role))
+                self.cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+            self.clients[role] = client
+
+    @contextmanager
+    def call(self, role: str) -> Iterator[tuple[Client, CaptureQueriesContext]]:
+        client = self.clients[role]
+        # Only the session: no message cookies or language left over from an earlier call.
+        client.cookies = SimpleCookie()
+        if role in self.cookies:
+            client.cookies[settings.SESSION_COOKIE_NAME] = self.cookies[role]
+        # The query log is a bounded deque: left to fill up, CaptureQueriesContext would see
+        # none of a call's queries. Emptied per call, it holds all of them.
+        reset_queries()
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            try:
+                yield client, queries
+            finally:
+                transaction.set_rollback(True)
+
+
+def tenant_models() -> list:
+    """Every table of the project's own apps, many-to-many tables included."""
+    found = []
+    for config in (apps.get_app_config("cases"), apps.get_app_config("remedies")):
+        for model in config.get_models(include_auto_created=True):
+            if not model._meta.proxy and model._meta.managed:
+                found.append(model)
+    return found
+
+
+def _tables() -> set[str]:
+    return {m._meta.db_table for m in tenant_models()}
+
+
+def snapshot(*, exclude: frozenset[str] = frozenset()) -> str:
+    """A digest of every row of the project's tables (but those labelled in `exclude`, e.g.
+    "cases.AuditEntry"): equal digests, nothing written."""
+    digest = hashlib.sha256()
+    with scopes_disabled():
+        for model in tenant_models():
+            if model._meta.label in exclude:
+                continue
+            digest.update(model._meta.db_table.encode())
+            for row in model._base_manager.order_by("pk").values_list():
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
+
+
+def row_counts() -> dict[str, int]:
+    with scopes_disabled():
+        return {m._meta.label: m._base_manager.count() for m in tenant_models()}
+
+
+def wrote(queries: CaptureQueriesContext, baseline: str) -> bool:
+    """Whether the call changed any row of the project's tables. The SQL says whether it may
+    have (a write undone by its own savepoint still shows there); the digest decides."""
+    tables = _tables()
+    for query in queries.captured_queries:
+        sql = query["sql"].lstrip().upper()
+        if sql.startswith(("INSERT", "UPDATE", "DELETE")) and any(
+            f'"{t.upper()}"' in sql or f" {t.upper()} " in sql for t in tables
+        ):
+            return snapshot() != baseline
+    return False
