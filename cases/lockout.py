@@ -27,3 +27,12 @@ def client_ip_behind_proxy(request: HttpRequest) -> str | None:
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     addresses = [part.strip() for part in forwarded.split(",") if part.strip()]
     return addresses[-1] if addresses else request.META.get("REMOTE_ADDR")
+
+
+def username_of(request: HttpRequest, credentials: dict | None = None) -> str | None:
+    """The user name axes records, cut to the longest a user can have (150): axes keeps it in
+    a varchar(255), and PostgreSQL refuses a longer one with an error, a 500 on the log-in
+    page (found by tests/test_fuzz_all_forms.py). Django's log-in form passes any length."""
+    field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
+    name = credentials.get(field) if credentials else request.POST.get(field)
+    return name[:150] if isinstance(name, str) else name

@@ -216,6 +216,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # five failures in a row, not five in a day
 AXES_LOCKOUT_CALLABLE = "cases.lockout.lockout_response"  # Japanese page, HTTP 429
+AXES_USERNAME_CALLABLE = "cases.lockout.username_of"  # bounded: axes' column is 255 long
 AXES_VERBOSE = False  # no banner on every manage.py command
 
 # Behind a reverse proxy that terminates TLS (DJANGO_SECURE_PROXY_SSL_HEADER=1): trust its

@@ -8,6 +8,7 @@ route they do not know fails loudly instead of being skipped.
 """
 
 import hashlib
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +55,15 @@ class Route:
     name: str  # "cases:party_edit"
     path: str  # "cases/<str:ref>/parties/<int:party_id>/edit/"
     params: tuple[str, ...]
+    view: Callable = field(compare=False, repr=False)
+
+    def reads_query(self) -> bool:
+        """Whether the view reads request.GET: a filter or a preview takes its input there."""
+        view = inspect.unwrap(getattr(self.view, "view_class", self.view))
+        try:
+            return "request.GET" in inspect.getsource(view)
+        except (OSError, TypeError):
+            return False
 
 
 def project_routes() -> list[Route]:
@@ -80,7 +90,7 @@ def project_routes() -> list[Route]:
                 if pattern.name is None:
                     raise AssertionError(f"the route {path!r} has no name: give it one")
                 name = f"{namespace}:{pattern.name}" if namespace else pattern.name
-                yield Route(name, path, params + own_params(pattern))
+                yield Route(name, path, params + own_params(pattern), pattern.callback)
 
     return list(walk(get_resolver().url_patterns, "", None, ()))
 
@@ -421,14 +431,17 @@ def row_counts() -> dict[str, int]:
         return {m._meta.label: m._base_manager.count() for m in tenant_models()}
 
 
-def wrote(queries: CaptureQueriesContext, baseline: str) -> bool:
-    """Whether the call changed any row of the project's tables. The SQL says whether it may
-    have (a write undone by its own savepoint still shows there); the digest decides."""
+def wrote(
+    queries: CaptureQueriesContext, baseline: str, *, exclude: frozenset[str] = frozenset()
+) -> bool:
+    """Whether the call changed any row of the project's tables (but those in `exclude`,
+    against a baseline taken with the same `exclude`). The SQL says whether it may have (a
+    write undone by its own savepoint still shows there); the digest decides."""
     tables = _tables()
     for query in queries.captured_queries:
         sql = query["sql"].lstrip().upper()
         if sql.startswith(("INSERT", "UPDATE", "DELETE")) and any(
             f'"{t.upper()}"' in sql or f" {t.upper()} " in sql for t in tables
         ):
-            return snapshot() != baseline
+            return snapshot(exclude=exclude) != baseline
     return False

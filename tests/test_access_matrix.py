@@ -1,3 +1,4 @@
+# ruff: noqa: E501 — the matrix below reads best one route per line, full width.
 """Every route × every role × own and foreign objects answers as the table below says.
 
 The routes are walked from the URL resolver (tests/endpoints.py), so a new view cannot slip

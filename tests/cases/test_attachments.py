@@ -69,7 +69,11 @@ def test_staff_attach_a_png_scan_kept_under_a_random_name(client, world, case, a
     with scopes_disabled():
         audit = AuditEntry.objects.get(action="tadasu.attachment.added")
         line = TimelineEvent.objects.get(action="attachment.added")
-    assert audit.data == {"content_type": "image/png", "size": len(PNG), "sha256": attachment.sha256}
+    assert audit.data == {
+        "content_type": "image/png",
+        "size": len(PNG),
+        "sha256": attachment.sha256,
+    }
     assert "受領書" not in str(audit.data)  # a file name may name a person
     assert line.in_story is False
     assert line.text == ja("Attachment “%(name)s” was added.", name="C氏受領書.png")
@@ -119,7 +123,8 @@ def _individual_number() -> str:
     "name",
     [
         f"{_individual_number()}.pdf",
-        "番号" + _individual_number().translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+        "番号"
+        + _individual_number().translate(str.maketrans("0123456789", "０１２３４５６７８９")),
         # A direction mark between the digits would hide them from a first look.
         _individual_number()[:6] + "\u202e" + _individual_number()[6:] + ".pdf",
     ],
