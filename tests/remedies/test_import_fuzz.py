@@ -1,0 +1,89 @@
+"""Whatever a case file holds, import_cases either imports it whole or refuses it with
+InterchangeError, writing nothing — never another exception, never half a file."""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from django_scopes import scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cases.models import AuditEntry, Case, Party, TimelineEvent
+from remedies.demo import _organisations, _users
+from remedies.interchange import InterchangeError, import_cases
+from remedies.models import LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+DEMO = json.loads(Path("remedies/demo_cases.json").read_text(encoding="utf-8"))
+JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=50),
+    st.sampled_from(
+        ["", "\x00", "\u202e", "１２３", "9999-99-99", "2023-02-30", "x" * 5000, "123456789018"]
+    ),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.none(), max_size=2),
+)
+
+
+def _paths(node, prefix=()):
+    """Every (container, key) in the document, to replace one value with junk."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield (*prefix, key)
+            yield from _paths(value, (*prefix, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield (*prefix, index)
+            yield from _paths(value, (*prefix, index))
+
+
+PATHS = list(_paths(DEMO))
+
+
+def _counts():
+    with scopes_disabled():
+        return [m.objects.count() for m in (Case, Party, TimelineEvent, LedgerEntry, AuditEntry)]
+
+
+@pytest.fixture
+def reference_data(db):
+    with scopes_disabled():
+        _organisations()
+        _users(_organisations())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(path=st.sampled_from(PATHS), value=JUNK)
+def test_a_damaged_case_file_imports_whole_or_not_at_all(reference_data, path, value):
+    document = copy.deepcopy(DEMO)
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    before = _counts()
+    try:
+        # Each example in a savepoint that is rolled back, so examples do not meet.
+        with transaction.atomic():
+            try:
+                with scopes_disabled():
+                    imported = import_cases(document)
+            except InterchangeError:
+                assert _counts() == before  # refused: nothing written
+            else:
+                assert len(imported) == len(DEMO["cases"])  # accepted: all of it
+            raise _Rollback
+    except _Rollback:
+        pass
+
+
+class _Rollback(Exception):
+    pass
