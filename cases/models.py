@@ -313,6 +313,9 @@ class Party(models.Model):
         _("identification status"), max_length=200, blank=True
     )  # e.g. 身元をデジタル庁に照会中
     identified_on = models.DateField(_("identified on"), null=True, blank=True)
+    # Normalised name + kana for search (cases/search.py), set by party_add/party_update.
+    # Personal data: never shown or exported.
+    search_key = models.CharField(max_length=210, blank=True, editable=False)
 
     objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
 

@@ -32,6 +32,7 @@ from .models import (
     User,
 )
 from .scoping import membership_of
+from .search import party_search_key
 from .wareki import fiscal_year
 
 CASE_FIELDS = (
@@ -351,6 +352,12 @@ def _masked(name: str, value) -> str:
     return str(value)
 
 
+def _set_search_key(party: Party) -> list[str]:
+    """The one place Party.search_key is set; returns the field to save with the change."""
+    party.search_key = party_search_key(party.name, party.name_kana)
+    return ["search_key"]
+
+
 def _clean_party_fields(fields: dict) -> dict:
     return {k: (v.strip() if isinstance(v, str) else v) for k, v in fields.items()}
 
@@ -395,7 +402,9 @@ def party_add(
     if not identified:
         # Nothing personal is kept for a person not yet identified.
         fields.update(dict.fromkeys(PERSONAL_FIELDS, ""), identified_on=None)
-    party = Party.objects.create(case=case, **fields)
+    party = Party(case=case, **fields)
+    _set_search_key(party)
+    party.save(force_insert=True)
     audit_log(
         "tadasu.party.added",
         by=by,
@@ -429,7 +438,8 @@ def party_update(*, party: Party, by: User, **changes) -> Party:
     for name in changed:
         setattr(party, name, fields[name])
     if changed:
-        party.save(update_fields=changed)
+        extra = _set_search_key(party) if {"name", "name_kana"} & set(changed) else []
+        party.save(update_fields=[*changed, *extra])
         # Before and after, masked: personal data never enters the audit trail in clear.
         audit_log(
             "tadasu.party.changed",

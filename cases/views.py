@@ -14,7 +14,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import permissions, sections, services
+from . import exports, permissions, sections, selectors, services
+from .audit import audit_log
 from .errors import CaseError
 from .forms import (
     CaseForm,
@@ -66,18 +67,40 @@ def _run(form, service: Callable, **kwargs):
 
 @member_required
 def case_list(request: HttpRequest) -> HttpResponse:
-    cases = Case.objects.select_related("office", "contractor", "assignee").order_by(
-        "-discovered_on", "-id"
-    )
+    membership: Membership = request.membership
+    filterset = selectors.case_filter(membership=membership, params=request.GET)
+    cases = selectors.filtered_cases(filterset)
+    fmt = request.GET.get("format")
+    if fmt in exports.FORMATS:
+        if filterset.is_valid():
+            return _export(request, cases, fmt)
+        messages.error(request, _("Correct the filters before exporting."))
+    # The current filters, carried by the pager and the export links.
+    query = request.GET.copy()
+    for name in ("page", "format"):
+        query.pop(name, None)
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "cases/case_list.html",
         {
             "page": page,
-            "can_open": permissions.can_open_case(request.membership),
+            "filter_form": filterset.form,
+            "query": query.urlencode(),
+            "can_open": permissions.can_open_case(membership),
         },
     )
+
+
+def _export(request: HttpRequest, cases, fmt: str) -> HttpResponse:
+    # Built here, inside the request: the tenant scope closes when the request ends.
+    content, rows = exports.export(cases, request.membership, fmt)
+    audit_log("tadasu.case.exported", by=request.user, data={"format": fmt, "rows": rows})
+    content_type, extension = exports.FORMATS[fmt]
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="tadasu-cases.{extension}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @member_required

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_fsm",
+    "django_filters",
     "axes",  # failed log-in lockout (security block below)
     "csp",  # Content-Security-Policy (security block below)
     "cases",

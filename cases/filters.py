@@ -1,0 +1,83 @@
+"""The case list's filters: what a manager narrows the list by, all inside the tenant scope.
+
+The querysets the choices come from are scoped as well: a city's staff choose among their
+own offices and the contractors serving their city; contractor staff among the offices of
+the cities their company serves, and their own company.
+"""
+
+import django_filters
+from django import forms
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from .forms import DateInput, offices_for
+from .models import CaseKind, Contractor, Membership, Role, Stage
+from .search import MAX_QUERY, normalise
+
+SORTS = {
+    # value: (label, order_by); "-id" keeps pages stable when the first key ties.
+    "-discovered": (_("Discovered on, newest first"), ("-discovered_on", "-id")),
+    "discovered": (_("Discovered on, oldest first"), ("discovered_on", "id")),
+    "reference": (_("Reference"), ("reference",)),
+    "stage": (_("Stage"), ("stage_rank", "-discovered_on", "-id")),
+}
+
+
+def contractors_for(membership: Membership) -> QuerySet[Contractor]:
+    if membership.role == Role.CONTRACTOR:
+        return Contractor.objects.filter(pk=membership.contractor_id)
+    return Contractor.objects.filter(municipalities=membership.municipality_id).order_by("name")
+
+
+class CaseFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        label=_("Reference or name"),
+        method="search",
+        max_length=MAX_QUERY,
+        widget=forms.TextInput(attrs={"type": "search"}),
+    )
+    stage = django_filters.ChoiceFilter(label=_("Stage"), choices=Stage.choices)
+    kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CaseKind.choices)
+    office = django_filters.ModelChoiceFilter(label=_("Office / desk"), queryset=None)
+    contractor = django_filters.ModelChoiceFilter(label=_("Contractor"), queryset=None)
+    discovered_from = django_filters.DateFilter(
+        label=_("Discovered on or after"),
+        field_name="discovered_on",
+        lookup_expr="gte",
+        widget=DateInput(),
+    )
+    discovered_to = django_filters.DateFilter(
+        label=_("Discovered on or before"),
+        field_name="discovered_on",
+        lookup_expr="lte",
+        widget=DateInput(),
+    )
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort by"),
+        choices=[(value, label) for value, (label, _order) in SORTS.items()],
+        empty_label=None,
+        method="sort_by",
+    )
+
+    def __init__(self, data=None, *args, membership: Membership, **kwargs):
+        super().__init__(data, *args, **kwargs)
+        self.filters["office"].queryset = offices_for(membership)
+        self.filters["contractor"].queryset = contractors_for(membership)
+        if membership.role == Role.CONTRACTOR:
+            self.filters["office"].field.label_from_instance = lambda o: (
+                f"{o.municipality} {o.name}"
+            )
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        reference = value.replace("\x00", "").strip()
+        key = normalise(value)
+        if not key:
+            return queryset
+        # Search the party's normalised key, never the name as stored: 佐藤, さとう, ｻﾄｳ alike.
+        # A case with two matching parties would appear twice without distinct().
+        return queryset.filter(
+            Q(reference__icontains=reference) | Q(parties__search_key__contains=key)
+        ).distinct()
+
+    def sort_by(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.order_by(*SORTS[value][1])
