@@ -481,9 +481,9 @@ def misregistration_add(
 ) -> Misregistration:
     """Record that source's data was registered into target's record."""
     case = lock_for_edit(case, by)
-    if source.case_id != case.pk:
+    if source is None or source.case_id != case.pk:
         raise CaseError(_("Choose a party of this case."), field="source")
-    if target.case_id != case.pk:
+    if target is None or target.case_id != case.pk:
         raise CaseError(_("Choose a party of this case."), field="target")
     if source.pk == target.pk:
         raise CaseError(_("A party cannot be linked to itself."), field="target")

@@ -61,12 +61,15 @@ class _CaseActions:
 
     def _case(self) -> Case:
         # Fresh each time: permissions read the stage, which the previous step may have moved.
+        if self.case_pk is None:
+            # An item whose seq puts it before the case was opened.
+            raise _FieldError("seq", "comes before the case is opened")
         return Case.objects.get(pk=self.case_pk)
 
-    def _party(self, item: Any, field: str = "party") -> Party | None:
+    def _party(self, item: Any, field: str = "party") -> Party:
         label = _value(item, field)
-        if label is None:
-            return None
+        if not isinstance(label, str) or not label:
+            raise _FieldError(field, "a person's label is required")
         party = Party.objects.filter(case_id=self.case_pk, label=label).first()
         if party is None:
             raise _FieldError(field, f"no party labelled {_quote(label)} at this point")
