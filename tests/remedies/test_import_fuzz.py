@@ -2,8 +2,8 @@
 InterchangeError, writing nothing — never another exception, never half a file."""
 
 import copy
-import os
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -61,7 +61,9 @@ def reference_data(db):
 
 
 @settings(
-    max_examples=int(os.environ.get("TADASU_FUZZ_EXAMPLES_IMPORT", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("TADASU_FUZZ_EXAMPLES_IMPORT", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(path=st.sampled_from(PATHS), value=JUNK)
 def test_a_damaged_case_file_imports_whole_or_not_at_all(reference_data, path, value):
