@@ -5,16 +5,25 @@
   the cases below unless a test says so.
 """
 
+import os
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django_scopes import scopes_disabled
+from hypothesis import settings as hypothesis_settings
 
 from cases.models import Municipality, Office, Role, User
 
 from .factories import CaseFactory, ContractorFactory, MunicipalityFactory, OfficeFactory, member
+
+# In CI the Hypothesis tests run derandomized: the same examples on every run, so a
+# landing never depends on luck. Locally they explore new examples each run (and
+# TADASU_FUZZ_EXAMPLES / TADASU_FUZZ_EXAMPLES_IMPORT make them dig deeper).
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 @dataclass

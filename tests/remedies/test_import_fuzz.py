@@ -82,7 +82,7 @@ def test_a_damaged_case_file_imports_whole_or_not_at_all(reference_data, path, v
             except InterchangeError:
                 assert _counts() == before  # refused: nothing written
             else:
-                assert len(imported) == len(DEMO["cases"])  # accepted: all of it
+                assert len(imported) == len(document["cases"])  # accepted: all of it
             raise _Rollback
     except _Rollback:
         pass
