@@ -90,7 +90,7 @@ def _months(municipality: Municipality, today: date) -> list[tuple[str, str, int
     return [
         (
             f"{s:%Y-%m}",
-            _("%(month)s/%(year)s") % {"month": s.month, "year": s.year % 100},
+            _("%(month)s/%(year)s") % {"month": s.month, "year": s.year},
             counts.get(("case.opened", s), 0),
             counts.get(("stage.close", s), 0),
         )
