@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 ROW = 26  # px per bar
-LABEL_WIDTH = 200  # px kept for the label on the left
-BAR_WIDTH = 300  # px for the longest bar
-VALUE_WIDTH = 110  # px for the number on the right
+LABEL_WIDTH = 170  # px kept for the label on the left
+BAR_WIDTH = 200  # px for the longest bar
+VALUE_WIDTH = 90  # px for the number on the right
 PLOT_HEIGHT = 120  # px of the month chart's columns
 
 
@@ -63,7 +63,9 @@ def bar_chart(
 @dataclass(frozen=True)
 class MonthColumn:
     month: str  # "2026-11"
-    label: str  # "11月"
+    label: str  # "2026年11月", for the table and the text alternative
+    short: str  # "11月", under the column
+    year: str  # "2026年" under January and the first column, else ""
     opened: int
     closed: int
     x: int
@@ -86,21 +88,23 @@ class MonthChart:
     top: int = 0
 
 
-def month_chart(months: list[tuple[str, str, int, int]]) -> MonthChart:
+def month_chart(months: list[tuple[str, str, str, str, int, int]]) -> MonthChart:
     """Opened and closed cases per month as paired columns (opened left, closed right)."""
-    top = max([max(o, c) for _m, _l, o, c in months] or [0])
+    top = max([max(o, c) for *_labels, o, c in months] or [0])
     column = 44
     scale = PLOT_HEIGHT / top if top else 0
     cols = [
         MonthColumn(
             month=month,
             label=label,
+            short=short,
+            year=year if (i == 0 or month.endswith("-01")) else "",
             opened=opened,
             closed=closed,
             x=i * column,
             opened_height=opened * scale,
             closed_height=closed * scale,
         )
-        for i, (month, label, opened, closed) in enumerate(months)
+        for i, (month, label, short, year, opened, closed) in enumerate(months)
     ]
     return MonthChart(columns=cols, width=max(len(cols), 1) * column, top=top)

@@ -10,6 +10,8 @@ from datetime import date
 
 from django.db.models import Count, Prefetch
 from django.db.models.functions import TruncMonth
+from django.utils.formats import date_format
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cases.deadlines import Deadlines
@@ -67,7 +69,15 @@ def _fold(rows: list[dict], key: str) -> Counter:
     return counter
 
 
-def _months(municipality: Municipality, today: date) -> list[tuple[str, str, int, int]]:
+def _month_labels(day: date) -> tuple[str, str, str]:
+    """(full, short, year) labels of a month: 2026年11月 / 11月 / 2026年, or in English
+    Nov 2026 / Nov / 2026."""
+    if (get_language() or "ja").startswith("ja"):
+        return f"{day.year}年{day.month}月", f"{day.month}月", f"{day.year}年"
+    return date_format(day, "M Y"), date_format(day, "M"), str(day.year)
+
+
+def _months(municipality: Municipality, today: date) -> list[tuple]:
     first = date(today.year, today.month, 1)
     starts = []
     for back in range(MONTHS - 1, -1, -1):
@@ -90,7 +100,7 @@ def _months(municipality: Municipality, today: date) -> list[tuple[str, str, int
     return [
         (
             f"{s:%Y-%m}",
-            _("%(month)s/%(year)s") % {"month": s.month, "year": s.year},
+            *_month_labels(s),
             counts.get(("case.opened", s), 0),
             counts.get(("stage.close", s), 0),
         )

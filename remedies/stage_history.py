@@ -52,6 +52,9 @@ def stage_spans(case: Case, today: date) -> list[Span]:
         current = following is None
         end = max(today, start) if current else max(following[1], start)
         spans.append(Span(stage, start, end, current and stage == case.stage))
+    # A closed or withdrawn case's clock has stopped: the bar ends where the case ended.
+    if spans[-1].stage in (Stage.CLOSED, Stage.WITHDRAWN):
+        spans.pop()
     return spans
 
 

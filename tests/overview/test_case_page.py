@@ -8,8 +8,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from cases import services
+from cases.models import Stage, TimelineEvent
 from cases.scoping import tenant_scope
+from remedies.stage_history import stage_spans
 from remedies.workflow import case_transition
+from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +51,26 @@ def test_case_page_query_count_does_not_grow_with_timeline_or_parties(client, wo
             assert client.get(f"/cases/{case.reference}/").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_a_closed_case_bar_ends_when_the_case_closed(world, unscoped):
+    case = CaseFactory(office=world.office, stage=Stage.CLOSED, stage_since=date(2023, 3, 20))
+    for action, on in [
+        ("case.discovered", date(2023, 2, 7)),
+        ("case.opened", date(2023, 2, 10)),
+        ("stage.refer", date(2023, 2, 10)),
+        ("stage.plan_visits", date(2023, 3, 7)),
+        ("stage.settle", date(2023, 3, 16)),
+        ("stage.close", date(2023, 3, 20)),
+    ]:
+        TimelineEvent.objects.create(
+            case=case, occurred_on=on, actor="市", text="-", action=action, created_by=world.staff
+        )
+    spans = stage_spans(case, today=date(2023, 6, 1))
+    assert [(s.stage, s.days) for s in spans] == [
+        ("inquiry", 0),
+        ("agency_contact", 25),
+        ("visit", 9),
+        ("settlement", 4),
+    ]
+    assert not any(s.current for s in spans)
