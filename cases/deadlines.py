@@ -15,8 +15,10 @@ count overdue cases with an index instead of computing a deadline per row:
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 
 import jpholiday
 from django.db.models import Q
@@ -40,20 +42,40 @@ DEFAULT_DAYS = {
     Stage.VISIT: 15,
     Stage.SETTLEMENT: 10,
 }
-# A deadline search never needs to look further than this (250 days ≈ a business year).
-_HORIZON = 600
 
 
 def _year_end_break(day: date) -> bool:
     return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
 
 
-@dataclass
-class BusinessCalendar:
-    """One municipality's calendar. Build it once per request or command (one query)."""
+@cache
+def _national_business_days(year: int) -> tuple[int, ...]:
+    """Ordinals of the year's days that are business days everywhere in Japan: not a
+    weekend, not a national holiday, not in the year-end break. The same for every
+    municipality and request, so computed once per process and year."""
+    holidays = {d for d, _name in jpholiday.between(date(year, 1, 1), date(year, 12, 31))}
+    days = (
+        date.fromordinal(o)
+        for o in range(date(year, 1, 1).toordinal(), date(year + 1, 1, 1).toordinal())
+    )
+    return tuple(
+        d.toordinal()
+        for d in days
+        if d.weekday() < 5 and not _year_end_break(d) and d not in holidays
+    )
 
-    closed: frozenset[date] = field(default_factory=frozenset)
-    _holidays: dict[int, frozenset[date]] = field(default_factory=dict, repr=False)
+
+class BusinessCalendar:
+    """One municipality's calendar. Build it once per request or command (one query).
+
+    Business days are kept as a sorted list of ordinals over the years asked about, so
+    counting and stepping are binary searches, not walks day by day (a list page marks
+    fifty cases, some in their stage for years)."""
+
+    def __init__(self, closed: frozenset[date] = frozenset()):
+        self.closed = frozenset(closed)
+        self._first_year = self._last_year = None
+        self._days: list[int] = []  # ordinals of business days, ascending
 
     @classmethod
     def for_municipality(cls, municipality: Municipality | int | None) -> "BusinessCalendar":
@@ -62,52 +84,63 @@ class BusinessCalendar:
         days = ClosedDay.objects.filter(municipality=municipality).values_list("day", flat=True)
         return cls(frozenset(days))
 
-    def _holidays_of(self, year: int) -> frozenset[date]:
-        cache = self._holidays
-        if year not in cache:
-            days = jpholiday.between(date(year, 1, 1), date(year, 12, 31))
-            cache[year] = frozenset(d for d, _name in days)
-        return cache[year]
-
     def is_business_day(self, day: date) -> bool:
         return not (
             day.weekday() >= 5
             or _year_end_break(day)
-            or day in self._holidays_of(day.year)
+            or jpholiday.is_holiday(day)
             or day in self.closed
         )
 
+    def _year(self, year: int) -> list[int]:
+        national = _national_business_days(year)
+        if not self.closed:
+            return list(national)
+        closed = {d.toordinal() for d in self.closed if d.year == year}
+        return [o for o in national if o not in closed]
+
+    def _cover(self, first: int, last: int) -> None:
+        """Make the list span the years first … last (and one either side, for stepping
+        across a year end)."""
+        first, last = max(first - 1, 1), min(last + 1, 9998)
+        if self._first_year is None:
+            self._days = [o for y in range(first, last + 1) for o in self._year(y)]
+            self._first_year, self._last_year = first, last
+            return
+        if first < self._first_year:
+            before = [o for y in range(first, self._first_year) for o in self._year(y)]
+            self._days = before + self._days
+            self._first_year = first
+        if last > self._last_year:
+            self._days += [o for y in range(self._last_year + 1, last + 1) for o in self._year(y)]
+            self._last_year = last
+
+    def _count_to(self, day: date) -> int:
+        """Business days on or before `day`, within the covered years."""
+        return bisect_right(self._days, day.toordinal())
+
     def add(self, start: date, days: int) -> date:
         """The `days`-th business day after `start` (start itself not counted)."""
-        day, left = start, days
-        for _ in range(_HORIZON):
-            if left <= 0:
-                return day
-            day += timedelta(days=1)
-            if self.is_business_day(day):
-                left -= 1
-        raise ValueError("deadline beyond the calendar horizon")
+        if days <= 0:
+            return start
+        # A business year has about 240 days: cover enough years ahead.
+        self._cover(start.year, start.year + days // 200 + 1)
+        return date.fromordinal(self._days[self._count_to(start) + days - 1])
 
     def back(self, end: date, days: int) -> date:
         """The `days`-th business day counted back from `end`, `end` included."""
-        day, left = end, days
-        for _ in range(_HORIZON):
-            if self.is_business_day(day):
-                left -= 1
-                if left == 0:
-                    return day
-            day -= timedelta(days=1)
-        raise ValueError("deadline beyond the calendar horizon")
+        self._cover(end.year - days // 200 - 1, end.year)
+        index = self._count_to(end) - days
+        if index < 0:
+            raise ValueError("before the calendar's first year")
+        return date.fromordinal(self._days[index])
 
     def between(self, start: date, end: date) -> int:
         """Business days in (start, end]; negative when end is before start."""
         if end < start:
             return -self.between(end, start)
-        return sum(
-            1
-            for n in range(1, (end - start).days + 1)
-            if self.is_business_day(start + timedelta(days=n))
-        )
+        self._cover(start.year, end.year)
+        return self._count_to(end) - self._count_to(start)
 
 
 def days_by_stage(municipality: Municipality | int | None) -> dict[str, int]:

@@ -456,7 +456,11 @@ class AuditEntry(models.Model):
         ordering = ["id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
-        indexes = [models.Index(fields=["municipality", "at"])]
+        indexes = [
+            models.Index(fields=["municipality", "at"]),
+            # The newest entry of a municipality: the version its cached pages are keyed by.
+            models.Index(fields=["municipality", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"

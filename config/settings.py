@@ -186,6 +186,17 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 
+# --- Cache: the dashboard's rendered figures (overview/views.py) -------------------------
+# Entries are keyed by the municipality's newest audit entry, so a cache never serves figures
+# older than the last change, whichever process wrote it; a per-process cache is correct,
+# a shared one (django.core.cache.backends.db.DatabaseCache, or Redis) just hits more often.
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", "tadasu"),
+    }
+}
+
 # --- Email: deadline reminders (overview/management/commands/send_reminders.py) ---------
 # The console backend prints mail in development; production sets DJANGO_EMAIL_BACKEND to
 # django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST and friends.

@@ -1,13 +1,17 @@
 """The dashboard, the work queues and the deadline settings: thin views over selectors."""
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases.audit import municipality_version
 from cases.deadlines import DEFAULT_DAYS, days_by_stage
 from cases.errors import CaseError
 from cases.models import ClosedDay, Membership, Role
@@ -20,6 +24,7 @@ from .forms import ClosedDayForm, DeadlinesForm
 from .queues import queues_for
 
 DASHBOARD_ROLES = (Role.MANAGER, Role.AUDITOR)
+DASHBOARD_CACHE_SECONDS = 3600
 
 
 def _city_reader(request: HttpRequest) -> Membership:
@@ -39,8 +44,29 @@ def _city_manager(request: HttpRequest) -> Membership:
 @member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     membership = _city_reader(request)
-    board = build_dashboard(membership.municipality, timezone.localdate())
-    return render(request, "overview/dashboard.html", {"board": board})
+    municipality = membership.municipality
+    today = timezone.localdate()
+    # The figures are the same for every reader of the municipality: they are computed
+    # once per change (the audit version), per day (deadlines move with it) and language.
+    key = ":".join(
+        [
+            "dashboard",
+            str(municipality.pk),
+            str(municipality_version(municipality.pk)),
+            today.isoformat(),
+            get_language() or "ja",
+        ]
+    )
+    body = cache.get(key)
+    if body is None:
+        board = build_dashboard(municipality, today)
+        body = render_to_string("overview/dashboard_body.html", {"board": board}, request)
+        cache.set(key, body, DASHBOARD_CACHE_SECONDS)
+    return render(
+        request,
+        "overview/dashboard.html",
+        {"body": body, "municipality": municipality, "today": today},
+    )
 
 
 @member_required

@@ -3,7 +3,7 @@
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases.deadlines import BusinessCalendar, DeadlineBook, Deadlines
@@ -48,6 +48,8 @@ def test_a_closed_day_of_the_municipality_is_not_a_business_day():
 days = st.dates(min_value=date(2022, 1, 1), max_value=date(2028, 12, 31))
 
 
+# No per-example deadline: the first example also builds the national calendar (cached).
+@settings(deadline=None)
 @given(
     since=days,
     end=days,
@@ -60,6 +62,7 @@ def test_the_cutoff_the_database_uses_agrees_with_counting_forward(since, end, n
     assert (cal.add(since, n) <= end) == (since < cal.back(end, n))
 
 
+@settings(deadline=None)
 @given(start=days, end=days)
 def test_between_counts_business_days_both_ways(start, end):
     count = calendar.between(start, end)
