@@ -14,8 +14,8 @@ count overdue cases with an index instead of computing a deadline per row:
                             ⇔  s < the N-th business day counted back from E (inclusive)
 """
 
-from collections.abc import Iterable
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cache

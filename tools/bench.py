@@ -168,9 +168,8 @@ class Bench:
 
     def grow(self, size: int) -> None:
         import bench_data
-        from django_scopes import scopes_disabled
-
         from django.core.cache import cache
+        from django_scopes import scopes_disabled
 
         with scopes_disabled():
             bench_data.seed(self.world, self.seeded, size)
