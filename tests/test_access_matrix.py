@@ -60,6 +60,8 @@ cases:list                             -        ok    ok      ok         ok     
 cases:new                              -        ok    ok      ok         ok               403     ok               login
 cases:detail                           own      ok    ok      ok         404              ok      404              login
 cases:detail                           foreign  404   404     404        ok               404     ok               login
+cases:timeline                         own      ok    ok      ok         404              ok      404              login
+cases:timeline                         foreign  404   404     404        ok               404     ok               login
 cases:edit                             own      ok    ok      403        404              403     404              login
 cases:edit                             foreign  404   404     404        403              404     ok               login
 cases:take                             own      ok    ok      403        404              403     404              login

@@ -74,3 +74,23 @@ def test_a_closed_case_bar_ends_when_the_case_closed(world, unscoped):
         ("settlement", 4),
     ]
     assert not any(s.current for s in spans)
+
+
+def test_case_page_shows_the_latest_entries_and_links_the_whole_timeline(client, world, story):
+    case, _c, _d = story
+    with tenant_scope(world.staff):
+        for i in range(40):
+            services.timeline_add(
+                case=case,
+                by=world.staff,
+                occurred_on=date(2023, 2, 8),
+                actor="北九州市",
+                text=f"記録{i:02d}。",
+            )
+    client.force_login(world.staff)
+    page = client.get(f"/cases/{case.reference}/").content.decode()
+    total = 42  # the two entries written when the case was opened, and the forty above
+    assert f"全{total}件のうち、最新の30件を表示しています。" in page
+    assert "記録39。" in page and "記録09。" not in page
+    whole = client.get(f"/cases/{case.reference}/timeline/").content.decode()
+    assert "記録00。" in whole and "記録39。" in whole
