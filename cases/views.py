@@ -27,7 +27,6 @@ from .forms import (
 )
 from .models import Case, Membership, Misregistration, Party, Role
 
-
 # Rows per page of the case list: a screenful, as ticket trackers show.
 PAGE_SIZE = 25
 # Timeline entries on the case page; the rest are on the case's timeline page.

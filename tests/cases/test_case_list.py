@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 
 from cases import services
 from cases.models import AuditEntry, CaseKind, Party
-from cases.views import PAGE_SIZE
 from cases.scoping import tenant_scope
 from cases.search import normalise, party_search_key
+from cases.views import PAGE_SIZE
 
 from ..factories import CaseFactory
 
