@@ -88,10 +88,10 @@ def test_dashboard_counts_open_and_overdue_cases_by_stage(client, world, today):
     assert "調査: 3件、関係機関照会: 0件" in page
 
 
-def test_opened_and_closed_per_month_come_from_the_timeline(client, world, today, answered):
+def test_opened_and_closed_per_month(client, world, today, answered):
     client.force_login(world.manager)
     page = _text(client.get("/dashboard/"))
-    # The story case was opened (reported) on the frozen today, 2023-03-01.
+    # The story case was opened (reported) on the frozen today, 2023-03-01; none closed.
     assert '<th scope="row">2023年3月</th><td class="num">1</td><td class="num">0</td>' in page
     assert '<th scope="row">2022年4月</th><td class="num">0</td><td class="num">0</td>' in page
 
@@ -122,7 +122,7 @@ def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, w
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/dashboard/").status_code == 200
             counts.append(len(queries))
-    assert scratch[0] == scratch[1] <= 16, scratch
+    assert scratch[0] == scratch[1] <= 22, scratch
     assert served[0] == served[1] < scratch[0], served
 
 
