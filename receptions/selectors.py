@@ -36,59 +36,97 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
 
 
-def rank(affected: Reception, earlier: Iterable[Reception]) -> list[Candidate]:
-    """Rank the receptions that could have left the session the affected person's procedure
-    ran in. Only the same desk and terminal, started before it on the same (local) day."""
+def rank(affected: Reception, same_day: Iterable[Reception]) -> list[Candidate]:
+    """Rank the receptions that could have shared a session with the affected person's.
+
+    Only the same desk and terminal on the same (local) day count. Before it: a citizen
+    whose session was left open (the reference case 3: C's points went into D's session).
+    After it, when the affected reception itself was left unfinished: the next citizen's
+    procedure may have run in the affected person's session (case 1: A's portal got B's
+    account)."""
     day = timezone.localtime(affected.started_at).date()
     same_desk = [
         r
-        for r in earlier
+        for r in same_day
         if r.pk != affected.pk
         and r.office_id == affected.office_id
         and r.terminal == affected.terminal
-        and r.started_at < affected.started_at
         and timezone.localtime(r.started_at).date() == day
     ]
-    same_desk.sort(key=lambda r: r.started_at, reverse=True)  # nearest first
-    scored = []
-    for position, r in enumerate(same_desk):
-        minutes = int((affected.started_at - r.started_at).total_seconds() // 60)
-        reasons = [_("Same desk and same terminal (%(terminal)s).") % {"terminal": r.terminal}]
-        score = NEAREST_WEIGHTS[position] if position < len(NEAREST_WEIGHTS) else 0
-        if position == 0:
-            reasons.append(
-                _("The reception just before, started %(minutes)s minutes earlier.")
-                % {"minutes": minutes}
-            )
-        else:
-            reasons.append(
-                _("%(count)s receptions before, started %(minutes)s minutes earlier.")
-                % {"count": position + 1, "minutes": minutes}
-            )
-        if r.outcome == Outcome.SUSPENDED:
-            score += UNFINISHED_WEIGHT
-            reasons.append(_("The procedure was suspended."))
-        elif r.outcome == Outcome.LEFT:
-            score += UNFINISHED_WEIGHT
-            reasons.append(_("The citizen left mid-way."))
-        if not r.checklist_signed:
-            score += NO_CHECKLIST_WEIGHT
-            reasons.append(_("The completion checklist was not signed."))
-        if not r.leader_checked:
-            score += NO_LEADER_WEIGHT
-            reasons.append(_("No leader check was made."))
-        if r.ended_at is None:
-            score += STILL_OPEN_WEIGHT
-            reasons.append(_("No end time was recorded."))
-        elif r.ended_at > affected.started_at:
-            score += STILL_OPEN_WEIGHT
-            reasons.append(_("It ended after the affected reception had started."))
-        scored.append((score, position, r, reasons))
+    earlier = sorted(
+        (r for r in same_desk if r.started_at < affected.started_at),
+        key=lambda r: r.started_at,
+        reverse=True,  # nearest first
+    )
+    later = sorted(
+        (r for r in same_desk if r.started_at >= affected.started_at), key=lambda r: r.started_at
+    )
+    scored = [(*_before(affected, r, position), r) for position, r in enumerate(earlier)]
+    if affected.unfinished or not affected.checklist_signed:
+        scored += [(*_after(affected, r, position), r) for position, r in enumerate(later)]
     scored.sort(key=lambda s: (-s[0], s[1]))
     return [
         Candidate(reception=r, rank=i, score=score, reasons=reasons)
-        for i, (score, _position, r, reasons) in enumerate(scored, start=1)
+        for i, (score, _distance, reasons, r) in enumerate(scored, start=1)
     ]
+
+
+def _nearness(position: int) -> int:
+    return NEAREST_WEIGHTS[position] if position < len(NEAREST_WEIGHTS) else 0
+
+
+def _before(affected: Reception, r: Reception, position: int) -> tuple[int, int, list[str]]:
+    minutes = int((affected.started_at - r.started_at).total_seconds() // 60)
+    reasons = [_("Same desk and same terminal (%(terminal)s).") % {"terminal": r.terminal}]
+    score = _nearness(position)
+    if position == 0:
+        reasons.append(
+            _("The reception just before, started %(minutes)s minutes earlier.")
+            % {"minutes": minutes}
+        )
+    else:
+        reasons.append(
+            _("%(count)s receptions before, started %(minutes)s minutes earlier.")
+            % {"count": position + 1, "minutes": minutes}
+        )
+    if r.outcome == Outcome.SUSPENDED:
+        score += UNFINISHED_WEIGHT
+        reasons.append(_("The procedure was suspended."))
+    elif r.outcome == Outcome.LEFT:
+        score += UNFINISHED_WEIGHT
+        reasons.append(_("The citizen left mid-way."))
+    if not r.checklist_signed:
+        score += NO_CHECKLIST_WEIGHT
+        reasons.append(_("The completion checklist was not signed."))
+    if not r.leader_checked:
+        score += NO_LEADER_WEIGHT
+        reasons.append(_("No leader check was made."))
+    if r.ended_at is None:
+        score += STILL_OPEN_WEIGHT
+        reasons.append(_("No end time was recorded."))
+    elif r.ended_at > affected.started_at:
+        score += STILL_OPEN_WEIGHT
+        reasons.append(_("It ended after the affected reception had started."))
+    return score, position, reasons
+
+
+def _after(affected: Reception, r: Reception, position: int) -> tuple[int, int, list[str]]:
+    minutes = int((r.started_at - affected.started_at).total_seconds() // 60)
+    reasons = [
+        _("Same desk and same terminal (%(terminal)s).") % {"terminal": r.terminal},
+        _("Started %(minutes)s minutes after the affected reception.") % {"minutes": minutes},
+    ]
+    score = _nearness(position)
+    if affected.unfinished:
+        score += UNFINISHED_WEIGHT
+        reasons.append(
+            _("The affected reception itself was not finished: its session may have stayed open.")
+        )
+    if not affected.checklist_signed:
+        score += NO_CHECKLIST_WEIGHT
+        reasons.append(_("The affected reception's checklist was not signed."))
+    # After the earlier ones at equal score: the typical error is the session left before.
+    return score, 100 + position, reasons
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -97,15 +135,15 @@ def _day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 def counterpart_candidates(affected: Reception) -> list[Candidate]:
-    """One query: the same terminal's earlier receptions of that day, ranked."""
-    start, _end = _day_bounds(timezone.localtime(affected.started_at).date())
-    earlier = Reception.objects.filter(
+    """One query: the same terminal's receptions of that day, ranked."""
+    start, end = _day_bounds(timezone.localtime(affected.started_at).date())
+    same_day = Reception.objects.filter(
         office_id=affected.office_id,
         terminal=affected.terminal,
         started_at__gte=start,
-        started_at__lt=affected.started_at,
+        started_at__lt=end,
     ).select_related("office")
-    return rank(affected, earlier)
+    return rank(affected, same_day)
 
 
 def find_receptions(

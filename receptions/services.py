@@ -153,7 +153,11 @@ def _value(target: str, row: list, mapping: dict, offices: dict[str, int], value
     if target in ("start", "end"):
         if target == "end" and sheets.cell_text(raw) == "":
             return None
-        return sheets.parse_datetime(raw, values.get("date"))
+        # An end written as a time alone ("10:25") is on the start's day.
+        day = values.get("date")
+        if day is None and target == "end" and values.get("start") is not None:
+            day = values["start"].date()
+        return sheets.parse_datetime(raw, day)
     if target == "outcome":
         return sheets.parse_outcome(raw)
     return sheets.parse_flag(raw)  # leader, checklist

@@ -70,7 +70,8 @@ YES = {"済", "済み", "○", "〇", "◯", "✓", "✔", "レ", "有", "あり
 NO = {"", "未", "未了", "×", "✕", "-", "ー", "無", "なし", "いいえ", "no", "n", "false", "0"}
 
 _DATETIME = re.compile(
-    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?(?:[ T]+(\d{1,2})[:時](\d{1,2})(?:[:分](\d{1,2}))?秒?)?$"
+    r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?"
+    r"(?:[ T]+(\d{1,2})[:時](\d{1,2})(?:[:分](\d{1,2}))?秒?)?$"
 )
 _TIME = re.compile(r"^(\d{1,2})[:時](\d{1,2})(?:[:分](\d{1,2}))?秒?$")
 MAX_CELL = 200
@@ -179,16 +180,19 @@ def refuse_individual_numbers(rows: list[list[object]]) -> None:
             if cell is None or isinstance(cell, datetime | date | time | bool):
                 continue
             text = cell_text(cell)
-            if len(text) >= 12 and _TWELVE_DIGITS.search(unicodedata.normalize("NFKC", text)):
-                if contains_individual_number(text):
-                    raise SheetRefused(
-                        _(
-                            "Line %(line)s of the file holds what looks like an individual "
-                            "number (My Number). A sheet with individual numbers is not "
-                            "imported: remove them and upload the file again."
-                        )
-                        % {"line": number}
+            if (
+                len(text) >= 12
+                and _TWELVE_DIGITS.search(unicodedata.normalize("NFKC", text))
+                and contains_individual_number(text)
+            ):
+                raise SheetRefused(
+                    _(
+                        "Line %(line)s of the file holds what looks like an individual "
+                        "number (My Number). A sheet with individual numbers is not "
+                        "imported: remove them and upload the file again."
                     )
+                    % {"line": number}
+                )
 
 
 def guess_mapping(header: list[str]) -> dict[str, int | None]:
