@@ -283,6 +283,18 @@ def counterpart_add(
     # Checked under the case's lock: a double click finds the first click's row.
     if Counterpart.objects.filter(case=case, candidate=candidate).exists():
         raise ReceptionError(_("This counterpart was already added to the case."))
+    named = next(
+        (
+            p
+            for p in Party.objects.filter(case=case, identified=True)
+            if normalise(p.name) == normalise(candidate.citizen_name)
+        ),
+        None,
+    )
+    if named is not None:
+        raise ReceptionError(
+            _("This person is already a party of this case (%(label)s).") % {"label": named.label}
+        )
     today = case_services.today()
     with translation.override("ja"):
         note = _("Identified from the reception sheets")
