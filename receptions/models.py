@@ -90,7 +90,9 @@ class Reception(models.Model):
     # Normalised name for kana-insensitive search (cases/search.py); never shown.
     search_key = models.CharField(max_length=110, editable=False)
     procedure = models.CharField(_("procedure"), max_length=100, blank=True)  # 手続
-    outcome = models.CharField(_("outcome"), max_length=20, choices=Outcome.choices)
+    outcome = models.CharField(
+        pgettext_lazy("reception", "outcome"), max_length=20, choices=Outcome.choices
+    )
     leader_checked = models.BooleanField(_("leader check done"), default=False)
     # From the sheet, then kept by checklist_record: all five items of the checklist done.
     checklist_signed = models.BooleanField(_("checklist signed"), default=False)

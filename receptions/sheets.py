@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from cases.mynumber import contains_individual_number
 
@@ -45,7 +45,7 @@ TARGETS: dict[str, tuple] = {
     ),
     "procedure": (gettext_lazy("Procedure"), ("手続", "手続き", "手続内容", "procedure")),
     "outcome": (
-        gettext_lazy("Outcome"),
+        pgettext_lazy("reception", "Outcome"),
         ("結果", "状態", "対応結果", "状況", "outcome", "status", "result"),
     ),
     "leader": (
