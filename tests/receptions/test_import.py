@@ -115,7 +115,7 @@ def test_twelve_digits_failing_the_check_digit_are_not_a_my_number(world):
 def test_the_same_file_twice_is_refused(world):
     data = reception_csv(_rows(world.office))
     _import(world, data)
-    with pytest.raises(SheetRefused, match="already imported"):
+    with pytest.raises(SheetRefused, match="取込済み"):
         _import(world, data)
     assert len(_stored(world)) == 2
 
