@@ -206,6 +206,7 @@ class PendingUpload(models.Model):
     uploaded_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     file_name = models.CharField(max_length=120)
     content = models.BinaryField()
+    row_count = models.PositiveIntegerField(default=0)  # counted when uploaded
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(municipality="municipality")

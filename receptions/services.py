@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -54,7 +54,7 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
     so a file holding an individual number is refused before it is stored at all."""
     membership = _importer(by)
     file_name = clean_file_name(file_name)
-    sheets.read_table(data)
+    table = sheets.read_table(data)
     expiry = timezone.now() - timedelta(minutes=settings.TADASU_RECEPTION_UPLOAD_MINUTES)
     PendingUpload.objects.filter(created_at__lt=expiry).delete()
     PendingUpload.objects.filter(uploaded_by=by).delete()
@@ -64,6 +64,7 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
         uploaded_by=by,
         file_name=file_name,
         content=data,
+        row_count=len(table.rows),
     )
 
 
@@ -163,6 +164,31 @@ def _value(target: str, row: list, mapping: dict, offices: dict[str, int], value
     return sheets.parse_flag(raw)  # leader, checklist
 
 
+def _insert(receptions: list[Reception]) -> None:
+    """bulk_create's job without its per-value compiler: at 100,000 rows Django spends
+    most of the import building SQL (SQLite caps a statement at 999 parameters, so
+    bulk_create sends ~70 rows per statement). One parameterised INSERT run with
+    executemany over batches is ~3x faster. Values are converted as the ORM would:
+    datetimes through the backend's adapter, everything else as plain Python values."""
+    fields = [f for f in Reception._meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    sql = f"INSERT INTO {quote(Reception._meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608  # names from the model, values are parameters
+    adapt = connection.ops.adapt_datetimefield_value
+    dated = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
+    names = [f.attname for f in fields]
+    with connection.cursor() as cursor:
+        for start in range(0, len(receptions), BATCH):
+            cursor.executemany(
+                sql,
+                [
+                    [adapt(getattr(r, n)) if n in dated else getattr(r, n) for n in names]
+                    for r in receptions[start : start + BATCH]
+                ],
+            )
+
+
 @transaction.atomic
 def sheet_import(
     *,
@@ -214,7 +240,7 @@ def sheet_import(
         raise SheetRefused(_("This file was already imported.")) from None
     for reception in made:
         reception.sheet = sheet
-    Reception.objects.bulk_create(made, batch_size=BATCH)
+    _insert(made)
     audit_log(
         "tadasu.reception.sheet_imported",
         by=by,

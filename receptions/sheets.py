@@ -124,26 +124,32 @@ def decode(data: bytes) -> str:
         ) from None
 
 
-def _read_csv(data: bytes) -> list[list[object]]:
+def _read_csv(data: bytes, limit: int | None) -> list[list[object]]:
     text = decode(data)
+    rows: list[list[object]] = []
     try:
-        return [row for row in csv.reader(io.StringIO(text, newline="")) if any(row)]
+        for row in csv.reader(io.StringIO(text, newline="")):
+            if any(row):
+                rows.append(row)
+                if limit is not None and len(rows) > limit:
+                    break
     except csv.Error:
         raise SheetRefused(_("This file could not be read as CSV.")) from None
+    return rows
 
 
-def _read_xlsx(data: bytes) -> list[list[object]]:
+def _read_xlsx(data: bytes, limit: int | None) -> list[list[object]]:
     from openpyxl import load_workbook
 
+    rows: list[list[object]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
-            sheet = book.worksheets[0]
-            rows = [
-                list(row)
-                for row in sheet.iter_rows(values_only=True)
-                if any(c not in (None, "") for c in row)
-            ]
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                if any(c not in (None, "") for c in row):
+                    rows.append(list(row))
+                    if limit is not None and len(rows) > limit:
+                        break
         finally:
             book.close()
     # A damaged upload makes openpyxl raise many kinds of errors (zip, XML, key, value):
@@ -153,13 +159,15 @@ def _read_xlsx(data: bytes) -> list[list[object]]:
     return rows
 
 
-def read_table(data: bytes) -> Table:
-    """The sheet's header and rows; refuses a file holding an individual number."""
+def read_table(data: bytes, *, limit: int | None = None) -> Table:
+    """The sheet's header and rows (the first `limit` only, for a preview); refuses a file
+    holding an individual number in the rows it reads."""
     if len(data) > max_bytes():
         raise SheetRefused(
             _("The file is larger than %(mb)s MB.") % {"mb": settings.TADASU_RECEPTION_MAX_MB}
         )
-    rows = _read_xlsx(data) if zipfile.is_zipfile(io.BytesIO(data)) else _read_csv(data)
+    xlsx = zipfile.is_zipfile(io.BytesIO(data))
+    rows = _read_xlsx(data, limit) if xlsx else _read_csv(data, limit)
     if len(rows) < 2:
         raise SheetRefused(_("The sheet needs a header line and at least one reception."))
     refuse_individual_numbers(rows)

@@ -70,7 +70,9 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
         messages.info(request, _("Upload the reception sheet first (an upload waits an hour)."))
         return redirect("receptions:upload")
     try:
-        table = sheets.read_table(bytes(pending.content))
+        # The first rows only: the whole sheet was read (and screened) when uploaded, and
+        # an Excel file of 100,000 rows takes seconds to read again.
+        table = sheets.read_table(bytes(pending.content), limit=sheets.PREVIEW_ROWS)
     except SheetRefused as error:
         messages.error(request, error.message)
         return redirect("receptions:upload")
@@ -111,7 +113,7 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
             "file_name": pending.file_name,
             "header": table.header,
             "preview": table.preview(),
-            "row_count": len(table.rows),
+            "row_count": pending.row_count,
             "refused": refused,
             "listed_max": services.MAX_LISTED_ERRORS,
         },
