@@ -205,7 +205,8 @@ class PendingUpload(models.Model):
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
     uploaded_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     file_name = models.CharField(max_length=120)
-    content = models.BinaryField()
+    content = models.BinaryField()  # an Excel sheet is kept as CSV (sheets.to_csv)
+    sha256 = models.CharField(max_length=64)  # of the file as uploaded
     row_count = models.PositiveIntegerField(default=0)  # counted when uploaded
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -55,6 +55,9 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
     membership = _importer(by)
     file_name = clean_file_name(file_name)
     table = sheets.read_table(data)
+    digest = hashlib.sha256(data).hexdigest()
+    if sheets.is_xlsx(data):
+        data = sheets.to_csv(table)
     expiry = timezone.now() - timedelta(minutes=settings.TADASU_RECEPTION_UPLOAD_MINUTES)
     PendingUpload.objects.filter(created_at__lt=expiry).delete()
     PendingUpload.objects.filter(uploaded_by=by).delete()
@@ -64,6 +67,7 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
         uploaded_by=by,
         file_name=file_name,
         content=data,
+        sha256=digest,
         row_count=len(table.rows),
     )
 
@@ -197,8 +201,10 @@ def sheet_import(
     mapping: dict[str, int | None],
     by: User,
     contractor: Contractor | None = None,
+    sha256: str = "",
 ) -> ReceptionSheet:
-    """Import every row of a sheet, or none: one bad row refuses the whole sheet."""
+    """Import every row of a sheet, or none: one bad row refuses the whole sheet.
+    `sha256` is the uploaded file's when `data` is the CSV an Excel upload was kept as."""
     membership = _importer(by)
     municipality = membership.municipality
     file_name = clean_file_name(file_name)
@@ -207,7 +213,7 @@ def sheet_import(
             _("This contractor does not serve %(municipality)s.") % {"municipality": municipality},
             field="contractor",
         )
-    digest = hashlib.sha256(data).hexdigest()
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     earlier = ReceptionSheet.objects.filter(municipality=municipality, sha256=digest).first()
     if earlier is not None:
         raise SheetRefused(

@@ -88,6 +88,7 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
         try:
             sheet = services.sheet_import(
                 data=bytes(pending.content),
+                sha256=pending.sha256,
                 file_name=pending.file_name,
                 mapping=form.mapping(),
                 contractor=form.cleaned_data["contractor"],

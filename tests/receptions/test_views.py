@@ -227,3 +227,24 @@ def test_search_by_name_in_any_kana(client, world, import_rows, case_b):
         {"rq": "ｻﾄｳ", "ron": "", "roffice": ""},
     ).content.decode()
     assert "さとう はなこ" in page
+
+
+def test_an_excel_sheet_goes_through_preview_and_is_known_again_by_its_own_hash(client, world):
+    from datetime import datetime
+
+    from .sheets import reception_xlsx
+
+    data = reception_xlsx(
+        [(world.office.name, 2, datetime(2023, 2, 7, 10, 15, 30), None, "鈴木 次郎", "中断", True)]
+    )
+    client.force_login(world.staff)
+    _upload(client, data, name="uketsuke.xlsx")
+    _confirm(client)
+    with scopes_disabled():
+        r = Reception.objects.get()
+        assert r.started_at.second == 30 and r.leader_checked and r.terminal == "2"
+    _upload(client, data, name="again.xlsx")
+    text = _confirm(client).content.decode()
+    assert "取込済み" in text
+    with scopes_disabled():
+        assert Reception.objects.count() == 1
