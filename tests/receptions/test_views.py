@@ -248,3 +248,34 @@ def test_an_excel_sheet_goes_through_preview_and_is_known_again_by_its_own_hash(
     assert "取込済み" in text
     with scopes_disabled():
         assert Reception.objects.count() == 1
+
+
+JUNK = ["", "-1", "99", "abc", "\x00", "1e9", str(2**63), "あ" * 5000, ["1", "2"]]
+
+
+def test_junk_in_the_column_choices_never_fails_and_imports_nothing(client, world):
+    client.force_login(world.staff)
+    _upload(client, reception_csv(_rows(world)))
+    fields = ["office", "terminal", "start", "end", "name", "outcome", "leader", "contractor"]
+    for field in fields:
+        for value in JUNK:
+            response = _confirm(client, **{field: value, "terminal": 0})  # one column twice
+            assert response.status_code == 200
+    with scopes_disabled():
+        assert not Reception.objects.exists()
+        assert PendingUpload.objects.count() == 1
+
+
+def test_the_completion_panel_renders_without_queries(
+    world, import_rows, django_assert_num_queries
+):
+    from django.template.loader import render_to_string
+
+    from receptions.selectors import completion_rates
+
+    import_rows(_rows(world))
+    with tenant_scope(world.manager):
+        panel = completion_rates()
+    with django_assert_num_queries(0):
+        html = render_to_string("receptions/completion_panel.html", {"panel": panel})
+    assert "50.0%" in html
