@@ -80,6 +80,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     for name in ("page", "format"):
         query.pop(name, None)
     page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    page.object_list = filterset.deadlines.mark(page.object_list)
     return render(
         request,
         "cases/case_list.html",

@@ -26,7 +26,8 @@ from django_scopes import scopes_disabled
 
 from cases import services
 from cases.attachments import attachment_add
-from cases.models import Agency, CaseKind, CauseCategory, DataKind
+from cases.deadlines import TIMED_STAGES
+from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind
 from cases.scoping import tenant_scope
 from receptions import services as reception_sheets
 from remedies import ledger
@@ -206,8 +207,26 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
             by=by,
         )
         candidate, affected = sheet.receptions.order_by("started_at")
-    extra = {"sheet": sheet, "candidate": candidate, "affected": affected}
-    return Estate(tag, case, c, d, contact, entry, document, pending, attachment, extra)
+        closed_day = ClosedDay.objects.create(
+            municipality=case.municipality, day=date(2023, 2, 10), name=f"{tag}臨時閉庁"
+        )
+    return Estate(
+        tag,
+        case,
+        c,
+        d,
+        contact,
+        entry,
+        document,
+        pending,
+        attachment,
+        extra={
+            "closed_day": closed_day,
+            "sheet": sheet,
+            "candidate": candidate,
+            "affected": affected,
+        },
+    )
 
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
@@ -262,8 +281,9 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "sheet_id": estate.extra.get("sheet"),
         # The reception named in a URL: the candidate ranked for the affected person.
         "reception_id": estate.extra.get("candidate"),
+        "day_id": estate.extra.get("closed_day"),
     }
-    if param not in objects:
+    if objects.get(param) is None:
         raise AssertionError(
             f"{route.name}: no object for the URL parameter {param!r}; "
             "add one to tests/endpoints.py"
@@ -403,6 +423,8 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "on",
     ),
     "receptions:counterpart_add": lambda w, e, v: {"affected": e.extra["affected"].pk},
+    "overview:deadlines": lambda w, e, v: {str(stage): 12 for stage in TIMED_STAGES},
+    "overview:closed_day_new": lambda w, e, v: {"day": "2023-02-13", "name": "臨時閉庁日"},
 }
 
 

@@ -160,6 +160,15 @@ receptions:checklist                   foreign  404   404     404        ok     
 receptions:counterpart_add             own      ok    ok      403        404              403     404              login
 receptions:counterpart_add             foreign  404   404     404        403              404     ok               login
 receptions:counterpart_add             mixed    404   404     403        404              403     404              login
+
+# Everyone has a work queue; the dashboard and deadline settings are the city managers' and
+# auditors', and only managers change deadlines (roles are checked before any object).
+overview:queues                        -        ok    ok      ok         ok               ok      ok               login
+overview:dashboard                     -        403   ok      403        403              ok      403              login
+overview:deadlines                     -        403   ok      403        403              ok      403              login
+overview:closed_day_new                -        403   ok      403        403              403     403              login
+overview:closed_day_delete             own      403   ok      403        403              403     403              login
+overview:closed_day_delete             foreign  403   404     403        403              403     403              login
 """
 
 
