@@ -26,6 +26,7 @@ from cases.models import (
     Stage,
 )
 from cases.wareki import yen
+from receptions.selectors import CompletionPanel, completion_rates
 from remedies.models import AgencyContact, LedgerTotal, Side
 from remedies.workflow import OPEN_STAGES
 
@@ -53,6 +54,7 @@ class Dashboard:
     held: int
     costs: BarChart
     months: MonthChart
+    completion: CompletionPanel  # receptions: checklist completion by office and month
 
 
 def _count(n: int) -> str:
@@ -107,12 +109,18 @@ def _month_labels(day: date) -> tuple[str, str, str]:
     return date_format(day, "M Y"), date_format(day, "M"), str(day.year)
 
 
-def _months(municipality: Municipality, today: date) -> list[tuple]:
+def _month_starts(today: date) -> list[date]:
+    """The first days of the last MONTHS months, this one included, oldest first."""
     first = date(today.year, today.month, 1)
     starts = []
     for back in range(MONTHS - 1, -1, -1):
         y, m = divmod(first.year * 12 + first.month - 1 - back, 12)
         starts.append(date(y, m + 1, 1))
+    return starts
+
+
+def _months(municipality: Municipality, today: date) -> list[tuple]:
+    starts = _month_starts(today)
 
     # Opened: the day the city learned of the case. Closed: the day a case now closed was
     # closed (its stage_since). Both read from indexes on the case table.
@@ -245,4 +253,6 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         held=held,
         costs=bar_chart(_("Cost borne"), cost_items, fmt=yen),
         months=month_chart(_months(municipality, today)),
+        # The prevention measure's record: the same twelve months as the chart above.
+        completion=completion_rates(since=_month_starts(today)[0]),
     )

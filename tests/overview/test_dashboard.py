@@ -137,3 +137,22 @@ def test_a_change_shows_on_the_dashboard_at_once(client, world, today, answered)
             case=case, owed=c, holder=d, amount=7000, on=date(2023, 2, 20), by=world.staff
         )
     assert 'big-number owed">7,000円' in _text(client.get("/dashboard/"))
+
+
+def test_dashboard_shows_the_checklist_completion_of_the_last_twelve_months(
+    client, world, today, import_rows
+):
+    office = world.office.name
+    import_rows(
+        [
+            (office, "A1", "2023-02-07 09:00", "", "署名 花子", "完了", "済", "済"),
+            (office, "A1", "2023-02-07 09:30", "", "中断 次郎", "中断", "未", "未"),
+            (office, "A1", "2021-02-07 09:30", "", "昔 太郎", "中断", "未", "未"),
+        ]
+    )
+    client.force_login(world.manager)
+    page = _text(client.get("/dashboard/"))
+    assert "完了チェック表" in page
+    row = f'<tr><td>{office}</td><td class="nowrap">2023-02</td><td class="num">2</td>'
+    assert row in page
+    assert "2021-02" not in page  # older than the twelve months the dashboard covers
