@@ -5,6 +5,7 @@ import io
 from datetime import date
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
@@ -228,6 +229,7 @@ def test_query_count_does_not_grow_with_the_list(client, world):
             assignee=world.staff,
             created_by=world.staff,
         )
+        cache.clear()  # factory rows bypass the audited services that move the page version
         with CaptureQueriesContext(connection) as queries:
             response = client.get(URL, {"q": "T-", "sort": "stage"})
             assert response.status_code == 200
