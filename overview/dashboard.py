@@ -182,7 +182,7 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
 
     waiting = list(
         AgencyContact.objects.filter(
-            case__municipality=municipality,
+            municipality=municipality,
             case__stage__in=OPEN_STAGES,
             answered_on__isnull=True,
         )

@@ -52,6 +52,11 @@ class AgencyContact(models.Model):
     """A report or question to one or more agencies, and their answer (関係機関照会)."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="agency_contacts")
+    # The case's municipality (which never changes), kept here so that a city's unanswered
+    # requests are found from their own index, without reading every case first.
+    municipality = models.ForeignKey(
+        "cases.Municipality", on_delete=models.PROTECT, related_name="+", editable=False
+    )
     agencies = models.ManyToManyField(Agency, related_name="contacts", verbose_name=_("agencies"))
     made_by = models.CharField(_("contacted by"), max_length=20, choices=Side.choices[:2])
     contacted_on = models.DateField(_("contacted on"))
@@ -64,7 +69,7 @@ class AgencyContact(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = scoped()
+    objects = ScopedManager(municipality="municipality", contractor="case__contractor")
 
     class Meta:
         verbose_name = _("agency contact")
@@ -81,7 +86,7 @@ class AgencyContact(models.Model):
             # Requests still waiting for an answer, oldest first (dashboard, work queues):
             # a small index, since most requests are answered.
             models.Index(
-                fields=["contacted_on", "id"],
+                fields=["municipality", "contacted_on", "id"],
                 condition=Q(answered_on__isnull=True),
                 name="contact_unanswered_idx",
             )

@@ -83,6 +83,7 @@ def contact_add(
         raise RemedyError(_("Choose who made the contact."), field="made_by")
     request = _required_text(request, "request", _("Enter what was reported or asked."))
     contact = AgencyContact.objects.create(
+        municipality_id=case.municipality_id,
         case=case,
         made_by=made_by,
         contacted_on=contacted_on,

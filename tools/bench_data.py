@@ -327,6 +327,7 @@ def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
             [
                 AgencyContact(
                     case=case,
+                    municipality_id=case.municipality_id,
                     made_by="municipality",
                     contacted_on=case.discovered_on + timedelta(days=1),
                     channel=Channel.PHONE,
