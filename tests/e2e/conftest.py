@@ -1,0 +1,189 @@
+"""End-to-end tests: Playwright drives Debian's Chromium against pytest-django's live server.
+
+- The browser is the system's (`apt-get install chromium`): Playwright's own browser
+  download does not work on our machines. TADASU_CHROMIUM points elsewhere.
+- Without Chromium the tests are skipped with the reason printed, except under CI=true,
+  where a missing browser is an error: CI must never pass by skipping them.
+- axe-core comes from npm (tests/e2e/package.json, `npm ci` in this folder).
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+from cases.models import Agency, Role, User
+
+from ..factories import ContractorFactory, MunicipalityFactory, OfficeFactory, member
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
+# between page actions are still plain synchronous calls (see RECIPES).
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("TADASU_CHROMIUM", "/usr/bin/chromium")
+HERE = Path(__file__).resolve().parent
+AXE_JS = HERE / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "e2e-password-1"
+
+
+def chromium_missing_reason() -> str | None:
+    if os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK):
+        return None
+    if shutil.which(CHROMIUM):
+        return None
+    return (
+        f"Chromium not found at {CHROMIUM} (apt-get install chromium fonts-ipaexfont, "
+        "or set TADASU_CHROMIUM)"
+    )
+
+
+def axe_missing_reason() -> str | None:
+    if AXE_JS.is_file():
+        return None
+    return f"axe-core not installed ({AXE_JS}): run `npm ci` in tests/e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    in_ci = os.environ.get("CI") == "true"
+    for item in items:
+        if "e2e" not in item.keywords:
+            continue
+        reasons = [chromium_missing_reason()]
+        if "axe" in item.keywords:
+            reasons.append(axe_missing_reason())
+        for reason in filter(None, reasons):
+            if in_ci:
+                # A skip would turn CI green without the browser tests: make it a failure.
+                item.add_marker(pytest.mark.e2e_missing(reason))
+            else:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _fail_in_ci_when_browser_missing(request):
+    marker = request.node.get_closest_marker("e2e_missing")
+    if marker is not None:
+        pytest.fail(f"CI=true and {marker.args[0]}", pytrace=False)
+
+
+# --- pytest-playwright, pointed at Debian's Chromium and the live server -------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    return live_server.url
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    # en-US: date inputs then take month, day, year, typed straight through (keyboard walk).
+    # The app itself ignores Accept-Language and answers in Japanese.
+    return {
+        **browser_context_args,
+        "locale": "en-US",
+        "timezone_id": "Asia/Tokyo",
+        "viewport": {"width": 1280, "height": 900},
+        "accept_downloads": True,
+    }
+
+
+@pytest.fixture
+def page(page):
+    page.set_default_timeout(10_000)
+    return page
+
+
+# --- the append-only audit table and the live server's flush -------------------------------
+# live_server tests cannot run inside a rolled-back transaction (the server thread must see
+# the test's rows), so pytest-django empties every table after each of them ("flush"). On
+# PostgreSQL the flush is TRUNCATE, which row triggers do not see; on SQLite it is DELETE,
+# which the append-only trigger refuses, and the flush would fail. So, only here, in one
+# transaction: drop the triggers, empty the audit table, put the triggers back. The flush
+# then finds the table empty, the trigger never fires, and no other test ever runs without
+# the triggers (tests/cases/test_audit.py checks them). The statements are migration 0007's
+# own, so they cannot drift apart.
+_triggers = import_module("cases.migrations.0007_audit_append_only")
+
+
+def _empty_audit_table() -> None:
+    if connection.vendor != "sqlite":
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in _triggers.SQLITE_REVERSE:
+            cursor.execute(sql)
+        cursor.execute("DELETE FROM cases_auditentry")
+        for sql in _triggers.SQLITE:
+            cursor.execute(sql)
+        cursor.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+            "AND tbl_name = 'cases_auditentry'"
+        )
+        assert cursor.fetchone()[0] == len(_triggers.SQLITE)
+
+
+@pytest.fixture(autouse=True)
+def _audit_table_emptied_before_flush(transactional_db) -> Iterator[None]:
+    yield
+    _empty_audit_table()
+
+
+# --- personas, as in tests/conftest.py, with passwords for the log-in form ----------------
+@dataclass
+class People:
+    city: object
+    office: object
+    contractor_co: object
+    other_co: object
+    staff: User
+    manager: User
+    contractor: User
+    other_contractor: User
+    auditor: User
+
+
+@pytest.fixture
+def people(transactional_db) -> People:
+    city = MunicipalityFactory(name="北九州市", code="401005", department="デジタル推進課")
+    contractor_co = ContractorFactory(name="株式会社エイジェック", serves=[city])
+    other_co = ContractorFactory(name="株式会社みらい窓口サービス", serves=[city])
+    office = OfficeFactory(municipality=city, name="八幡西区役所 マイナポイント支援窓口")
+    Agency.objects.get_or_create(name="マイナポイント緊急窓口", kind=Agency.Kind.HELPDESK)
+    Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+
+    def person(role, username, last, first, **org):
+        return member(
+            role, username=username, last_name=last, first_name=first, password=PASSWORD, **org
+        )
+
+    return People(
+        city=city,
+        office=office,
+        contractor_co=contractor_co,
+        other_co=other_co,
+        staff=person(Role.STAFF, "staff", "市川", "職員", municipality=city),
+        manager=person(Role.MANAGER, "manager", "課長", "一郎", municipality=city),
+        contractor=person(Role.CONTRACTOR, "contractor", "委託", "太郎", contractor=contractor_co),
+        other_contractor=person(
+            Role.CONTRACTOR, "other-contractor", "他社", "花子", contractor=other_co
+        ),
+        auditor=person(Role.AUDITOR, "auditor", "監査", "委員", municipality=city),
+    )
