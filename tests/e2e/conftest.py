@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection, transaction
 
-from cases.models import Agency, Role, User
+from cases.models import Agency, Case, Role, User
 
 from ..factories import ContractorFactory, MunicipalityFactory, OfficeFactory, member
 
@@ -187,3 +187,46 @@ def people(transactional_db) -> People:
         ),
         auditor=person(Role.AUDITOR, "auditor", "監査", "委員", municipality=city),
     )
+
+
+# --- the demo (remedies/demo.py), for the page-by-page checks and the screenshots ---------
+@pytest.fixture
+def demo(transactional_db):
+    """The three reference cases, their users (password DEMO_PASSWORD), two issued letters
+    and a receipt on the closed case, and one ledger entry on the open case."""
+    from datetime import date
+
+    from django_scopes import scopes_disabled
+
+    from remedies import ledger
+    from remedies.demo import load_demo
+    from remedies.documents.services import document_issue
+    from remedies.models import AgencyContact, DocumentKind, EntryKind, LedgerEntry
+
+    from .pages import Facts
+
+    users = load_demo()
+    with scopes_disabled():
+        closed = Case.objects.get(reference="401005-2022-003")
+        for party in closed.parties.order_by("label"):
+            document_issue(kind=DocumentKind.APOLOGY, by=users["staff"], case=closed, party=party)
+        payment = LedgerEntry.objects.get(case=closed, kind=EntryKind.PAYMENT)
+        document_issue(
+            kind=DocumentKind.RECEIPT,
+            by=users["staff"],
+            case=closed,
+            party=payment.party,
+            entry=payment,
+        )
+        open_case = Case.objects.get(reference="401005-2022-001")
+        a, b = open_case.parties.order_by("label")
+        (entry, *_) = ledger.ledger_post_misallocation(
+            case=open_case, owed=a, holder=b, amount=1000, on=date(2023, 2, 22), by=users["staff"]
+        )
+        return Facts(
+            open_ref=open_case.reference,
+            closed_ref=closed.reference,
+            party_id=a.pk,
+            contact_id=AgencyContact.objects.get(case=open_case, answered_on__isnull=True).pk,
+            entry_id=entry.pk,
+        )

@@ -86,10 +86,10 @@ class Ui:
             return self.page.get_by_label(name)
         return self.page.get_by_label(label)
 
-    def log_in(self, username: str) -> None:
+    def log_in(self, username: str, *, password: str = PASSWORD) -> None:
         self.page.goto("/accounts/login/")
         self.fill("ユーザー名", username)
-        self.fill("パスワード", PASSWORD)
+        self.fill("パスワード", password)
         self.press_button("ログイン")
         expect(self.page.get_by_role("heading", level=1)).not_to_have_text("ログイン")
 
@@ -234,3 +234,51 @@ def axe_violations(page: Page, *, impacts=("serious", "critical")) -> list[str]:
         for v in found
         if v["impact"] in impacts
     ]
+
+
+# --- the Digital Agency design system's form patterns (デジタル庁デザインシステム) ---------------
+_FORM_PATTERNS_JS = """
+() => {
+  const problems = [];
+  const controls = document.querySelectorAll(
+    'input:not([type=hidden]):not([type=submit]):not([type=button]), select, textarea');
+  const name = el => el.id || el.name || el.outerHTML.slice(0, 60);
+  const labelsOf = el => {
+    const labels = Array.from(el.labels || []);
+    const group = el.closest('fieldset');
+    const legend = group && group.querySelector('legend');
+    return {labels, legend};
+  };
+  for (const el of controls) {
+    const {labels, legend} = labelsOf(el);
+    const labelled = labels.some(l => l.textContent.trim()) || el.getAttribute('aria-labelledby');
+    if (!labelled) problems.push(`no label: ${name(el)}`);
+    if (el.placeholder && !labelled) problems.push(`placeholder as the only hint: ${name(el)}`);
+    if (el.required || el.getAttribute('aria-required') === 'true') {
+      // In a group (checkboxes), the mark belongs on the legend; otherwise on the label.
+      const grouped = legend && (el.type === 'checkbox' || el.type === 'radio');
+      const marked = grouped ? legend.textContent.includes('※必須')
+        : labels.some(l => l.textContent.includes('※必須'));
+      if (!marked) problems.push(`required without ※必須: ${name(el)}`);
+    }
+    if (el.getAttribute('aria-invalid') === 'true') {
+      const ids = (el.getAttribute('aria-describedby') || '').split(/\\s+/).filter(Boolean);
+      const errors = ids.map(id => document.getElementById(id))
+        .filter(e => e && e.textContent.trim() && e.classList.contains('error'));
+      if (!errors.length) problems.push(`error not tied by aria-describedby: ${name(el)}`);
+    }
+  }
+  // Every field error shown must belong to a control that points at it.
+  for (const error of document.querySelectorAll('.field .error[id]')) {
+    const owner = document.querySelector(`[aria-describedby~="${error.id}"]`);
+    if (!owner) problems.push(`error not referenced by its control: ${error.id}`);
+  }
+  return problems;
+}
+"""
+
+
+def form_pattern_problems(page: Page) -> list[str]:
+    """Labels on every control, ※必須 on required ones, errors tied with aria-describedby,
+    no placeholder-only hints. (Contrast is axe-core's color-contrast rule.)"""
+    return page.evaluate(_FORM_PATTERNS_JS)
