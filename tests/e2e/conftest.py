@@ -64,8 +64,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fail_in_ci_when_chromium_missing():
+    # Session-scoped, so that it runs before pytest-playwright tries to launch the browser.
+    reason = chromium_missing_reason()
+    if reason and os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+
+
 @pytest.fixture(autouse=True)
-def _fail_in_ci_when_browser_missing(request):
+def _fail_in_ci_when_axe_missing(request):
     marker = request.node.get_closest_marker("e2e_missing")
     if marker is not None:
         pytest.fail(f"CI=true and {marker.args[0]}", pytrace=False)
