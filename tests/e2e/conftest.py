@@ -10,6 +10,7 @@
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -20,10 +21,6 @@ from django.db import connection, transaction
 from cases.models import Agency, Case, Role, User
 
 from ..factories import ContractorFactory, MunicipalityFactory, OfficeFactory, member
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-# between page actions are still plain synchronous calls (see RECIPES).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("TADASU_CHROMIUM", "/usr/bin/chromium")
 HERE = Path(__file__).resolve().parent
@@ -46,6 +43,41 @@ def axe_missing_reason() -> str | None:
     if AXE_JS.is_file():
         return None
     return f"axe-core not installed ({AXE_JS}): run `npm ci` in tests/e2e"
+
+
+@contextmanager
+def _async_unsafe_allowed():
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+# Once started, Playwright's sync API marks an event loop as running in this thread between
+# its calls; Django then refuses the ORM calls the tests make between page actions, and the
+# flush after each test, unless DJANGO_ALLOW_ASYNC_UNSAFE says they are safe (they are: one
+# thread, plain synchronous calls). It is set around the e2e tests only (setup, call and
+# teardown), and around the session's last teardown, where the browser and the live server
+# stop; never for other tests (`manage.py check --deploy`, run by one of them, rejects it).
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    if "e2e" not in item.keywords:
+        return (yield)
+    with _async_unsafe_allowed():
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    if nextitem is not None:
+        return (yield)
+    with _async_unsafe_allowed():
+        return (yield)
 
 
 def pytest_collection_modifyitems(config, items):
