@@ -80,7 +80,12 @@ def pytest_runtest_teardown(item, nextitem):
         return (yield)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    # The browser tests run last: once Playwright has started, this thread has an event
+    # loop marked running until the session ends, and Django refuses the ORM to any test
+    # that would come after without DJANGO_ALLOW_ASYNC_UNSAFE (see above).
+    items.sort(key=lambda item: "e2e" in item.keywords)  # stable: the order is kept
     in_ci = os.environ.get("CI") == "true"
     for item in items:
         if "e2e" not in item.keywords:
