@@ -18,8 +18,9 @@ install: $(STAMP)
 
 # Without npm the axe-core tests are skipped with that reason (under CI=true they fail).
 $(AXE): tests/e2e/package.json tests/e2e/package-lock.json
-	@if command -v npm >/dev/null 2>&1; then cd tests/e2e && npm ci --no-audit --no-fund \
-		&& touch node_modules/axe-core/axe.min.js; \
+	@if command -v npm >/dev/null 2>&1; then (cd tests/e2e && npm ci --no-audit --no-fund \
+		&& touch node_modules/axe-core/axe.min.js) \
+		|| echo "npm ci failed: tests needing axe-core will be skipped (CI fails them)"; \
 	else echo "npm not found: tests needing axe-core will be skipped (apt-get install npm)"; fi
 
 run: $(STAMP)
