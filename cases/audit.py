@@ -154,3 +154,16 @@ class _address_of:
 
     def __exit__(self, *exc):
         _client_address.reset(self.token)
+
+
+def municipality_version(municipality_id: int) -> int:
+    """The id of the municipality's newest audit entry. Every write to its cases and
+    settings is audited in the same transaction, so this number moves after each committed
+    change: a cache keyed by it can never serve figures older than the last change."""
+    newest = (
+        AuditEntry.objects.filter(municipality_id=municipality_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+    return newest or 0

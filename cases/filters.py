@@ -10,6 +10,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from .deadlines import DeadlineBook
 from .forms import DateInput, offices_for
 from .models import CaseKind, Contractor, Membership, Role, Stage
 from .search import MAX_QUERY, normalise
@@ -20,6 +21,7 @@ SORTS = {
     "discovered": (_("Discovered on, oldest first"), ("discovered_on", "id")),
     "reference": (_("Reference"), ("reference",)),
     "stage": (_("Stage"), ("stage_rank", "-discovered_on", "-id")),
+    "stage-since": (_("Longest in its stage first"), ("stage_since", "id")),
 }
 
 
@@ -40,6 +42,9 @@ class CaseFilter(django_filters.FilterSet):
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CaseKind.choices)
     office = django_filters.ModelChoiceFilter(label=_("Office / desk"), queryset=None)
     contractor = django_filters.ModelChoiceFilter(label=_("Contractor"), queryset=None)
+    overdue = django_filters.BooleanFilter(
+        label=_("Overdue only"), method="only_overdue", widget=forms.CheckboxInput
+    )
     discovered_from = django_filters.DateFilter(
         label=_("Discovered on or after"),
         field_name="discovered_on",
@@ -59,8 +64,9 @@ class CaseFilter(django_filters.FilterSet):
         method="sort_by",
     )
 
-    def __init__(self, data=None, *args, membership: Membership, **kwargs):
+    def __init__(self, data=None, *args, membership: Membership, deadlines: DeadlineBook, **kwargs):
         super().__init__(data, *args, **kwargs)
+        self.deadlines = deadlines
         self.filters["office"].queryset = offices_for(membership)
         self.filters["contractor"].queryset = contractors_for(membership)
         if membership.role == Role.CONTRACTOR:
@@ -78,6 +84,9 @@ class CaseFilter(django_filters.FilterSet):
         return queryset.filter(
             Q(reference__icontains=reference) | Q(parties__search_key__contains=key)
         ).distinct()
+
+    def only_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        return queryset.filter(self.deadlines.overdue()) if value else queryset
 
     def sort_by(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(*SORTS[value][1])

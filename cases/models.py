@@ -8,6 +8,7 @@ returning other municipalities' rows (see cases/scoping.py for how a scope is ch
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField
@@ -262,6 +263,9 @@ class Case(ConcurrentTransitionMixin, models.Model):
     prevention = models.TextField(_("prevention measures"), blank=True)  # 再発防止策
     # Transitions arrive with the remedy workflow; protected so nothing sets it directly.
     stage = FSMField(_("stage"), default=Stage.INQUIRY, choices=Stage.choices, protected=True)
+    # The day the case entered its stage (the date the step was recorded for), kept by the
+    # services that move it; deadlines count business days from here (cases/deadlines.py).
+    stage_since = models.DateField(_("in this stage since"), default=timezone.localdate)
     assignee = models.ForeignKey(
         User,
         on_delete=models.PROTECT,
@@ -283,7 +287,11 @@ class Case(ConcurrentTransitionMixin, models.Model):
         verbose_name = _("case")
         verbose_name_plural = _("cases")
         ordering = ["-discovered_on", "-id"]
-        indexes = [models.Index(fields=["municipality", "stage"])]
+        indexes = [
+            models.Index(fields=["municipality", "stage"]),
+            # The overdue filter and reminders: stage = X and stage_since < cutoff(X).
+            models.Index(fields=["municipality", "stage", "stage_since"]),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -448,7 +456,11 @@ class AuditEntry(models.Model):
         ordering = ["id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
-        indexes = [models.Index(fields=["municipality", "at"])]
+        indexes = [
+            models.Index(fields=["municipality", "at"]),
+            # The newest entry of a municipality: the version its cached pages are keyed by.
+            models.Index(fields=["municipality", "id"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
@@ -509,3 +521,62 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+class StageDeadline(models.Model):
+    """How many business days a case may stay in a stage before it is overdue (処理期限).
+    A municipality without a row for a stage uses cases/deadlines.py DEFAULT_DAYS."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.CASCADE,
+        related_name="stage_deadlines",
+        verbose_name=_("municipality"),
+    )
+    stage = models.CharField(_("stage"), max_length=20, choices=Stage.choices)
+    business_days = models.PositiveSmallIntegerField(_("business days"))
+
+    objects = ScopedManager(municipality="municipality")
+
+    class Meta:
+        verbose_name = _("stage deadline")
+        verbose_name_plural = _("stage deadlines")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["municipality", "stage"], name="one_deadline_per_stage"
+            ),
+            models.CheckConstraint(
+                condition=Q(business_days__gte=1) & Q(business_days__lte=250),
+                name="deadline_days_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.get_stage_display()} {self.business_days}"
+
+
+class ClosedDay(models.Model):
+    """A day the municipality's offices are closed besides weekends, national holidays
+    and the year-end break (12/29–1/3), e.g. a system-migration closure (臨時閉庁日)."""
+
+    municipality = models.ForeignKey(
+        Municipality,
+        on_delete=models.CASCADE,
+        related_name="closed_days",
+        verbose_name=_("municipality"),
+    )
+    day = models.DateField(_("date"))
+    name = models.CharField(_("reason"), max_length=100, blank=True)
+
+    objects = ScopedManager(municipality="municipality")
+
+    class Meta:
+        verbose_name = _("closed day")
+        verbose_name_plural = _("closed days")
+        ordering = ["day"]
+        constraints = [
+            models.UniqueConstraint(fields=["municipality", "day"], name="one_closed_day_per_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality} {self.day}"

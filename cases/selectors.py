@@ -4,9 +4,12 @@ from collections.abc import Mapping
 
 from django.db import models
 from django.db.models import QuerySet, Value, When
+from django.utils import timezone
 
+from .deadlines import DeadlineBook
 from .filters import CaseFilter
 from .models import Case, Membership, Stage
+from .scoping import scope_for
 
 # The stage machine's order (調査 → … → 完了, then 取下げ), for sorting by stage.
 STAGE_RANK = models.Case(
@@ -24,7 +27,15 @@ def case_filter(*, membership: Membership, params: Mapping) -> CaseFilter:
         .annotate(stage_rank=STAGE_RANK)
         .order_by("-discovered_on", "-id")
     )
-    return CaseFilter(params, queryset=cases, membership=membership)
+    return CaseFilter(
+        params, queryset=cases, membership=membership, deadlines=deadline_book(membership)
+    )
+
+
+def deadline_book(membership: Membership) -> DeadlineBook:
+    """Deadlines for every municipality this user sees, as of today."""
+    ids = scope_for(membership)["municipality"]
+    return DeadlineBook(ids if isinstance(ids, list) else [ids], timezone.localdate())
 
 
 def filtered_cases(filterset: CaseFilter) -> QuerySet[Case]:

@@ -219,6 +219,7 @@ def case_open(
         assignee=assignee,
         reported_by_contractor=reported_by_contractor,
         created_by=by,
+        stage_since=reported_on,
     )
     # Stored text is the municipality's official record, so it is written in Japanese
     # whatever language the acting user reads the UI in.

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<str:ref>/parties/<int:party_id>/edit/", views.party_edit, name="party_edit"),
     path("<str:ref>/parties/<int:party_id>/reveal/", views.party_reveal, name="party_reveal"),
     path("<str:ref>/links/new/", views.link_new, name="link_new"),
+    path("<str:ref>/timeline/", views.case_timeline, name="timeline"),
     path("<str:ref>/timeline/new/", views.timeline_new, name="timeline_new"),
     # Attachments (cases/attachments.py): upload, and the only way a stored file goes out.
     path("<str:ref>/attachments/new/", attachments.attachment_new, name="attachment_new"),

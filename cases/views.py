@@ -27,6 +27,11 @@ from .forms import (
 )
 from .models import Case, Membership, Misregistration, Party, Role
 
+# Rows per page of the case list: a screenful, as ticket trackers show.
+PAGE_SIZE = 25
+# Timeline entries on the case page; the rest are on the case's timeline page.
+TIMELINE_WINDOW = 30
+
 
 def member_required(view: Callable) -> Callable:
     """Signed in and acting for an organisation; otherwise log-in page or 403."""
@@ -79,7 +84,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     for name in ("page", "format"):
         query.pop(name, None)
-    page = Paginator(cases, 50).get_page(request.GET.get("page"))
+    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = filterset.deadlines.mark(page.object_list)
     return render(
         request,
         "cases/case_list.html",
@@ -130,7 +136,10 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = _case_for(request, ref)
     parties = list(case.parties.all())
     links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
-    timeline = list(case.timeline.all())
+    # The latest entries only: a long-running case's page stays as quick as a new one's;
+    # the whole 経過 is one click away (case_timeline) and in the case report.
+    timeline_total = case.timeline.count()
+    timeline = list(case.timeline.order_by("-occurred_on", "-id")[:TIMELINE_WINDOW])[::-1]
     return render(
         request,
         "cases/case_detail.html",
@@ -139,9 +148,21 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "parties": parties,
             "links": links,
             "timeline": timeline,
+            "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
             "sections": sections.render_context(request, case),
         },
+    )
+
+
+@member_required
+def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
+    """The whole 経過 of a case, oldest first."""
+    case = _case_for(request, ref)
+    return render(
+        request,
+        "cases/timeline.html",
+        {"case": case, "timeline": list(case.timeline.all())},
     )
 
 

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "csp",  # Content-Security-Policy (security block below)
     "cases",
     "remedies",
+    "overview",
 ]
 
 MIDDLEWARE = [
@@ -170,7 +171,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "cases:list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Japanese first; English selectable per user (User.language) and remembered.
@@ -184,6 +185,30 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+
+# --- Cache: the dashboard's rendered figures (overview/views.py) -------------------------
+# Entries are keyed by the municipality's newest audit entry, so a cache never serves figures
+# older than the last change, whichever process wrote it; a per-process cache is correct,
+# a shared one (django.core.cache.backends.db.DatabaseCache, or Redis) just hits more often.
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", "tadasu"),
+    }
+}
+
+# --- Email: deadline reminders (overview/management/commands/send_reminders.py) ---------
+# The console backend prints mail in development; production sets DJANGO_EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST and friends.
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "tadasu@localhost")
+# Links in mail need the address users reach Tadasu at; no request exists to derive it.
+TADASU_SITE_URL = env_str("TADASU_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # --- Attachments (cases/attachments.py) ---------------------------------------------------
 # Scans kept with a case (signed receipts, agencies' answers) hold personal data: their bytes

@@ -7,13 +7,14 @@ from cases import audit_views
 from cases import views as case_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="cases:list", permanent=False), name="home"),
+    path("", RedirectView.as_view(pattern_name="overview:queues", permanent=False), name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("language/", case_views.set_language, name="set_language"),
     path("cases/", include("cases.urls")),
     path("cases/<str:ref>/", include("remedies.urls")),
     path("documents/", include("remedies.documents.urls")),
+    path("", include("overview.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export/", audit_views.audit_export, name="audit_export"),
     path("admin/", admin.site.urls),

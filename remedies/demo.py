@@ -110,7 +110,12 @@ def _users(orgs: dict) -> dict[str, User]:
     for spec in USERS:
         user, created = User.objects.get_or_create(
             username=spec.username,
-            defaults={"last_name": spec.last_name, "first_name": spec.first_name},
+            defaults={
+                "last_name": spec.last_name,
+                "first_name": spec.first_name,
+                # example.jp is reserved for examples: reminders in the console, not a mailbox.
+                "email": f"{spec.username}@example.jp",
+            },
         )
         if created:
             user.set_password(DEMO_PASSWORD)

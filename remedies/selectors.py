@@ -1,17 +1,28 @@
 """Reads for the case page: bounded queries, whatever the number of rows."""
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from cases import permissions
+from cases.deadlines import Deadlines
 from cases.models import Agency, Case, Membership, User
 
 from . import ledger
 from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
+from .stage_history import bar, stage_spans
 from .workflow import steps_for
 
 
 def stage_panel(case: Case, user: User) -> dict:
-    return {"case": case, "options": steps_for(case, user)}
+    today = timezone.localdate()
+    spans = stage_spans(case, today)
+    return {
+        "case": case,
+        "options": steps_for(case, user),
+        "deadline": Deadlines(case.municipality_id, today).for_case(case.stage, case.stage_since),
+        "bars": bar(spans),
+        "total_days": sum(s.days for s in spans),
+    }
 
 
 def remedies_overview(case: Case, membership: Membership | None) -> dict:

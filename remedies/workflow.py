@@ -337,8 +337,9 @@ def case_transition(
     not_in_future(on, "on")
     before = case_file.stage
     getattr(case_file, step)()
+    case_file.stage_since = on
     try:
-        case_file.save(update_fields=["stage", "updated_at"])
+        case_file.save(update_fields=["stage", "stage_since", "updated_at"])
     except ConcurrentTransition as error:
         raise RemedyError(
             _("This case was changed by someone else. Reload the page."), conflict=True

@@ -103,3 +103,14 @@ def client() -> AxesClient:
 
 
 # --- end of log-in through django-axes ----------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: a rolled-back test leaves audit ids to be
+    reused, and a page cached under one of them must not reach the next test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -26,7 +26,8 @@ from django_scopes import scopes_disabled
 
 from cases import services
 from cases.attachments import attachment_add
-from cases.models import Agency, CaseKind, CauseCategory, DataKind
+from cases.deadlines import TIMED_STAGES
+from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
@@ -188,7 +189,21 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
             upload=SimpleUploadedFile(f"{tag}.pdf", PDF),
             description=f"{tag}の受領書",
         )
-    return Estate(tag, case, c, d, contact, entry, document, pending, attachment)
+        closed_day = ClosedDay.objects.create(
+            municipality=case.municipality, day=date(2023, 2, 10), name=f"{tag}臨時閉庁"
+        )
+    return Estate(
+        tag,
+        case,
+        c,
+        d,
+        contact,
+        entry,
+        document,
+        pending,
+        attachment,
+        extra={"closed_day": closed_day},
+    )
 
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
@@ -226,8 +241,9 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "contact_id": estate.contact,
         "entry_id": estate.entry,
         "attachment_id": estate.attachment,
+        "day_id": estate.extra.get("closed_day"),
     }
-    if param not in objects:
+    if objects.get(param) is None:
         raise AssertionError(
             f"{route.name}: no object for the URL parameter {param!r}; "
             "add one to tests/endpoints.py"
@@ -356,6 +372,8 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "dated": "2023-02-10",
     },
     "documents:municipal": lambda w, e, v: {"cases": [e.case.pk], "dated": "2023-02-10"},
+    "overview:deadlines": lambda w, e, v: {str(stage): 12 for stage in TIMED_STAGES},
+    "overview:closed_day_new": lambda w, e, v: {"day": "2023-02-13", "name": "臨時閉庁日"},
 }
 
 

@@ -60,6 +60,8 @@ cases:list                             -        ok    ok      ok         ok     
 cases:new                              -        ok    ok      ok         ok               403     ok               login
 cases:detail                           own      ok    ok      ok         404              ok      404              login
 cases:detail                           foreign  404   404     404        ok               404     ok               login
+cases:timeline                         own      ok    ok      ok         404              ok      404              login
+cases:timeline                         foreign  404   404     404        ok               404     ok               login
 cases:edit                             own      ok    ok      403        404              403     404              login
 cases:edit                             foreign  404   404     404        403              404     ok               login
 cases:take                             own      ok    ok      403        404              403     404              login
@@ -146,6 +148,15 @@ documents:approve                      own      403   ok      403        404    
 documents:approve                      foreign  404   404     404        403              404     403              login
 documents:reissue                      own      ok    ok      403        403              403     404              login
 documents:reissue                      foreign  404   404     403        403              403     ok               login
+
+# Everyone has a work queue; the dashboard and deadline settings are the city managers' and
+# auditors', and only managers change deadlines (roles are checked before any object).
+overview:queues                        -        ok    ok      ok         ok               ok      ok               login
+overview:dashboard                     -        403   ok      403        403              ok      403              login
+overview:deadlines                     -        403   ok      403        403              ok      403              login
+overview:closed_day_new                -        403   ok      403        403              403     403              login
+overview:closed_day_delete             own      403   ok      403        403              403     403              login
+overview:closed_day_delete             foreign  403   404     403        403              403     403              login
 """
 
 

@@ -14,6 +14,7 @@ from cases import services
 from cases.models import AuditEntry, CaseKind, Party
 from cases.scoping import tenant_scope
 from cases.search import normalise, party_search_key
+from cases.views import PAGE_SIZE
 
 from ..factories import CaseFactory
 
@@ -179,7 +180,7 @@ def test_sort_by_stage_follows_the_stage_machine(client, world):
 
 
 def test_pager_keeps_the_filters(client, world):
-    for _ in range(51):
+    for _ in range(PAGE_SIZE + 1):
         _case(world, kind=CaseKind.OTHER)
     body = _login(client, world.manager).get(URL, {"kind": "other"}).content.decode()
     assert "kind=other&amp;page=2" in body
@@ -219,7 +220,7 @@ def test_bad_filter_refuses_the_export(client, world):
 def test_query_count_does_not_grow_with_the_list(client, world):
     _login(client, world.manager)
     counts = []
-    for count in (3, 30):
+    for count in (3, PAGE_SIZE):
         CaseFactory.create_batch(
             count - len(counts) * 3,
             office=world.office,
@@ -231,7 +232,7 @@ def test_query_count_does_not_grow_with_the_list(client, world):
             response = client.get(URL, {"q": "T-", "sort": "stage"})
             assert response.status_code == 200
         counts.append(len(queries))
-    assert len(response.context["page"].object_list) == 30
+    assert len(response.context["page"].object_list) == PAGE_SIZE
     assert counts[0] == counts[1]
 
 

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class OverviewConfig(AppConfig):
+    """Reads across the case file and the remedies: the managers' dashboard, everyone's
+    work queues, deadline settings and reminders. It depends on cases/ and remedies/;
+    nothing depends on it."""
+
+    name = "overview"
+    verbose_name = _("Overview")

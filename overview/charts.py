@@ -1,0 +1,110 @@
+"""Charts drawn on the server as SVG: bars people read at a glance, with the numbers beside
+them. Each chart comes with a table of the same figures (the text alternative), so a chart
+never says anything the page does not also say in words."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ROW = 26  # px per bar
+LABEL_WIDTH = 170  # px kept for the label on the left
+BAR_WIDTH = 200  # px for the longest bar
+VALUE_WIDTH = 90  # px for the number on the right
+PLOT_HEIGHT = 120  # px of the month chart's columns
+
+
+@dataclass(frozen=True)
+class BarRow:
+    label: str
+    value: int
+    y: int
+    width: float
+    text: str  # the value as shown ("12件", "5,000円")
+    css: str = ""
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    rows: list[BarRow]
+    height: int
+    width: int = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+    label_width: int = LABEL_WIDTH
+    value_x: int = LABEL_WIDTH + BAR_WIDTH + 8
+
+    @property
+    def total(self) -> int:
+        return sum(r.value for r in self.rows)
+
+
+def bar_chart(
+    title: str,
+    items: Iterable[tuple[str, int]],
+    *,
+    fmt=lambda v: f"{v:,}",
+    css=lambda label: "",
+) -> BarChart:
+    items = list(items)
+    top = max((v for _label, v in items), default=0)
+    rows = [
+        BarRow(
+            label=label,
+            value=value,
+            y=i * ROW,
+            # A non-zero value always gets a visible sliver.
+            width=0 if value <= 0 else max(BAR_WIDTH * value / top, 2),
+            text=fmt(value),
+            css=css(label),
+        )
+        for i, (label, value) in enumerate(items)
+    ]
+    return BarChart(title=title, rows=rows, height=max(len(rows), 1) * ROW)
+
+
+@dataclass(frozen=True)
+class MonthColumn:
+    month: str  # "2026-11"
+    label: str  # "2026年11月", for the table and the text alternative
+    short: str  # "11月", under the column
+    year: str  # "2026年" under January and the first column, else ""
+    opened: int
+    closed: int
+    x: int
+    opened_height: float
+    closed_height: float
+
+    @property
+    def opened_y(self) -> float:
+        return PLOT_HEIGHT - self.opened_height
+
+    @property
+    def closed_y(self) -> float:
+        return PLOT_HEIGHT - self.closed_height
+
+
+@dataclass(frozen=True)
+class MonthChart:
+    columns: list[MonthColumn]
+    width: int
+    top: int = 0
+
+
+def month_chart(months: list[tuple[str, str, str, str, int, int]]) -> MonthChart:
+    """Opened and closed cases per month as paired columns (opened left, closed right)."""
+    top = max([max(o, c) for *_labels, o, c in months] or [0])
+    column = 44
+    scale = PLOT_HEIGHT / top if top else 0
+    cols = [
+        MonthColumn(
+            month=month,
+            label=label,
+            short=short,
+            year=year if (i == 0 or month.endswith("-01")) else "",
+            opened=opened,
+            closed=closed,
+            x=i * column,
+            opened_height=opened * scale,
+            closed_height=closed * scale,
+        )
+        for i, (month, label, short, year, opened, closed) in enumerate(months)
+    ]
+    return MonthChart(columns=cols, width=max(len(cols), 1) * column, top=top)

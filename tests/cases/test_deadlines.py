@@ -1,0 +1,112 @@
+"""Deadlines in business days: the calendar, and the database filter agreeing with it."""
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cases.deadlines import BusinessCalendar, DeadlineBook, Deadlines
+from cases.models import Case, ClosedDay, Stage, StageDeadline
+from cases.scoping import tenant_scope
+from tests.factories import CaseFactory
+
+calendar = BusinessCalendar()
+
+
+@pytest.mark.parametrize(
+    ("day", "open_"),
+    [
+        (date(2026, 11, 23), False),  # 勤労感謝の日 (Monday)
+        (date(2026, 11, 24), True),
+        (date(2026, 11, 28), False),  # Saturday
+        (date(2026, 12, 28), True),  # 御用納め
+        (date(2026, 12, 29), False),  # year-end break
+        (date(2027, 1, 3), False),
+        (date(2027, 1, 4), True),  # 御用始め
+        (date(2023, 3, 21), False),  # 春分の日
+        (date(2024, 5, 6), False),  # substitute holiday for こどもの日
+    ],
+)
+def test_business_days_follow_the_national_calendar(day, open_):
+    assert calendar.is_business_day(day) is open_
+
+
+def test_a_deadline_skips_the_holiday_and_the_year_end_break():
+    # Friday 11/20 + 1 business day: Monday 11/23 is a holiday, so Tuesday.
+    assert calendar.add(date(2026, 11, 20), 1) == date(2026, 11, 24)
+    # 12/25 (Fri) + 2: 12/28 (Mon), then 12/29–1/3 closed, then 1/4 (Mon).
+    assert calendar.add(date(2026, 12, 25), 2) == date(2027, 1, 4)
+
+
+def test_a_closed_day_of_the_municipality_is_not_a_business_day():
+    closed = BusinessCalendar(frozenset({date(2026, 11, 24)}))
+    assert not closed.is_business_day(date(2026, 11, 24))
+    assert closed.add(date(2026, 11, 20), 1) == date(2026, 11, 25)
+
+
+days = st.dates(min_value=date(2022, 1, 1), max_value=date(2028, 12, 31))
+
+
+# No per-example deadline: the first example also builds the national calendar (cached).
+@settings(deadline=None)
+@given(
+    since=days,
+    end=days,
+    n=st.integers(min_value=1, max_value=60),
+    closed=st.frozensets(days, max_size=5),
+)
+def test_the_cutoff_the_database_uses_agrees_with_counting_forward(since, end, n, closed):
+    """due on or before E ⇔ stage_since < the n-th business day back from E."""
+    cal = BusinessCalendar(closed)
+    assert (cal.add(since, n) <= end) == (since < cal.back(end, n))
+
+
+@settings(deadline=None)
+@given(start=days, end=days)
+def test_between_counts_business_days_both_ways(start, end):
+    count = calendar.between(start, end)
+    assert count == -calendar.between(end, start)
+    if start <= end:
+        assert count == sum(
+            calendar.is_business_day(start + timedelta(days=i))
+            for i in range(1, (end - start).days + 1)
+        )
+
+
+@pytest.mark.django_db
+def test_the_overdue_filter_finds_exactly_the_cases_marked_overdue(world):
+    StageDeadline.objects.create(
+        municipality=world.city, stage=Stage.AGENCY_CONTACT, business_days=3
+    )
+    ClosedDay.objects.create(municipality=world.city, day=date(2026, 11, 19))
+    today = date(2026, 11, 26)
+    stages = [Stage.INQUIRY, Stage.AGENCY_CONTACT, Stage.VISIT, Stage.CLOSED]
+    for i in range(60):
+        CaseFactory(
+            office=world.office,
+            stage=stages[i % len(stages)],
+            stage_since=today - timedelta(days=i),
+        )
+    with tenant_scope(world.manager):
+        book = DeadlineBook([world.city.pk], today)
+        marked = book.mark(Case.objects.all())
+        expected = {c.pk for c in marked if c.deadline and c.deadline.overdue}
+        found = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
+    assert expected == found
+    assert 0 < len(found) < 60
+    # Closed cases have no clock.
+    assert all(c.deadline is None for c in marked if c.stage == Stage.CLOSED)
+
+
+@pytest.mark.django_db
+def test_a_case_due_on_friday_is_overdue_on_monday_not_on_saturday(world):
+    friday = date(2026, 11, 20)
+    with tenant_scope(world.manager):
+        StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=1)
+        since = friday - timedelta(days=1)  # Thursday: due Friday
+        saturday = Deadlines(world.city, friday + timedelta(days=1)).for_case("inquiry", since)
+        tuesday = Deadlines(world.city, friday + timedelta(days=4)).for_case("inquiry", since)
+    assert saturday.due_on == friday and not saturday.overdue
+    # Monday 11/23 is a holiday, so Tuesday is the first business day after the deadline.
+    assert tuesday.overdue and tuesday.business_days_late == 1

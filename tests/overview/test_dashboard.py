@@ -1,0 +1,139 @@
+"""The managers' dashboard: the figures it shows, who may see it, what it costs."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.models import Agency, CauseCategory, Stage
+from cases.scoping import tenant_scope
+from remedies import ledger
+from remedies import services as remedies
+from remedies.models import Channel
+from tests.factories import CaseFactory, ContractorFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+@pytest.fixture
+def money(world, today, answered):
+    """The story case with C owed 5,000円 by D's excess, 3,000円 paid to C by the
+    contractor, and an unanswered request to an agency."""
+    case, c, d = answered
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=5000, on=date(2023, 2, 20), by=world.staff
+        )
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=3000,
+            side="contractor",
+            method="cash",
+            on=date(2023, 2, 21),
+            by=world.staff,
+        )
+        remedies.contact_add(
+            case=case,
+            by=world.staff,
+            agencies=[Agency.objects.create(name="総務省", kind=Agency.Kind.NATIONAL)],
+            contacted_on=date(2023, 2, 10),
+            channel=Channel.EMAIL,
+            request="付与済みポイントの取消しの可否を照会。",
+        )
+    return case
+
+
+def test_dashboard_shows_money_outstanding_and_cost_by_contractor(client, world, money):
+    client.force_login(world.manager)
+    page = _text(client.get("/dashboard/"))
+    assert '市民への未払額</p><p class="big-number owed">2,000円' in page
+    assert '市民からの未回収額</p><p class="big-number excess">5,000円' in page
+    # Cost borne: the contractor paid 3,000円 and has collected nothing back.
+    assert '<th scope="row">株式会社エイジェック</th><td class="num">3,000円</td>' in page
+    # The unanswered request, oldest first, with what was asked.
+    assert "付与済みポイントの取消しの可否を照会。" in page
+    assert "総務省" in page
+
+
+def test_dashboard_counts_open_and_overdue_cases_by_stage(client, world, today):
+    # Inquiry allows 10 business days by default: since 2/1 is overdue on 3/1, 2/27 is not.
+    for since in (date(2023, 2, 1), date(2023, 2, 2), date(2023, 2, 27)):
+        CaseFactory(
+            office=world.office,
+            contractor=world.contractor_co,
+            stage=Stage.INQUIRY,
+            stage_since=since,
+            cause_category=CauseCategory.LOGOUT_OMITTED,
+        )
+    CaseFactory(office=world.office2, stage=Stage.CLOSED, stage_since=date(2023, 1, 5))
+    CaseFactory(office=world.other_city_office, stage=Stage.INQUIRY, stage_since=date(2022, 1, 4))
+    client.force_login(world.manager)
+    page = _text(client.get("/dashboard/"))
+    # Three open cases of this city; the closed one and the other city's are not counted.
+    assert '対応中の案件</p><p class="big-number"><a href="/cases/">3件' in page
+    assert 'href="/cases/?overdue=true">2件' in page
+    assert '<th scope="row">調査</th><td class="num">3件</td>' in page
+    assert '<th scope="row">ログアウト漏れ</th><td class="num">3件</td>' in page
+    assert '<th scope="row">八幡西区役所 支援窓口</th><td class="num">3件</td>' in page
+    # Every chart has a text alternative saying the same as its bars.
+    assert 'aria-labelledby="c-stage-title c-stage-text"' in page
+    assert "調査: 3件、関係機関照会: 0件" in page
+
+
+def test_opened_and_closed_per_month_come_from_the_timeline(client, world, today, answered):
+    client.force_login(world.manager)
+    page = _text(client.get("/dashboard/"))
+    # The story case was opened (reported) on the frozen today, 2023-03-01.
+    assert '<th scope="row">2023年3月</th><td class="num">1</td><td class="num">0</td>' in page
+    assert '<th scope="row">2022年4月</th><td class="num">0</td><td class="num">0</td>' in page
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [("manager", 200), ("auditor", 200), ("staff", 403), ("contractor", 403)],
+)
+def test_dashboard_is_for_managers_and_auditors(client, world, persona, status):
+    client.force_login(getattr(world, persona))
+    assert client.get("/dashboard/").status_code == status
+
+
+def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, world, today):
+    client.force_login(world.manager)
+    scratch, served = [], []
+    for n in (2, 20):
+        for i in range(n):
+            contractor = ContractorFactory(serves=[world.city])
+            CaseFactory(
+                office=world.office,
+                contractor=contractor,
+                stage=Stage.INQUIRY,
+                stage_since=today - timedelta(days=i * 3),
+            )
+        cache.clear()  # factory rows are not audited: start from scratch
+        for counts in (scratch, served):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get("/dashboard/").status_code == 200
+            counts.append(len(queries))
+    assert scratch[0] == scratch[1] <= 16, scratch
+    assert served[0] == served[1] < scratch[0], served
+
+
+def test_a_change_shows_on_the_dashboard_at_once(client, world, today, answered):
+    """The rendered figures are cached, keyed by the municipality's newest audit entry:
+    the next request after any audited change computes them again."""
+    case, c, d = answered
+    client.force_login(world.manager)
+    assert '市民への未払額</p><p class="big-number">0円' in _text(client.get("/dashboard/"))
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=7000, on=date(2023, 2, 20), by=world.staff
+        )
+    assert 'big-number owed">7,000円' in _text(client.get("/dashboard/"))

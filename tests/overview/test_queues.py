@@ -1,0 +1,118 @@
+"""Work queues: each person sees what waits on them, inside their own tenant."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_scopes import scopes_disabled
+
+from cases import services
+from cases.models import Agency, Case, Stage
+from cases.scoping import tenant_scope
+from remedies import services as remedies
+from remedies.models import Channel
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _section(page: str, anchor: str) -> str:
+    match = re.search(rf'<section class="card" id="{anchor}".*?</section>', page, re.S)
+    assert match, f"no section #{anchor}"
+    return match.group(0)
+
+
+def test_staff_see_their_overdue_cases_and_cases_nobody_has_taken(client, world, today):
+    late = CaseFactory(
+        office=world.office, assignee=world.staff, stage=Stage.INQUIRY, stage_since=date(2023, 2, 1)
+    )
+    calm = CaseFactory(
+        office=world.office, assignee=world.staff, stage=Stage.INQUIRY, stage_since=today
+    )
+    nobody = CaseFactory(office=world.office, stage=Stage.INQUIRY, stage_since=today)
+    other_city = CaseFactory(office=world.other_city_office, stage=Stage.INQUIRY)
+    client.force_login(world.staff)
+    page = client.get("/queues/").content.decode()
+    waiting = _section(page, "waiting-on-me")
+    assert late.reference in waiting and "期限超過" in waiting
+    assert calm.reference not in waiting.split("担当者未定の案件")[0]
+    assert nobody.reference in waiting
+    mine = _section(page, "mine")
+    assert late.reference in mine and calm.reference in mine
+    assert other_city.reference not in page
+
+
+def test_a_case_waiting_on_an_agency_is_not_waiting_on_me(client, world, today, story):
+    case, _c, _d = story
+    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    with tenant_scope(world.staff):
+        services.case_take(case=case, by=world.staff)
+        remedies.contact_add(
+            case=case,
+            by=world.staff,
+            agencies=[agency],
+            contacted_on=date(2023, 2, 8),
+            channel=Channel.PHONE,
+            request="口座の状況を照会。",
+        )
+    # Long overdue: still not mine to chase while the agency has not answered.
+    with scopes_disabled():
+        Case.objects.filter(pk=case.pk).update(stage_since=date(2023, 1, 4))
+    client.force_login(world.staff)
+    page = client.get("/queues/").content.decode()
+    assert case.reference not in _section(page, "waiting-on-me").split("担当者未定の案件")[0]
+    agencies = _section(page, "agencies")
+    assert case.reference in agencies and "口座の状況を照会。" in agencies
+    # 2/8 → 3/1 is 14 business days (2/11 建国記念の日 and 2/23 天皇誕生日 are holidays).
+    assert "14開庁日" in agencies
+
+
+def test_contractor_sees_its_company_cases_waiting_for_visits_only(client, world, today):
+    ours = CaseFactory(office=world.office, contractor=world.contractor_co, stage=Stage.VISIT)
+    theirs = CaseFactory(office=world.office, contractor=world.other_co, stage=Stage.VISIT)
+    client.force_login(world.contractor)
+    page = client.get("/queues/").content.decode()
+    assert ours.reference in _section(page, "to-visit")
+    assert theirs.reference not in page
+    assert 'id="agencies"' not in page  # agency requests are the city's business
+
+
+def test_manager_sees_cases_to_close(client, world, today):
+    settling = CaseFactory(office=world.office, stage=Stage.SETTLEMENT, stage_since=today)
+    client.force_login(world.manager)
+    page = client.get("/queues/").content.decode()
+    assert "精算段階の案件（管理職による完了処理待ち）" in page
+    assert settling.reference in _section(page, "waiting-on-me")
+
+
+def test_queue_query_count_does_not_grow(client, world, today):
+    client.force_login(world.manager)
+    counts = []
+    for n in (2, 20):
+        for i in range(n):
+            CaseFactory(
+                office=world.office,
+                assignee=world.manager,
+                stage=Stage.INQUIRY,
+                stage_since=today - timedelta(days=i),
+            )
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/queues/").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_case_list_marks_and_filters_overdue_cases(client, world, today):
+    late = CaseFactory(office=world.office, stage=Stage.VISIT, stage_since=date(2023, 1, 10))
+    calm = CaseFactory(office=world.office, stage=Stage.VISIT, stage_since=date(2023, 2, 28))
+    client.force_login(world.staff)
+    page = client.get("/cases/").content.decode()
+    row = re.search(
+        rf'<tr class="overdue">\s*<td class="nowrap"><a href="[^"]*">{late.reference}', page
+    )
+    assert row, "the overdue case's row is marked"
+    assert "期限超過" in page and "あと" in page
+    only = client.get("/cases/?overdue=on").content.decode()
+    assert late.reference in only and calm.reference not in only

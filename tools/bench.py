@@ -1,0 +1,344 @@
+"""make bench: Tadasu at national scale, measured against budgets (a benchmark, not a test).
+
+    .venv/bin/python tools/bench.py [--sizes 1000,10000,100000] [--database-url URL]
+
+Builds a throwaway database (SQLite in a temporary folder by default; a PostgreSQL URL is
+dropped and created again, so never point it at real data), loads the demo organisations,
+then grows synthetic data (tools/bench_data.py) to each size in turn and measures, in this
+one process, with Django's test client and a logged-in manager: median and p95 of at least
+20 requests after warm-up. One line per measurement:
+
+    name N median_ms p95_ms queries ratio_to_floor
+
+then the peak RSS. At the largest size the budgets of issue 7 are checked; the run exits
+non-zero and names what failed. docs/PERFORMANCE.md records results.
+"""
+
+import argparse
+import copy
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE))
+
+RUNS = 20
+WARMUP = 3
+
+
+@dataclass
+class Result:
+    name: str
+    n: int
+    median: float
+    p95: float
+    queries: int | None
+    floor: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.median / self.floor if self.floor else None
+
+    def line(self) -> str:
+        ratio = f"{self.ratio:.2f}" if self.ratio is not None else "-"
+        queries = self.queries if self.queries is not None else "-"
+        return f"{self.name} {self.n} {self.median:.1f} {self.p95:.1f} {queries} {ratio}"
+
+
+def _configure(database_url: str | None, workdir: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "TADASU_VAR_DIR": str(workdir),
+            "DJANGO_DEBUG": "0",  # production settings: no debug overhead, no query log
+            "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
+            "DJANGO_ALLOWED_HOSTS": "testserver",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "TADASU_FIELD_KEYS": Fernet.generate_key().decode(),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        }
+    )
+    if url.startswith(("postgres://", "postgresql://")):
+        _recreate_postgres(url)
+    return url
+
+
+def _recreate_postgres(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    if not name or name in ("postgres", "template0", "template1"):
+        raise SystemExit(f"refusing to drop the database {name!r}: give a throwaway one")
+    admin = base.replace("postgres://", "postgresql://") + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')  # nosec B608
+        conn.execute(f'CREATE DATABASE "{name}"')  # nosec B608
+
+
+def _timed(fn: Callable[[], object], runs: int = RUNS, warmup: int = WARMUP) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _p95(times: list[float]) -> float:
+    ordered = sorted(times)
+    return ordered[max(math.ceil(0.95 * len(ordered)) - 1, 0)]
+
+
+class Bench:
+    def __init__(self, args):
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.test.utils import override_settings
+
+        call_command("migrate", verbosity=0)
+        self.overrides = override_settings(ROOT_URLCONF="bench_urls")
+        self.overrides.enable()
+        self.args = args
+        self.results: list[Result] = []
+        self.floor: float | None = None
+
+    # ---- helpers ---------------------------------------------------------------------
+
+    def _queries(self, fn) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            fn()
+        return len(queries)
+
+    def record(self, name: str, n: int, fn, *, runs: int = RUNS, warmup: int = WARMUP) -> Result:
+        queries = self._queries(fn) if warmup else None
+        times = _timed(fn, runs=runs, warmup=max(warmup - 1, 0))
+        result = Result(name, n, statistics.median(times), _p95(times), queries, self.floor)
+        self.results.append(result)
+        print(result.line(), flush=True)
+        return result
+
+    def get(self, path: str, *, status: int = 200) -> Callable[[], object]:
+        def fetch():
+            response = self.client.get(path)
+            if response.status_code != status:
+                raise SystemExit(f"{path} answered {response.status_code}, expected {status}")
+            if getattr(response, "streaming", False):
+                for _chunk in response.streaming_content:
+                    pass
+            return response
+
+        return fetch
+
+    # ---- the run ---------------------------------------------------------------------
+
+    def setup(self) -> None:
+        import bench_data
+        from django.test import Client
+        from django_scopes import scopes_disabled
+
+        from remedies.demo import _organisations, _users
+
+        with scopes_disabled():  # seeding is maintenance across every tenant
+            _users(_organisations())
+            self.world = bench_data.World()
+            self.big = bench_data.big_case(self.world)
+        self.client = Client()
+        self.client.force_login(self.world.manager)
+        self.seeded = 0
+
+    def grow(self, size: int) -> None:
+        import bench_data
+        from django.core.cache import cache
+        from django_scopes import scopes_disabled
+
+        with scopes_disabled():
+            bench_data.seed(self.world, self.seeded, size)
+        self.seeded = size
+        # Seeding bypasses the services, so no audit entry moves the cache versions.
+        cache.clear()
+
+    def measure(self, n: int) -> None:
+        from django.core.cache import cache
+
+        floor = self.record("floor", n, self.get("/bench/floor/"))
+        self.floor = floor.median
+        floor.floor = floor.median
+        self.record("case_list", n, self.get("/cases/"))
+        self.record(
+            "case_list_filtered", n, self.get("/cases/?stage=inquiry&q=%E3%81%95%E3%81%A8%E3%81%86")
+        )  # さとう: hiragana finds 佐藤 through the normalised key
+        self.record("case_page", n, self.get(f"/cases/{self.big.reference}/"))
+        served = self.get("/dashboard/")
+
+        def scratch():
+            cache.clear()
+            return served()
+
+        self.record("dashboard_scratch", n, scratch)
+        self.record("dashboard", n, served)
+        self.record("queues", n, self.get("/queues/"))
+
+    def heavy(self, n: int) -> None:
+        """The costs measured once, at the largest size."""
+        self.record(
+            "csv_export_10k", n, self.get("/cases/?kind=cashless&format=csv"), runs=3, warmup=1
+        )
+        self._letters(n)
+        self._import(n)
+
+    def _letters(self, n: int) -> None:
+        from django.core.management import call_command
+
+        from cases.models import Case
+        from cases.scoping import tenant_scope
+        from remedies.documents import services as documents
+        from remedies.models import DocumentKind
+
+        staff = self.world.home_staff
+        with tenant_scope(staff):
+            case = Case.objects.filter(municipality=self.world.home).order_by("id").first()
+            party = case.parties.order_by("label").first()
+
+            def one_letter():
+                documents.document_issue(
+                    kind=DocumentKind.APOLOGY, by=staff, case=case, party=party, dated=date.today()
+                )
+
+            self.record("letter", n, one_letter)
+            refs = list(
+                Case.objects.filter(municipality=self.world.home)
+                .order_by("id")
+                .values_list("reference", flat=True)[1:501]
+            )
+        args = ["apology", "--all-parties", "--as", staff.username]
+        for ref in refs:
+            args += ["--case", ref]
+        out = Path(tempfile.mkdtemp(prefix="tadasu-letters-"))
+        count = 2 * len(refs)
+
+        def bulk():
+            with open(os.devnull, "w") as quiet:  # no progress bar in the results
+                call_command("issue_document", *args, "--out", str(out), stdout=quiet, stderr=quiet)
+
+        self.record(f"letters_{count}", n, bulk, runs=1, warmup=0)
+
+    def _import(self, n: int) -> None:
+        from remedies.demo import DEMO_CASES
+        from remedies.interchange.replay import import_cases
+
+        data = json.loads(DEMO_CASES.read_text(encoding="utf-8"))
+        wanted = self.args.import_cases
+
+        def shifted(obj, k: int):
+            if isinstance(obj, dict):
+                return {
+                    key: (v + k if key == "seq" and isinstance(v, int) else shifted(v, k))
+                    for key, v in obj.items()
+                }
+            if isinstance(obj, list):
+                return [shifted(v, k) for v in obj]
+            return obj
+
+        cases = [
+            shifted(copy.deepcopy(data["cases"][i % 3]), (i // 3 + 1) * 10_000)
+            for i in range(wanted)
+        ]
+        document = {**data, "cases": cases}
+        self.record(f"import_{wanted}", n, lambda: import_cases(document), runs=1, warmup=0)
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+
+
+def check_budgets(results: list[Result], sizes: list[int], letters: int) -> list[str]:
+    top, bottom = max(sizes), min(sizes)
+    at = {(r.name, r.n): r for r in results}
+    failed = []
+
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            failed.append(what)
+
+    for name in ("case_list", "case_page", "dashboard"):
+        r = at[(name, top)]
+        need(r.ratio <= 5, f"{name} at {top:,}: {r.ratio:.1f}× the floor (budget 5×)")
+        first = at[(name, bottom)]
+        need(
+            r.queries == first.queries,
+            f"{name}: {first.queries} queries at {bottom:,}, {r.queries} at {top:,}",
+        )
+    scratch = at[("dashboard_scratch", top)]
+    need(scratch.median < 100, f"dashboard from scratch {scratch.median:.0f} ms (budget 100)")
+    need(
+        scratch.queries == at[("dashboard_scratch", bottom)].queries,
+        "dashboard from scratch: query count grows",
+    )
+    csv = at[("csv_export_10k", top)]
+    need(csv.median < 3000, f"CSV export {csv.median:.0f} ms (budget 3,000)")
+    letter = at[("letter", top)]
+    need(letter.median < 50, f"one letter {letter.median:.0f} ms warm (budget 50)")
+    bulk = at[(f"letters_{letters}", top)]
+    need(bulk.median < 30_000, f"{letters} letters {bulk.median / 1000:.1f} s (budget 30)")
+    rss = peak_rss_mb()
+    need(rss < 300, f"peak RSS {rss:.0f} MB (budget 300)")
+    return failed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--database-url", default=os.environ.get("TADASU_BENCH_DATABASE_URL"))
+    parser.add_argument("--import-cases", type=int, default=10_000)
+    parser.add_argument(
+        "--pages-only", action="store_true", help="skip export, letters and import; no budgets"
+    )
+    args = parser.parse_args()
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    workdir = Path(tempfile.mkdtemp(prefix="tadasu-bench-"))
+    url = _configure(args.database_url, workdir)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    print(f"# tadasu bench {started} database={url.split('://')[0]} sizes={sizes}", flush=True)
+    bench = Bench(args)
+    bench.setup()
+    for size in sizes:
+        bench.grow(size)
+        bench.measure(size)
+    if args.pages_only:
+        print(f"peak_rss_mb {peak_rss_mb():.0f}")
+        return 0
+    bench.heavy(max(sizes))
+    print(f"peak_rss_mb {peak_rss_mb():.0f}")
+    letters = next(
+        int(r.name.split("_")[1]) for r in bench.results if r.name.startswith("letters_")
+    )
+    failed = check_budgets(bench.results, sizes, letters)
+    for what in failed:
+        print(f"BUDGET FAILED: {what}")
+    if not failed:
+        print("all budgets met")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
