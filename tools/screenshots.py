@@ -109,7 +109,8 @@ def main(out: Path) -> None:
                 page.get_by_label("ユーザー名").fill("manager")
                 page.get_by_label("パスワード").fill(DEMO_PASSWORD)
                 page.get_by_role("button", name="ログイン").click()
-                page.wait_for_url("**/cases/")
+                page.wait_for_url(lambda url: "/accounts/login/" not in url)
+                page.goto("/cases/")
                 page.screenshot(path=out / "case-list.png")
 
                 page.goto(f"/cases/{CASE}/")

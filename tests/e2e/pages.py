@@ -71,8 +71,11 @@ PAGES: list[MainPage] = [
     MainPage("prepare a document", "staff", lambda f: _case(f, "documents/new/")),
     MainPage("documents", "staff", lambda f: "/documents/"),
     MainPage("audit trail", "auditor", lambda f: "/audit/"),
+    MainPage("whole timeline", "staff", lambda f: _case(f, "timeline/")),
+    MainPage("work queues", "staff", lambda f: "/queues/"),
+    MainPage("work queues (manager)", "manager", lambda f: "/queues/"),
+    MainPage("dashboard", "manager", lambda f: "/dashboard/"),
+    MainPage("deadline settings", "manager", lambda f: "/dashboard/deadlines/"),
     MainPage("not found", "contractor", lambda f: "/cases/no-such-case/"),
     MainPage("not allowed", "auditor", lambda f: "/cases/new/"),
-    # The lead's dashboard (another branch): checked as soon as it is merged.
-    MainPage("dashboard", "manager", lambda f: "/dashboard/", optional=True),
 ]
