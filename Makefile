@@ -49,7 +49,7 @@ screenshots: $(STAMP)
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".
 security: $(STAMP)
-	$(VENV)/bin/bandit -q -r cases remedies overview config -x '*/migrations/*'
+	$(VENV)/bin/bandit -q -r cases remedies overview receptions config -x '*/migrations/*'
 
 # Pins the dependency closure installed in .venv (runtime and dev) for audits elsewhere.
 lock: $(STAMP)

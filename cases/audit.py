@@ -63,7 +63,10 @@ def audit_log(
     case: Case | None = None,
     obj: models.Model | None = None,
     data: dict | None = None,
+    municipality_id: int | None = None,
 ) -> AuditEntry:
+    """`municipality_id` names whose trail an entry without a case belongs to when the
+    acting user's organisation does not say it (contractor staff act for a company)."""
     membership = membership_of(by)
     head, _ = AuditHead.objects.get_or_create(pk=1)
     # Lock the head: appends are serialised, so the chain never forks.
@@ -76,7 +79,7 @@ def audit_log(
         municipality_id=(
             case.municipality_id
             if case is not None
-            else (membership.municipality_id if membership else None)
+            else municipality_id or (membership.municipality_id if membership else None)
         ),
         case=case,
         object_type=obj._meta.label_lower if obj is not None else "",

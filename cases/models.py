@@ -266,6 +266,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
     # The day the case entered its stage (the date the step was recorded for), kept by the
     # services that move it; deadlines count business days from here (cases/deadlines.py).
     stage_since = models.DateField(_("in this stage since"), default=timezone.localdate)
+    # The day the city learned of the case (the report): "opened" on the dashboard.
+    opened_on = models.DateField(_("opened on"), default=timezone.localdate)
     assignee = models.ForeignKey(
         User,
         on_delete=models.PROTECT,
@@ -291,6 +293,15 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["municipality", "stage"]),
             # The overdue filter and reminders: stage = X and stage_since < cutoff(X).
             models.Index(fields=["municipality", "stage", "stage_since"]),
+            # The case list's default order, newest first, read from the index.
+            models.Index(fields=["municipality", "discovered_on", "id"]),
+            # Cases opened per month (dashboard).
+            models.Index(fields=["municipality", "opened_on"]),
+            # The dashboard's breakdown of open cases, counted from the index alone.
+            models.Index(
+                fields=["municipality", "stage", "kind", "office", "cause_category", "contractor"],
+                name="case_breakdown_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -220,6 +220,7 @@ def case_open(
         reported_by_contractor=reported_by_contractor,
         created_by=by,
         stage_since=reported_on,
+        opened_on=reported_on,
     )
     # Stored text is the municipality's official record, so it is written in Japanese
     # whatever language the acting user reads the UI in.

@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "csp",  # Content-Security-Policy (security block below)
     "cases",
     "remedies",
+    "receptions",
     "overview",
 ]
 
@@ -217,6 +218,12 @@ TADASU_SITE_URL = env_str("TADASU_SITE_URL", "http://127.0.0.1:8000").rstrip("/"
 TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
 # --- end attachments ------------------------------------------------------------------------
+
+# --- Reception sheets (receptions/) ---------------------------------------------------------
+# The largest sheet accepted, and how long an uploaded sheet waits for its confirmation.
+TADASU_RECEPTION_MAX_MB = env_int("TADASU_RECEPTION_MAX_MB", 30)
+TADASU_RECEPTION_UPLOAD_MINUTES = env_int("TADASU_RECEPTION_UPLOAD_MINUTES", 60)
+# --- end reception sheets ------------------------------------------------------------------
 
 # --- Security: sessions, failed log-ins, HTTPS, headers ---------------------------------
 # Sessions end after TADASU_SESSION_IDLE_MINUTES without a request and, whatever the

@@ -14,6 +14,7 @@ urlpatterns = [
     path("cases/", include("cases.urls")),
     path("cases/<str:ref>/", include("remedies.urls")),
     path("documents/", include("remedies.documents.urls")),
+    path("receptions/", include("receptions.urls")),
     path("", include("overview.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export/", audit_views.audit_export, name="audit_export"),

@@ -8,17 +8,26 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from cases.deadlines import Deadlines
-from cases.models import Agency, Case, CaseKind, CauseCategory, Municipality, Stage, TimelineEvent
+from cases.models import (
+    Agency,
+    Case,
+    CaseKind,
+    CauseCategory,
+    Contractor,
+    Municipality,
+    Office,
+    Stage,
+)
 from cases.wareki import yen
-from remedies import ledger
-from remedies.models import AgencyContact, LedgerEntry, Side
+from receptions.selectors import CompletionPanel, completion_rates
+from remedies.models import AgencyContact, LedgerTotal, Side
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
@@ -45,6 +54,7 @@ class Dashboard:
     held: int
     costs: BarChart
     months: MonthChart
+    completion: CompletionPanel  # receptions: checklist completion by office and month
 
 
 def _count(n: int) -> str:
@@ -52,12 +62,34 @@ def _count(n: int) -> str:
 
 
 def _open_breakdown(municipality: Municipality) -> list[dict]:
-    # One grouped query; the five breakdowns are folded from it in Python. Its size is
-    # bounded by stages × kinds × offices × causes × contractors, not by the case count.
-    return list(
+    # One grouped query, read from the case_breakdown_idx index alone; the five breakdowns
+    # are folded from it in Python. Its size is bounded by stages × kinds × offices ×
+    # causes × contractors, not by the case count.
+    rows = list(
         Case.objects.filter(municipality=municipality, stage__in=OPEN_STAGES)
-        .values("stage", "kind", "office__name", "cause_category", "contractor__name")
+        .values("stage", "kind", "office_id", "cause_category", "contractor_id")
         .annotate(n=Count("id"))
+        .order_by()
+    )
+    offices = dict(Office.objects.filter(municipality=municipality).values_list("id", "name"))
+    for row in rows:
+        row["office__name"] = offices.get(row["office_id"], "")
+    return rows
+
+
+def _money(municipality: Municipality) -> list[dict]:
+    """The ledger totals of the municipality's cases, per contractor of the case: one row
+    per case is summed (LedgerTotal, kept by the ledger services), not every entry."""
+    return list(
+        LedgerTotal.objects.filter(case__municipality=municipality)
+        .values("case__contractor_id")
+        .annotate(
+            owed=Sum("owed"),
+            held=Sum("held"),
+            municipality=Sum("cost_municipality"),
+            contractor=Sum("cost_contractor"),
+            national=Sum("cost_national"),
+        )
         .order_by()
     )
 
@@ -77,32 +109,41 @@ def _month_labels(day: date) -> tuple[str, str, str]:
     return date_format(day, "M Y"), date_format(day, "M"), str(day.year)
 
 
-def _months(municipality: Municipality, today: date) -> list[tuple]:
+def _month_starts(today: date) -> list[date]:
+    """The first days of the last MONTHS months, this one included, oldest first."""
     first = date(today.year, today.month, 1)
     starts = []
     for back in range(MONTHS - 1, -1, -1):
         y, m = divmod(first.year * 12 + first.month - 1 - back, 12)
         starts.append(date(y, m + 1, 1))
-    # Opened: the day the city learned of the case; closed: each closing step (a case
-    # reopened and closed again counts in both months).
-    rows = (
-        TimelineEvent.objects.filter(
-            case__municipality=municipality,
-            action__in=["case.opened", "stage.close"],
-            occurred_on__gte=starts[0],
-        )
-        .annotate(month=TruncMonth("occurred_on"))
-        .values("action", "month")
-        .annotate(n=Count("id"))
-        .order_by()
+    return starts
+
+
+def _months(municipality: Municipality, today: date) -> list[tuple]:
+    starts = _month_starts(today)
+
+    # Opened: the day the city learned of the case. Closed: the day a case now closed was
+    # closed (its stage_since). Both read from indexes on the case table.
+    def per_month(rows) -> dict[date, int]:
+        return {r["month"]: r["n"] for r in rows.annotate(n=Count("id")).order_by()}
+
+    cases = Case.objects.filter(municipality=municipality)
+    opened = per_month(
+        cases.filter(opened_on__gte=starts[0])
+        .annotate(month=TruncMonth("opened_on"))
+        .values("month")
     )
-    counts = {(r["action"], r["month"]): r["n"] for r in rows}
+    closed = per_month(
+        cases.filter(stage=Stage.CLOSED, stage_since__gte=starts[0])
+        .annotate(month=TruncMonth("stage_since"))
+        .values("month")
+    )
     return [
         (
             f"{s:%Y-%m}",
             *_month_labels(s),
-            counts.get(("case.opened", s), 0),
-            counts.get(("stage.close", s), 0),
+            opened.get(s, 0),
+            closed.get(s, 0),
         )
         for s in starts
     ]
@@ -110,6 +151,13 @@ def _months(municipality: Municipality, today: date) -> list[tuple]:
 
 def dashboard(municipality: Municipality, today: date) -> Dashboard:
     rows = _open_breakdown(municipality)
+    money = _money(municipality)
+    contractor_ids = {r["contractor_id"] for r in rows} | {r["case__contractor_id"] for r in money}
+    names = dict(
+        Contractor.objects.filter(pk__in=contractor_ids - {None}).values_list("id", "name")
+    )
+    for row in rows:
+        row["contractor__name"] = names.get(row["contractor_id"])
     stages = _fold(rows, "stage")
     kinds = _fold(rows, "kind")
     offices = _fold(rows, "office__name")
@@ -119,11 +167,16 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
     deadlines = Deadlines(municipality, today)
     overdue_cases = Case.objects.filter(municipality=municipality).filter(deadlines.overdue())
     overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
-    oldest = list(
-        overdue_cases.select_related("office", "assignee").order_by("stage_since", "id")[
-            :LIST_LENGTH
-        ]
-    )
+    # The longest overdue: per stage, the oldest few from the (municipality, stage,
+    # stage_since) index, then merged; one ORDER BY over every stage would sort them all.
+    oldest = []
+    for stage in OPEN_STAGES:
+        oldest += (
+            overdue_cases.filter(stage=stage)
+            .select_related("office", "assignee")
+            .order_by("stage_since", "id")[:LIST_LENGTH]
+        )
+    oldest = sorted(oldest, key=lambda c: (c.stage_since, c.pk))[:LIST_LENGTH]
     for case in oldest:
         case.deadline = deadlines.for_case(case.stage, case.stage_since)
 
@@ -138,15 +191,20 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         .order_by("contacted_on", "id")[:LIST_LENGTH]
     )
 
-    entries = LedgerEntry.objects.filter(case__municipality=municipality)
-    owed, held = ledger.outstanding(entries)
-    cost_items = []
-    for row in ledger.cost_rows(entries, "case__contractor__name"):
-        if row["side"] == Side.CONTRACTOR:
-            label = row["case__contractor__name"] or _("(no contractor)")
-        else:
-            label = str(municipality) if row["side"] == Side.MUNICIPALITY else Side.NATIONAL.label
-        cost_items.append((label, row["cost"]))
+    owed = sum(r["owed"] for r in money)
+    held = sum(r["held"] for r in money)
+    cost_items = [
+        (names.get(r["case__contractor_id"]) or _("(no contractor)"), r["contractor"])
+        for r in sorted(money, key=lambda r: names.get(r["case__contractor_id"]) or "")
+        if r["contractor"]
+    ]
+    for side, label in (
+        (Side.MUNICIPALITY, str(municipality)),
+        (Side.NATIONAL, Side.NATIONAL.label),
+    ):
+        cost = sum(r[side] for r in money)
+        if cost:
+            cost_items.append((label, cost))
 
     open_stages = [s for s in Stage if s in OPEN_STAGES]
     return Dashboard(
@@ -195,4 +253,6 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         held=held,
         costs=bar_chart(_("Cost borne"), cost_items, fmt=yen),
         months=month_chart(_months(municipality, today)),
+        # The prevention measure's record: the same twelve months as the chart above.
+        completion=completion_rates(since=_month_starts(today)[0]),
     )

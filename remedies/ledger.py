@@ -12,7 +12,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import F, Max, Q, QuerySet, Sum
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -29,7 +29,7 @@ from cases.services import (
 from cases.wareki import wareki, yen
 
 from .errors import RemedyError
-from .models import MAX_AMOUNT, EntryKind, LedgerEntry, Method, Side, Visit
+from .models import MAX_AMOUNT, EntryKind, LedgerEntry, LedgerTotal, Method, Side, Visit
 
 # ---- reads -------------------------------------------------------------------------------
 
@@ -162,6 +162,7 @@ def _post(
     visit: Visit | None = None,
     approved_by: User | None = None,
 ) -> LedgerEntry:
+    before = balance_of(party)
     entry = LedgerEntry.objects.create(
         case=case,
         party=party,
@@ -177,6 +178,7 @@ def _post(
         approved_by=approved_by,
         created_by=by,
     )
+    _keep_total(case, kind=kind, side=side, delta=delta, before=before)
     audit_log(
         f"tadasu.ledger.{kind}",
         by=by,
@@ -185,6 +187,62 @@ def _post(
         data={"party": party.label, "delta": delta, "side": side, "method": method},
     )
     return entry
+
+
+# Kinds whose entries are a side's cost: what it paid out, less what it collected back (a
+# reversal carries the side of the entry it reverses, so it cancels that entry's cost).
+COST_KINDS = (EntryKind.PAYMENT, EntryKind.REGRANT, EntryKind.COLLECTION, EntryKind.REVERSAL)
+COST_FIELDS = {
+    Side.MUNICIPALITY: "cost_municipality",
+    Side.CONTRACTOR: "cost_contractor",
+    Side.NATIONAL: "cost_national",
+}
+
+
+def _keep_total(case: Case, *, kind: str, side: str, delta: int, before: int) -> None:
+    """Move the case's LedgerTotal by one entry. The caller holds the case row's lock, so
+    no other posting to this case (or its parties) runs between reading and writing."""
+    after = before + delta
+    changes = {
+        "owed": max(after, 0) - max(before, 0),
+        "held": max(-after, 0) - max(-before, 0),
+    }
+    if side and kind in COST_KINDS:
+        changes[COST_FIELDS[side]] = -delta
+    LedgerTotal.objects.get_or_create(case=case)
+    moved = {name: F(name) + change for name, change in changes.items() if change}
+    if moved:
+        LedgerTotal.objects.filter(case=case).update(**moved)
+
+
+def totals_from_rows(rows) -> dict[int, dict[str, int]]:
+    """LedgerTotal values per case from (case_id, party_id, kind, side, delta) rows: what
+    `_keep_total` arrives at entry by entry, computed in one pass (rebuilds, bulk loads)."""
+    totals: dict[int, dict[str, int]] = {}
+    balances: dict[tuple[int, int], int] = {}
+    for case_id, party_id, kind, side, delta in rows:
+        total = totals.setdefault(
+            case_id, {"owed": 0, "held": 0, **dict.fromkeys(COST_FIELDS.values(), 0)}
+        )
+        balances[case_id, party_id] = balances.get((case_id, party_id), 0) + delta
+        if side and kind in COST_KINDS:
+            total[COST_FIELDS[side]] -= delta
+    for (case_id, _party), balance in balances.items():
+        totals[case_id]["owed"] += max(balance, 0)
+        totals[case_id]["held"] += max(-balance, 0)
+    return totals
+
+
+def derived_total(case: Case) -> dict[str, int]:
+    """What the case's LedgerTotal must hold, computed from its entries."""
+    sums = LedgerEntry.objects.filter(case=case).values("party").annotate(b=Sum("delta")).order_by()
+    balances = [row["b"] for row in sums]
+    costs_ = costs(case)
+    return {
+        "owed": sum(b for b in balances if b > 0),
+        "held": -sum(b for b in balances if b < 0),
+        **{COST_FIELDS[side]: costs_.get(side, 0) for side in COST_FIELDS},
+    }
 
 
 def _record(

@@ -77,6 +77,15 @@ class AgencyContact(models.Model):
                 name="contact_answer_after_request",
             )
         ]
+        indexes = [
+            # Requests still waiting for an answer, oldest first (dashboard, work queues):
+            # a small index, since most requests are answered.
+            models.Index(
+                fields=["contacted_on", "id"],
+                condition=Q(answered_on__isnull=True),
+                name="contact_unanswered_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.contacted_on} {self.request[:30]}"
@@ -384,3 +393,28 @@ class Document(models.Model):
         instance = super().from_db(db, field_names, values)
         instance._stored_status = instance.status
         return instance
+
+
+class LedgerTotal(models.Model):
+    """One case's ledger in five numbers, kept by ledger._post in the same transaction as
+    each entry (the case row is locked there), so that the dashboard sums one row per case
+    instead of every ledger entry. Derived data, never edited by hand: the entries stay the
+    truth, and `manage.py ledger_totals --check` compares the two (`--rebuild` repairs)."""
+
+    case = models.OneToOneField(
+        Case, on_delete=models.PROTECT, primary_key=True, related_name="ledger_total"
+    )
+    owed = models.BigIntegerField(default=0)  # Σ of the positive party balances
+    held = models.BigIntegerField(default=0)  # Σ of the negative party balances, negated
+    cost_municipality = models.BigIntegerField(default=0)
+    cost_contractor = models.BigIntegerField(default=0)
+    cost_national = models.BigIntegerField(default=0)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("ledger total")
+        verbose_name_plural = _("ledger totals")
+
+    def __str__(self) -> str:
+        return f"{self.case_id} owed={self.owed} held={self.held}"

@@ -29,12 +29,15 @@ from cases.attachments import attachment_add
 from cases.deadlines import TIMED_STAGES
 from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind
 from cases.scoping import tenant_scope
+from receptions import services as reception_sheets
 from remedies import ledger
 from remedies import services as remedies
 from remedies.documents import services as documents
 from remedies.models import Channel, DocumentKind
 from remedies.views import LEDGER_FORMS
 from remedies.workflow import STEPS
+
+from .receptions.sheets import reception_csv
 
 # admin/ is Django's own and covered by tests/*/test_admin.py; static/ and media/ are not
 # the project's views.
@@ -189,6 +192,21 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
             upload=SimpleUploadedFile(f"{tag}.pdf", PDF),
             description=f"{tag}の受領書",
         )
+        # A reception sheet of that desk: the affected person (C) and, just before at the
+        # same terminal, the counterpart candidate, who left mid-way.
+        sheet = reception_sheets.sheet_import(
+            data=reception_csv(
+                [
+                    (office.name, "1", "2023-02-07 10:00", "10:10", f"{tag} 三郎", "途中退席"),
+                    (office.name, "1", "2023-02-07 10:30", "10:50", f"{tag} 花子", "完了"),
+                ]
+            ),
+            file_name=f"{tag}.csv",
+            mapping=RECEPTION_MAPPING,
+            contractor=contractor,
+            by=by,
+        )
+        candidate, affected = sheet.receptions.order_by("started_at")
         closed_day = ClosedDay.objects.create(
             municipality=case.municipality, day=date(2023, 2, 10), name=f"{tag}臨時閉庁"
         )
@@ -202,7 +220,12 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
         document,
         pending,
         attachment,
-        extra={"closed_day": closed_day},
+        extra={
+            "closed_day": closed_day,
+            "sheet": sheet,
+            "candidate": candidate,
+            "affected": affected,
+        },
     )
 
 
@@ -231,6 +254,20 @@ def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
     }
 
 
+RECEPTION_MAPPING = {
+    "office": 0,
+    "terminal": 1,
+    "start": 2,
+    "end": 3,
+    "name": 4,
+    "outcome": 5,
+    "leader": 6,
+    "checklist": 7,
+    "date": None,
+    "procedure": None,
+}
+
+
 # Which estate's object fills each URL parameter (approve needs a document awaiting it).
 def _object_id(route: Route, param: str, estate: Estate) -> int:
     if param == "document_id":
@@ -241,6 +278,9 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "contact_id": estate.contact,
         "entry_id": estate.entry,
         "attachment_id": estate.attachment,
+        "sheet_id": estate.extra.get("sheet"),
+        # The reception named in a URL: the candidate ranked for the affected person.
+        "reception_id": estate.extra.get("candidate"),
         "day_id": estate.extra.get("closed_day"),
     }
     if objects.get(param) is None:
@@ -372,6 +412,17 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "dated": "2023-02-10",
     },
     "documents:municipal": lambda w, e, v: {"cases": [e.case.pk], "dated": "2023-02-10"},
+    "receptions:upload": lambda w, e, v: {
+        "file": SimpleUploadedFile(
+            "uketsuke.csv",
+            reception_csv([(w.office.name, "3", "2023-03-01 09:00", "09:20", "新規 五郎", "完了")]),
+        )
+    },
+    "receptions:checklist": lambda w, e, v: dict.fromkeys(
+        ["card_returned", "portal_logged_out", "screen_closed", "citizen_signed", "staff_signed"],
+        "on",
+    ),
+    "receptions:counterpart_add": lambda w, e, v: {"affected": e.extra["affected"].pk},
     "overview:deadlines": lambda w, e, v: {str(stage): 12 for stage in TIMED_STAGES},
     "overview:closed_day_new": lambda w, e, v: {"day": "2023-02-13", "name": "臨時閉庁日"},
 }
@@ -419,7 +470,11 @@ class Callers:
 def tenant_models() -> list:
     """Every table of the project's own apps, many-to-many tables included."""
     found = []
-    for config in (apps.get_app_config("cases"), apps.get_app_config("remedies")):
+    for config in (
+        apps.get_app_config("cases"),
+        apps.get_app_config("remedies"),
+        apps.get_app_config("receptions"),
+    ):
         for model in config.get_models(include_auto_created=True):
             if not model._meta.proxy and model._meta.managed:
                 found.append(model)

@@ -149,6 +149,20 @@ documents:approve                      foreign  404   404     404        403    
 documents:reissue                      own      ok    ok      403        403              403     404              login
 documents:reissue                      foreign  404   404     403        403              403     ok               login
 
+# Reception sheets: the city imports them; contractor staff see and record the checklists of
+# their own company's desks; auditors read. The preview without an upload sends back to the
+# upload page (a redirect: ok). A counterpart is named by those who work the case.
+receptions:index                       -        ok    ok      ok         ok               ok      ok               login
+receptions:upload                      -        ok    ok      403        403              403     ok               login
+receptions:preview                     -        ok    ok      403        403              403     ok               login
+receptions:sheet                       own      ok    ok      ok         404              ok      404              login
+receptions:sheet                       foreign  404   404     404        ok               404     ok               login
+receptions:checklist                   own      ok    ok      ok         404              403     404              login
+receptions:checklist                   foreign  404   404     404        ok               404     ok               login
+receptions:counterpart_add             own      ok    ok      403        404              403     404              login
+receptions:counterpart_add             foreign  404   404     404        403              404     ok               login
+receptions:counterpart_add             mixed    404   404     403        404              403     404              login
+
 # Everyone has a work queue; the dashboard and deadline settings are the city managers' and
 # auditors', and only managers change deadlines (roles are checked before any object).
 overview:queues                        -        ok    ok      ok         ok               ok      ok               login

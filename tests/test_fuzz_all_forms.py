@@ -65,6 +65,7 @@ EXTRA_ROLES = {
     "cases:new": ["contractor"],  # the contractor's report form
     "remedies:visit_new": ["contractor"],
     "cases:attachment_new": ["contractor"],
+    "receptions:checklist": ["contractor"],
 }
 
 SPECIAL = [

@@ -37,7 +37,8 @@ from cases.models import (
     User,
 )
 from cases.search import party_search_key
-from remedies.models import AgencyContact, Channel, EntryKind, LedgerEntry
+from remedies.ledger import totals_from_rows
+from remedies.models import AgencyContact, Channel, EntryKind, LedgerEntry, LedgerTotal
 
 MUNICIPALITIES = 50
 OFFICES_PER_CITY = 4
@@ -179,6 +180,7 @@ def _case_rows(world: World, start: int, stop: int, rng: random.Random) -> list[
                 prevention="一人の対応を終える度に必ずログアウトする。" if i % 2 else "",
                 stage=stage,
                 stage_since=discovered + timedelta(days=rng.randrange(60)),
+                opened_on=discovered + timedelta(days=rng.randrange(3)),
                 assignee=world.staff[city.pk],
                 created_by=world.staff[city.pk],
             )
@@ -285,6 +287,14 @@ def _ledger(case: Case, c: Party, d: Party, rng: random.Random) -> Iterator[Ledg
         )
 
 
+def _totals(entries: list[LedgerEntry]) -> None:
+    """The per-case totals the ledger services keep, for rows inserted around them."""
+    rows = ((e.case_id, e.party_id, e.kind, e.side, e.delta) for e in entries)
+    LedgerTotal.objects.bulk_create(
+        [LedgerTotal(case_id=case_id, **v) for case_id, v in totals_from_rows(rows).items()]
+    )
+
+
 def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
     """Add cases number start … stop-1 with everything they hold."""
     rng = random.Random(seed + start)  # noqa: S311  # synthetic data, not security
@@ -312,6 +322,7 @@ def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
         )
         entries = [e for case in cases for e in _ledger(case, *pairs[case.pk], rng)]
         LedgerEntry.objects.bulk_create(entries, batch_size=5000)
+        _totals(entries)
         contacts = AgencyContact.objects.bulk_create(
             [
                 AgencyContact(
@@ -344,5 +355,7 @@ def big_case(world: World, *, parties: int = 20, entries: int = 200) -> Case:
     case.reference = f"{world.home.code}-BIG-0001"
     people = _parties([case], rng, per_case=parties)
     TimelineEvent.objects.bulk_create(list(_timeline(case, rng, entries=entries)))
-    LedgerEntry.objects.bulk_create(list(_ledger(case, people[0], people[1], rng)))
+    entries = list(_ledger(case, people[0], people[1], rng))
+    LedgerEntry.objects.bulk_create(entries)
+    _totals(entries)
     return case

@@ -2,7 +2,8 @@ from datetime import date
 
 import pytest
 
-from tests.remedies.conftest import answered, story  # noqa: F401 — shared case fixtures
+from tests.receptions.conftest import import_rows  # noqa: F401 — shared fixtures
+from tests.remedies.conftest import answered, story  # noqa: F401
 
 # The day the tests are run "on": after the reference cases, a Wednesday.
 TODAY = date(2023, 3, 1)

@@ -53,6 +53,7 @@ from remedies.models import (
     CompensationAgreement,
     EntryKind,
     LedgerEntry,
+    LedgerTotal,
     Method,
     Purpose,
     Side,
@@ -798,6 +799,14 @@ class LedgerMachine(RuleBasedStateMachine):
         reported = {b.party.pk: b.amount for b in ledger.balances(case)}
         assert reported == summed
         assert summed == self.balance
+
+    @invariant()
+    def the_dashboard_totals_follow_every_entry(self):
+        """LedgerTotal, kept entry by entry by the services, equals what the entries say."""
+        case = self._case()
+        stored = LedgerTotal.objects.filter(case=case).values(*ledger.derived_total(case)).first()
+        derived = ledger.derived_total(case)
+        assert (stored or dict.fromkeys(derived, 0)) == derived
 
     @invariant()
     def entries_are_within_range_and_reversals_negate_their_entry(self):

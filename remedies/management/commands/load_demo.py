@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -21,6 +22,12 @@ class Command(BaseCommand):
             load_demo()
         except InterchangeError as error:
             raise CommandError(f"demo_cases.json: {error}") from error
+        # Other apps add their own demo data (an AppConfig with a `demo_step`), so that
+        # remedies/ need not know them.
+        for config in apps.get_app_configs():
+            step = getattr(config, "demo_step", None)
+            if callable(step):
+                step()
         self.stdout.write(self.style.SUCCESS("Demo data is loaded."))
         self.stdout.write(f"Demo log-ins (password: {DEMO_PASSWORD}):")
         for spec in USERS:

@@ -1,0 +1,244 @@
+"""Thin views: scoped lookups, a form, one service call. Rules live in services.py."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from cases import permissions as case_permissions
+from cases.errors import CaseError
+from cases.models import Case, Party
+from cases.search import normalise
+from cases.views import _editable_case_for, member_required
+
+from . import permissions, selectors, services, sheets
+from .errors import ReceptionError, SheetRefused
+from .forms import ChecklistForm, CounterpartForm, MappingForm, ReceptionSearchForm, UploadForm
+from .models import Counterpart, Reception, ReceptionSheet
+
+SESSION_KEY = "receptions.upload"  # the token of the user's pending upload; never the bytes
+
+
+def _require_importer(request: HttpRequest) -> None:
+    if not permissions.can_import(request.membership):
+        raise PermissionDenied(_("Only city staff and managers import reception sheets."))
+
+
+@member_required
+def index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "receptions/index.html",
+        {
+            "panel": selectors.completion_rates(),
+            "sheets": list(ReceptionSheet.objects.select_related("imported_by")[:20]),
+            "can_import": permissions.can_import(request.membership),
+        },
+    )
+
+
+@member_required
+def sheet_upload(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        if upload.size > sheets.max_bytes():
+            form.add_error("file", _("The file is too large."))
+        else:
+            try:
+                pending = services.upload_store(
+                    data=upload.read(), file_name=upload.name, by=request.user
+                )
+            except ReceptionError as error:
+                form.add_error("file", error.message)
+            else:
+                request.session[SESSION_KEY] = pending.token
+                return redirect("receptions:preview")
+    return render(request, "receptions/upload.html", {"form": form})
+
+
+@member_required
+def sheet_preview(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    pending = services.pending_upload(token=request.session.get(SESSION_KEY), by=request.user)
+    if pending is None:
+        messages.info(request, _("Upload the reception sheet first (an upload waits an hour)."))
+        return redirect("receptions:upload")
+    try:
+        # The first rows only: the whole sheet was read (and screened) when uploaded, and
+        # an Excel file of 100,000 rows takes seconds to read again.
+        table = sheets.read_table(bytes(pending.content), limit=sheets.PREVIEW_ROWS)
+    except SheetRefused as error:
+        messages.error(request, error.message)
+        return redirect("receptions:upload")
+    initial = {t: c for t, c in sheets.guess_mapping(table.header).items() if c is not None}
+    form = MappingForm(
+        request.POST or None,
+        header=table.header,
+        membership=request.membership,
+        initial=initial,
+    )
+    refused: SheetRefused | None = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            sheet = services.sheet_import(
+                data=bytes(pending.content),
+                sha256=pending.sha256,
+                file_name=pending.file_name,
+                mapping=form.mapping(),
+                contractor=form.cleaned_data["contractor"],
+                by=request.user,
+            )
+        except SheetRefused as error:
+            refused = error
+        except ReceptionError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            pending.delete()
+            request.session.pop(SESSION_KEY, None)
+            messages.success(
+                request,
+                _("%(count)s receptions were imported.") % {"count": sheet.row_count},
+            )
+            return redirect("receptions:sheet", sheet_id=sheet.pk)
+    return render(
+        request,
+        "receptions/preview.html",
+        {
+            "form": form,
+            "file_name": pending.file_name,
+            "header": table.header,
+            "preview": table.preview(),
+            "row_count": pending.row_count,
+            "refused": refused,
+            "listed_max": services.MAX_LISTED_ERRORS,
+        },
+    )
+
+
+@member_required
+def sheet_detail(request: HttpRequest, sheet_id: int) -> HttpResponse:
+    sheet = get_object_or_404(ReceptionSheet.objects.select_related("imported_by"), pk=sheet_id)
+    receptions = Reception.objects.filter(sheet=sheet).select_related("office", "checklist")
+    page = Paginator(receptions.order_by("started_at", "id"), 100).get_page(request.GET.get("page"))
+    membership = request.membership
+    return render(
+        request,
+        "receptions/sheet.html",
+        {
+            "sheet": sheet,
+            "page": page,
+            "can_record": any(permissions.can_record_checklist(membership, r) for r in page),
+        },
+    )
+
+
+@member_required
+def checklist(request: HttpRequest, reception_id: int) -> HttpResponse:
+    reception = get_object_or_404(
+        Reception.objects.select_related("office", "sheet", "checklist"), pk=reception_id
+    )
+    if not permissions.can_record_checklist(request.membership, reception):
+        raise PermissionDenied(_("You may not record the checklist of this reception."))
+    record = getattr(reception, "checklist", None)
+    form = ChecklistForm(request.POST or None, initial=ChecklistForm.initial_from(record))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.checklist_record(reception=reception, by=request.user, **form.cleaned_data)
+        except ReceptionError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The checklist was recorded."))
+            return redirect("receptions:sheet", sheet_id=reception.sheet_id)
+    return render(
+        request,
+        "receptions/checklist_form.html",
+        {"form": form, "reception": reception, "record": record},
+    )
+
+
+@require_POST
+@member_required
+def counterpart_add(request: HttpRequest, ref: str, reception_id: int) -> HttpResponse:
+    case = _editable_case_for(request, ref)
+    candidate = get_object_or_404(Reception, pk=reception_id, municipality=case.municipality)
+    url = reverse("cases:detail", kwargs={"ref": case.reference})
+    form = CounterpartForm(request.POST)
+    affected = None
+    if form.is_valid():
+        affected = Reception.objects.filter(
+            pk=form.cleaned_data["affected"], municipality=case.municipality
+        ).first()
+    if affected is None:
+        messages.error(request, _("Choose the affected person's reception first."))
+        return redirect(f"{url}#receptions")
+    try:
+        counterpart = services.counterpart_add(
+            case=case, affected=affected, candidate=candidate, by=request.user
+        )
+    except (ReceptionError, CaseError) as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            _("%(label)s was added to the case from the reception sheets.")
+            % {"label": counterpart.party.label},
+        )
+    return redirect(f"{url}?affected={affected.pk}#receptions")
+
+
+def counterpart_section(request: HttpRequest, case: Case) -> dict:
+    """Section of the case page: find the affected person's reception, see the ranking."""
+    membership = request.membership
+    searched = any(name in request.GET for name in ("rq", "ron", "roffice"))
+    form = ReceptionSearchForm(
+        request.GET if searched else None,
+        municipality_id=case.municipality_id,
+        initial={"ron": case.occurred_on or case.discovered_on, "roffice": case.office_id},
+    )
+    if searched:
+        found = form.is_valid()
+        criteria = form.cleaned_data if found else {}
+    else:
+        found = True
+        criteria = {"ron": case.occurred_on or case.discovered_on, "roffice": case.office}
+    results = []
+    if found:
+        office = criteria.get("roffice")
+        results = list(
+            selectors.find_receptions(
+                q=criteria.get("rq") or "",
+                on=criteria.get("ron"),
+                office_id=office.pk if office else None,
+            )
+        )
+    affected, candidates = None, []
+    wanted = request.GET.get("affected", "")
+    if wanted.isascii() and wanted.isdigit() and len(wanted) < 18:
+        affected = (
+            Reception.objects.filter(pk=int(wanted), municipality_id=case.municipality_id)
+            .select_related("office")
+            .first()
+        )
+    if affected is not None:
+        candidates = selectors.counterpart_candidates(affected)
+    names = {normalise(n) for n in Party.objects.filter(case=case).values_list("name", flat=True)}
+    for candidate in candidates:
+        candidate.already_party = normalise(candidate.reception.citizen_name) in names
+    return {
+        "case": case,
+        "form": form,
+        "results": results,
+        "affected": affected,
+        "candidates": candidates,
+        "counterparts": list(
+            Counterpart.objects.filter(case=case).select_related("party", "candidate__office")
+        ),
+        "can_edit": case_permissions.can_edit_case(membership, case),
+        "query": request.GET.urlencode() if searched else "",
+    }

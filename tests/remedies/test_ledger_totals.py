@@ -1,0 +1,52 @@
+"""The per-case ledger totals the dashboard reads: kept by the services, checked and rebuilt
+by `manage.py ledger_totals`."""
+
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+from django_scopes import scopes_disabled
+
+from cases.scoping import tenant_scope
+from remedies import ledger
+from remedies.models import LedgerTotal
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def posted(world, story):
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=5000, on=date(2023, 2, 8), by=world.staff
+        )
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=2000,
+            side="contractor",
+            method="cash",
+            on=date(2023, 2, 9),
+            by=world.staff,
+        )
+    return case
+
+
+def test_totals_follow_the_postings(posted):
+    with scopes_disabled():
+        total = LedgerTotal.objects.get(case=posted)
+    assert (total.owed, total.held, total.cost_contractor) == (3000, 5000, 2000)
+
+
+def test_check_passes_and_finds_a_tampered_total(posted, capsys):
+    call_command("ledger_totals", "--check")
+    assert "match their entries" in capsys.readouterr().out
+    with scopes_disabled():
+        LedgerTotal.objects.filter(case=posted).update(owed=1)
+    with pytest.raises(CommandError, match="1 case"):
+        call_command("ledger_totals", "--check")
+    call_command("ledger_totals", "--rebuild")
+    call_command("ledger_totals", "--check")
+    with scopes_disabled():
+        assert LedgerTotal.objects.get(case=posted).owed == 3000
