@@ -243,6 +243,7 @@ def demo(transactional_db):
 
     from django_scopes import scopes_disabled
 
+    from receptions.demo import load_demo_receptions
     from remedies import ledger
     from remedies.demo import load_demo
     from remedies.documents.services import document_issue
@@ -251,6 +252,7 @@ def demo(transactional_db):
     from .pages import Facts
 
     users = load_demo()
+    sheet = load_demo_receptions()
     with scopes_disabled():
         closed = Case.objects.get(reference="401005-2022-003")
         for party in closed.parties.order_by("label"):
@@ -274,4 +276,6 @@ def demo(transactional_db):
             party_id=a.pk,
             contact_id=AgencyContact.objects.get(case=open_case, answered_on__isnull=True).pk,
             entry_id=entry.pk,
+            sheet_id=sheet.pk,
+            reception_id=sheet.receptions.order_by("pk").first().pk,
         )

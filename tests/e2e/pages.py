@@ -18,6 +18,8 @@ class Facts:
     party_id: int  # A氏
     contact_id: int  # the unanswered request for B's details
     entry_id: int  # a ledger entry of the open case
+    sheet_id: int  # the demo's reception sheet (receptions/demo_receptions.csv)
+    reception_id: int  # its first reception
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class MainPage:
     url: Callable[[Facts], str]
     submit_empty: str | None = None  # the button that submits the form with its errors
     optional: bool = False
+    status: int = 200
 
 
 def _case(f: Facts, tail: str = "") -> str:
@@ -76,6 +79,10 @@ PAGES: list[MainPage] = [
     MainPage("work queues (manager)", "manager", lambda f: "/queues/"),
     MainPage("dashboard", "manager", lambda f: "/dashboard/"),
     MainPage("deadline settings", "manager", lambda f: "/dashboard/deadlines/"),
-    MainPage("not found", "contractor", lambda f: "/cases/no-such-case/"),
-    MainPage("not allowed", "auditor", lambda f: "/cases/new/"),
+    MainPage("reception sheets", "staff", lambda f: "/receptions/"),
+    MainPage("import a reception sheet", "staff", lambda f: "/receptions/import/"),
+    MainPage("a reception sheet", "staff", lambda f: f"/receptions/sheets/{f.sheet_id}/"),
+    MainPage("desk checklist", "staff", lambda f: f"/receptions/{f.reception_id}/checklist/"),
+    MainPage("not found", "contractor", lambda f: "/cases/no-such-case/", status=404),
+    MainPage("not allowed", "auditor", lambda f: "/cases/new/", status=403),
 ]
