@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # axe-core for the accessibility tests (tests/e2e/package.json, locked; `npm ci`).
 AXE    := tests/e2e/node_modules/axe-core/axe.min.js
 
-.PHONY: run test e2e screenshots lint format messages install clean security lock
+.PHONY: run test e2e screenshots lint format messages install clean security lock bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,21 @@ e2e: $(STAMP) $(AXE)
 # (apt-get install chromium fonts-ipaexfont poppler-utils).
 screenshots: $(STAMP)
 	$(PY) tools/screenshots.py docs/screenshots
+
+# National-scale benchmark with budgets (docs/PERFORMANCE.md): 1k, 10k and 100k cases on
+# SQLite, then on PostgreSQL when it answers at BENCH_PG_URL (a throwaway database: it is
+# dropped and created again). Each run exits non-zero naming what missed its budget; all
+# runs go ahead, and the target fails at the end if any did.
+BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tadasu_bench
+bench: $(STAMP)
+	@failed=0; \
+	$(PY) tools/bench.py $(BENCH_ARGS) || failed=1; \
+	$(PY) tools/bench_receptions.py --budget 30 || failed=1; \
+	if $(PY) tools/pg_ready.py "$(BENCH_PG_URL)"; then \
+	  $(PY) tools/bench.py --database-url "$(BENCH_PG_URL)" $(BENCH_ARGS) || failed=1; \
+	  DATABASE_URL="$(BENCH_PG_URL)" $(PY) tools/bench_receptions.py --budget 30 || failed=1; \
+	else echo "SKIP: PostgreSQL does not answer at $(BENCH_PG_URL)"; fi; \
+	exit $$failed
 
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".

@@ -297,6 +297,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["municipality", "discovered_on", "id"]),
             # Cases opened per month (dashboard).
             models.Index(fields=["municipality", "opened_on"]),
+            # Someone's cases, longest in their stage first (work queues).
+            models.Index(fields=["assignee", "stage_since"]),
             # The dashboard's breakdown of open cases, counted from the index alone.
             models.Index(
                 fields=["municipality", "stage", "kind", "office", "cause_category", "contractor"],

@@ -9,12 +9,13 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, permissions, sections, selectors, services
+from . import exports, pagecache, permissions, sections, selectors, services
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
@@ -80,21 +81,27 @@ def case_list(request: HttpRequest) -> HttpResponse:
         if filterset.is_valid():
             return _export(request, cases, fmt)
         messages.error(request, _("Correct the filters before exporting."))
-    # The current filters, carried by the pager and the export links.
-    query = request.GET.copy()
-    for name in ("page", "format"):
-        query.pop(name, None)
-    page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = filterset.deadlines.mark(page.object_list)
-    return render(
-        request,
-        "cases/case_list.html",
-        {
+
+    def body() -> str:
+        # The current filters, carried by the pager and the export links.
+        query = request.GET.copy()
+        for name in ("page", "format"):
+            query.pop(name, None)
+        page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
+        page.object_list = filterset.deadlines.mark(page.object_list)
+        context = {
             "page": page,
             "filter_form": filterset.form,
             "query": query.urlencode(),
             "can_open": permissions.can_open_case(membership),
-        },
+        }
+        return render_to_string("cases/case_list_body.html", context, request)
+
+    if messages.get_messages(request):
+        # A page with a message (e.g. refused export) is rendered afresh, not cached.
+        return render(request, "cases/case_list.html", {"body": body()})
+    return render(
+        request, "cases/case_list.html", {"body": pagecache.cached_body(request, "list", body)}
     )
 
 
@@ -134,16 +141,15 @@ def case_new(request: HttpRequest) -> HttpResponse:
 @member_required
 def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = _case_for(request, ref)
-    parties = list(case.parties.all())
-    links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
-    # The latest entries only: a long-running case's page stays as quick as a new one's;
-    # the whole 経過 is one click away (case_timeline) and in the case report.
-    timeline_total = case.timeline.count()
-    timeline = list(case.timeline.order_by("-occurred_on", "-id")[:TIMELINE_WINDOW])[::-1]
-    return render(
-        request,
-        "cases/case_detail.html",
-        {
+
+    def body() -> str:
+        parties = list(case.parties.all())
+        links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
+        # The latest entries only: a long-running case's page stays as quick as a new one's;
+        # the whole 経過 is one click away (case_timeline) and in the case report.
+        timeline_total = case.timeline.count()
+        timeline = list(case.timeline.order_by("-occurred_on", "-id")[:TIMELINE_WINDOW])[::-1]
+        context = {
             "case": case,
             "parties": parties,
             "links": links,
@@ -151,7 +157,13 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
             "sections": sections.render_context(request, case),
-        },
+        }
+        return render_to_string("cases/case_detail_body.html", context, request)
+
+    return render(
+        request,
+        "cases/case_detail.html",
+        {"case": case, "body": pagecache.cached_body(request, f"case:{case.pk}", body)},
     )
 
 

@@ -107,6 +107,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--xlsx", action="store_true")
+    parser.add_argument(
+        "--budget", type=float, help="seconds the whole import may take; exit 1 when over"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     with scopes_disabled():
@@ -141,6 +144,9 @@ def main() -> None:
         f"BENCH-RECEPTIONS rows={args.rows} upload_seconds={uploaded - started:.1f} "
         f"import_seconds={done - uploaded:.1f} total_seconds={done - started:.1f}"
     )
+    if args.budget is not None and done - started > args.budget:
+        print(f"BUDGET FAILED: {args.rows:,} reception rows took {done - started:.1f} s")
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

@@ -103,7 +103,11 @@ def party_role(party: Party) -> list[dict]:
 
 
 def party_money(party: Party) -> dict:
-    entries = list(LedgerEntry.objects.filter(party=party).order_by("on", "id"))
+    entries = list(
+        LedgerEntry.objects.filter(party=party).select_related("visit").order_by("on", "id")
+    )
+    # Entries that a later reversal cancelled, found in the same rows (no query per entry).
+    reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
 
     def total(*kinds: str) -> int:
         return sum(e.delta for e in entries if e.kind in kinds)
@@ -124,13 +128,9 @@ def party_money(party: Party) -> dict:
                 "joint_check": bool(e.visit_id and e.visit.purpose == "joint_check"),
             }
             for e in entries
-            if e.kind == EntryKind.COLLECTION and not _reversed(e)
+            if e.kind == EntryKind.COLLECTION and e.pk not in reversed_ids
         ],
     }
-
-
-def _reversed(entry: LedgerEntry) -> bool:
-    return LedgerEntry.objects.filter(reverses=entry).exists()
 
 
 def party_data(party: Party) -> dict:

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -117,8 +118,12 @@ def test_case_list_query_count_does_not_grow(client, world, django_assert_max_nu
             assignee=world.staff,
             created_by=world.staff,
         )
-        # Two of them read the municipality's deadlines and closed days.
-        with django_assert_max_num_queries(10):
+        cache.clear()  # factory rows bypass the audited services that move the page version
+        # Two of them read the municipality's deadlines and closed days, one the version.
+        with django_assert_max_num_queries(11):
+            assert client.get("/cases/").status_code == 200
+        # Served again with nothing changed: the rendered body comes from the cache.
+        with django_assert_max_num_queries(5):
             assert client.get("/cases/").status_code == 200
 
 
@@ -128,12 +133,16 @@ def test_case_page_query_count_does_not_grow(client, world, case):
 
     _login(client, world.staff)
     counts = []
+    served = []
     for count in (2, 20):
         PartyFactory.create_batch(count, case=case)
-        with CaptureQueriesContext(connection) as queries:
-            assert client.get(f"/cases/{case.reference}/").status_code == 200
-        counts.append(len(queries))
-    assert counts[0] == counts[1] <= 30
+        cache.clear()  # factory rows bypass the audited services that move the page version
+        for tally in (counts, served):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(f"/cases/{case.reference}/").status_code == 200
+            tally.append(len(queries))
+    assert counts[0] == counts[1] <= 32, counts
+    assert served[0] == served[1] <= 6, served
 
 
 def _case_form(world, **overrides):

@@ -77,7 +77,10 @@ class Command(BaseCommand):
             raise CommandError(error.message) from error
 
     def _cases(self, refs: list[str]) -> list[Case]:
-        found = {c.reference: c for c in Case.objects.filter(reference__in=refs)}
+        cases = Case.objects.filter(reference__in=refs).select_related(
+            "municipality", "office", "contractor"
+        )
+        found = {c.reference: c for c in cases}
         missing = [r for r in refs if r not in found]
         if missing:
             raise CommandError(f"No case you may see: {', '.join(missing)}")
