@@ -4,6 +4,11 @@ Everything a renderer needs goes into a JSON-serialisable dict stored with the d
 so an issued PDF can always be explained, and re-rendered identically, from its row.
 """
 
+import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from cases.models import Case, DataKind, Municipality, Party
 from cases.wareki import yen
 
@@ -50,8 +55,32 @@ def links_data(case: Case) -> list[dict]:
     ]
 
 
+_reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
+
+
+@contextmanager
+def reuse_case_data() -> Iterator[None]:
+    """Within a bulk issue (letters to every person of some cases) read each case's data
+    once. Issuing a document changes nothing that data holds: the 経過 line it writes is
+    bookkeeping, outside the story."""
+    token = _reused.set({})
+    try:
+        yield
+    finally:
+        _reused.reset(token)
+
+
 def case_data(case: Case) -> dict:
     """The case as documents tell it: labels, not names; the story's 経過."""
+    memo = _reused.get()
+    if memo is None:
+        return _case_data(case)
+    if case.pk not in memo:
+        memo[case.pk] = _case_data(case)
+    return copy.deepcopy(memo[case.pk])
+
+
+def _case_data(case: Case) -> dict:
     balances = ledger.balances(case)
     return {
         "reference": case.reference,

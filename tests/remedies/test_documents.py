@@ -6,9 +6,11 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django_scopes import scopes_disabled
 from pypdf import PdfReader
 
+from cases import services as case_services
 from cases.models import AuditEntry, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
@@ -218,3 +220,33 @@ def test_contractors_and_auditors_cannot_prepare_documents(client, world, story)
     for role in ("contractor", "auditor"):
         client.force_login(getattr(world, role))
         assert client.get(f"/cases/{case.reference}/documents/new/").status_code == 403
+
+
+def test_letters_in_bulk_one_per_identified_person_each_from_its_own_case(
+    world, city, story, tmp_path
+):
+    case, _c, _d = story
+    with tenant_scope(world.staff):
+        other = case_services.case_open(
+            by=world.staff, office=world.office2, kind="account", discovered_on=date(2023, 2, 22)
+        )
+        case_services.party_add(case=other, by=world.staff, label="A氏", name="山田 太郎")
+    refs = ["--case", case.reference, "--case", other.reference]
+    quiet = {"stdout": io.StringIO(), "stderr": io.StringIO()}
+    call_command(
+        "issue_document", "apology", *refs, "--all-parties", "--as", world.staff.username,
+        "--out", str(tmp_path), **quiet,
+    )  # fmt: skip
+    letters: dict[str, list[str]] = {}
+    for path in sorted(tmp_path.iterdir()):
+        ref = case.reference if path.name.startswith(case.reference) else other.reference
+        letters.setdefault(ref, []).append(pdf_text(path.read_bytes()))
+    # Each case's data is read once for its letters, and each letter is its own case's.
+    assert [("佐藤 花子" in t, "鈴木 次郎" in t) for t in letters[case.reference]] in (
+        [(True, False), (False, True)],
+        [(False, True), (True, False)],
+    )
+    assert ["山田 太郎" in t for t in letters[other.reference]] == [True]
+    with scopes_disabled():
+        data = {doc.party.label: doc.data["case"]["reference"] for doc in Document.objects.all()}
+    assert data == {"C氏": case.reference, "D氏": case.reference, "A氏": other.reference}
