@@ -173,11 +173,16 @@ class Bench:
     def grow(self, size: int) -> None:
         import bench_data
         from django.core.cache import cache
+        from django.db import connection
         from django_scopes import scopes_disabled
 
         with scopes_disabled():
             bench_data.seed(self.world, self.seeded, size)
         self.seeded = size
+        # After a bulk load, as a database administrator would (autovacuum would get there
+        # later): fresh statistics, so the planner knows the tables' new sizes.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         # Seeding bypasses the services, so no audit entry moves the cache versions.
         cache.clear()
 
@@ -216,7 +221,8 @@ class Bench:
             "csv_export_10k", n, self.get("/cases/?kind=cashless&format=csv"), runs=3, warmup=1
         )
         self._letters(n)
-        self._import(n)
+        if self.args.import_cases:
+            self._import(n)
 
     def _letters(self, n: int) -> None:
         from django.core.management import call_command
@@ -331,7 +337,8 @@ def check_budgets(results: list[Result], sizes: list[int], letters: int) -> list
     rss = peak_rss_mb()
     need(rss < 300, f"peak RSS {rss:.0f} MB (budget 300)")
     child = children_rss_mb()
-    need(child < 300, f"peak RSS of import_cases {child:.0f} MB (budget 300)")
+    if child:
+        need(child < 300, f"peak RSS of import_cases {child:.0f} MB (budget 300)")
     return failed
 
 
