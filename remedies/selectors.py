@@ -25,6 +25,19 @@ def stage_panel(case: Case, user: User) -> dict:
     }
 
 
+def _entries(case: Case) -> list[LedgerEntry]:
+    """The case's ledger, each entry marked `.is_reversed`. Reversals are looked up by the
+    case's own rows rather than joined on `reverses`: that join, nearly all NULL, lets a
+    planner with fresh statistics scan the whole ledger."""
+    entries = list(
+        LedgerEntry.objects.filter(case=case).select_related("party").order_by("on", "id")
+    )
+    reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
+    for entry in entries:
+        entry.is_reversed = entry.pk in reversed_ids
+    return entries
+
+
 def remedies_overview(case: Case, membership: Membership | None) -> dict:
     contacts = list(
         AgencyContact.objects.filter(case=case).prefetch_related(
@@ -40,11 +53,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "letters": list(ApologyLetter.objects.filter(case=case).select_related("party")),
         "balances": balances,
         "costs": ledger.costs(case),
-        "entries": list(
-            LedgerEntry.objects.filter(case=case)
-            .select_related("party", "reversed_by")
-            .order_by("on", "id")
-        ),
+        "entries": _entries(case),
         "head": ledger.ledger_head(case),
         "can_edit": permissions.can_edit_case(membership, case),
         "can_visit": permissions.can_record_visit(membership, case),
