@@ -12,7 +12,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Max, Q, QuerySet, Sum
+from django.db.models import F, Max, Q, Sum
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -63,48 +63,22 @@ def balance_of(party: Party) -> int:
     return LedgerEntry.objects.filter(party=party).aggregate(t=Sum("delta"))["t"] or 0
 
 
-def cost_rows(entries: QuerySet[LedgerEntry], *by: str) -> list[dict]:
-    """Cost borne per side (and per `by` fields), aggregated in the database: what each
-    side paid out, less what it collected back. Rows: {"side", *by, "cost"}."""
-    totals = (
-        entries.exclude(side="")
-        .values("side", *by)
-        .annotate(
-            paid=Sum("delta", filter=Q(kind__in=[EntryKind.PAYMENT, EntryKind.REGRANT])),
-            collected=Sum("delta", filter=Q(kind=EntryKind.COLLECTION)),
-            reversed_=Sum("delta", filter=Q(kind=EntryKind.REVERSAL)),
-        )
-        .order_by("side", *by)
-    )
-    # Payments carry negative deltas, collections positive; a reversal carries the side of
-    # what it reverses, so it cancels it.
-    return [
-        {
-            **{k: row[k] for k in ("side", *by)},
-            "cost": -((row["paid"] or 0) + (row["collected"] or 0) + (row["reversed_"] or 0)),
-        }
-        for row in totals
-    ]
-
-
 def costs(case: Case) -> dict[str, int]:
-    """Cost borne per side on one case."""
-    result = {side: 0 for side in Side.values}
-    for row in cost_rows(LedgerEntry.objects.filter(case=case)):
-        result[row["side"]] = row["cost"]
-    return result
-
-
-def outstanding(entries: QuerySet[LedgerEntry]) -> tuple[int, int]:
-    """(still owed to people, excess still held by people) over the parties of `entries`:
-    each party's balance summed first, then the positive and negative ones apart, in one
-    query whatever the number of parties."""
-    per_party = entries.values("party").annotate(balance=Sum("delta"))
-    totals = per_party.aggregate(
-        owed=Sum("balance", filter=Q(balance__gt=0)),
-        held=Sum("balance", filter=Q(balance__lt=0)),
+    """Cost borne per side: what it paid out, less what it collected back."""
+    rows = LedgerEntry.objects.filter(case=case).exclude(side="")
+    totals = rows.values("side").annotate(
+        paid=Sum("delta", filter=Q(kind__in=[EntryKind.PAYMENT, EntryKind.REGRANT])),
+        collected=Sum("delta", filter=Q(kind=EntryKind.COLLECTION)),
+        reversed_=Sum("delta", filter=Q(kind=EntryKind.REVERSAL)),
     )
-    return totals["owed"] or 0, -(totals["held"] or 0)
+    result = {side: 0 for side in Side.values}
+    for row in totals:
+        # Payments carry negative deltas, collections positive; a reversal carries the side
+        # of what it reverses, so it cancels it.
+        result[row["side"]] = -(
+            (row["paid"] or 0) + (row["collected"] or 0) + (row["reversed_"] or 0)
+        )
+    return result
 
 
 def ledger_head(case: Case) -> int:
