@@ -85,6 +85,8 @@ class BusinessCalendar:
         return cls(frozenset(days))
 
     def is_business_day(self, day: date) -> bool:
+        # Decided day by day, apart from the cached lists below: the tests check the lists
+        # (and so every count and step) against this.
         return not (
             day.weekday() >= 5
             or _year_end_break(day)
