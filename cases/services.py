@@ -269,6 +269,7 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
         office=fields["office"], contractor=fields["contractor"], assignee=fields["assignee"]
     )
     changed = []
+    was_contractor = case.contractor_id
     for name, value in changes.items():
         if isinstance(value, str):
             value = value.strip()
@@ -277,6 +278,12 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
             changed.append(name)
     if changed:
         case.save(update_fields=[*changed, "updated_at"])
+        if "contractor" in changed:
+            # The city's money totals are kept per contractor of the case. remedies/ is
+            # asked at call time, never imported by cases/ at import time (DESIGN.md).
+            from remedies.ledger import case_contractor_changed
+
+            case_contractor_changed(case, was=was_contractor)
         audit_log(
             "tadasu.case.changed", by=by, case=case, obj=case, data={"fields": sorted(changed)}
         )

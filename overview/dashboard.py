@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Prefetch, Sum
+from django.db.models import Count, Prefetch
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -27,7 +27,8 @@ from cases.models import (
 )
 from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
-from remedies.models import AgencyContact, LedgerTotal, Side
+from remedies.ledger import COST_FIELDS
+from remedies.models import AgencyContact, CityLedgerTotal, Side
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
@@ -78,20 +79,18 @@ def _open_breakdown(municipality: Municipality) -> list[dict]:
 
 
 def _money(municipality: Municipality) -> list[dict]:
-    """The ledger totals of the municipality's cases, per contractor of the case: one row
-    per case is summed (LedgerTotal, kept by the ledger services), not every entry."""
-    return list(
-        LedgerTotal.objects.filter(case__municipality=municipality)
-        .values("case__contractor_id")
-        .annotate(
-            owed=Sum("owed"),
-            held=Sum("held"),
-            municipality=Sum("cost_municipality"),
-            contractor=Sum("cost_contractor"),
-            national=Sum("cost_national"),
-        )
-        .order_by()
-    )
+    """The ledger totals of the municipality's cases, per contractor of the case: a row per
+    contractor (CityLedgerTotal, kept by the ledger services), not a row per case. Costs
+    are keyed by the side that bore them."""
+    return [
+        {
+            "contractor_id": row.contractor_id,
+            "owed": row.owed,
+            "held": row.held,
+            **{side: getattr(row, field) for side, field in COST_FIELDS.items()},
+        }
+        for row in CityLedgerTotal.objects.filter(municipality=municipality)
+    ]
 
 
 def _fold(rows: list[dict], key: str) -> Counter:
@@ -152,7 +151,7 @@ def _months(municipality: Municipality, today: date) -> list[tuple]:
 def dashboard(municipality: Municipality, today: date) -> Dashboard:
     rows = _open_breakdown(municipality)
     money = _money(municipality)
-    contractor_ids = {r["contractor_id"] for r in rows} | {r["case__contractor_id"] for r in money}
+    contractor_ids = {r["contractor_id"] for r in rows} | {r["contractor_id"] for r in money}
     names = dict(
         Contractor.objects.filter(pk__in=contractor_ids - {None}).values_list("id", "name")
     )
@@ -194,8 +193,8 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
     owed = sum(r["owed"] for r in money)
     held = sum(r["held"] for r in money)
     cost_items = [
-        (names.get(r["case__contractor_id"]) or _("(no contractor)"), r["contractor"])
-        for r in sorted(money, key=lambda r: names.get(r["case__contractor_id"]) or "")
+        (names.get(r["contractor_id"]) or _("(no contractor)"), r["contractor"])
+        for r in sorted(money, key=lambda r: names.get(r["contractor_id"]) or "")
         if r["contractor"]
     ]
     for side, label in (

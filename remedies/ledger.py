@@ -29,7 +29,16 @@ from cases.services import (
 from cases.wareki import wareki, yen
 
 from .errors import RemedyError
-from .models import MAX_AMOUNT, EntryKind, LedgerEntry, LedgerTotal, Method, Side, Visit
+from .models import (
+    MAX_AMOUNT,
+    CityLedgerTotal,
+    EntryKind,
+    LedgerEntry,
+    LedgerTotal,
+    Method,
+    Side,
+    Visit,
+)
 
 # ---- reads -------------------------------------------------------------------------------
 
@@ -184,9 +193,71 @@ def _keep_total(case: Case, *, kind: str, side: str, delta: int, before: int) ->
     if side and kind in COST_KINDS:
         changes[COST_FIELDS[side]] = -delta
     LedgerTotal.objects.get_or_create(case=case)
-    moved = {name: F(name) + change for name, change in changes.items() if change}
-    if moved:
-        LedgerTotal.objects.filter(case=case).update(**moved)
+    changes = {name: change for name, change in changes.items() if change}
+    if changes:
+        LedgerTotal.objects.filter(case=case).update(
+            **{name: F(name) + change for name, change in changes.items()}
+        )
+        _move_city_total(case.municipality_id, case.contractor_id, changes)
+
+
+def _move_city_total(municipality_id: int, contractor_id: int | None, changes: dict) -> None:
+    """Add `changes` ({field: amount}) to the municipality's CityLedgerTotal row of the
+    contractor. Two postings of one city run through this row one after the other (the
+    UPDATE locks it): the price of a dashboard that reads a row per contractor."""
+    rows = CityLedgerTotal.objects.filter(
+        municipality_id=municipality_id, contractor_id=contractor_id
+    )
+    if not rows.update(**{name: F(name) + change for name, change in changes.items()}):
+        # The first entry of this city and contractor. get_or_create, not create: a
+        # concurrent first posting may have inserted the row (its unique constraint waits
+        # for that transaction, then the row is read); the update then adds ours.
+        CityLedgerTotal.objects.get_or_create(
+            municipality_id=municipality_id, contractor_id=contractor_id
+        )
+        rows.update(**{name: F(name) + change for name, change in changes.items()})
+
+
+def case_contractor_changed(case: Case, was: int | None) -> None:
+    """Move the case's ledger totals from the city's row of its former contractor (`was`)
+    to that of its new one. Called by cases.services.case_update, in its transaction and
+    under its lock of the case row, so no posting to the case runs in between."""
+    if case.contractor_id == was:
+        return
+    total = LedgerTotal.objects.filter(case=case).values(*TOTAL_FIELDS).first()
+    if total is None:
+        return
+    amounts = {name: value for name, value in total.items() if value}
+    if amounts:
+        _move_city_total(case.municipality_id, was, {k: -v for k, v in amounts.items()})
+        _move_city_total(case.municipality_id, case.contractor_id, amounts)
+
+
+TOTAL_FIELDS = ("owed", "held", *COST_FIELDS.values())
+
+
+def derived_city_totals() -> dict[tuple[int, int | None], dict[str, int]]:
+    """What every CityLedgerTotal row must hold, summed from the per-case totals in one
+    GROUP BY: {(municipality_id, contractor_id): {field: amount}}. Maintenance only (checks,
+    rebuilds, bulk loads): it reads every case; run it with scopes disabled."""
+    rows = (
+        LedgerTotal.objects.values_list("case__municipality_id", "case__contractor_id")
+        .annotate(*(Sum(name) for name in TOTAL_FIELDS))
+        .order_by()
+    )
+    return {(m, c): dict(zip(TOTAL_FIELDS, sums, strict=True)) for m, c, *sums in rows}
+
+
+def rebuild_city_totals() -> int:
+    """Replace every CityLedgerTotal row with what the per-case totals say; the number of
+    rows written. Maintenance only, with scopes disabled, inside the caller's transaction."""
+    derived = derived_city_totals()
+    CityLedgerTotal.objects.all().delete()
+    CityLedgerTotal.objects.bulk_create(
+        CityLedgerTotal(municipality_id=m, contractor_id=c, **values)
+        for (m, c), values in derived.items()
+    )
+    return len(derived)
 
 
 def totals_from_rows(rows) -> dict[int, dict[str, int]]:

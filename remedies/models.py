@@ -13,7 +13,7 @@ from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
 from cases.crypto import EncryptedBinaryField, EncryptedJSONField
-from cases.models import Agency, Case, Party
+from cases.models import Agency, Case, Contractor, Municipality, Party
 
 MAX_AMOUNT = 10_000_000  # yen; anything larger in one entry is a typing error
 
@@ -423,3 +423,44 @@ class LedgerTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case_id} owed={self.owed} held={self.held}"
+
+
+class CityLedgerTotal(models.Model):
+    """The LedgerTotal rows of a municipality's cases summed per contractor of the case
+    (no contractor: the cases without one), so that the dashboard's money figures read a
+    row per contractor, not a row per case. Kept in the same transactions as LedgerTotal:
+    by ledger._post for each entry, and by case_update when a case changes contractor.
+    Derived data: `manage.py ledger_totals --check` compares it too (`--rebuild` repairs)."""
+
+    municipality = models.ForeignKey(Municipality, on_delete=models.PROTECT, related_name="+")
+    contractor = models.ForeignKey(
+        Contractor, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    owed = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    cost_municipality = models.BigIntegerField(default=0)
+    cost_contractor = models.BigIntegerField(default=0)
+    cost_national = models.BigIntegerField(default=0)
+
+    objects = ScopedManager(municipality="municipality", contractor="contractor")
+
+    class Meta:
+        verbose_name = _("city ledger total")
+        verbose_name_plural = _("city ledger totals")
+        constraints = [
+            # One row per (municipality, contractor); NULLs are distinct in a plain unique
+            # constraint, so the no-contractor row has a constraint of its own.
+            models.UniqueConstraint(
+                fields=["municipality", "contractor"],
+                condition=Q(contractor__isnull=False),
+                name="city_total_contractor_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["municipality"],
+                condition=Q(contractor__isnull=True),
+                name="city_total_no_contractor_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.municipality_id}/{self.contractor_id} owed={self.owed} held={self.held}"

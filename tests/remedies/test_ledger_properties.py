@@ -50,6 +50,7 @@ from remedies.models import (
     AgencyContact,
     ApologyLetter,
     Channel,
+    CityLedgerTotal,
     CompensationAgreement,
     EntryKind,
     LedgerEntry,
@@ -189,6 +190,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
         city = MunicipalityFactory()
         company = ContractorFactory(serves=[city])
+        # A second company, for a case handed from one contractor to another and back.
+        self.companies = [company, ContractorFactory(serves=[city]), None]
         office = OfficeFactory(municipality=city)
         self.users = {
             "staff": member(Role.STAFF, municipality=city),
@@ -363,6 +366,21 @@ class LedgerMachine(RuleBasedStateMachine):
         return max(abs(self.balance[party.pk]) // portion, 1)
 
     # ---- the ledger -----------------------------------------------------------------------
+
+    @precondition(lambda self: self.stage in OPEN)
+    @rule(who=CITY, to=st.sampled_from([1, 2]))
+    def hand_to_another_contractor(self, who, to):
+        """The city corrects the case's contractor, and then corrects it back (the desk
+        contractor's staff are among the people acting on the case). The city's money
+        totals per contractor follow the case both ways."""
+        user = self.users[who]
+        first = self.companies[0]
+        with tenant_scope(user):
+            services.case_update(case=self._case(), by=user, contractor=self.companies[to])
+            assert self._case().contractor == self.companies[to]
+            self.city_totals_are_the_sums_of_the_case_totals()
+            services.case_update(case=self._case(), by=user, contractor=first)
+        assert self._case().contractor == first
 
     @rule(who=PEOPLE, owed=PARTY, holder=PARTY, amount=AMOUNTS, on=DATES, head=HEADS)
     def misallocate(self, who, owed, holder, amount, on, head):
@@ -807,6 +825,25 @@ class LedgerMachine(RuleBasedStateMachine):
         stored = LedgerTotal.objects.filter(case=case).values(*ledger.derived_total(case)).first()
         derived = ledger.derived_total(case)
         assert (stored or dict.fromkeys(derived, 0)) == derived
+
+    @invariant()
+    def city_totals_are_the_sums_of_the_case_totals(self):
+        """CityLedgerTotal, kept by the services per municipality and contractor, equals
+        the sum of the case totals (this city has only this one case)."""
+        city = self._case().municipality_id
+        stored = {
+            row[0]: row[1:]
+            for row in CityLedgerTotal.objects.filter(municipality_id=city).values_list(
+                "contractor_id", *ledger.TOTAL_FIELDS
+            )
+            if any(row[1:])
+        }
+        derived = {
+            contractor: tuple(values[f] for f in ledger.TOTAL_FIELDS)
+            for (m, contractor), values in ledger.derived_city_totals().items()
+            if m == city and any(values.values())
+        }
+        assert stored == derived
 
     @invariant()
     def entries_are_within_range_and_reversals_negate_their_entry(self):

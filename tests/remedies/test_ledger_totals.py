@@ -7,9 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
+from cases import services
 from cases.scoping import tenant_scope
 from remedies import ledger
-from remedies.models import LedgerTotal
+from remedies.models import CityLedgerTotal, LedgerTotal
 
 pytestmark = pytest.mark.django_db
 
@@ -50,3 +51,45 @@ def test_check_passes_and_finds_a_tampered_total(posted, capsys):
     call_command("ledger_totals", "--check")
     with scopes_disabled():
         assert LedgerTotal.objects.get(case=posted).owed == 3000
+
+
+def _city_totals(world) -> dict:
+    """The city's money totals as the dashboard reads them: contractor -> (owed, held,
+    the contractor's cost)."""
+    with scopes_disabled():
+        return {
+            row.contractor_id: (row.owed, row.held, row.cost_contractor)
+            for row in CityLedgerTotal.objects.filter(municipality=world.city)
+            if (row.owed, row.held, row.cost_contractor) != (0, 0, 0)
+        }
+
+
+def test_city_totals_follow_the_postings_and_the_case_to_another_contractor(world, posted):
+    assert _city_totals(world) == {world.contractor_co.pk: (3000, 5000, 2000)}
+    with tenant_scope(world.staff):
+        services.case_update(case=posted, by=world.staff, contractor=world.other_co)
+    assert _city_totals(world) == {world.other_co.pk: (3000, 5000, 2000)}
+    with tenant_scope(world.staff):
+        services.case_update(case=posted, by=world.staff, contractor=None)
+        ledger.ledger_post_payment(
+            case=posted,
+            party=posted.parties.get(label="C氏"),
+            amount=3000,
+            side="municipality",
+            method="cash",
+            on=date(2023, 2, 10),
+            by=world.staff,
+        )
+    assert _city_totals(world) == {None: (0, 5000, 2000)}
+    call_command("ledger_totals", "--check")
+
+
+def test_check_finds_a_tampered_city_total_and_rebuild_repairs_it(world, posted, capsys):
+    with scopes_disabled():
+        CityLedgerTotal.objects.filter(municipality=world.city).update(held=1)
+    with pytest.raises(CommandError, match="1 municipality/contractor total"):
+        call_command("ledger_totals", "--check")
+    call_command("ledger_totals", "--rebuild")
+    assert "1 municipality and contractor row" in capsys.readouterr().out
+    call_command("ledger_totals", "--check")
+    assert _city_totals(world) == {world.contractor_co.pk: (3000, 5000, 2000)}
