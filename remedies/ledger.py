@@ -228,9 +228,13 @@ def case_contractor_changed(case: Case, was: int | None) -> None:
     if total is None:
         return
     amounts = {name: value for name, value in total.items() if value}
-    if amounts:
-        _move_city_total(case.municipality_id, was, {k: -v for k, v in amounts.items()})
-        _move_city_total(case.municipality_id, case.contractor_id, amounts)
+    if not amounts:
+        return
+    moves = [(was, {k: -v for k, v in amounts.items()}), (case.contractor_id, amounts)]
+    # Rows locked in one order (no contractor first, then by id): two cases handed between
+    # the same two contractors in opposite directions must not wait on each other.
+    for contractor_id, changes in sorted(moves, key=lambda m: (m[0] is not None, m[0] or 0)):
+        _move_city_total(case.municipality_id, contractor_id, changes)
 
 
 TOTAL_FIELDS = ("owed", "held", *COST_FIELDS.values())

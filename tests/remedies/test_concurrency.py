@@ -11,6 +11,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.core.management import call_command
 from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
@@ -30,7 +31,15 @@ from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
 from remedies.errors import RemedyError
-from remedies.models import Channel, EntryKind, LedgerEntry, Method, Purpose, Side
+from remedies.models import (
+    Channel,
+    CityLedgerTotal,
+    EntryKind,
+    LedgerEntry,
+    Method,
+    Purpose,
+    Side,
+)
 from remedies.workflow import case_transition
 
 pytestmark = [
@@ -108,7 +117,9 @@ def _case(world, *, stage: str = Stage.INQUIRY, owed: int = 0):
         )
         if stage == Stage.INQUIRY:
             return case, c, d
-        agency = Agency.objects.create(name="マイナポイント緊急窓口", kind=Agency.Kind.HELPDESK)
+        agency, _ = Agency.objects.get_or_create(
+            name="マイナポイント緊急窓口", defaults={"kind": Agency.Kind.HELPDESK}
+        )
         remedies.contact_add(
             case=case,
             by=staff,
@@ -269,3 +280,35 @@ def test_a_posting_racing_the_close_cannot_leave_a_closed_case_owing(world):
         assert Case.objects.get(pk=case.pk).stage == Stage.CLOSED
         assert not LedgerEntry.objects.filter(case=case).exists()
     assert _balances(case) == {"C氏": 0, "D氏": 0}
+
+
+def test_two_cases_handed_between_two_contractors_at_once_both_go_through(world):
+    """The city's money totals are kept per contractor; two cases handed in opposite
+    directions at once lock the same two rows, in one order, so neither waits forever (a
+    deadlock would fail one of them) and the totals follow both cases."""
+    first, _, _ = _case(world, stage=Stage.AGENCY_CONTACT, owed=3_000)
+    second, _, _ = _case(world, stage=Stage.AGENCY_CONTACT, owed=5_000)
+    with tenant_scope(world.staff):
+        services.case_update(case=second, by=world.staff, contractor=world.other_co)
+
+    def hand_to(contractor):
+        def call(by, case):
+            return services.case_update(case=case, by=by, contractor=contractor)
+
+        return call
+
+    for _round in range(5):
+        outcomes = _at_once(
+            (world.staff, first, hand_to(world.other_co)),
+            (world.manager, second, hand_to(world.contractor_co)),
+        )
+        assert not any(isinstance(o, Exception) for o in outcomes), outcomes
+        first, second = second, first
+    with scopes_disabled():
+        totals = {
+            row.contractor_id: (row.owed, row.held)
+            for row in CityLedgerTotal.objects.filter(municipality=world.city)
+        }
+    # After an odd number of swaps, each case sits with the other's former contractor.
+    assert totals == {world.contractor_co.pk: (5_000, 5_000), world.other_co.pk: (3_000, 3_000)}
+    call_command("ledger_totals", "--check")
