@@ -41,6 +41,11 @@ def build(*, case: Case, party: Party, **_) -> dict:
     }
 
 
+def read_ahead(parties: list[Party]) -> None:
+    """Letters in bulk: the next batch's people read at once, not one query each."""
+    frozen.read_parties(parties)
+
+
 def what_happened(party: dict) -> list[str]:
     sentences = [
         WHAT_HAPPENED.get((r["data_kind"], r["side"]), SOMETHING_HAPPENED) for r in party["roles"]

@@ -4,6 +4,7 @@ manage.py issue_document apology --case 401005-2022-003 --all-parties --as staff
 manage.py issue_document press_release --case R1 --case R2 --as staff --out release.pdf
 """
 
+from contextlib import closing
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -13,8 +14,7 @@ from tqdm import tqdm
 from cases.errors import CaseError
 from cases.models import Case, User
 from cases.scoping import tenant_scope
-from remedies.documents import data as frozen
-from remedies.documents import services
+from remedies.documents import bulk, services
 from remedies.errors import RemedyError
 from remedies.models import DocumentKind, DocumentStatus
 
@@ -120,10 +120,20 @@ class Command(BaseCommand):
             for case in cases
             for p in case.parties.filter(identified=True).order_by("label")
         ]
-        with frozen.reuse_case_data():
-            for case, party in tqdm(targets, desc=kind, unit="doc", file=self.stderr._out):
-                document = self._issue(kind, case, [], party, user)
+        issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets)
+        # Each document is written once its batch is committed: no file for a letter that
+        # was taken back.
+        with (
+            closing(issued),
+            tqdm(total=len(targets), desc=kind, unit="doc", file=self.stderr._out) as bar,
+        ):
+            for document in issued:
                 if document.status == DocumentStatus.ISSUED:
-                    name = f"{case.reference}-{document.number}-v{document.version}.pdf"
+                    name = f"{document.case.reference}-{document.number}-v{document.version}.pdf"
                     (out / name).write_bytes(bytes(document.pdf))
+                else:
+                    self.stderr.write(
+                        f"{document.data['number_text']}: awaiting a manager's approval"
+                    )
+                bar.update()
         self.stdout.write(f"{len(targets)} documents in {out}")
