@@ -41,9 +41,10 @@ def build(*, case: Case, party: Party, **_) -> dict:
     }
 
 
-def read_ahead(parties: list[Party]) -> None:
-    """Letters in bulk: the next batch's people read at once, not one query each."""
-    frozen.read_parties(parties)
+def read_ahead(targets: list[tuple[Case, Party]]) -> None:
+    """Letters in bulk: the next batch's cases and people read at once, not one by one."""
+    frozen.read_cases([case for case, _ in targets])
+    frozen.read_parties([party for _, party in targets])
 
 
 def what_happened(party: dict) -> list[str]:

@@ -17,6 +17,7 @@ from datetime import date
 import django
 from django.db import transaction
 
+from cases.audit import audit_batch
 from cases.models import Case, Party, User
 from cases.services import not_in_future, today
 from cases.wareki import fiscal_year
@@ -57,15 +58,15 @@ def documents_issue_many(
     Everything is checked before the first document is issued. Each document is
     all-or-nothing with its number, audit entry and 経過 line, as with document_issue; a
     failure takes back the documents of its own batch, never those already yielded.
-    `workers`: processes drawing the PDFs (0: draw here; default: one per CPU for a run of
-    PARALLEL_FROM documents or more)."""
+    `workers`: processes helping to draw the PDFs (default: one per CPU but this process's
+    for a run of PARALLEL_FROM documents or more, else none)."""
     dated = dated or today()
     not_in_future(dated, "dated")
     for case, party in targets:
         _require_city(case.municipality, by)
         _check_subject(kind, case=case, party=party, entry=None, cases=[])
     if workers is None:
-        workers = (os.cpu_count() or 1) if len(targets) >= PARALLEL_FROM else 0
+        workers = (os.cpu_count() or 1) - 1 if len(targets) >= PARALLEL_FROM else 0
     with frozen.reuse_case_data(), _drawing(workers) as draw:
         for start in range(0, len(targets), BATCH):
             yield from _issue_batch(kind, by, targets[start : start + BATCH], dated, draw)
@@ -85,7 +86,7 @@ def _issue_batch(
             count = sum(1 for case, _ in batch if case.municipality_id == pk)
             following[pk] = itertools.count(take_numbers(municipalities[pk], year, count))
         if read_ahead is not None:
-            read_ahead([party for _, party in batch])
+            read_ahead(batch)
         documents, drawn = [], []
         for case, party in batch:
             document = new_document(
@@ -104,25 +105,54 @@ def _issue_batch(
             needs_approval = document.municipality.documents_need_approval
             drawn.append(None if needs_approval else draw(document.data))
         # ... while each is sealed and recorded here as soon as its PDF is ready.
-        for document, pdf in zip(documents, drawn, strict=True):
-            if pdf is not None:
-                _seal(document, pdf.result())
-            document.save()
-            record_issue(document, by=by)
+        # Locked after the numbers, as document_issue does: no deadlock with it.
+        with audit_batch():
+            for i, document in enumerate(documents):
+                if drawn[i] is not None:
+                    _seal(document, _pdf_of(drawn, i))
+                document.save()
+                record_issue(document, by=by)
     return documents
+
+
+class _Drawing:
+    """A PDF handed to the workers, unless this process draws it first (take)."""
+
+    def __init__(self, data: dict, future: Future | None):
+        self.data, self.future = data, future
+        self.drawn: bytes | None = None
+
+    def take(self) -> bool:
+        """Draw it here if no worker has started on it; whether this did."""
+        if self.drawn is None and (self.future is None or self.future.cancel()):
+            self.drawn = render(self.data)
+            return True
+        return False
+
+    def ready(self) -> bool:
+        return self.drawn is not None or self.future is None or self.future.done()
+
+    def pdf(self) -> bytes:
+        if self.drawn is None and not self.take():
+            return self.future.result()
+        return self.drawn
+
+
+def _pdf_of(drawings: list[_Drawing | None], i: int) -> bytes:
+    """The i-th PDF. Rather than wait idle while a worker draws it, this process draws the
+    batch's last PDFs that no worker has started yet (so it also keeps pace when the
+    workers get less CPU than it does)."""
+    later = [d for d in reversed(drawings[i + 1 :]) if d is not None]
+    while not drawings[i].ready() and any(d.take() for d in later):
+        pass
+    return drawings[i].pdf()
 
 
 @contextmanager
 def _drawing(workers: int) -> Iterator:
-    """draw(data) -> a Future of the PDF's bytes, drawn in this process or by workers."""
+    """draw(data) -> a _Drawing of the document, with workers to help or without."""
     if workers < 1:
-
-        def here(data: dict) -> Future:
-            future: Future = Future()
-            future.set_result(render(data))
-            return future
-
-        yield here
+        yield lambda data: _Drawing(data, None)
         return
     # spawn, not fork: a forked child would share this process's database connection.
     # The worker sets Django up before it unpickles its first render call.
@@ -132,6 +162,6 @@ def _drawing(workers: int) -> Iterator:
         initializer=django.setup,
     )
     try:
-        yield lambda data: pool.submit(render, data)
+        yield lambda data: _Drawing(data, pool.submit(render, data))
     finally:
         pool.shutdown(cancel_futures=True)

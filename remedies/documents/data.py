@@ -11,7 +11,7 @@ from contextvars import ContextVar
 
 from django.db.models import Q
 
-from cases.models import Case, DataKind, Misregistration, Municipality, Party
+from cases.models import Case, DataKind, Misregistration, Municipality, Party, TimelineEvent
 from cases.wareki import yen
 
 from .. import ledger
@@ -36,25 +36,40 @@ def masked_name(party: Party) -> str:
 
 
 def story_timeline(case: Case) -> list[dict]:
-    return [
-        {"on": e.occurred_on.isoformat(), "actor": e.actor, "text": e.text}
-        for e in case.timeline.filter(in_story=True).order_by("occurred_on", "id")
-    ]
+    return _story_timelines([case])[case.pk]
+
+
+def _story_timelines(cases: list[Case]) -> dict[int, list[dict]]:
+    result: dict[int, list[dict]] = {c.pk: [] for c in cases}
+    for e in TimelineEvent.objects.filter(case_id__in=list(result), in_story=True).order_by(
+        "occurred_on", "id"
+    ):
+        result[e.case_id].append(
+            {"on": e.occurred_on.isoformat(), "actor": e.actor, "text": e.text}
+        )
+    return result
 
 
 def links_data(case: Case) -> list[dict]:
-    return [
-        {
-            "source": link.source.label,
-            "target": link.target.label,
-            "data_kind": link.data_kind,
-            "data_label": str(DataKind(link.data_kind).label),
-            "registered_on": link.registered_on.isoformat() if link.registered_on else None,
-            "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
-            "paid_through": link.paid_through,
-        }
-        for link in case.misregistrations.select_related("source", "target").order_by("id")
-    ]
+    return _links_data([case])[case.pk]
+
+
+def _links_data(cases: list[Case]) -> dict[int, list[dict]]:
+    result: dict[int, list[dict]] = {c.pk: [] for c in cases}
+    links = Misregistration.objects.filter(case_id__in=list(result))
+    for link in links.select_related("source", "target").order_by("id"):
+        result[link.case_id].append(
+            {
+                "source": link.source.label,
+                "target": link.target.label,
+                "data_kind": link.data_kind,
+                "data_label": str(DataKind(link.data_kind).label),
+                "registered_on": link.registered_on.isoformat() if link.registered_on else None,
+                "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
+                "paid_through": link.paid_through,
+            }
+        )
+    return result
 
 
 _reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
@@ -76,36 +91,54 @@ def case_data(case: Case) -> dict:
     """The case as documents tell it: labels, not names; the story's 経過."""
     memo = _reused.get()
     if memo is None:
-        return _case_data(case)
+        return cases_data([case])[case.pk]
     if ("case", case.pk) not in memo:
-        memo[("case", case.pk)] = _case_data(case)
+        read_cases([case])
     return copy.deepcopy(memo[("case", case.pk)])
 
 
-def _case_data(case: Case) -> dict:
-    balances = ledger.balances(case)
+def read_cases(cases: list[Case]) -> None:
+    """Within reuse_case_data(): read these cases' data now, in five queries however many
+    they are; a case already read is not read again."""
+    memo = _reused.get()
+    if memo is None:
+        raise RuntimeError("read_cases() needs reuse_case_data()")
+    unread = list({c.pk: c for c in cases if ("case", c.pk) not in memo}.values())
+    if unread:
+        memo.update({("case", pk): data for pk, data in cases_data(unread).items()})
+
+
+def cases_data(cases: list[Case]) -> dict[int, dict]:
+    """case_data() of several cases, keyed by the case's id."""
+    balances = ledger.balances_by_case(cases)
+    links = _links_data(cases)
+    timelines = _story_timelines(cases)
+    costs = ledger.costs_by_case(cases)
     return {
-        "reference": case.reference,
-        "kind": case.kind,
-        "kind_label": case.get_kind_display(),
-        "office": case.office.name,
-        "contractor": case.contractor.name if case.contractor else "",
-        "discovered_on": case.discovered_on.isoformat(),
-        "occurred_on": case.occurred_on.isoformat() if case.occurred_on else None,
-        "summary": case.summary,
-        "discovery": case.discovery,
-        "cause_label": case.get_cause_category_display() if case.cause_category else "",
-        "cause": case.cause_text,
-        "prevention": case.prevention,
-        "stage": case.stage,
-        "stage_label": case.get_stage_display(),
-        "parties": [
-            {"label": b.party.label, "identified": b.party.identified, "balance": b.amount}
-            for b in balances
-        ],
-        "links": links_data(case),
-        "timeline": story_timeline(case),
-        "costs": ledger.costs(case),
+        case.pk: {
+            "reference": case.reference,
+            "kind": case.kind,
+            "kind_label": case.get_kind_display(),
+            "office": case.office.name,
+            "contractor": case.contractor.name if case.contractor else "",
+            "discovered_on": case.discovered_on.isoformat(),
+            "occurred_on": case.occurred_on.isoformat() if case.occurred_on else None,
+            "summary": case.summary,
+            "discovery": case.discovery,
+            "cause_label": case.get_cause_category_display() if case.cause_category else "",
+            "cause": case.cause_text,
+            "prevention": case.prevention,
+            "stage": case.stage,
+            "stage_label": case.get_stage_display(),
+            "parties": [
+                {"label": b.party.label, "identified": b.party.identified, "balance": b.amount}
+                for b in balances[case.pk]
+            ],
+            "links": links[case.pk],
+            "timeline": timelines[case.pk],
+            "costs": costs[case.pk],
+        }
+        for case in cases
     }
 
 

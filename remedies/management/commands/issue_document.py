@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cases.errors import CaseError
-from cases.models import Case, User
+from cases.models import Case, Party, User
 from cases.scoping import tenant_scope
 from remedies.documents import bulk, services
 from remedies.errors import RemedyError
@@ -115,11 +115,10 @@ class Command(BaseCommand):
 
     def _bulk(self, kind: str, cases: list[Case], user: User, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        targets = [
-            (case, p)
-            for case in cases
-            for p in case.parties.filter(identified=True).order_by("label")
-        ]
+        people: dict[int, list[Party]] = {case.pk: [] for case in cases}
+        for p in Party.objects.filter(case__in=cases, identified=True).order_by("label"):
+            people[p.case_id].append(p)
+        targets = [(case, p) for case in cases for p in people[case.pk]]
         issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets)
         # Each document is written once its batch is committed: no file for a letter that
         # was taken back.
