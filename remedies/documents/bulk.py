@@ -42,6 +42,9 @@ BATCH = 25
 # Fewer documents than this are drawn here: starting a worker (Django and the fonts, about
 # a second) would cost more than it saves.
 PARALLEL_FROM = 40
+# This process records a letter in about a third of the time a letter takes to draw: more
+# workers than this would wait for it, each holding its own ~100 MB.
+MAX_WORKERS = 3
 
 
 def documents_issue_many(
@@ -58,15 +61,16 @@ def documents_issue_many(
     Everything is checked before the first document is issued. Each document is
     all-or-nothing with its number, audit entry and 経過 line, as with document_issue; a
     failure takes back the documents of its own batch, never those already yielded.
-    `workers`: processes helping to draw the PDFs (default: one per CPU but this process's
-    for a run of PARALLEL_FROM documents or more, else none)."""
+    `workers`: processes helping to draw the PDFs (default: one per CPU but this process's,
+    at most MAX_WORKERS, for a run of PARALLEL_FROM documents or more; else none)."""
     dated = dated or today()
     not_in_future(dated, "dated")
     for case, party in targets:
         _require_city(case.municipality, by)
         _check_subject(kind, case=case, party=party, entry=None, cases=[])
     if workers is None:
-        workers = (os.cpu_count() or 1) - 1 if len(targets) >= PARALLEL_FROM else 0
+        cpus = os.cpu_count() or 1
+        workers = min(cpus - 1, MAX_WORKERS) if len(targets) >= PARALLEL_FROM else 0
     with frozen.reuse_case_data(), _drawing(workers) as draw:
         for start in range(0, len(targets), BATCH):
             yield from _issue_batch(kind, by, targets[start : start + BATCH], dated, draw)
