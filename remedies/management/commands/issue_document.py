@@ -2,6 +2,10 @@
 
 manage.py issue_document apology --case 401005-2022-003 --all-parties --as staff --out letters/
 manage.py issue_document press_release --case R1 --case R2 --as staff --out release.pdf
+
+With --all-parties the letters are committed a batch at a time (remedies.documents.bulk):
+if the run fails, the letters whose files were written stay issued, and no letter of the
+failing batch is issued or written.
 """
 
 from contextlib import closing
