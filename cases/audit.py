@@ -6,7 +6,8 @@ signals. Entries never hold personal data in clear: callers pass masked values.
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.contrib.auth import signals as auth_signals
@@ -55,7 +56,31 @@ def entry_hash(entry: AuditEntry) -> str:
     return hashlib.sha256(encoded.encode()).hexdigest()
 
 
-@transaction.atomic
+_held_head: ContextVar[AuditHead | None] = ContextVar("held_audit_head", default=None)
+
+
+def _lock_head() -> AuditHead:
+    AuditHead.objects.get_or_create(pk=1)
+    # Lock the head: appends are serialised, so the chain never forks.
+    return AuditHead.objects.select_for_update().get(pk=1)
+
+
+@contextmanager
+def audit_batch() -> Iterator[None]:
+    """Many entries in one transaction (documents issued in bulk): the head is locked once
+    and written once, after the last entry, instead of for each. The chain is the same.
+    Inside, nothing may roll back to a savepoint past an entry and carry on: the head held
+    here would then point at an entry that is gone (an error must end the batch)."""
+    with transaction.atomic():
+        head = _lock_head()
+        token = _held_head.set(head)
+        try:
+            yield
+        finally:
+            _held_head.reset(token)
+        head.save(update_fields=["last_id", "last_hash"])
+
+
 def audit_log(
     action: str,
     *,
@@ -67,10 +92,28 @@ def audit_log(
 ) -> AuditEntry:
     """`municipality_id` names whose trail an entry without a case belongs to when the
     acting user's organisation does not say it (contractor staff act for a company)."""
+    held = _held_head.get()
+    if held is not None:
+        return _append(held, action, by=by, case=case, obj=obj, data=data, m_id=municipality_id)
+    with transaction.atomic():
+        head = _lock_head()
+        entry = _append(head, action, by=by, case=case, obj=obj, data=data, m_id=municipality_id)
+        head.save(update_fields=["last_id", "last_hash"])
+    return entry
+
+
+def _append(
+    head: AuditHead,
+    action: str,
+    *,
+    by: User | None,
+    case: Case | None,
+    obj: models.Model | None,
+    data: dict | None,
+    m_id: int | None,
+) -> AuditEntry:
+    """The entry after the locked head; the head now points at it (saved by the caller)."""
     membership = membership_of(by)
-    head, _ = AuditHead.objects.get_or_create(pk=1)
-    # Lock the head: appends are serialised, so the chain never forks.
-    head = AuditHead.objects.select_for_update().get(pk=1)
     entry = AuditEntry(
         at=timezone.now(),
         user=by if by is not None and by.is_authenticated else None,
@@ -79,7 +122,7 @@ def audit_log(
         municipality_id=(
             case.municipality_id
             if case is not None
-            else municipality_id or (membership.municipality_id if membership else None)
+            else m_id or (membership.municipality_id if membership else None)
         ),
         case=case,
         object_type=obj._meta.label_lower if obj is not None else "",
@@ -92,7 +135,6 @@ def audit_log(
     entry.hash = entry_hash(entry)
     entry.save()
     head.last_id, head.last_hash = entry.pk, entry.hash
-    head.save(update_fields=["last_id", "last_hash"])
     return entry
 
 

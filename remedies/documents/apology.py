@@ -41,6 +41,12 @@ def build(*, case: Case, party: Party, **_) -> dict:
     }
 
 
+def read_ahead(targets: list[tuple[Case, Party]]) -> None:
+    """Letters in bulk: the next batch's cases and people read at once, not one by one."""
+    frozen.read_cases([case for case, _ in targets])
+    frozen.read_parties([party for _, party in targets])
+
+
 def what_happened(party: dict) -> list[str]:
     sentences = [
         WHAT_HAPPENED.get((r["data_kind"], r["side"]), SOMETHING_HAPPENED) for r in party["roles"]

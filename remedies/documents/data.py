@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from cases.models import Case, DataKind, Municipality, Party
+from cases.models import Case, DataKind, Misregistration, Municipality, Party, TimelineEvent
 from cases.wareki import yen
 
 from .. import ledger
@@ -34,25 +34,40 @@ def masked_name(party: Party) -> str:
 
 
 def story_timeline(case: Case) -> list[dict]:
-    return [
-        {"on": e.occurred_on.isoformat(), "actor": e.actor, "text": e.text}
-        for e in case.timeline.filter(in_story=True).order_by("occurred_on", "id")
-    ]
+    return _story_timelines([case])[case.pk]
+
+
+def _story_timelines(cases: list[Case]) -> dict[int, list[dict]]:
+    result: dict[int, list[dict]] = {c.pk: [] for c in cases}
+    for e in TimelineEvent.objects.filter(case_id__in=list(result), in_story=True).order_by(
+        "occurred_on", "id"
+    ):
+        result[e.case_id].append(
+            {"on": e.occurred_on.isoformat(), "actor": e.actor, "text": e.text}
+        )
+    return result
 
 
 def links_data(case: Case) -> list[dict]:
-    return [
-        {
-            "source": link.source.label,
-            "target": link.target.label,
-            "data_kind": link.data_kind,
-            "data_label": str(DataKind(link.data_kind).label),
-            "registered_on": link.registered_on.isoformat() if link.registered_on else None,
-            "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
-            "paid_through": link.paid_through,
-        }
-        for link in case.misregistrations.select_related("source", "target").order_by("id")
-    ]
+    return _links_data([case])[case.pk]
+
+
+def _links_data(cases: list[Case]) -> dict[int, list[dict]]:
+    result: dict[int, list[dict]] = {c.pk: [] for c in cases}
+    links = Misregistration.objects.filter(case_id__in=list(result))
+    for link in links.select_related("source", "target").order_by("id"):
+        result[link.case_id].append(
+            {
+                "source": link.source.label,
+                "target": link.target.label,
+                "data_kind": link.data_kind,
+                "data_label": str(DataKind(link.data_kind).label),
+                "registered_on": link.registered_on.isoformat() if link.registered_on else None,
+                "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
+                "paid_through": link.paid_through,
+            }
+        )
+    return result
 
 
 _reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
@@ -61,8 +76,8 @@ _reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
 @contextmanager
 def reuse_case_data() -> Iterator[None]:
     """Within a bulk issue (letters to every person of some cases) read each case's data
-    once. Issuing a document changes nothing that data holds: the 経過 line it writes is
-    bookkeeping, outside the story."""
+    once, and people's data in batches (read_parties). Issuing a document changes nothing
+    that data holds: the 経過 line it writes is bookkeeping, outside the story."""
     token = _reused.set({})
     try:
         yield
@@ -74,67 +89,110 @@ def case_data(case: Case) -> dict:
     """The case as documents tell it: labels, not names; the story's 経過."""
     memo = _reused.get()
     if memo is None:
-        return _case_data(case)
-    if case.pk not in memo:
-        memo[case.pk] = _case_data(case)
-    return copy.deepcopy(memo[case.pk])
+        return cases_data([case])[case.pk]
+    if ("case", case.pk) not in memo:
+        read_cases([case])
+    return copy.deepcopy(memo[("case", case.pk)])
 
 
-def _case_data(case: Case) -> dict:
-    balances = ledger.balances(case)
+def read_cases(cases: list[Case]) -> None:
+    """Within reuse_case_data(): read these cases' data now, in five queries however many
+    they are; a case already read is not read again."""
+    memo = _reused.get()
+    if memo is None:
+        raise RuntimeError("read_cases() needs reuse_case_data()")
+    unread = list({c.pk: c for c in cases if ("case", c.pk) not in memo}.values())
+    if unread:
+        memo.update({("case", pk): data for pk, data in cases_data(unread).items()})
+
+
+def cases_data(cases: list[Case]) -> dict[int, dict]:
+    """case_data() of several cases, keyed by the case's id."""
+    balances = ledger.balances_by_case(cases)
+    links = _links_data(cases)
+    timelines = _story_timelines(cases)
+    costs = ledger.costs_by_case(cases)
     return {
-        "reference": case.reference,
-        "kind": case.kind,
-        "kind_label": case.get_kind_display(),
-        "office": case.office.name,
-        "contractor": case.contractor.name if case.contractor else "",
-        "discovered_on": case.discovered_on.isoformat(),
-        "occurred_on": case.occurred_on.isoformat() if case.occurred_on else None,
-        "summary": case.summary,
-        "discovery": case.discovery,
-        "cause_label": case.get_cause_category_display() if case.cause_category else "",
-        "cause": case.cause_text,
-        "prevention": case.prevention,
-        "stage": case.stage,
-        "stage_label": case.get_stage_display(),
-        "parties": [
-            {"label": b.party.label, "identified": b.party.identified, "balance": b.amount}
-            for b in balances
-        ],
-        "links": links_data(case),
-        "timeline": story_timeline(case),
-        "costs": ledger.costs(case),
+        case.pk: {
+            "reference": case.reference,
+            "kind": case.kind,
+            "kind_label": case.get_kind_display(),
+            "office": case.office.name,
+            "contractor": case.contractor.name if case.contractor else "",
+            "discovered_on": case.discovered_on.isoformat(),
+            "occurred_on": case.occurred_on.isoformat() if case.occurred_on else None,
+            "summary": case.summary,
+            "discovery": case.discovery,
+            "cause_label": case.get_cause_category_display() if case.cause_category else "",
+            "cause": case.cause_text,
+            "prevention": case.prevention,
+            "stage": case.stage,
+            "stage_label": case.get_stage_display(),
+            "parties": [
+                {"label": b.party.label, "identified": b.party.identified, "balance": b.amount}
+                for b in balances[case.pk]
+            ],
+            "links": links[case.pk],
+            "timeline": timelines[case.pk],
+            "costs": costs[case.pk],
+        }
+        for case in cases
     }
 
 
 def party_role(party: Party) -> list[dict]:
     """What happened to this person: each link they are in, from their side."""
+    return _roles(party, *_links_of([party]))
+
+
+def _links_of(parties: list[Party]) -> tuple[list[Misregistration], list[Misregistration]]:
+    """The links these people are the target of, and those they are the source of: two
+    queries, each on its own index (an OR of the two may be answered with a scan)."""
+    ids = [p.pk for p in parties]
+    links = Misregistration.objects.select_related("source", "target").order_by("id")
+    return list(links.filter(target_id__in=ids)), list(links.filter(source_id__in=ids))
+
+
+def _roles(
+    party: Party, as_target: list[Misregistration], as_source: list[Misregistration]
+) -> list[dict]:
     roles = []
-    for link in party.links_as_target.select_related("source").order_by("id"):
-        roles.append(
-            {
-                "side": "target",
-                "data_kind": link.data_kind,
-                "other": link.source.label,
-                "paid_through": link.paid_through,
-            }
-        )
-    for link in party.links_as_source.select_related("target").order_by("id"):
-        roles.append(
-            {
-                "side": "source",
-                "data_kind": link.data_kind,
-                "other": link.target.label,
-                "paid_through": link.paid_through,
-            }
-        )
+    for link in as_target:
+        if link.target_id == party.pk:
+            roles.append(
+                {
+                    "side": "target",
+                    "data_kind": link.data_kind,
+                    "other": link.source.label,
+                    "paid_through": link.paid_through,
+                }
+            )
+    for link in as_source:
+        if link.source_id == party.pk:
+            roles.append(
+                {
+                    "side": "source",
+                    "data_kind": link.data_kind,
+                    "other": link.target.label,
+                    "paid_through": link.paid_through,
+                }
+            )
     return roles
 
 
-def party_money(party: Party) -> dict:
-    entries = list(
-        LedgerEntry.objects.filter(party=party).select_related("visit").order_by("on", "id")
+def _entries_of(parties: list[Party]):
+    return (
+        LedgerEntry.objects.filter(party_id__in=[p.pk for p in parties])
+        .select_related("visit")
+        .order_by("on", "id")
     )
+
+
+def party_money(party: Party) -> dict:
+    return _money(list(_entries_of([party])))
+
+
+def _money(entries: list[LedgerEntry]) -> dict:
     # Entries that a later reversal cancelled, found in the same rows (no query per entry).
     reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
 
@@ -163,27 +221,54 @@ def party_money(party: Party) -> dict:
 
 
 def party_data(party: Party) -> dict:
-    return {
-        "label": party.label,
-        "name": party.name,
-        "name_kana": party.name_kana,
-        "address": party.address,
-        "identified": party.identified,
-        "roles": party_role(party),
-        "money": party_money(party),
-        "visits": [
+    memo = _reused.get()
+    if memo is not None and ("party", party.pk) in memo:
+        # Read with the rest of its batch (read_parties); used once.
+        return memo.pop(("party", party.pk))
+    return parties_data([party])[party.pk]
+
+
+def read_parties(parties: list[Party]) -> None:
+    """Within reuse_case_data(): read the data of these people now, in five queries
+    however many they are, for the documents about to be issued to them."""
+    memo = _reused.get()
+    if memo is None:
+        raise RuntimeError("read_parties() needs reuse_case_data()")
+    memo.update({("party", pk): data for pk, data in parties_data(parties).items()})
+
+
+def parties_data(parties: list[Party]) -> dict[int, dict]:
+    """Each person's data as documents address them, keyed by the party's id."""
+    links = _links_of(parties)
+    entries: dict[int, list[LedgerEntry]] = {p.pk: [] for p in parties}
+    for e in _entries_of(parties):
+        entries[e.party_id].append(e)
+    visits: dict[int, list[dict]] = {p.pk: [] for p in parties}
+    for v in Visit.objects.filter(party_id__in=list(visits)).order_by("visited_on", "id"):
+        visits[v.party_id].append(
             {
                 "on": v.visited_on.isoformat(),
                 "purpose": v.purpose,
                 "apologised": v.apologised,
                 "place": v.place,
             }
-            for v in Visit.objects.filter(party=party).order_by("visited_on", "id")
-        ],
-        "letters": [
-            lt.sent_on.isoformat()
-            for lt in ApologyLetter.objects.filter(party=party).order_by("sent_on")
-        ],
+        )
+    letters: dict[int, list[str]] = {p.pk: [] for p in parties}
+    for lt in ApologyLetter.objects.filter(party_id__in=list(letters)).order_by("sent_on"):
+        letters[lt.party_id].append(lt.sent_on.isoformat())
+    return {
+        party.pk: {
+            "label": party.label,
+            "name": party.name,
+            "name_kana": party.name_kana,
+            "address": party.address,
+            "identified": party.identified,
+            "roles": _roles(party, *links),
+            "money": _money(entries[party.pk]),
+            "visits": visits[party.pk],
+            "letters": letters[party.pk],
+        }
+        for party in parties
     }
 
 

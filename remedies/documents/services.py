@@ -176,18 +176,25 @@ def document_preview(
 
 
 def _next_number(municipality: Municipality, year: int) -> int:
+    return take_numbers(municipality, year, 1)
+
+
+def take_numbers(municipality: Municipality, year: int, count: int) -> int:
+    """Take the next `count` numbers of the year at once; returns the first of them."""
     DocumentSequence.objects.get_or_create(municipality=municipality, fiscal_year=year)
     # Locked: two documents issued at once never share a number.
     sequence = DocumentSequence.objects.select_for_update().get(
         municipality=municipality, fiscal_year=year
     )
-    sequence.last_number += 1
+    sequence.last_number += count
     sequence.save(update_fields=["last_number"])
-    return sequence.last_number
+    return sequence.last_number - count + 1
 
 
-def _seal(document: Document) -> None:
-    pdf = render(document.data)
+def _seal(document: Document, pdf: bytes | None = None) -> None:
+    """`pdf`: the bytes already drawn from document.data (by a worker in a bulk issue)."""
+    if pdf is None:
+        pdf = render(document.data)
     document.pdf = pdf
     document.sha256 = hashlib.sha256(pdf).hexdigest()
     document.status = DocumentStatus.ISSUED
@@ -249,7 +256,47 @@ def document_issue(
     else:
         year = fiscal_year(dated)
         number, version = _next_number(municipality, year), 1
-    document = Document(
+    document = new_document(
+        kind,
+        municipality,
+        by=by,
+        dated=dated,
+        year=year,
+        number=number,
+        version=version,
+        supersedes=supersedes,
+        case=case,
+        party=party,
+        entry=entry,
+        cases=cases,
+    )
+    needs_approval = municipality.documents_need_approval
+    if not needs_approval:
+        _seal(document)
+    document.save()
+    if cases:
+        document.cases.set(cases)
+    record_issue(document, by=by)
+    return document
+
+
+def new_document(
+    kind: str,
+    municipality: Municipality,
+    *,
+    by: User,
+    dated: date,
+    year: int,
+    number: int,
+    version: int = 1,
+    supersedes: Document | None = None,
+    case: Case | None,
+    party: Party | None,
+    entry: LedgerEntry | None = None,
+    cases: list[Case],
+) -> Document:
+    """The document with its data frozen, not yet sealed or saved."""
+    return Document(
         municipality=municipality,
         case=case or (cases[0] if cases else None),
         party=party,
@@ -273,19 +320,17 @@ def document_issue(
         ),
         status=DocumentStatus.AWAITING_APPROVAL,
     )
-    needs_approval = municipality.documents_need_approval
-    if not needs_approval:
-        _seal(document)
-    document.save()
-    if cases:
-        document.cases.set(cases)
+
+
+def record_issue(document: Document, *, by: User) -> None:
+    """The audit entry and 経過 line of a document just issued or put up for approval."""
+    needs_approval = document.status == DocumentStatus.AWAITING_APPROVAL
     with translation.override("ja"):
         if needs_approval:
             text = _("%(document)s was put up for approval.") % {"document": _label(document)}
         else:
             text = _("%(document)s was issued.") % {"document": _label(document)}
     _log(document, "requested" if needs_approval else "issued", text, by)
-    return document
 
 
 @transaction.atomic

@@ -2,8 +2,13 @@
 
 manage.py issue_document apology --case 401005-2022-003 --all-parties --as staff --out letters/
 manage.py issue_document press_release --case R1 --case R2 --as staff --out release.pdf
+
+With --all-parties the letters are committed a batch at a time (remedies.documents.bulk):
+if the run fails, the letters whose files were written stay issued, and no letter of the
+failing batch is issued or written.
 """
 
+from contextlib import closing
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -11,10 +16,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from cases.errors import CaseError
-from cases.models import Case, User
+from cases.models import Case, Party, User
 from cases.scoping import tenant_scope
-from remedies.documents import data as frozen
-from remedies.documents import services
+from remedies.documents import bulk, services
 from remedies.errors import RemedyError
 from remedies.models import DocumentKind, DocumentStatus
 
@@ -115,15 +119,24 @@ class Command(BaseCommand):
 
     def _bulk(self, kind: str, cases: list[Case], user: User, out: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
-        targets = [
-            (case, p)
-            for case in cases
-            for p in case.parties.filter(identified=True).order_by("label")
-        ]
-        with frozen.reuse_case_data():
-            for case, party in tqdm(targets, desc=kind, unit="doc", file=self.stderr._out):
-                document = self._issue(kind, case, [], party, user)
+        people: dict[int, list[Party]] = {case.pk: [] for case in cases}
+        for p in Party.objects.filter(case__in=cases, identified=True).order_by("label"):
+            people[p.case_id].append(p)
+        targets = [(case, p) for case in cases for p in people[case.pk]]
+        issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets)
+        # Each document is written once its batch is committed: no file for a letter that
+        # was taken back.
+        with (
+            closing(issued),
+            tqdm(total=len(targets), desc=kind, unit="doc", file=self.stderr._out) as bar,
+        ):
+            for document in issued:
                 if document.status == DocumentStatus.ISSUED:
-                    name = f"{case.reference}-{document.number}-v{document.version}.pdf"
+                    name = f"{document.case.reference}-{document.number}-v{document.version}.pdf"
                     (out / name).write_bytes(bytes(document.pdf))
+                else:
+                    self.stderr.write(
+                        f"{document.data['number_text']}: awaiting a manager's approval"
+                    )
+                bar.update()
         self.stdout.write(f"{len(targets)} documents in {out}")
