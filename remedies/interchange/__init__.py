@@ -14,11 +14,13 @@ file: it is looked up by its natural key, and a missing one stops the import.
 
 rules.py holds what export and import share (the fields, which edit sets which field,
 values and reference data as the file holds them); export.py writes a file; replay.py
-reads one and replays it, each item through the service call in actions.py.
+replays one, each item through the service call in actions.py; stream.py reads a file one
+case at a time.
 """
 
 from .export import export_cases
-from .replay import import_cases
+from .replay import import_case_file, import_cases
 from .rules import InterchangeError
+from .stream import NotJSONError
 
-__all__ = ["InterchangeError", "export_cases", "import_cases"]
+__all__ = ["InterchangeError", "NotJSONError", "export_cases", "import_case_file", "import_cases"]

@@ -1,13 +1,18 @@
 """Import: replay the actions of every case in `seq` order, each as the user who took it,
 then check that each case ended where the file says. One transaction: a file with one error
-imports nothing, and the error names the case, the item, the field and the reason."""
+imports nothing, and the error names the case, the item, the field and the reason.
 
+The cases are replayed as they are read, one at a time (see _Replay), so a file of any size
+is imported with the memory of the few cases that are being worked on at the same moment."""
+
+import heapq
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from functools import partial
-from typing import Any
+from typing import Any, BinaryIO
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
@@ -23,8 +28,6 @@ from ..errors import RemedyError
 from ..models import AgencyContact, LedgerEntry
 from .actions import _CaseActions
 from .rules import (
-    FORMAT,
-    VERSION,
     InterchangeError,
     _date,
     _FieldError,
@@ -35,54 +38,105 @@ from .rules import (
     _text,
     _value,
     case_fields,
+    check_header,
     party_fields,
 )
+from .stream import read_cases
 
 
 @transaction.atomic
 def import_cases(data: Any, *, skip_existing: bool = False) -> list[Case]:
     """Replay every case of an interchange document; all of them or none.
 
-    With skip_existing, a case whose natural key (office and discovery date) is already in
+    With skip_existing, a case whose natural key (office and discovery date) was already in
     the database is left out, which makes loading the same file twice harmless."""
     with scopes_disabled():
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise InterchangeError(f'not a Tadasu case file (expected "format": "{FORMAT}")')
-        if data.get("version") != VERSION:
+        check_header(data)
+        imported = _Replay(skip_existing=skip_existing).run(data["cases"])
+        return [Case.objects.get(pk=pk) for pk in imported]
+
+
+def import_case_file(file: BinaryIO, *, skip_existing: bool = False) -> list[int]:
+    """import_cases for a file opened in binary mode, read as a stream: one case in memory
+    at a time, not the whole file. Returns the ids of the imported cases, in the file's
+    order (ids, not cases: 10,000 cases would take more memory than the import itself).
+
+    Raises NotJSONError for a file that is not JSON in UTF-8, and InterchangeError."""
+    cases = read_cases(file)  # the header is checked here, before the transaction
+    with transaction.atomic(), scopes_disabled():
+        return _Replay(skip_existing=skip_existing).run(cases)
+
+
+class _Replay:
+    """The cases of a file, replayed as they are read.
+
+    The actions of all cases run in `seq` order, as if from one sorted list. Before the
+    actions of a case are added, every waiting action with a smaller seq than the case's
+    first one runs, and a case is checked and let go once its last action has run. A file
+    lists its cases in order of creation (as export writes them), so no later case has an
+    action before that seq, and only the cases worked on at the same time wait together.
+
+    Each case is checked before any of its actions runs: no individual number, reference
+    data that exists, every item well formed, each seq used once in the whole file."""
+
+    def __init__(self, *, skip_existing: bool):
+        self.skip_existing = skip_existing
+        self.refs = _References()
+        self.used: dict[int, tuple[str, str]] = {}  # seq → the case and item that use it
+        self.waiting: list[tuple[int, _Step]] = []  # a heap: the next seq first
+        self.imported: list[int] = []  # case ids in the file's order, 0 until opened
+        # (office id, discovered_on) of the cases this import adds: with skip_existing,
+        # a case is left out for a case already there before, not for one in the file.
+        self.adding: set[tuple[int, date]] = set()
+
+    def run(self, cases: Iterable[Any]) -> list[int]:
+        for position, raw in enumerate(cases, start=1):
+            self._add(position, raw)
+        self._run_until(None)
+        return self.imported
+
+    def _add(self, position: int, raw: Any) -> None:
+        # The whole case is scanned, not just known fields: an individual number must not
+        # get in through a note or an unexpected key either.
+        if contains_individual_number(json.dumps(raw, ensure_ascii=False)):
             raise InterchangeError(
-                f"version {_quote(data.get('version'))} is not supported (expected {VERSION})"
+                "holds what looks like an individual number (My Number), which must not "
+                "be recorded",
+                case=f"case {position}",
             )
-        if not isinstance(data.get("cases"), list):
-            raise InterchangeError('"cases" must be a list')
-        for position, raw in enumerate(data["cases"], start=1):
-            # The whole case is scanned, not just known fields: an individual number must not
-            # get in through a note or an unexpected key either.
-            if contains_individual_number(json.dumps(raw, ensure_ascii=False)):
-                raise InterchangeError(
-                    "holds what looks like an individual number (My Number), which must not "
-                    "be recorded",
-                    case=f"case {position}",
-                )
-        refs = _References()
-        replays = [_CaseReplay(i, raw, refs) for i, raw in enumerate(data["cases"], start=1)]
-        if skip_existing:
-            replays = [r for r in replays if not r.exists()]
-        steps = [step for replay in replays for step in replay.steps()]
-        seen: dict[int, _Step] = {}
+        replay = _CaseReplay(position, raw, self.refs)
+        if self.skip_existing:
+            key = (replay.values["office"].pk, replay.values["discovered_on"])
+            if key not in self.adding and replay.exists():
+                return
+            self.adding.add(key)
+        steps = replay.steps()
         for step in steps:
-            if step.seq in seen:
+            if step.seq in self.used:
+                case, item = self.used[step.seq]
                 raise InterchangeError(
-                    f"seq {step.seq} is also used by {seen[step.seq].where}",
-                    case=step.replay.name,
+                    f"seq {step.seq} is also used by {case}, {item}",
+                    case=replay.name,
                     item=step.item,
                     field="seq",
                 )
-            seen[step.seq] = step
-        for step in sorted(steps, key=lambda s: s.seq):
+            self.used[step.seq] = (replay.name, step.item)
+        replay.slot, replay.left = len(self.imported), len(steps)
+        self.imported.append(0)
+        self._run_until(min(step.seq for step in steps))
+        for step in steps:
+            heapq.heappush(self.waiting, (step.seq, step))
+
+    def _run_until(self, limit: int | None) -> None:
+        """Run the waiting actions whose seq is below the limit (all with None)."""
+        while self.waiting and (limit is None or self.waiting[0][0] < limit):
+            _, step = heapq.heappop(self.waiting)
             step.run()
-        for replay in replays:
-            replay.verify()
-        return [Case.objects.get(pk=replay.case_pk) for replay in replays]
+            replay = step.replay
+            replay.left -= 1
+            if not replay.left:
+                replay.verify()
+                self.imported[replay.slot] = replay.case_pk
 
 
 @dataclass
@@ -110,6 +164,7 @@ class _CaseReplay(_CaseActions):
         self.name = f"case {position}" + (f" ({reference})" if isinstance(reference, str) else "")
         self.raw, self.refs = raw, refs
         self.case_pk: int | None = None
+        self.slot = self.left = 0  # where it stands in the file's order; actions to run
         self.contacts: dict[int, AgencyContact] = {}
         self.postings: dict[int, list[LedgerEntry]] = {}  # seq → the entries it posted
         with self.at(""):

@@ -33,6 +33,18 @@ def _quote(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def check_header(document: Any) -> None:
+    """A case file of this format and version, with a list of cases."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise InterchangeError(f'not a Tadasu case file (expected "format": "{FORMAT}")')
+    if document.get("version") != VERSION:
+        raise InterchangeError(
+            f"version {_quote(document.get('version'))} is not supported (expected {VERSION})"
+        )
+    if not isinstance(document.get("cases"), list):
+        raise InterchangeError('"cases" must be a list')
+
+
 def _iso(day: date | None) -> str | None:
     return day.isoformat() if day else None
 

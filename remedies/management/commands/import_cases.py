@@ -1,9 +1,10 @@
-import json
-from pathlib import Path
-
 from django.core.management.base import BaseCommand, CommandError
+from django_scopes import scopes_disabled
 
-from remedies.interchange import InterchangeError, import_cases
+from cases.models import Case
+from remedies.interchange import InterchangeError, NotJSONError, import_case_file
+
+_BATCH = 500  # cases listed per query once the import is done
 
 
 class Command(BaseCommand):
@@ -21,16 +22,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, file: str, skip_existing: bool, **options) -> None:
+        # Read as a stream, one case at a time: a file of 10,000 cases read whole would
+        # take more memory than a server may have to spare.
         try:
-            data = json.loads(Path(file).read_text(encoding="utf-8"))
+            with open(file, "rb") as stream:
+                imported = import_case_file(stream, skip_existing=skip_existing)
         except OSError as error:
             raise CommandError(f"{file}: {error.strerror}") from error
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except NotJSONError as error:
             raise CommandError(f"{file}: not a JSON file in UTF-8 ({error})") from error
-        try:
-            cases = import_cases(data, skip_existing=skip_existing)
         except InterchangeError as error:
             raise CommandError(f"{file}: {error}\nNothing was imported.") from error
-        self.stdout.write(self.style.SUCCESS(f"Imported {len(cases)} case(s)."))
-        for case in cases:
-            self.stdout.write(f"  {case.reference}  {case.office}  {case.discovered_on}")
+        self.stdout.write(self.style.SUCCESS(f"Imported {len(imported)} case(s)."))
+        with scopes_disabled():
+            for start in range(0, len(imported), _BATCH):
+                batch = imported[start : start + _BATCH]
+                rows = Case.objects.filter(pk__in=batch).values_list(
+                    "pk", "reference", "office__name", "discovered_on"
+                )
+                found = {pk: row for pk, *row in rows}
+                for pk in batch:
+                    reference, office, discovered_on = found[pk]
+                    self.stdout.write(f"  {reference}  {office}  {discovered_on}")
