@@ -26,23 +26,35 @@ class NotJSONError(Exception):
 
 def read_cases(file: BinaryIO) -> Iterator[Any]:
     """The cases of a case file, one at a time, once its header has been checked."""
-    check_header(_header(file))
+    parser = ijson  # the best backend installed: yajl2 in C
+    try:
+        header = _header(file, parser)
+    except NotJSONError as refused:
+        # yajl refuses an integer beyond 64 bits, which JSON allows and json.loads read:
+        # such a file is read by ijson's parser in Python, slower but exact.
+        file.seek(0)
+        parser = ijson.get_backend("python")
+        try:
+            header = _header(file, parser)
+        except NotJSONError:
+            raise refused from refused.__cause__
+    check_header(header)
     file.seek(0)
-    return _cases(file)
+    return _cases(file, parser)
 
 
-def _cases(file: BinaryIO) -> Iterator[Any]:
+def _cases(file: BinaryIO, parser: Any) -> Iterator[Any]:
     with _not_json():
         # Floats as float, not Decimal, as json.loads reads them.
-        yield from ijson.items(file, "cases.item", use_float=True)
+        yield from parser.items(file, "cases.item", use_float=True)
 
 
-def _header(file: BinaryIO) -> Any:
+def _header(file: BinaryIO, parser: Any) -> Any:
     """The document as the header check reads it: its "format" and "version", and its
     "cases" empty ([] for a list). Everything else is only read, to see that it is JSON."""
     builder = ijson.ObjectBuilder()
     with _not_json():
-        for prefix, event, value in ijson.parse(file, use_float=True):
+        for prefix, event, value in parser.parse(file, use_float=True):
             if (
                 prefix == ""
                 or (prefix == "cases" and event != "map_key")

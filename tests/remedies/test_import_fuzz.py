@@ -1,7 +1,9 @@
 """Whatever a case file holds, import_cases either imports it whole or refuses it with
-InterchangeError, writing nothing — never another exception, never half a file."""
+InterchangeError, writing nothing — never another exception, never half a file; and the
+same file read as a stream (import_case_file) comes to the same end."""
 
 import copy
+import io
 import json
 import os
 from pathlib import Path
@@ -14,7 +16,7 @@ from hypothesis import strategies as st
 
 from cases.models import AuditEntry, Case, Party, TimelineEvent
 from remedies.demo import _organisations, _users
-from remedies.interchange import InterchangeError, import_cases
+from remedies.interchange import InterchangeError, import_case_file, import_cases
 from remedies.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
@@ -73,19 +75,28 @@ def test_a_damaged_case_file_imports_whole_or_not_at_all(reference_data, path, v
         node = node[key]
     node[path[-1]] = value
     before = _counts()
+    loaded = _outcome(lambda: import_cases(document), before)
+    # Read from a file as a stream, the same document comes to the same end.
+    text = json.dumps(document, ensure_ascii=False).encode()
+    assert _outcome(lambda: import_case_file(io.BytesIO(text)), before) == loaded
+    if not isinstance(loaded, str):
+        assert loaded == len(document["cases"])  # accepted: all of it
+
+
+def _outcome(run, before) -> int | str:
+    """How many cases were imported, or why none was."""
     try:
         # Each example in a savepoint that is rolled back, so examples do not meet.
         with transaction.atomic():
             try:
                 with scopes_disabled():
-                    imported = import_cases(document)
-            except InterchangeError:
+                    outcome = len(run())
+            except InterchangeError as error:
                 assert _counts() == before  # refused: nothing written
-            else:
-                assert len(imported) == len(document["cases"])  # accepted: all of it
-            raise _Rollback
-    except _Rollback:
-        pass
+                outcome = str(error)
+            raise _Rollback(outcome)
+    except _Rollback as rolled_back:
+        return rolled_back.args[0]
 
 
 class _Rollback(Exception):
