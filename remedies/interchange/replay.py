@@ -147,10 +147,6 @@ class _Step:
     action: Callable[[], object]
     blame: str  # the field to name when a service's error names none
 
-    @property
-    def where(self) -> str:
-        return f"{self.replay.name}, {self.item}"
-
     def run(self) -> None:
         with self.replay.at(self.item, blame=self.blame):
             self.action()

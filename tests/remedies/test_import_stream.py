@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 
 from cases import services
 from cases.models import Case, CaseKind
+from remedies.demo import DEMO_CASES
 from remedies.interchange import InterchangeError, export_cases, import_cases
 from remedies.interchange.replay import _Replay
 
@@ -34,7 +35,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo_file() -> dict:
-    return json.loads(Path("remedies/demo_cases.json").read_text(encoding="utf-8"))
+    return json.loads(DEMO_CASES.read_text(encoding="utf-8"))
 
 
 def write(tmp_path: Path, document: dict, *, cases_first: bool = False) -> Path:
