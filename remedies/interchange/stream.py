@@ -8,6 +8,8 @@ written here. Both passes read the file from the disk; the first costs about a s
 is written, as reading the whole file at once did.
 """
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO
@@ -26,6 +28,12 @@ class NotJSONError(Exception):
 
 def read_cases(file: BinaryIO) -> Iterator[Any]:
     """The cases of a case file, one at a time, once its header has been checked."""
+    if not file.seekable():
+        # A pipe (/dev/stdin) cannot be read twice: the passes read a copy on disk.
+        copy = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the cases it yields
+        shutil.copyfileobj(file, copy)
+        copy.seek(0)
+        file = copy
     parser = ijson  # the best backend installed: yajl2 in C
     try:
         header = _header(file, parser)

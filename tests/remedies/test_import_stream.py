@@ -18,7 +18,12 @@ from django_scopes import scopes_disabled
 from cases import services
 from cases.models import Case, CaseKind
 from remedies.demo import DEMO_CASES
-from remedies.interchange import InterchangeError, export_cases, import_cases
+from remedies.interchange import (
+    InterchangeError,
+    export_cases,
+    import_case_file,
+    import_cases,
+)
 from remedies.interchange.replay import _Replay
 
 from .test_interchange import (
@@ -227,6 +232,22 @@ def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file)
     max(actions, key=lambda item: item["seq"])["seq"] = 2**70  # the last action of all
 
     assert "Imported 3 case(s)." in import_file(write(tmp_path, demo_file))
+
+
+def test_a_file_that_cannot_be_read_twice_is_read_from_a_copy(demo_file):
+    """A pipe, such as /dev/stdin in `export_cases | import_cases /dev/stdin`."""
+
+    class Pipe(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+        def seek(self, *args):
+            raise io.UnsupportedOperation("seek")
+
+    demo_reference_data()
+    pipe = Pipe(json.dumps(demo_file, ensure_ascii=False).encode())
+
+    assert len(import_case_file(pipe)) == 3
 
 
 def _items(node):
