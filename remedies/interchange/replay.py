@@ -7,6 +7,7 @@ is imported with the memory of the few cases that are being worked on at the sam
 
 import heapq
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,7 +121,8 @@ class _Replay:
                     item=step.item,
                     field="seq",
                 )
-            self.used[step.seq] = (replay.name, step.item)
+            # Item names repeat from case to case ("party 1"): kept once, not per seq.
+            self.used[step.seq] = (replay.name, sys.intern(step.item))
         replay.slot, replay.left = len(self.imported), len(steps)
         self.imported.append(0)
         self._run_until(min(step.seq for step in steps))
