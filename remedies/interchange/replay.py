@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
 from django_scopes import scopes_disabled
 
+from cases.audit import audit_batch
 from cases.errors import CaseError
 from cases.models import Case
 from cases.mynumber import contains_individual_number
@@ -91,9 +92,12 @@ class _Replay:
         self.adding: set[tuple[int, date]] = set()
 
     def run(self, cases: Iterable[Any]) -> list[int]:
-        for position, raw in enumerate(cases, start=1):
-            self._add(position, raw)
-        self._run_until(None)
+        # The audit head locked once for the whole import, not for each entry (the chain is
+        # the same): any refusal ends the import, so no entry is rolled back while it goes on.
+        with audit_batch():
+            for position, raw in enumerate(cases, start=1):
+                self._add(position, raw)
+            self._run_until(None)
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:

@@ -16,7 +16,8 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.models import Case, CaseKind
+from cases.audit import verify_chain
+from cases.models import Case, CaseKind, Office, User
 from remedies.demo import DEMO_CASES
 from remedies.interchange import (
     InterchangeError,
@@ -232,6 +233,27 @@ def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file)
     max(actions, key=lambda item: item["seq"])["seq"] = 2**70  # the last action of all
 
     assert "Imported 3 case(s)." in import_file(write(tmp_path, demo_file))
+
+
+def test_the_audit_chain_holds_after_an_import_and_after_a_refused_one(tmp_path, demo_file):
+    """The import locks the audit head once (audit_batch), not for each entry."""
+    demo_reference_data()
+    import_file(write(tmp_path, demo_file))
+    with scopes_disabled():
+        count, problems = verify_chain()
+    assert count > 3 * 10 and problems == []
+
+    broken = copy.deepcopy(demo_file)
+    _balance_differs(broken)
+    refusal(write(tmp_path, broken))
+    services.case_open(
+        by=User.objects.get(username="staff"),
+        office=Office.objects.get(name=demo_file["cases"][0]["office"]),
+        kind=CaseKind.OTHER,
+        discovered_on=date(2023, 4, 3),
+    )
+    with scopes_disabled():
+        assert verify_chain() == (count + 1, [])
 
 
 def test_a_file_that_cannot_be_read_twice_is_read_from_a_copy(demo_file):
