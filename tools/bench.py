@@ -218,9 +218,7 @@ class Bench:
 
     def heavy(self, n: int) -> None:
         """The costs measured once, at the largest size."""
-        self.record(
-            "csv_export_10k", n, self.get("/cases/?kind=cashless&format=csv"), runs=3, warmup=1
-        )
+        self.record("csv_export_10k", n, self.get("/cases/?kind=cashless&format=csv"))
         self._letters(n)
         if self.args.import_cases:
             self._import(n)
