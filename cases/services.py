@@ -278,15 +278,16 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
             changed.append(name)
     if changed:
         case.save(update_fields=[*changed, "updated_at"])
-        if "contractor" in changed:
-            # The city's money totals are kept per contractor of the case. remedies/ is
-            # asked at call time, never imported by cases/ at import time (DESIGN.md).
-            from remedies.ledger import case_contractor_changed
-
-            case_contractor_changed(case, was=was_contractor)
         audit_log(
             "tadasu.case.changed", by=by, case=case, obj=case, data={"fields": sorted(changed)}
         )
+        if "contractor" in changed:
+            # The city's money totals are kept per contractor of the case; their rows are
+            # locked after the audit head, as the ledger does. remedies/ is asked at call
+            # time, never imported by cases/ at import time (DESIGN.md, Boundaries).
+            from remedies.ledger import case_contractor_changed
+
+            case_contractor_changed(case, was=was_contractor)
     return case
 
 

@@ -176,7 +176,6 @@ def _post(
         approved_by=approved_by,
         created_by=by,
     )
-    _keep_total(case, kind=kind, side=side, delta=delta, before=before)
     audit_log(
         f"tadasu.ledger.{kind}",
         by=by,
@@ -184,6 +183,9 @@ def _post(
         obj=entry,
         data={"party": party.label, "delta": delta, "side": side, "method": method},
     )
+    # After the audit entry: every path takes the audit head before a city's total row
+    # (an import holds the head throughout and posts), so none waits on the other in a ring.
+    _keep_total(case, kind=kind, side=side, delta=delta, before=before)
     return entry
 
 

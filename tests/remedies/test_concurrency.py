@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
 from cases import services
+from cases.audit import audit_batch
 from cases.models import (
     Agency,
     AuditEntry,
@@ -311,4 +312,53 @@ def test_two_cases_handed_between_two_contractors_at_once_both_go_through(world)
         }
     # After an odd number of swaps, each case sits with the other's former contractor.
     assert totals == {world.contractor_co.pk: (5_000, 5_000), world.other_co.pk: (3_000, 3_000)}
+    call_command("ledger_totals", "--check")
+
+
+def test_a_posting_while_an_import_holds_the_audit_head_waits_and_both_go_through(world):
+    """An import holds the audit head for its whole run and posts to the city's money row
+    of a contractor. A clerk's posting meanwhile, to another case of the same city and
+    contractor, must wait for the head before it takes that row: if it took the row first,
+    each would wait for the other (PostgreSQL would end one of them as a deadlock)."""
+    first, c1, d1 = _case(world, stage=Stage.AGENCY_CONTACT)
+    second, c2, d2 = _case(world, stage=Stage.AGENCY_CONTACT)
+    head_held = threading.Event()
+    outcomes = {}
+
+    def importer():
+        try:
+            with tenant_scope(world.staff), audit_batch():
+                head_held.set()
+                time.sleep(0.5)  # the clerk's posting starts meanwhile
+                ledger.ledger_post_misallocation(
+                    case=first, owed=c1, holder=d1, amount=3_000, on=ON, by=world.staff
+                )
+            outcomes["import"] = "ok"
+        except Exception as error:  # the outcome under test
+            outcomes["import"] = error
+        finally:
+            connection.close()
+
+    def clerk():
+        try:
+            head_held.wait(timeout=10)
+            with tenant_scope(world.manager):
+                ledger.ledger_post_misallocation(
+                    case=second, owed=c2, holder=d2, amount=5_000, on=ON, by=world.manager
+                )
+            outcomes["clerk"] = "ok"
+        except Exception as error:  # the outcome under test
+            outcomes["clerk"] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=importer), threading.Thread(target=clerk)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert outcomes == {"import": "ok", "clerk": "ok"}
+    with scopes_disabled():
+        row = CityLedgerTotal.objects.get(municipality=world.city, contractor=world.contractor_co)
+    assert (row.owed, row.held) == (8_000, 8_000)
     call_command("ledger_totals", "--check")
