@@ -16,7 +16,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.audit import verify_chain
+from cases.audit_verify import verify_chain
 from cases.models import Case, CaseKind, Office, User
 from remedies.demo import DEMO_CASES
 from remedies.interchange import (
