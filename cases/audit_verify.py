@@ -272,3 +272,16 @@ def verify_chain() -> tuple[int, list[str]]:
     """The number of entries and the problems found (`verify` in short)."""
     report = verify()
     return report.count, report.problems
+
+
+def checkpoint_after_bulk_job() -> str:
+    """After an import or a bulk run has committed: a checkpoint, where this machine holds
+    the checkpoint key, so the many entries it wrote are covered at once. Returns what to
+    tell the administrator."""
+    if not can_checkpoint():
+        return (
+            "No checkpoint key here: run `manage.py audit_checkpoint` where it is, so that "
+            "the entries just written are covered."
+        )
+    name, _ = write_checkpoint()
+    return f"Audit checkpoint {name} written."
