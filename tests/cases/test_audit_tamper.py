@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -360,3 +361,52 @@ def test_audit_keys_rotate(settings, trail):
     finally:
         settings.AUDIT_KEYS = old
         reset_audit_keys()
+
+
+# ---- every protected column ----------------------------------------------------------------
+
+CHANGES = {
+    "at": "UPDATE cases_auditentry SET at = %s WHERE id = %s",
+    "user_id": "UPDATE cases_auditentry SET user_id = %s WHERE id = %s",
+    "role": "UPDATE cases_auditentry SET role = %s WHERE id = %s",
+    "action": "UPDATE cases_auditentry SET action = %s WHERE id = %s",
+    "case_id": "UPDATE cases_auditentry SET case_id = %s WHERE id = %s",
+    "object_type": "UPDATE cases_auditentry SET object_type = %s WHERE id = %s",
+    "object_id": "UPDATE cases_auditentry SET object_id = %s WHERE id = %s",
+    "data": "UPDATE cases_auditentry SET data = %s WHERE id = %s",
+    "client_address": "UPDATE cases_auditentry SET client_address = %s WHERE id = %s",
+    "key_id": "UPDATE cases_auditentry SET key_id = %s WHERE id = %s",
+    "prev_mac": "UPDATE cases_auditentry SET prev_mac = %s WHERE id = %s",
+}
+
+
+@pytest.mark.parametrize("column", sorted(CHANGES))
+def test_a_change_to_any_protected_column_is_detected(trail, column):
+    chain = _city_chain()
+    victim = next(e for e in chain[1:] if e.case_id and e.user_id)
+    other_case = next(e.case_id for e in chain if e.case_id and e.case_id != victim.case_id)
+    other_user = next(e.user_id for e in chain if e.user_id and e.user_id != victim.user_id)
+    value = {
+        "at": victim.at + timedelta(seconds=1),
+        "user_id": other_user,
+        "role": "manager" if victim.role != "manager" else "staff",
+        "action": "tadasu.case.viewed",
+        "case_id": other_case,
+        "object_type": "cases.party",
+        "object_id": "999999",
+        "data": json.dumps({**victim.data, "amount": 1}),
+        "client_address": "203.0.113.9",
+        "key_id": "000000000000",
+        "prev_mac": _sha("another predecessor"),
+    }[column]
+    _as_owner(CHANGES[column], params=[value, victim.pk])
+    _detected(f"entry {victim.pk}")
+
+
+def test_the_mac_covers_the_data_not_the_order_its_keys_were_stored_in(trail):
+    """A JSON object with its keys in another order is the same data: PostgreSQL's jsonb
+    reorders keys itself, so the MAC must not depend on the order."""
+    victim = next(e for e in _city_chain() if len(e.data) >= 2)
+    reordered = json.dumps(dict(reversed(list(victim.data.items()))), ensure_ascii=False)
+    _as_owner("UPDATE cases_auditentry SET data = %s WHERE id = %s", params=[reordered, victim.pk])
+    assert verify().intact
