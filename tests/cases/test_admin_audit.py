@@ -83,22 +83,22 @@ def superuser():
 
 
 @pytest.fixture
-def admin_client(client, superuser):
+def root_client(client, superuser):
     client.force_login(superuser)
     return client
 
 
-def change(admin_client, model: str, obj, **changes):
+def change(root_client, model: str, obj, **changes):
     url = f"/admin/cases/{model}/{obj.pk}/change/"
-    return admin_client.post(url, form_of(admin_client.get(url), **changes))
+    return root_client.post(url, form_of(root_client.get(url), **changes))
 
 
 # ---- access: memberships and users --------------------------------------------------------
 
 
-def test_giving_a_contractor_user_another_company_is_audited(admin_client, superuser, world):
+def test_giving_a_contractor_user_another_company_is_audited(root_client, superuser, world):
     membership = world.contractor.membership
-    response = change(admin_client, "membership", membership, contractor=world.other_co.pk)
+    response = change(root_client, "membership", membership, contractor=world.other_co.pk)
     assert response.status_code == 302
 
     [entry] = trail("tadasu.admin.membership.changed")
@@ -114,10 +114,10 @@ def test_giving_a_contractor_user_another_company_is_audited(admin_client, super
 
 
 def test_making_the_admin_user_a_manager_is_audited_in_the_citys_trail(
-    admin_client, superuser, world
+    root_client, superuser, world
 ):
     url = f"/admin/cases/user/{superuser.pk}/change/"
-    data = form_of(admin_client.get(url))
+    data = form_of(root_client.get(url))
     data |= {
         "membership-TOTAL_FORMS": ["1"],
         "membership-0-role": [Role.MANAGER],
@@ -125,7 +125,7 @@ def test_making_the_admin_user_a_manager_is_audited_in_the_citys_trail(
         "membership-0-contractor": [""],
         "membership-0-user": [str(superuser.pk)],
     }
-    assert admin_client.post(url, data).status_code == 302
+    assert root_client.post(url, data).status_code == 302
     assert Membership.objects.get(user=superuser).role == Role.MANAGER
 
     [entry] = trail("tadasu.admin.membership.added")
@@ -137,9 +137,9 @@ def test_making_the_admin_user_a_manager_is_audited_in_the_citys_trail(
     assert trail("tadasu.admin.user.changed") == []
 
 
-def test_moving_a_manager_to_another_city_is_audited_in_both_cities(admin_client, world):
+def test_moving_a_manager_to_another_city_is_audited_in_both_cities(root_client, world):
     membership = world.manager.membership
-    change(admin_client, "membership", membership, municipality=world.other_city.pk)
+    change(root_client, "membership", membership, municipality=world.other_city.pk)
     entries = trail("tadasu.admin.membership.changed")
     assert sorted(e.municipality_id for e in entries) == sorted(
         [world.city.pk, world.other_city.pk]
@@ -150,9 +150,9 @@ def test_moving_a_manager_to_another_city_is_audited_in_both_cities(admin_client
     ]
 
 
-def test_a_role_that_does_not_fit_its_organisation_is_said_next_to_the_role(admin_client, world):
+def test_a_role_that_does_not_fit_its_organisation_is_said_next_to_the_role(root_client, world):
     membership = world.staff.membership
-    response = change(admin_client, "membership", membership, role=Role.CONTRACTOR)
+    response = change(root_client, "membership", membership, role=Role.CONTRACTOR)
     assert response.status_code == 200
     page = response.content.decode()
     assert "membership_role_matches_organisation" not in page
@@ -166,9 +166,9 @@ def test_a_role_that_does_not_fit_its_organisation_is_said_next_to_the_role(admi
     assert AuditEntry.objects.filter(action__startswith="tadasu.admin.").count() == 0
 
 
-def test_a_city_role_without_a_municipality_is_said_next_to_the_role(admin_client, world):
+def test_a_city_role_without_a_municipality_is_said_next_to_the_role(root_client, world):
     response = change(
-        admin_client,
+        root_client,
         "membership",
         world.contractor.membership,
         role=Role.AUDITOR,
@@ -178,12 +178,12 @@ def test_a_city_role_without_a_municipality_is_said_next_to_the_role(admin_clien
     ]
 
 
-def test_a_users_names_and_address_are_masked_and_their_rights_in_clear(admin_client, world):
+def test_a_users_names_and_address_are_masked_and_their_rights_in_clear(root_client, world):
     user = world.staff
     user.first_name, user.email = "花子", "hanako@example.jp"
     user.save()
     change(
-        admin_client,
+        root_client,
         "user",
         user,
         first_name="次郎",
@@ -199,13 +199,11 @@ def test_a_users_names_and_address_are_masked_and_their_rights_in_clear(admin_cl
     assert "花子" not in dumped([entry]) and "jiro@" not in dumped([entry])
 
 
-def test_a_password_changed_in_the_admin_is_only_said_to_have_changed(admin_client, world):
+def test_a_password_changed_in_the_admin_is_only_said_to_have_changed(root_client, world):
     user = world.staff
     url = f"/admin/cases/user/{user.pk}/password/"
-    data = form_of(
-        admin_client.get(url), password1="Kawaru-pass-2026", password2="Kawaru-pass-2026"
-    )
-    assert admin_client.post(url, data).status_code == 302
+    data = form_of(root_client.get(url), password1="Kawaru-pass-2026", password2="Kawaru-pass-2026")
+    assert root_client.post(url, data).status_code == 302
     user.refresh_from_db()
     assert user.check_password("Kawaru-pass-2026")
 
@@ -217,7 +215,7 @@ def test_a_password_changed_in_the_admin_is_only_said_to_have_changed(admin_clie
 
 
 def test_a_failed_password_change_leaves_neither_password_nor_entry(
-    admin_client, world, monkeypatch
+    root_client, world, monkeypatch
 ):
     # Django saves the password and logs it outside any transaction; a failure after the
     # entry (here, in refreshing the session) must take both back.
@@ -227,26 +225,24 @@ def test_a_failed_password_change_leaves_neither_password_nor_entry(
     monkeypatch.setattr("django.contrib.auth.admin.update_session_auth_hash", fail)
     user = world.staff
     url = f"/admin/cases/user/{user.pk}/password/"
-    data = form_of(
-        admin_client.get(url), password1="Kawaru-pass-2026", password2="Kawaru-pass-2026"
-    )
+    data = form_of(root_client.get(url), password1="Kawaru-pass-2026", password2="Kawaru-pass-2026")
     with pytest.raises(IntegrityError):
-        admin_client.post(url, data)
+        root_client.post(url, data)
     user.refresh_from_db()
     assert not user.check_password("Kawaru-pass-2026")
     assert trail("tadasu.admin.user.changed") == []
 
 
-def test_adding_a_user_is_audited_without_the_password(admin_client, superuser):
+def test_adding_a_user_is_audited_without_the_password(root_client, superuser):
     url = "/admin/cases/user/add/"
     data = form_of(
-        admin_client.get(url),
+        root_client.get(url),
         username="new-clerk",
         password1="Atarashii-pass-2026",
         password2="Atarashii-pass-2026",
         usable_password="true",
     )
-    assert admin_client.post(url, data).status_code == 302
+    assert root_client.post(url, data).status_code == 302
 
     [entry] = trail("tadasu.admin.user.added")
     assert entry.data["object"] == "new-clerk"
@@ -257,9 +253,9 @@ def test_adding_a_user_is_audited_without_the_password(admin_client, superuser):
     assert "Atarashii-pass-2026" not in dumped([entry]) and hashed not in dumped([entry])
 
 
-def test_deleting_a_user_names_the_membership_that_went_with_it(admin_client, world):
+def test_deleting_a_user_names_the_membership_that_went_with_it(root_client, world):
     user = member(Role.AUDITOR, municipality=world.city, username="leaving")
-    response = admin_client.post(f"/admin/cases/user/{user.pk}/delete/", {"post": "yes"})
+    response = root_client.post(f"/admin/cases/user/{user.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
 
     [entry] = trail("tadasu.admin.user.deleted")
@@ -274,11 +270,11 @@ def test_deleting_a_user_names_the_membership_that_went_with_it(admin_client, wo
 # ---- organisations, offices, document settings --------------------------------------------
 
 
-def test_document_settings_of_a_municipality_are_audited_in_its_trail(admin_client, world):
+def test_document_settings_of_a_municipality_are_audited_in_its_trail(root_client, world):
     world.city.sender_name = "北橋 健治"
     world.city.save()
     change(
-        admin_client,
+        root_client,
         "municipality",
         world.city,
         sender_title="北九州市長",
@@ -293,12 +289,12 @@ def test_document_settings_of_a_municipality_are_audited_in_its_trail(admin_clie
     assert entry.data["changes"]["sender_name"] == ["北＊＊", "武＊＊"]
 
 
-def test_offices_added_and_deleted_on_the_municipality_page_are_audited(admin_client, world):
+def test_offices_added_and_deleted_on_the_municipality_page_are_audited(root_client, world):
     url = f"/admin/cases/municipality/{world.city.pk}/change/"
-    data = form_of(admin_client.get(url))
+    data = form_of(root_client.get(url))
     total = int(data["offices-TOTAL_FORMS"][0])
     deleted = Office.objects.create(municipality=world.city, name="閉鎖した窓口")
-    data = form_of(admin_client.get(url))
+    data = form_of(root_client.get(url))
     index = next(
         int(k.split("-")[1])
         for k, v in data.items()
@@ -311,7 +307,7 @@ def test_offices_added_and_deleted_on_the_municipality_page_are_audited(admin_cl
         f"offices-{total + 1}-active": ["on"],
         f"offices-{total + 1}-municipality": [str(world.city.pk)],
     }
-    response = admin_client.post(url, data)
+    response = root_client.post(url, data)
     assert response.status_code == 302, response.context["errors"]
 
     [added] = trail("tadasu.admin.office.added")
@@ -324,8 +320,8 @@ def test_offices_added_and_deleted_on_the_municipality_page_are_audited(admin_cl
     assert trail("tadasu.admin.municipality.changed") == []  # its own fields did not change
 
 
-def test_an_office_renamed_on_its_own_page_is_audited(admin_client, world):
-    change(admin_client, "office", world.office2, name="小倉南区役所 臨時窓口", active=None)
+def test_an_office_renamed_on_its_own_page_is_audited(root_client, world):
+    change(root_client, "office", world.office2, name="小倉南区役所 臨時窓口", active=None)
     [entry] = trail("tadasu.admin.office.changed")
     assert entry.municipality_id == world.city.pk
     assert entry.data["changes"] == {
@@ -334,19 +330,19 @@ def test_an_office_renamed_on_its_own_page_is_audited(admin_client, world):
     }
 
 
-def test_a_municipality_added_opens_its_own_trail(admin_client):
+def test_a_municipality_added_opens_its_own_trail(root_client):
     url = "/admin/cases/municipality/add/"
-    data = form_of(admin_client.get(url), code="131016", name="千代田区")
-    assert admin_client.post(url, data).status_code == 302
+    data = form_of(root_client.get(url), code="131016", name="千代田区")
+    assert root_client.post(url, data).status_code == 302
     municipality = Municipality.objects.get(code="131016")
     [entry] = trail("tadasu.admin.municipality.added")
     assert entry.municipality_id == municipality.pk
     assert entry.data["values"]["name"] == "千代田区"
 
 
-def test_a_municipality_deleted_is_audited_outside_its_own_trail(admin_client):
+def test_a_municipality_deleted_is_audited_outside_its_own_trail(root_client):
     municipality = MunicipalityFactory(name="合併で消えた町")
-    response = admin_client.post(
+    response = root_client.post(
         f"/admin/cases/municipality/{municipality.pk}/delete/", {"post": "yes"}
     )
     assert response.status_code == 302
@@ -356,9 +352,9 @@ def test_a_municipality_deleted_is_audited_outside_its_own_trail(admin_client):
     assert entry.data["values"]["name"] == "合併で消えた町"
 
 
-def test_a_contractor_given_another_city_is_audited_in_that_citys_trail(admin_client, world):
+def test_a_contractor_given_another_city_is_audited_in_that_citys_trail(root_client, world):
     change(
-        admin_client,
+        root_client,
         "contractor",
         world.contractor_co,
         municipalities=[str(world.city.pk), str(world.other_city.pk)],
@@ -371,21 +367,21 @@ def test_a_contractor_given_another_city_is_audited_in_that_citys_trail(admin_cl
     ]
 
 
-def test_a_new_contractor_is_audited_in_each_city_it_serves(admin_client, world):
+def test_a_new_contractor_is_audited_in_each_city_it_serves(root_client, world):
     url = "/admin/cases/contractor/add/"
-    data = form_of(admin_client.get(url), name="株式会社あたらし窓口")
+    data = form_of(root_client.get(url), name="株式会社あたらし窓口")
     data["municipalities"] = [str(world.city.pk), str(world.other_city.pk)]
-    assert admin_client.post(url, data).status_code == 302
+    assert root_client.post(url, data).status_code == 302
     entries = trail("tadasu.admin.contractor.added")
     assert sorted(e.municipality_id for e in entries) == sorted(
         [world.city.pk, world.other_city.pk]
     )
 
 
-def test_agencies_added_and_deleted_in_bulk_are_audited(admin_client):
+def test_agencies_added_and_deleted_in_bulk_are_audited(root_client):
     url = "/admin/cases/agency/add/"
-    data = form_of(admin_client.get(url), name="こども家庭庁", kind="national")
-    assert admin_client.post(url, data).status_code == 302
+    data = form_of(root_client.get(url), name="こども家庭庁", kind="national")
+    assert root_client.post(url, data).status_code == 302
     [added] = trail("tadasu.admin.agency.added")
     assert added.municipality_id is None
     assert added.data["values"] == {"name": "こども家庭庁", "kind": "national"}
@@ -394,7 +390,7 @@ def test_agencies_added_and_deleted_in_bulk_are_audited(admin_client):
         Agency.objects.get(name="こども家庭庁"),
         Agency.objects.create(name="某局", kind="other"),
     ]
-    response = admin_client.post(
+    response = root_client.post(
         "/admin/cases/agency/",
         {"action": "delete_selected", "_selected_action": [a.pk for a in doomed], "post": "yes"},
     )
@@ -404,7 +400,7 @@ def test_agencies_added_and_deleted_in_bulk_are_audited(admin_client):
     assert sorted(e.data["object"] for e in entries) == ["こども家庭庁", "某局"]
 
 
-def test_a_bulk_delete_that_fails_leaves_no_entry(admin_client, monkeypatch):
+def test_a_bulk_delete_that_fails_leaves_no_entry(root_client, monkeypatch):
     # Django logs the deletions, then deletes, outside a transaction: a deletion that
     # fails must take its entries back with it.
     doomed = [Agency.objects.create(name="某局", kind="other")]
@@ -414,7 +410,7 @@ def test_a_bulk_delete_that_fails_leaves_no_entry(admin_client, monkeypatch):
 
     monkeypatch.setattr(admin.ModelAdmin, "delete_queryset", fail)
     with pytest.raises(IntegrityError):
-        admin_client.post(
+        root_client.post(
             "/admin/cases/agency/",
             {"action": "delete_selected", "_selected_action": [doomed[0].pk], "post": "yes"},
         )
@@ -422,21 +418,19 @@ def test_a_bulk_delete_that_fails_leaves_no_entry(admin_client, monkeypatch):
     assert trail("tadasu.admin.agency.deleted") == []
 
 
-def test_a_change_that_fails_after_it_was_logged_leaves_no_entry(admin_client, world, monkeypatch):
+def test_a_change_that_fails_after_it_was_logged_leaves_no_entry(root_client, world, monkeypatch):
     def fail(self, request, obj):
         raise IntegrityError("refused by the database")
 
     monkeypatch.setattr(admin.ModelAdmin, "response_change", fail)
     with pytest.raises(IntegrityError):
-        change(
-            admin_client, "membership", world.contractor.membership, contractor=world.other_co.pk
-        )
+        change(root_client, "membership", world.contractor.membership, contractor=world.other_co.pk)
     assert Membership.objects.get(user=world.contractor).contractor == world.contractor_co
     assert trail("tadasu.admin.membership.changed") == []
 
 
-def test_an_office_name_taken_is_refused_with_no_entry(admin_client, world):
-    response = change(admin_client, "office", world.office2, name=world.office.name)
+def test_an_office_name_taken_is_refused_with_no_entry(root_client, world):
+    response = change(root_client, "office", world.office2, name=world.office.name)
     assert response.status_code == 200
     assert response.context["adminform"].form.errors
     assert AuditEntry.objects.filter(action__startswith="tadasu.admin.").count() == 0
@@ -457,22 +451,22 @@ def test_every_admin_of_the_site_is_audited():
     assert StageDeadline not in registered and ClosedDay not in registered
 
 
-def test_a_group_given_permissions_is_audited(admin_client):
+def test_a_group_given_permissions_is_audited(root_client):
     permission = Permission.objects.get(codename="change_membership")
     url = "/admin/auth/group/add/"
-    data = form_of(admin_client.get(url), name="窓口管理")
+    data = form_of(root_client.get(url), name="窓口管理")
     data["permissions"] = [str(permission.pk)]
-    assert admin_client.post(url, data).status_code == 302
+    assert root_client.post(url, data).status_code == 302
     [entry] = trail("tadasu.admin.group.added")
     assert entry.data["values"]["permissions"] == [f"{permission} [{permission.pk}]"]
     assert Group.objects.filter(name="窓口管理").exists()
 
 
-def test_lifting_a_lock_out_is_audited(admin_client):
+def test_lifting_a_lock_out_is_audited(root_client):
     attempt = AccessAttempt.objects.create(
         username="staff", ip_address="192.0.2.1", failures_since_start=5, user_agent="x"
     )
-    response = admin_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
+    response = root_client.post(f"/admin/axes/accessattempt/{attempt.pk}/delete/", {"post": "yes"})
     assert response.status_code == 302
     [entry] = trail("tadasu.admin.accessattempt.deleted")
     assert entry.data["values"]["username"] == "staff"
@@ -480,7 +474,7 @@ def test_lifting_a_lock_out_is_audited(admin_client):
     assert "user_agent" not in entry.data["values"]
 
 
-def test_no_entry_for_a_save_that_changes_nothing(admin_client, world):
-    change(admin_client, "contractor", world.contractor_co)
+def test_no_entry_for_a_save_that_changes_nothing(root_client, world):
+    change(root_client, "contractor", world.contractor_co)
     assert trail("tadasu.admin.contractor.changed") == []
     assert Contractor.objects.get(pk=world.contractor_co.pk).name == "株式会社エイジェック"
