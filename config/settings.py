@@ -225,6 +225,10 @@ TADASU_RECEPTION_MAX_MB = env_int("TADASU_RECEPTION_MAX_MB", 30)
 TADASU_RECEPTION_UPLOAD_MINUTES = env_int("TADASU_RECEPTION_UPLOAD_MINUTES", 60)
 # --- end reception sheets ------------------------------------------------------------------
 
+# The largest case file import_cases reads (remedies/interchange/stream.py bounds the rest:
+# nesting, strings, arrays, values per case).
+TADASU_IMPORT_MAX_MB = env_int("TADASU_IMPORT_MAX_MB", 1024)
+
 # --- Security: sessions, failed log-ins, HTTPS, headers ---------------------------------
 # Sessions end after TADASU_SESSION_IDLE_MINUTES without a request and, whatever the
 # activity, TADASU_SESSION_MAX_HOURS after log-in (cases.middleware.SessionLifetimeMiddleware
