@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from cases.mynumber import contains_individual_number
+from cases.mynumber import INVISIBLE_MESSAGE, contains_individual_number, has_invisible_controls
 
 from .errors import SheetRefused
 from .models import Outcome
@@ -195,22 +195,16 @@ def read_table(data: bytes, *, limit: int | None = None) -> Table:
     return Table(header=header, rows=rows[1:])
 
 
-_TWELVE_DIGITS = re.compile(r"(?:\d\D{0,1}){11}\d")
-
-
 def refuse_individual_numbers(rows: list[list[object]]) -> None:
-    # Cheap screen first (twelve digits close together), the check digit only then: the
-    # screen keeps 100,000 rows fast; the message names the row, never the number.
+    # The message names the row, never the number. contains_individual_number reads any
+    # writing (separators, zero-width characters) and returns at once for text with fewer
+    # than twelve digits, which keeps 100,000 rows fast.
     for number, row in enumerate(rows, start=1):
         for cell in row:
             if cell is None or isinstance(cell, datetime | date | time | bool):
                 continue
-            text = cell_text(cell)
-            if (
-                len(text) >= 12
-                and _TWELVE_DIGITS.search(unicodedata.normalize("NFKC", text))
-                and contains_individual_number(text)
-            ):
+            # The whole cell: cell_text cuts a long one short.
+            if contains_individual_number(cell if isinstance(cell, str) else cell_text(cell)):
                 raise SheetRefused(
                     _(
                         "Line %(line)s of the file holds what looks like an individual "
@@ -315,6 +309,10 @@ def parse_text(value: object, *, required: bool, limit: int) -> str:
     text = " ".join(cell_text(value).split())
     if required and not text:
         raise CellError(_("This cell is empty."))
+    if has_invisible_controls(text):
+        # Names, desks and terminals: a direction mark or zero-width character would make
+        # one name look like another (and defeat the counterpart ranking's comparison).
+        raise CellError(str(INVISIBLE_MESSAGE))
     if len(text) > limit:
         raise CellError(_("Too long: at most %(limit)s characters.") % {"limit": limit})
     return text
