@@ -302,6 +302,37 @@ def test_export_cell_starting_with_equals_stays_text(client, world):
     assert list(sheet.iter_rows(values_only=True))[1][-1] == "'=1+1 山田 太郎"
 
 
+@pytest.mark.parametrize("label", ["＝1+1", "＋1", "－1", "＠SUM(A1)", "﹦1+1", " ＝1+1"])
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_full_width_formula_start_is_neutralised_too(client, world, label, fmt):
+    case = _case(world)
+    with tenant_scope(world.staff):
+        services.party_add(case=case, by=world.staff, label=label, name="山田 太郎")
+    response = _login(client, world.manager).get(URL, {"format": fmt})
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        cell = list(sheet.iter_rows(values_only=True))[1][-1]
+    else:
+        cell = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))[1][-1]
+    assert cell == f"'{label.strip()} 山田 太郎"
+
+
+@pytest.mark.parametrize(
+    "value", ["=1", "\t=1", "\r=1", "\n=1", "\u200b=1", "\u2066＝1", "\u3000＠x", "-1"]
+)
+def test_every_formula_start_is_read_past_invisible_characters(value):
+    from cases.exports import _safe
+
+    assert _safe(value) == "'" + value
+
+
+@pytest.mark.parametrize("value", ["北九州市", "A氏 山田 太郎", "401005-2022-001", "（株）＝"])
+def test_ordinary_cells_are_left_alone(value):
+    from cases.exports import _safe
+
+    assert _safe(value) == value
+
+
 def test_export_links_carry_the_filters(client, world):
     body = _login(client, world.manager).get(URL, {"kind": "other"}).content.decode()
     assert "?kind=other&amp;format=csv" in body
