@@ -16,6 +16,28 @@ class CasesConfig(AppConfig):
 
         user_logged_in.connect(start_session_clock, dispatch_uid="tadasu.session_clock")
 
+        # Input screen: no individual number in free text, no invisible controls in names.
+        from . import screening
+        from .models import Attachment, Case, Misregistration, Party, TimelineEvent
+
+        screening.register(Case, text=("summary", "discovery", "cause_text", "prevention"))
+        screening.register(
+            Party,
+            text=(
+                "phone",
+                "address",
+                "bank_name",
+                "account_number",
+                "payment_service",
+                "payment_account",
+                "identification_note",
+            ),
+            names=("label", "name", "name_kana"),
+        )
+        screening.register(Misregistration, text=("note",))
+        screening.register(TimelineEvent, text=("text",), names=("actor",))
+        screening.register(Attachment, text=("description",))
+
         # Attachments: a section at the foot of the case page (after the documents).
         from . import sections
         from .attachments import attachments_section

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 from .models import AuditEntry, AuditHead, Case, User
+from .mynumber import mask_individual_numbers
 from .scoping import membership_of
 
 GENESIS = "0" * 64
@@ -224,7 +225,7 @@ def _login_failed(sender, credentials, request=None, **kwargs) -> None:
         audit_log(
             "tadasu.auth.login_failed",
             by=None,
-            data={"username": str(credentials.get("username", ""))[:150]},
+            data={"username": mask_individual_numbers(str(credentials.get("username", ""))[:150])},
         )
 
 

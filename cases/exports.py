@@ -7,6 +7,7 @@ columns alone. Party.search_key is never exported.
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from django.db.models import QuerySet
@@ -25,10 +26,18 @@ def shows_names(membership: Membership) -> bool:
     return membership.role in (Role.STAFF, Role.MANAGER)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
 def _safe(value: str) -> str:
-    # A cell starting with = + - @ is a formula to Excel (CSV injection), and openpyxl
-    # writes a string starting with "=" as one. A leading apostrophe keeps it text.
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    """A cell starting with = + - @ (or a tab or a line break) is a formula to Excel and
+    LibreOffice (CSV injection), and openpyxl writes a string starting with "=" as one. The
+    start is read as those programs may read it: NFKC (full-width ＝＋－＠, small ﹦﹢﹣﹫),
+    past invisible format characters and spaces. A leading apostrophe keeps the cell text."""
+    start = value.lstrip(" \u3000")
+    while start and unicodedata.category(start[0]) == "Cf":
+        start = start[1:].lstrip(" \u3000")
+    if unicodedata.normalize("NFKC", start[:1])[:1] in _FORMULA_STARTS:
         return "'" + value
     return value
 

@@ -17,7 +17,7 @@ from .models import (
     Role,
     User,
 )
-from .mynumber import refuse_individual_numbers
+from .mynumber import refuse_individual_numbers, refuse_invisible_controls
 from .templatetags.tadasu import person
 from .wareki import ERAS
 
@@ -35,12 +35,18 @@ class TadasuForm(forms.Form):
     and the rest of the input stays as typed."""
 
     required_css_class = "required"
+    # Fields holding a person's or organisation's name, or a label: no invisible controls.
+    NAME_FIELDS = frozenset(
+        ("label", "name", "name_kana", "actor", "city_attendees", "contractor_attendees")
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
+        for name, field in self.fields.items():
             if isinstance(field, forms.CharField):
                 field.validators.append(refuse_individual_numbers)
+                if name in self.NAME_FIELDS:
+                    field.validators.append(refuse_invisible_controls)
             if isinstance(field, forms.DateField):
                 field.validators.append(writable_in_wareki)
 

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from .mynumber import mask_individual_numbers
+
 
 def lockout_response(
     request: HttpRequest, original_response: HttpResponse | None = None, credentials=None
@@ -32,7 +34,11 @@ def client_ip_behind_proxy(request: HttpRequest) -> str | None:
 def username_of(request: HttpRequest, credentials: dict | None = None) -> str | None:
     """The user name axes records, cut to the longest a user can have (150): axes keeps it in
     a varchar(255), and PostgreSQL refuses a longer one with an error, a 500 on the log-in
-    page (found by tests/test_fuzz_all_forms.py). Django's log-in form passes any length."""
+    page (found by tests/test_fuzz_all_forms.py). Django's log-in form passes any length.
+
+    An individual number typed as the user name (a citizen's card at the desk) is kept
+    masked: axes stores and looks up the name through this one callable, so the lock-out
+    still counts the attempts, and the number itself is never written."""
     field = getattr(settings, "AXES_USERNAME_FORM_FIELD", "username")
     name = credentials.get(field) if credentials else request.POST.get(field)
-    return name[:150] if isinstance(name, str) else name
+    return mask_individual_numbers(name[:150]) if isinstance(name, str) else name

@@ -1,9 +1,15 @@
-"""Refusing individual numbers (マイナンバー), which Tadasu must never store.
+"""Refusing individual numbers (マイナンバー), which Tadasu must never store, and the
+invisible characters that must not be hidden in a name or a label.
 
 A 12-digit number whose last digit is the check digit of 平成26年総務省令第85号 第5条 is
-treated as an individual number, whether typed in ASCII or full-width digits, with or
-without spaces or hyphens between the digits. Twelve digits that fail the check (a phone
-number, an account number) are left alone.
+treated as an individual number, however it is written: in ASCII, full-width or other
+decimal digits, and split by any mix of spaces, new lines, dots, slashes, hyphens or dashes
+of any width, or invisible format characters (zero-width spaces and joiners, soft hyphens,
+direction marks, byte-order marks). The text is normalised first (NFKC), format characters
+are dropped, and each run of digits joined only by such separators is read as one number:
+a run of exactly twelve digits whose check digit holds is refused. Runs of any other
+length (an 11-digit mobile number 090-1234-5678, a date with its time, a case reference),
+and twelve digits that fail the check (a phone number, an account number), are left alone.
 """
 
 import re
@@ -16,10 +22,30 @@ MESSAGE = _(
     "This looks like an individual number (My Number). Individual numbers must not be "
     "recorded; remove it and save again."
 )
+INVISIBLE_MESSAGE = _(
+    "This holds invisible control characters (text direction marks or zero-width "
+    "characters) that can make a name look like another. Type it again without them."
+)
 
-# Digits with at most one separator (space or a hyphen/dash of any width) between them.
-_SEPARATORS = " \u00a0\u3000-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\uff0d\u30fc"
-_CANDIDATE = re.compile(rf"(?<!\d)\d(?:[{re.escape(_SEPARATORS)}]?\d){{11}}(?!\d)")
+# Characters that may stand between the digits of one number (after NFKC, which has
+# already turned full-width spaces, dots, slashes and hyphens into their ASCII forms):
+# any white space (new lines included), dots, slashes, and hyphens, dashes and minus signs.
+_SEPARATORS = (
+    r"\s"
+    r"./・"
+    r"\-\u2010-\u2015\u2212\u2043\u30fc\ufe58\ufe63"
+)
+_RUN = re.compile(rf"\d(?:[{_SEPARATORS}]*\d)*")
+_TWELVE_DIGITS = re.compile(r"(?:\D*\d){12}")
+
+
+def _without_format_characters(text: str) -> str:
+    # Category Cf: zero-width space/joiners (U+200B–200D), word joiner (U+2060), soft
+    # hyphen (U+00AD), direction marks and embeddings (U+200E/F, U+202A–202E, U+2066–2069,
+    # U+061C), byte-order mark (U+FEFF) and the like. They are invisible: dropped here.
+    if text.isascii():
+        return text
+    return "".join(c for c in text if unicodedata.category(c) != "Cf")
 
 
 def check_digit(first_eleven: str) -> int:
@@ -34,22 +60,79 @@ def check_digit(first_eleven: str) -> int:
 
 
 def is_individual_number(digits: str) -> bool:
-    return len(digits) == 12 and digits.isdigit() and check_digit(digits[:11]) == int(digits[11])
+    return (
+        len(digits) == 12
+        and digits.isascii()
+        and digits.isdigit()
+        and check_digit(digits[:11]) == int(digits[11])
+    )
+
+
+def _normalise(text: str) -> str:
+    # NFKC turns full-width digits and punctuation into ASCII ones (and ① into 1).
+    return _without_format_characters(unicodedata.normalize("NFKC", text))
+
+
+def _digits(run: str) -> str:
+    return "".join(str(unicodedata.decimal(c)) for c in run if c.isdecimal())
+
+
+def _number_spans(normalised: str) -> list[tuple[int, int]]:
+    """Where the individual numbers are in normalised text."""
+    if not _TWELVE_DIGITS.match(normalised):
+        return []  # fewer than twelve digits: nothing to read
+    return [
+        match.span()
+        for match in _RUN.finditer(normalised)
+        if is_individual_number(_digits(match.group()))
+    ]
 
 
 def contains_individual_number(text: str | None) -> bool:
     if not text:
         return False
-    # NFKC turns full-width digits into ASCII (and full-width spaces into plain ones).
-    normalised = unicodedata.normalize("NFKC", str(text))
-    for match in _CANDIDATE.finditer(normalised):
-        digits = re.sub(r"\D", "", match.group())
-        if is_individual_number(digits):
-            return True
-    return False
+    return bool(_number_spans(_normalise(str(text))))
+
+
+def mask_individual_numbers(text: str) -> str:
+    """The text with each individual number in it replaced by asterisks, for what must be
+    kept (a user name tried at log-in) without keeping the number. Text holding none is
+    returned as it was."""
+    normalised = _normalise(str(text))
+    spans = _number_spans(normalised)
+    if not spans:
+        return text
+    out, last = [], 0
+    for start, end in spans:
+        out.append(normalised[last:start])
+        out.append("*" * len(_digits(normalised[start:end])))
+        last = end
+    out.append(normalised[last:])
+    return "".join(out)
 
 
 def refuse_individual_numbers(value: str) -> None:
     """A form-field validator."""
     if contains_individual_number(value):
         raise ValidationError(MESSAGE, code="individual_number")
+
+
+# --- Invisible controls in names and labels ------------------------------------------------
+# Bidirectional embeddings, overrides and isolates, direction marks, the Arabic letter mark,
+# and zero-width characters: in a name they make one person's name look like another's, or
+# reorder what the page shows.
+INVISIBLE = frozenset(
+    [chr(c) for c in range(0x202A, 0x202F)]
+    + [chr(c) for c in range(0x2066, 0x206A)]
+    + ["\u200e", "\u200f", "\u061c", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+)
+
+
+def has_invisible_controls(text: str | None) -> bool:
+    return bool(text) and not str(text).isascii() and any(c in INVISIBLE for c in str(text))
+
+
+def refuse_invisible_controls(value: str) -> None:
+    """A form-field validator for names and labels."""
+    if has_invisible_controls(value):
+        raise ValidationError(INVISIBLE_MESSAGE, code="invisible_controls")

@@ -8,7 +8,8 @@ cached per viewer and keyed by everything they depend on:
   or of the whole trail for contractor staff, who see several municipalities;
 - the viewer: user, role and organisation (buttons and columns depend on them), language,
   and the CSRF secret the body's forms were rendered with;
-- the day (deadlines move with it) and the request's query string (filters, searches).
+- the day (deadlines move with it) and the request's query string (filters, searches),
+  with the words each search token in it stands for (cases/searches.py).
 
 So a body is never served after a change it does not show: the next request after any
 audited write, in any process, misses and renders afresh. The view still runs its scoped
@@ -27,6 +28,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
+from . import searches
 from .audit import municipality_version
 from .models import AuditHead, Membership, Role
 
@@ -54,6 +56,7 @@ def cached_body(request: HttpRequest, name: str, render: Callable[[], str]) -> S
         get_language() or settings.LANGUAGE_CODE,
         timezone.localdate().isoformat(),
         request.get_full_path(),
+        searches.resolved(request),
         csrf,
     ]
     key = "page:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()

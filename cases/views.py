@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, pagecache, permissions, sections, selectors, services
+from . import exports, pagecache, permissions, searches, sections, selectors, services
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
@@ -71,10 +71,45 @@ def _run(form, service: Callable, **kwargs):
         return None
 
 
+# The case list's search words never travel in a URL (cases/searches.py): the filter form
+# posts, and the list is shown at a URL carrying a token for them.
+SEARCH_PARAM, SEARCH_TOKEN = "q", "s"
+
+
+def _search_redirect(request: HttpRequest, params) -> HttpResponse:
+    """The list at a URL with the filters as they are and the words as a token."""
+    query = params.copy()
+    for name in ("csrfmiddlewaretoken", "page", "format", SEARCH_TOKEN):
+        query.pop(name, None)
+    words = query.pop(SEARCH_PARAM, [""])[-1].strip()
+    if words:
+        query[SEARCH_TOKEN] = searches.stash(request, words)
+    kept = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if any(values):  # an empty filter is left out of the URL
+            kept.setlist(name, values)
+    url = reverse("cases:list")
+    return HttpResponseRedirect(f"{url}?{kept.urlencode()}" if kept else url, status=303)
+
+
 @member_required
 def case_list(request: HttpRequest) -> HttpResponse:
     membership: Membership = request.membership
-    filterset = selectors.case_filter(membership=membership, params=request.GET)
+    if request.method == "POST":
+        return _search_redirect(request, request.POST)
+    if SEARCH_PARAM in request.GET:
+        # An old link or bookmark with the words in it: moved into a token at once.
+        return _search_redirect(request, request.GET)
+    params = request.GET.copy()
+    token = params.get(SEARCH_TOKEN)
+    if token:
+        words = searches.recall(request, token)
+        if words is None:
+            messages.info(request, _("That search has expired. Search again."))
+            params.pop(SEARCH_TOKEN)
+        else:
+            params[SEARCH_PARAM] = words
+    filterset = selectors.case_filter(membership=membership, params=params)
     cases = selectors.filtered_cases(filterset)
     fmt = request.GET.get("format")
     if fmt in exports.FORMATS:

@@ -284,8 +284,15 @@ TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
 # --- Reception sheets (receptions/) ---------------------------------------------------------
 # The largest sheet accepted, and how long an uploaded sheet waits for its confirmation.
 TADASU_RECEPTION_MAX_MB = env_int("TADASU_RECEPTION_MAX_MB", 30)
+# Receptions in one sheet (receptions/sheets.py also bounds columns, cells and how far an
+# .xlsx may expand): the import is measured at 100,000 rows (docs/PERFORMANCE.md).
+TADASU_RECEPTION_MAX_ROWS = env_int("TADASU_RECEPTION_MAX_ROWS", 100_000)
 TADASU_RECEPTION_UPLOAD_MINUTES = env_int("TADASU_RECEPTION_UPLOAD_MINUTES", 60)
 # --- end reception sheets ------------------------------------------------------------------
+
+# The largest case file import_cases reads (remedies/interchange/stream.py bounds the rest:
+# nesting, strings, arrays, values per case).
+TADASU_IMPORT_MAX_MB = env_int("TADASU_IMPORT_MAX_MB", 1024)
 
 # --- Security: sessions, failed log-ins, HTTPS, headers ---------------------------------
 # Sessions end after TADASU_SESSION_IDLE_MINUTES without a request and, whatever the

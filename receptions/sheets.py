@@ -17,7 +17,7 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from cases.mynumber import contains_individual_number
+from cases.mynumber import INVISIBLE_MESSAGE, contains_individual_number, has_invisible_controls
 
 from .errors import SheetRefused
 from .models import Outcome
@@ -143,11 +143,54 @@ def decode(data: bytes) -> str:
         ) from None
 
 
+# What a sheet may hold, checked before and while it is parsed: a desk's sheet for a month
+# is a few thousand rows of a dozen columns; 100,000 rows is the largest the import is
+# measured with (tools/bench_receptions.py). A small .xlsx can expand far beyond its size
+# (a 575 KB file once held 300,000 rows), so its declared sizes are checked first.
+def max_rows() -> int:
+    return settings.TADASU_RECEPTION_MAX_ROWS
+
+
+MAX_COLUMNS = 100
+MAX_CELLS = 2_000_000  # rows × columns as the sheet declares or holds them
+MAX_XLSX_EXPANSION_MB = 200  # the .xlsx's parts, uncompressed, all together
+
+
+def _too_many_rows() -> SheetRefused:
+    return SheetRefused(
+        _(
+            "The sheet has more than %(rows)s rows. Split it into several files of at most "
+            "%(rows)s receptions each."
+        )
+        % {"rows": f"{max_rows():,}"}
+    )
+
+
+def _too_many_columns() -> SheetRefused:
+    return SheetRefused(
+        _("The sheet has more than %(columns)s columns. Keep only the reception columns.")
+        % {"columns": MAX_COLUMNS}
+    )
+
+
+def _too_many_cells() -> SheetRefused:
+    return SheetRefused(
+        _(
+            "The sheet has more than %(cells)s cells. Split it into several files, or delete "
+            "the columns that are not needed."
+        )
+        % {"cells": f"{MAX_CELLS:,}"}
+    )
+
+
 def _read_csv(data: bytes, limit: int | None) -> list[list[object]]:
     text = decode(data)
     rows: list[list[object]] = []
+    cells = 0
     try:
-        for row in csv.reader(io.StringIO(text, newline="")):
+        for count, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            cells += len(row)
+            _check_size(count, len(row), cells)
             if any(row):
                 rows.append(row)
                 if limit is not None and len(rows) > limit:
@@ -157,24 +200,91 @@ def _read_csv(data: bytes, limit: int | None) -> list[list[object]]:
     return rows
 
 
+def _check_xlsx_parts(data: bytes) -> None:
+    """An .xlsx's size before openpyxl opens it: first its parts' sizes from the zip's
+    directory (zipfile reads no part beyond the size declared there, so these bound the
+    rest), then the rows and cells of its XML parts counted as bytes. openpyxl cannot be
+    asked: opening a worksheet that declares no <dimension> parses every row of it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if sum(info.file_size for info in infos) > MAX_XLSX_EXPANSION_MB * 1024 * 1024:
+                raise SheetRefused(
+                    _(
+                        "This Excel file expands to more than %(mb)s MB. Split it into "
+                        "several files, or save it as CSV."
+                    )
+                    % {"mb": MAX_XLSX_EXPANSION_MB}
+                )
+            rows = cells = 0
+            for info in infos:
+                if info.filename.endswith(".xml"):
+                    with archive.open(info) as part:
+                        more_rows, _columns, more_cells = _count_xml(part)
+                    rows, cells = rows + more_rows, cells + more_cells
+                    _check_size(rows, 0, cells)
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, NotImplementedError):
+        raise SheetRefused(_("This Excel file could not be read.")) from None
+
+
+def _check_size(rows: int, columns: int, cells: int) -> None:
+    if rows > max_rows() + 1:  # the header line and the receptions
+        raise _too_many_rows()
+    if columns > MAX_COLUMNS:
+        raise _too_many_columns()
+    if cells > MAX_CELLS:
+        raise _too_many_cells()
+
+
+# A row or cell element of SpreadsheetML, with or without a namespace prefix.
+_ROW = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_CELL = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+
+
+def _count_xml(part) -> tuple[int, int, int]:
+    """Rows and cells of a part's XML, counted in its bytes 1 MB at a time (the middle
+    figure, columns, is left to the row-by-row check)."""
+    rows = cells = 0
+    tail = b""
+    while chunk := part.read(1024 * 1024):
+        text = tail + chunk
+        # Cut at the last "<": an element's name never holds one, so every name before it
+        # is whole, and the one after it is counted with the next chunk.
+        cut = max(text.rfind(b"<"), 0)
+        head, tail = text[:cut], text[cut:]
+        rows += len(_ROW.findall(head))
+        cells += len(_CELL.findall(head))
+        _check_size(rows, 0, cells)
+    return rows + len(_ROW.findall(tail)), 0, cells + len(_CELL.findall(tail))
+
+
 def _read_xlsx(data: bytes, limit: int | None) -> list[list[object]]:
     from openpyxl import load_workbook
 
+    _check_xlsx_parts(data)
     rows: list[list[object]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        try:
-            for row in book.worksheets[0].iter_rows(values_only=True):
-                if any(c not in (None, "") for c in row):
-                    rows.append(list(row))
-                    if limit is not None and len(rows) > limit:
-                        break
-        finally:
-            book.close()
+    except Exception:
+        raise SheetRefused(_("This Excel file could not be read.")) from None
+    try:
+        sheet = book.worksheets[0]
+        cells = 0
+        for count, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+            cells += len(row)
+            _check_size(count, len(row), cells)
+            if any(c not in (None, "") for c in row):
+                rows.append(list(row))
+                if limit is not None and len(rows) > limit:
+                    break
+    except SheetRefused:
+        raise
     # A damaged upload makes openpyxl raise many kinds of errors (zip, XML, key, value):
     # each of them means the same to the user, so each becomes the same message.
     except Exception:
         raise SheetRefused(_("This Excel file could not be read.")) from None
+    finally:
+        book.close()
     return rows
 
 
@@ -195,22 +305,16 @@ def read_table(data: bytes, *, limit: int | None = None) -> Table:
     return Table(header=header, rows=rows[1:])
 
 
-_TWELVE_DIGITS = re.compile(r"(?:\d\D{0,1}){11}\d")
-
-
 def refuse_individual_numbers(rows: list[list[object]]) -> None:
-    # Cheap screen first (twelve digits close together), the check digit only then: the
-    # screen keeps 100,000 rows fast; the message names the row, never the number.
+    # The message names the row, never the number. contains_individual_number reads any
+    # writing (separators, zero-width characters) and returns at once for text with fewer
+    # than twelve digits, which keeps 100,000 rows fast.
     for number, row in enumerate(rows, start=1):
         for cell in row:
             if cell is None or isinstance(cell, datetime | date | time | bool):
                 continue
-            text = cell_text(cell)
-            if (
-                len(text) >= 12
-                and _TWELVE_DIGITS.search(unicodedata.normalize("NFKC", text))
-                and contains_individual_number(text)
-            ):
+            # The whole cell: cell_text cuts a long one short.
+            if contains_individual_number(cell if isinstance(cell, str) else cell_text(cell)):
                 raise SheetRefused(
                     _(
                         "Line %(line)s of the file holds what looks like an individual "
@@ -315,6 +419,10 @@ def parse_text(value: object, *, required: bool, limit: int) -> str:
     text = " ".join(cell_text(value).split())
     if required and not text:
         raise CellError(_("This cell is empty."))
+    if has_invisible_controls(text):
+        # Names, desks and terminals: a direction mark or zero-width character would make
+        # one name look like another (and defeat the counterpart ranking's comparison).
+        raise CellError(str(INVISIBLE_MESSAGE))
     if len(text) > limit:
         raise CellError(_("Too long: at most %(limit)s characters.") % {"limit": limit})
     return text

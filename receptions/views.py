@@ -3,17 +3,18 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from cases import permissions as case_permissions
+from cases import searches
 from cases.errors import CaseError
 from cases.models import Case, Party
 from cases.search import normalise
-from cases.views import _editable_case_for, member_required
+from cases.views import _case_for, _editable_case_for, member_required
 
 from . import permissions, selectors, services, sheets
 from .errors import ReceptionError, SheetRefused
@@ -192,12 +193,38 @@ def counterpart_add(request: HttpRequest, ref: str, reception_id: int) -> HttpRe
     return redirect(f"{url}?affected={affected.pk}#receptions")
 
 
+# The name searched for never travels in a URL (cases/searches.py): the search form posts
+# here, and the case page is shown with a token for the name (rs) beside the date and office.
+SEARCH_FIELDS = ("rs", "ron", "roffice")
+
+
+@require_POST
+@member_required
+def reception_search(request: HttpRequest, ref: str) -> HttpResponse:
+    case = _case_for(request, ref)  # the tenant scope's 404 for another city's case
+    query = QueryDict(mutable=True)
+    for name in ("ron", "roffice"):
+        if request.POST.get(name):
+            query[name] = request.POST[name]
+    words = request.POST.get("rq", "").strip()
+    if words:
+        query["rs"] = searches.stash(request, words)
+    if not query:
+        query["ron"] = ""  # an empty search still shows as a search
+    url = reverse("cases:detail", kwargs={"ref": case.reference})
+    return HttpResponseRedirect(f"{url}?{query.urlencode()}#receptions", status=303)
+
+
 def counterpart_section(request: HttpRequest, case: Case) -> dict:
     """Section of the case page: find the affected person's reception, see the ranking."""
     membership = request.membership
-    searched = any(name in request.GET for name in ("rq", "ron", "roffice"))
+    searched = any(name in request.GET for name in SEARCH_FIELDS)
+    data = None
+    if searched:
+        data = {name: request.GET.get(name, "") for name in ("ron", "roffice")}
+        data["rq"] = searches.recall(request, request.GET.get("rs")) or ""
     form = ReceptionSearchForm(
-        request.GET if searched else None,
+        data,
         municipality_id=case.municipality_id,
         initial={"ron": case.occurred_on or case.discovered_on, "roffice": case.office_id},
     )
@@ -240,5 +267,14 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
             Counterpart.objects.filter(case=case).select_related("party", "candidate__office")
         ),
         "can_edit": case_permissions.can_edit_case(membership, case),
-        "query": request.GET.urlencode() if searched else "",
+        "query": _search_query(request) if searched else "",
     }
+
+
+def _search_query(request: HttpRequest) -> str:
+    """The search as the links of the results carry it: the token, never the name."""
+    query = QueryDict(mutable=True)
+    for name in SEARCH_FIELDS:
+        if name in request.GET:
+            query[name] = request.GET[name]
+    return query.urlencode()

@@ -9,9 +9,19 @@ class RemediesConfig(AppConfig):
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.
-        from cases import sections
+        from cases import screening, sections
 
         from . import views, workflow  # noqa: F401
+        from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
+
+        # Input screen (cases/screening.py): free text and the names of people present.
+        screening.register(AgencyContact, text=("request", "answer"))
+        screening.register(CompensationAgreement, text=("note",))
+        screening.register(
+            Visit, text=("place", "outcome"), names=("city_attendees", "contractor_attendees")
+        )
+        screening.register(ApologyLetter, text=("note",))
+        screening.register(LedgerEntry, text=("note",))
         from .documents import views as document_views
 
         sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))

@@ -162,6 +162,10 @@ receptions:checklist                   foreign  404   404     404        ok     
 receptions:counterpart_add             own      ok    ok      403        404              403     404              login
 receptions:counterpart_add             foreign  404   404     404        403              404     ok               login
 receptions:counterpart_add             mixed    404   404     403        404              403     404              login
+# The reception search on the case page keeps the name in the session (no table is
+# written: noop) for whoever may read the case; the case's scope answers 404 to the rest.
+receptions:search                      own      noop  noop    noop       404              noop    404              login
+receptions:search                      foreign  404   404     404        noop             404     noop             login
 
 # Everyone has a work queue; the dashboard and deadline settings are the city managers' and
 # auditors', and only managers change deadlines (roles are checked before any object).

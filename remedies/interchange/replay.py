@@ -6,7 +6,6 @@ The cases are replayed as they are read, one at a time (see _Replay), so a file 
 is imported with the memory of the few cases that are being worked on at the same moment."""
 
 import heapq
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -43,7 +42,7 @@ from .rules import (
     check_header,
     party_fields,
 )
-from .stream import read_cases
+from .stream import LIMITS, read_cases
 
 
 @transaction.atomic
@@ -67,6 +66,36 @@ def import_case_file(file: BinaryIO, *, skip_existing: bool = False) -> list[int
     cases = read_cases(file)  # the header is checked here, before the transaction
     with transaction.atomic(), scopes_disabled():
         return _Replay(skip_existing=skip_existing).run(cases)
+
+
+def _screen(raw: Any, case: str) -> None:
+    """The whole case is scanned, not just known fields: an individual number must not get
+    in through a note or an unexpected key either. Each string (and key, and number) is
+    read on its own, without recursion: a case handed to import_cases may nest deeper than
+    Python's stack (a file is bounded by stream.LIMITS before it gets here)."""
+    pending: list[tuple[Any, int]] = [(raw, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > LIMITS.depth:
+            raise InterchangeError(
+                f"arrays and objects are nested more than {LIMITS.depth} levels deep",
+                case=case,
+            )
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif (
+            isinstance(value, str | int | float)
+            and not isinstance(value, bool)
+            and contains_individual_number(str(value))
+        ):
+            raise InterchangeError(
+                "holds what looks like an individual number (My Number), which must "
+                "not be recorded",
+                case=case,
+            )
 
 
 class _Replay:
@@ -101,14 +130,7 @@ class _Replay:
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:
-        # The whole case is scanned, not just known fields: an individual number must not
-        # get in through a note or an unexpected key either.
-        if contains_individual_number(json.dumps(raw, ensure_ascii=False)):
-            raise InterchangeError(
-                "holds what looks like an individual number (My Number), which must not "
-                "be recorded",
-                case=f"case {position}",
-            )
+        _screen(raw, f"case {position}")
         replay = _CaseReplay(position, raw, self.refs)
         if self.skip_existing:
             key = (replay.values["office"].pk, replay.values["discovered_on"])

@@ -6,19 +6,47 @@ The parser is ijson (yajl2 in C): a well-kept iterative JSON parser, rather than
 written here. Both passes read the file from the disk; the first costs about a second for
 10,000 cases, and it refuses a file that is not JSON, or not a case file, before anything
 is written, as reading the whole file at once did.
+
+The first pass also bounds what the second may build (LIMITS): how deep arrays and objects
+nest, how long a string is, how many items an array and how many values a case holds, and
+how large the file is. It reads ijson's events without paths (basic_parse), counting the
+depth itself: ijson's paths grow with the depth, and for a file of nothing but "[" each
+event's path would be as long as the file (a 400 KB file once grew to 23 GB that way).
+Past the first pass the depth is known to be small, so the second pass's paths are short.
 """
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import ijson
+from django.conf import settings
 
-from .rules import check_header
+from .rules import InterchangeError, check_header
 
 _HEADER = ("format", "version")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a case file may hold. An exported case is far inside each: its deepest value
+    is 5 levels down, its longest text a few thousand characters."""
+
+    depth: int = 20  # arrays and objects inside one another
+    string: int = 100_000  # characters of one string (or key)
+    items: int = 100_000  # items of one array inside a case, or keys of one object
+    case_values: int = 500_000  # values (strings, numbers, arrays, objects) in one case
+
+    @property
+    def file_bytes(self) -> int:
+        return settings.TADASU_IMPORT_MAX_MB * 1024 * 1024
+
+
+LIMITS = Limits()
 
 
 class NotJSONError(Exception):
@@ -31,9 +59,10 @@ def read_cases(file: BinaryIO) -> Iterator[Any]:
     if not file.seekable():
         # A pipe (/dev/stdin) cannot be read twice: the passes read a copy on disk.
         copy = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the cases it yields
-        shutil.copyfileobj(file, copy)
+        shutil.copyfileobj(_Bounded(file), copy)
         copy.seek(0)
         file = copy
+    _check_size(file)
     parser = ijson  # the best backend installed: yajl2 in C
     try:
         header = _header(file, parser)
@@ -57,19 +86,118 @@ def _cases(file: BinaryIO, parser: Any) -> Iterator[Any]:
         yield from parser.items(file, "cases.item", use_float=True)
 
 
+def _too_large() -> InterchangeError:
+    return InterchangeError(
+        f"the file is larger than {settings.TADASU_IMPORT_MAX_MB} MB "
+        "(TADASU_IMPORT_MAX_MB); split it into several files"
+    )
+
+
+def _check_size(file: BinaryIO) -> None:
+    size = file.seek(0, os.SEEK_END)
+    file.seek(0)
+    if size > LIMITS.file_bytes:
+        raise _too_large()
+
+
+class _Bounded:
+    """A pipe's bytes for copyfileobj, refused once they pass the file limit."""
+
+    def __init__(self, file: BinaryIO):
+        self.file, self.read_so_far = file, 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.file.read(size)
+        self.read_so_far += len(chunk)
+        if self.read_so_far > LIMITS.file_bytes:
+            raise _too_large()
+        return chunk
+
+
+class _Open:
+    """An array or object the scan is inside: whether the header check reads it, how many
+    items or keys it has had, and (for an object) the key of the value being read."""
+
+    __slots__ = ("fed", "is_map", "items", "key")
+
+    def __init__(self, is_map: bool, fed: bool):
+        self.is_map, self.fed, self.items, self.key = is_map, fed, 0, None
+
+
 def _header(file: BinaryIO, parser: Any) -> Any:
     """The document as the header check reads it: its "format" and "version", and its
-    "cases" empty ([] for a list). Everything else is only read, to see that it is JSON."""
+    "cases" empty ([] for a list). Everything else is only read, to see that it is JSON
+    and within LIMITS."""
     builder = ijson.ObjectBuilder()
+    stack: list[_Open] = []
+    case_values = 0
     with _not_json():
-        for prefix, event, value in parser.parse(file, use_float=True):
-            if (
-                prefix == ""
-                or (prefix == "cases" and event != "map_key")
-                or prefix.partition(".")[0] in _HEADER
-            ):
+        for event, value in parser.basic_parse(file, use_float=True):
+            if event in ("end_map", "end_array"):
+                if stack.pop().fed:
+                    builder.event(event, value)
+                continue
+            if event == "map_key":
+                _check_string(value, stack)
+                top = stack[-1]
+                top.key = value
+                top.items += 1
+                if top.items > LIMITS.items and len(stack) > 2:
+                    raise _refused("an object has more than {} keys", LIMITS.items, stack)
+                if top.fed and (len(stack) > 1 or value in (*_HEADER, "cases")):
+                    builder.event(event, value)
+                continue
+            # A value: a scalar, or the start of an array or object.
+            depth = len(stack)
+            if depth == 0:
+                fed = True
+            elif depth == 1:
+                root = stack[0]
+                fed = root.is_map and root.key in (*_HEADER, "cases")
+                if not root.is_map:
+                    root.items += 1
+            else:
+                top = stack[-1]
+                fed = top.fed and stack[0].key in _HEADER
+                if not top.is_map:
+                    top.items += 1
+                    if top.items > LIMITS.items and not (depth == 2 and stack[0].key == "cases"):
+                        raise _refused("an array has more than {} items", LIMITS.items, stack)
+                if stack[0].key == "cases":
+                    case_values = 0 if depth == 2 else case_values + 1
+                    if case_values > LIMITS.case_values:
+                        raise _refused(
+                            "a case holds more than {} values", LIMITS.case_values, stack
+                        )
+            if event == "string":
+                _check_string(value, stack)
+            if event in ("start_map", "start_array"):
+                if depth >= LIMITS.depth:
+                    raise _refused(
+                        "arrays and objects are nested more than {} levels deep",
+                        LIMITS.depth,
+                        stack,
+                    )
+                stack.append(_Open(event == "start_map", fed))
+            if fed:
                 builder.event(event, value)
     return builder.value
+
+
+def _check_string(value: str, stack: list[_Open]) -> None:
+    if len(value) > LIMITS.string:
+        raise _refused("a string is longer than {} characters", LIMITS.string, stack)
+
+
+def _refused(reason: str, limit: int, stack: list[_Open]) -> InterchangeError:
+    where = ""
+    if len(stack) >= 2 and stack[0].key == "cases":
+        where = f"case {stack[1].items}"
+    return InterchangeError(
+        reason.format(f"{limit:,}") + "; a Tadasu case file never holds that, so the file "
+        "is refused before anything is read into memory",
+        case=where,
+    )
 
 
 @contextmanager

@@ -2,7 +2,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cases.mynumber import check_digit, contains_individual_number, is_individual_number
+from cases.mynumber import (
+    check_digit,
+    contains_individual_number,
+    is_individual_number,
+    mask_individual_numbers,
+)
 
 
 def test_the_public_test_value_passes_and_its_neighbour_fails():
@@ -100,3 +105,257 @@ def test_an_import_file_with_an_individual_number_imports_nothing(world):
     with pytest.raises(InterchangeError) as error:
         import_cases(data)
     assert "individual number" in str(error.value)
+
+
+# --- Any writing of an individual number (issue 17) -----------------------------------------
+# Separators a clerk or a pasted text may put between the digits: spaces of every width,
+# new lines and tabs, dots, slashes, hyphens and dashes, and invisible format characters
+# (zero-width space/joiners, word joiner, soft hyphen, direction marks, BOM).
+SEPARATORS = [
+    " ", "\u3000", "\u00a0", "\n", "\r\n", "\t", ".", "．", "・", "/", "／",
+    "-", "－", "‐", "–", "—", "−", "ー",
+    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f", "\u061c",
+    "\u202a", "\u202c", "\u2066", "\u2069",
+]  # fmt: skip
+VALID = st.text(alphabet="0123456789", min_size=11, max_size=11).map(
+    lambda first: first + str(check_digit(first))
+)
+
+
+def _split(number: str, gaps: list[str]) -> str:
+    return "".join(d + g for d, g in zip(number, [*gaps, ""], strict=False))
+
+
+@given(
+    number=VALID,
+    gaps=st.lists(st.lists(st.sampled_from(SEPARATORS), max_size=3).map("".join), min_size=11,
+                  max_size=11),
+    full_width=st.booleans(),
+    before=st.sampled_from(["", "番号は", "No. ", "(", "住所 北九州市 "]),
+    after=st.sampled_from(["", "です", ")", " 以上", "。"]),
+)  # fmt: skip
+def test_any_valid_individual_number_split_by_any_separators_is_refused(
+    number, gaps, full_width, before, after
+):
+    if full_width:
+        number = number.translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    text = before + _split(number, gaps) + after
+    assert contains_individual_number(text)
+    masked = mask_individual_numbers(text)
+    assert not contains_individual_number(masked) and "*" * 12 in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1234 - 5678 - 9018",
+        "1234\n5678\n9018",
+        "1234\u200b5678\u200b9018",
+        "1234\u00ad5678\u00ad9018",
+        "1234\u200e5678\u200f9018",
+        "1234.5678.9018",
+        "1234/5678/9018",
+        "番号：１２３４ー５６７８ー９０１８",
+    ],
+)
+def test_the_writings_that_got_past_the_screen_are_refused(text):
+    assert contains_individual_number(text)
+
+
+ORDINARY = st.one_of(
+    # Dates, with and without a time (ISO, slashes, dots, Japanese).
+    st.dates().map(lambda d: d.isoformat()),
+    st.dates().map(lambda d: f"{d.year}/{d.month}/{d.day}"),
+    st.dates().map(lambda d: f"{d.year}.{d.month:02d}.{d.day:02d}"),
+    st.dates().map(lambda d: f"{d.year}年{d.month}月{d.day}日"),
+    st.builds(
+        lambda d, h, m: f"{d.isoformat()} {h:02d}:{m:02d}",
+        st.dates(),
+        st.integers(0, 23),
+        st.integers(0, 59),
+    ),
+    # Mobile numbers (11 digits) and landlines (10 digits), with or without hyphens.
+    st.from_regex(r"0[789]0-\d{4}-\d{4}", fullmatch=True),
+    st.from_regex(r"0[789]0\d{8}", fullmatch=True),
+    st.from_regex(r"0\d{2}-\d{3}-\d{4}", fullmatch=True),
+    # Amounts, in yen with thousands separators, and case references.
+    st.integers(0, 10**12).map(lambda n: f"{n:,}円"),
+    st.integers(0, 10**12).map(lambda n: f"￥{n:,}"),
+    st.builds(
+        lambda code, year, n: f"{code}-{year}-{n:03d}",
+        st.from_regex(r"\d{6}", fullmatch=True),
+        st.integers(2000, 2099),
+        st.integers(1, 999),
+    ),
+)
+
+
+@given(
+    parts=st.lists(ORDINARY, min_size=1, max_size=4),
+    joiner=st.sampled_from(["、", "：", " 円 ", "／電話 "]),
+)
+def test_ordinary_text_with_dates_phones_amounts_and_references_is_not_refused(parts, joiner):
+    assert not contains_individual_number(joiner.join(parts))
+
+
+def test_twelve_digits_must_form_the_run_exactly():
+    assert not contains_individual_number("1234 5678 9018 5")  # thirteen digits
+    assert not contains_individual_number("090-1234-5678")  # eleven
+    assert not contains_individual_number("1234 5678 9019")  # check digit fails
+    assert contains_individual_number("電話 090-1234-5678、番号 1234 5678 9018")
+
+
+# --- Every way text comes in -----------------------------------------------------------------
+SPLIT = "1234\u200b5678 - 9018"  # the public test value, split as it got past the screen
+
+
+@pytest.mark.django_db
+def test_a_form_refuses_a_split_individual_number_next_to_its_field(client, world, case):
+    client.force_login(world.staff)
+    response = client.post(
+        f"/cases/{case.reference}/timeline/new/",
+        {"occurred_on": "2023-02-01", "actor": "北九州市", "text": f"本人の番号 {SPLIT}"},
+    )
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="id_text_error"' in body and "個人番号" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"address": "北九州市小倉北区 1234 - 5678 - 9018"},
+        {"identification_note": "番号1234\n5678\n9018を確認"},
+        {"phone": "1234.5678.9018"},
+    ],
+)
+def test_the_party_services_refuse_it_whoever_calls_them(world, case, fields):
+    from django_scopes import scopes_disabled
+
+    from cases import services
+    from cases.errors import CaseError
+    from cases.models import Party
+
+    with scopes_disabled(), pytest.raises(CaseError) as error:
+        services.party_add(case=case, by=world.staff, label="A氏", name="山田 太郎", **fields)
+    assert error.value.field == next(iter(fields))
+    with scopes_disabled():
+        assert not Party.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_timeline_and_case_services_refuse_it(world, case):
+    from datetime import date
+
+    from django_scopes import scopes_disabled
+
+    from cases import services
+    from cases.errors import CaseError
+
+    with scopes_disabled():
+        with pytest.raises(CaseError) as error:
+            services.timeline_add(
+                case=case, by=world.staff, occurred_on=date(2023, 2, 1), actor="市", text=SPLIT
+            )
+        assert error.value.field == "text"
+        with pytest.raises(CaseError) as error:
+            services.case_update(case=case, by=world.staff, summary=f"番号 {SPLIT}")
+        assert error.value.field == "summary"
+        case.refresh_from_db()
+        assert SPLIT not in case.summary and not case.timeline.filter(text=SPLIT).exists()
+
+
+@pytest.mark.django_db
+def test_a_remedy_service_refuses_it(world, case):
+    from datetime import date
+
+    from django_scopes import scopes_disabled
+
+    from cases.errors import CaseError
+    from cases.models import Agency
+    from remedies import services as remedy_services
+    from remedies.models import AgencyContact, Channel
+
+    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    with scopes_disabled(), pytest.raises(CaseError) as error:
+        remedy_services.contact_add(
+            case=case,
+            by=world.staff,
+            agencies=[agency],
+            contacted_on=date(2023, 2, 1),
+            channel=Channel.PHONE,
+            request=f"照会: {SPLIT}",
+        )
+    assert error.value.field == "request"
+    with scopes_disabled():
+        assert not AgencyContact.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_reception_sheet_with_a_split_individual_number_is_refused(world):
+    from receptions import services as reception_services
+    from receptions.errors import SheetRefused
+
+    from ..receptions.conftest import MAPPING
+    from ..receptions.sheets import reception_csv
+
+    rows = [
+        (world.office.name, "2", "2023-02-07 10:15", "10:25", "鈴木 次郎", "完了"),
+        (world.office.name, "2", "2023-02-07 10:30", "10:55", "佐藤 花子", "完了", "済", SPLIT),
+    ]
+    with pytest.raises(SheetRefused) as refused:
+        reception_services.upload_store(data=reception_csv(rows), file_name="s.csv", by=world.staff)
+    assert "3" in refused.value.message and "1234" not in refused.value.message
+    from cases.scoping import tenant_scope
+
+    with tenant_scope(world.staff), pytest.raises(SheetRefused):
+        reception_services.sheet_import(
+            data=reception_csv(rows), file_name="s", mapping=MAPPING, by=world.staff,
+            contractor=None,
+        )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_an_import_file_with_a_split_individual_number_imports_nothing(world):
+    import io
+    import json
+
+    from remedies.interchange import InterchangeError, import_case_file, import_cases
+
+    for text in ("本人の番号は1234\n5678\n9018", SPLIT, "1234\u00ad5678\u200f9018"):
+        data = {"format": "tadasu-cases", "version": 1, "cases": [{"summary": text}]}
+        with pytest.raises(InterchangeError) as error:
+            import_cases(data)
+        assert "individual number" in str(error.value), text
+        # As a file, the new line and the invisible characters written as JSON escapes.
+        file = io.BytesIO(json.dumps(data).encode())
+        with pytest.raises(InterchangeError) as error:
+            import_case_file(file)
+        assert "individual number" in str(error.value), text
+
+
+# --- A log-in name that is an individual number ----------------------------------------------
+@pytest.mark.django_db
+def test_a_log_in_name_that_is_an_individual_number_is_kept_masked(client, world):
+    from axes.models import AccessAttempt
+
+    from cases.models import AuditEntry
+
+    for _ in range(5):
+        response = client.post(
+            "/accounts/login/",
+            {"username": "123456789018", "password": "wrong"},
+            REMOTE_ADDR="192.0.2.7",
+        )
+    assert response.status_code == 429  # still locked out after five attempts
+    failed = AuditEntry.objects.filter(action="tadasu.auth.login_failed")
+    assert failed.count() == 5
+    assert {e.data["username"] for e in failed} == {"*" * 12}
+    attempts = list(AccessAttempt.objects.values_list("username", flat=True))
+    assert attempts == ["*" * 12]
+    # An ordinary name is kept as typed.
+    client.post(
+        "/accounts/login/", {"username": "staff", "password": "wrong"}, REMOTE_ADDR="192.0.2.7"
+    )
+    assert AccessAttempt.objects.filter(username="staff").exists()

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _page(client, url: str) -> str:
-    response = client.get(url)
+    response = client.get(url, follow=True)  # a search moves its words into a token
     assert response.status_code == 200
     return response.content.decode()
 

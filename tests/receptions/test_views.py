@@ -221,12 +221,21 @@ def test_search_by_name_in_any_kana(client, world, import_rows, case_b):
         [(world.office.name, "1", "2023-02-09 10:00", "", "さとう はなこ", "完了")],
         file_name="kana.csv",
     )
+    import_rows(
+        [(world.office.name, "2", "2023-02-09 11:00", "", "鈴木 次郎", "完了")],
+        file_name="other.csv",
+    )
     client.force_login(world.staff)
-    page = client.get(
-        reverse("cases:detail", kwargs={"ref": case_b.reference}),
+    response = client.post(
+        reverse("receptions:search", kwargs={"ref": case_b.reference}),
         {"rq": "ｻﾄｳ", "ron": "", "roffice": ""},
-    ).content.decode()
-    assert "さとう はなこ" in page
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "さとう はなこ" in page and "鈴木 次郎" not in page
+    # The name is in no URL on the way: the case page carries a token for it.
+    [(url, status)] = response.redirect_chain
+    assert status == 303 and "rs=" in url and "ｻﾄｳ" not in url and "%EF%BD" not in url
 
 
 def test_an_excel_sheet_goes_through_preview_and_is_known_again_by_its_own_hash(client, world):
