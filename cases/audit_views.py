@@ -1,6 +1,7 @@
 """The audit trail for auditors (and managers): read it and export it, for their municipality."""
 
 import csv
+import json
 
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -9,6 +10,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from .audit import audit_log
+from .exports import spreadsheet_safe
 from .models import AuditEntry, Role
 from .views import member_required
 
@@ -74,14 +76,14 @@ def audit_export(request: HttpRequest) -> HttpResponse:
                 [
                     e.pk,
                     e.at.isoformat(),
-                    e.user.username if e.user else "",
+                    spreadsheet_safe(e.user.username if e.user else ""),
                     e.role,
                     e.action,
                     e.case.reference if e.case else "",
                     e.object_type,
                     e.object_id,
                     e.client_address or "",
-                    e.data,
+                    spreadsheet_safe(json.dumps(e.data, ensure_ascii=False)),
                     e.chain,
                     e.seq,
                     e.mac,

@@ -29,7 +29,7 @@ def shows_names(membership: Membership) -> bool:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
-def _safe(value: str) -> str:
+def spreadsheet_safe(value: str) -> str:
     """A cell starting with = + - @ (or a tab or a line break) is a formula to Excel and
     LibreOffice (CSV injection), and openpyxl writes a string starting with "=" as one. The
     start is read as those programs may read it: NFKC (full-width ＝＋－＠, small ﹦﹢﹣﹫),
@@ -81,16 +81,16 @@ def _rows(cases: QuerySet[Case], names: bool) -> Iterator[list]:
         # As the list shows a person: family name first, else the user name.
         assignee = f"{last or ''} {first or ''}".strip() or (user or "")
         row = [
-            _safe(ref),
+            spreadsheet_safe(ref),
             kinds.get(kind, kind),
-            _safe(office),
-            _safe(contractor or ""),
+            spreadsheet_safe(office),
+            spreadsheet_safe(contractor or ""),
             discovered,
             stages.get(stage, stage),
-            _safe(assignee),
+            spreadsheet_safe(assignee),
         ]
         if names:
-            row.append(_safe("; ".join(parties.get(pk, []))))
+            row.append(spreadsheet_safe("; ".join(parties.get(pk, []))))
         yield row
 
 

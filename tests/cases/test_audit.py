@@ -161,3 +161,15 @@ def test_auditors_see_only_their_municipality(client, settings, demo):
     assert body.count("tadasu.case.opened") >= 3
     client.force_login(User.objects.get(username="staff-other-city"))
     assert client.get("/audit/").status_code == 403
+
+
+def test_the_audit_export_keeps_a_user_name_from_becoming_a_formula(client, world):
+    """Django user names may start with @, + or -: a spreadsheet would run them."""
+    from cases.audit import audit_log
+    from cases.models import User
+
+    evil = User.objects.create(username="@SUM(1+1)")
+    audit_log("tadasu.auth.login", by=evil, municipality_id=world.city.pk)
+    client.force_login(world.auditor)
+    text = client.get("/audit/export/").content.decode("utf-8")
+    assert "'@SUM(1+1)" in text and ",@SUM(1+1)" not in text

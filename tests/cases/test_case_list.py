@@ -336,16 +336,16 @@ def test_a_full_width_formula_start_is_neutralised_too(client, world, label, fmt
     "value", ["=1", "\t=1", "\r=1", "\n=1", "\u200b=1", "\u2066＝1", "\u3000＠x", "-1"]
 )
 def test_every_formula_start_is_read_past_invisible_characters(value):
-    from cases.exports import _safe
+    from cases.exports import spreadsheet_safe
 
-    assert _safe(value) == "'" + value
+    assert spreadsheet_safe(value) == "'" + value
 
 
 @pytest.mark.parametrize("value", ["北九州市", "A氏 山田 太郎", "401005-2022-001", "（株）＝"])
 def test_ordinary_cells_are_left_alone(value):
-    from cases.exports import _safe
+    from cases.exports import spreadsheet_safe
 
-    assert _safe(value) == value
+    assert spreadsheet_safe(value) == value
 
 
 def test_export_links_carry_the_filters(client, world):
