@@ -140,6 +140,7 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
         initial=_initial(
             case, visited_on=timezone.localdate(), hand_over_side=side, collected_by=side
         ),
+        contractor_only=side == Side.CONTRACTOR,
     )
     return _form_page(
         request,
