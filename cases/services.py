@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import permissions
+from . import handovers, permissions
 from .audit import audit_log
 from .crypto import mask, mask_address
 from .errors import CaseError
@@ -302,12 +302,10 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
             "tadasu.case.changed", by=by, case=case, obj=case, data={"fields": sorted(changed)}
         )
         if "contractor" in changed:
-            # The city's money totals are kept per contractor of the case; their rows are
-            # locked after the audit head, as the ledger does. remedies/ is asked at call
-            # time, never imported by cases/ at import time (DESIGN.md, Boundaries).
-            from remedies.ledger import case_contractor_changed
-
-            case_contractor_changed(case, was=was_contractor)
+            # After the audit entry (it takes the audit head): what other apps keep per
+            # contractor of the case moves with it, its rows locked after the head, as the
+            # ledger does (remedies registers the city's money totals: handovers.py).
+            handovers.contractor_changed(case, was=was_contractor)
     return case
 
 

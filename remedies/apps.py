@@ -9,9 +9,9 @@ class RemediesConfig(AppConfig):
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.
-        from cases import sections
+        from cases import handovers, sections
 
-        from . import views, workflow  # noqa: F401
+        from . import ledger, views, workflow  # noqa: F401
         from .documents import views as document_views
 
         sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))
@@ -25,3 +25,5 @@ class RemediesConfig(AppConfig):
                 document_views.case_documents_section,
             )
         )
+        # A case's money totals move with it when it changes contractor (cases/handovers.py).
+        handovers.on_contractor_changed(ledger.case_contractor_changed)
