@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import handovers, permissions
+from . import handovers, permissions, reveal
 from .audit import audit_log
 from .crypto import mask, mask_address
 from .errors import CaseError
@@ -572,14 +572,22 @@ def timeline_add(
 
 
 @transaction.atomic
-def party_reveal(*, party: Party, by: User, purpose: str = "view") -> Party:
-    """Someone asked to see a person's contact and account details in clear: record it."""
-    require_member(by)  # and the caller found the party through the tenant scope
-    audit_log(
-        "tadasu.party.revealed",
-        by=by,
-        case=party.case,
-        obj=party,
-        data={"label": party.label, "purpose": purpose},
-    )
-    return party
+def party_reveal(
+    *, party: Party, by: User, purpose: str = "view", reason: str = ""
+) -> tuple[str, ...]:
+    """Someone asked to see a person's details in clear: check what the role may see
+    (cases/reveal.py), record it, and return the names of the details that may be shown."""
+    membership = require_member(by)  # and the caller found the party through the tenant scope
+    # Fresh: a case closed since the page was loaded shows only what a closed case may.
+    case = Case.objects.get(pk=party.case_id)
+    rule = reveal.rule_for(membership, case)
+    if not rule.fields:
+        raise PermissionDenied(rule.withheld or _("Your role cannot see these details."))
+    reason = (reason or "").strip()
+    if rule.needs_reason and not reason:
+        raise CaseError(_("Enter why you need to see these details."), field="reason")
+    data = {"label": party.label, "purpose": purpose, "fields": list(rule.fields)}
+    if rule.needs_reason:
+        data["reason"] = reason
+    audit_log("tadasu.party.revealed", by=by, case=case, obj=party, data=data)
+    return rule.fields

@@ -15,7 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, pagecache, permissions, sections, selectors, services
+from . import exports, pagecache, permissions, reveal, sections, selectors, services
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
@@ -24,6 +24,7 @@ from .forms import (
     MisregistrationForm,
     PartyForm,
     ReportForm,
+    RevealForm,
     TimelineForm,
 )
 from .models import Case, Membership, Misregistration, Party, Role
@@ -144,6 +145,9 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
 
     def body() -> str:
         parties = list(case.parties.all())
+        reveal_rule = reveal.rule_for(request.membership, case)
+        for party in parties:
+            party.can_reveal = reveal.offers_something(reveal_rule, party)
         links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
@@ -156,6 +160,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "timeline": timeline,
             "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
+            "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }
         return render_to_string("cases/case_detail_body.html", context, request)
@@ -218,11 +223,27 @@ def party_new(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 @member_required
 def party_reveal(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
-    """Contact and account details in clear, on an explicit request that is audited."""
+    """A person's details in clear, as far as the role may see them (cases/reveal.py), on
+    an explicit request that is audited. On a closed case the reason is asked first."""
     case = _case_for(request, ref)
     party = get_object_or_404(Party, case=case, pk=party_id)
-    services.party_reveal(party=party, by=request.user)
-    return render(request, "cases/party_reveal.html", {"case": case, "party": party})
+    rule = reveal.rule_for(request.membership, case)
+    context = {"case": case, "party": party, "rule": rule}
+    form = None
+    if rule.needs_reason:
+        # The case page's button arrives without a reason: ask for it, show nothing yet.
+        form = RevealForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return render(request, "cases/party_reveal_reason.html", {**context, "form": form})
+    try:
+        fields = services.party_reveal(
+            party=party, by=request.user, reason=form.cleaned_data["reason"] if form else ""
+        )
+    except CaseError as error:
+        form.add_error("reason", error.message)
+        return render(request, "cases/party_reveal_reason.html", {**context, "form": form})
+    rows = reveal.rows(reveal.Rule(fields), party)
+    return render(request, "cases/party_reveal.html", {**context, "rows": rows})
 
 
 @member_required

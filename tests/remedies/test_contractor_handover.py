@@ -23,7 +23,6 @@ def test_a_change_of_contractor_moves_the_citys_totals_through_the_hook(world, s
         services.case_update(case=case, by=world.staff, contractor=world.other_co)
     with scopes_disabled():
         rows = {
-            r.contractor_id: r.owed
-            for r in CityLedgerTotal.objects.filter(municipality=world.city)
+            r.contractor_id: r.owed for r in CityLedgerTotal.objects.filter(municipality=world.city)
         }
     assert rows == {world.contractor_co.pk: 0, world.other_co.pk: 7000}
