@@ -157,8 +157,21 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite waits for a writer instead of failing at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Writers wait for each other (up to 20 s) instead of failing with "database is
+            # locked". IMMEDIATE takes the write lock when the transaction begins: a deferred
+            # one reads first, and when it then wants to write while another writer holds
+            # the lock, SQLite cannot wait (that would be a deadlock) and fails at once. So
+            # a service's transaction waits at its start, then reads what the winner wrote
+            # and refuses a stale form with the same 409 as on PostgreSQL, where the row
+            # lock (select_for_update) serialises the same way.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            # Readers never wait for the writer, nor the writer for readers (write-ahead log).
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
