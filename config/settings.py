@@ -47,14 +47,34 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return number
 
 
+def _private_dir(path: Path) -> None:
+    """Create a folder only the application's user may enter (var/: the SQLite database,
+    generated keys, attachments). An existing folder is left as its owner set it."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask; chmod is not
+
+
+def _private_file(path: Path, content: str | None = None) -> Path:
+    """Create `path` owner-only (0600) from the start: no moment in which it is readable by
+    others, as a write followed by chmod would leave."""
+    _private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process started at the same moment and made it
+        return path
+    with os.fdopen(fd, "w") as out:
+        if content is not None:
+            out.write(content)
+    return path
+
+
 def _development_secret() -> str:
     # A per-checkout secret, generated once and kept outside git (var/ is ignored), so that
     # a development server never runs on a key published in the repository.
     path = VAR_DIR / "secret_key"
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
+        _private_file(path, secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
@@ -67,9 +87,7 @@ def _development_field_key() -> list[str]:
 
     path = VAR_DIR / "field_key"
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
-        path.write_text(Fernet.generate_key().decode())
-        path.chmod(0o600)
+        _private_file(path, Fernet.generate_key().decode())
     return [path.read_text().strip()]
 
 
@@ -173,6 +191,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # SQLite creates its file as the umask allows (usually 0644, readable by every local
+    # user); created here first, owner-only. Its -wal and -shm files take the same mode.
+    _database_file = Path(DATABASES["default"]["NAME"])
+    if str(_database_file) != ":memory:" and not _database_file.exists():
+        _private_file(_database_file)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
@@ -230,6 +253,9 @@ TADASU_SITE_URL = env_str("TADASU_SITE_URL", "http://127.0.0.1:8000").rstrip("/"
 # access-checked download view. TADASU_ATTACHMENT_MAX_MB bounds one file.
 TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
+# Every uploaded file Django writes (the attachment storage sets the same itself): owner-only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # --- end attachments ------------------------------------------------------------------------
 
 # --- Reception sheets (receptions/) ---------------------------------------------------------
