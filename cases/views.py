@@ -1,10 +1,8 @@
 """Thin views: look up within the tenant scope, parse with a form, call a service."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -16,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import exports, pagecache, permissions, reveal, sections, selectors, services
+from .access import case_for, editable_case_for, member_required
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
@@ -27,7 +26,7 @@ from .forms import (
     RevealForm,
     TimelineForm,
 )
-from .models import Case, Membership, Misregistration, Party, Role
+from .models import Membership, Misregistration, Party, Role
 
 # Rows per page of the case list: a screenful, as ticket trackers show.
 PAGE_SIZE = 25
@@ -35,32 +34,10 @@ PAGE_SIZE = 25
 TIMELINE_WINDOW = 30
 
 
-def member_required(view: Callable) -> Callable:
-    """Signed in and acting for an organisation; otherwise log-in page or 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.membership is None:
-            raise PermissionDenied(_("Your account is not attached to any organisation."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _case_for(request: HttpRequest, ref: str) -> Case:
-    # Case.objects is scoped to the user's organisation: a foreign case is a 404.
-    return get_object_or_404(
-        Case.objects.select_related("municipality", "office", "contractor", "assignee"),
-        reference=ref,
-    )
-
-
-def _editable_case_for(request: HttpRequest, ref: str) -> Case:
-    case = _case_for(request, ref)
-    if not permissions.can_edit_case(request.membership, case):
-        raise PermissionDenied(_("You may read this case but not change it."))
-    return case
+# The shared look-ups live in access.py; these names stay for the views below and for
+# apps not yet importing access.py.
+_case_for = case_for
+_editable_case_for = editable_case_for
 
 
 def _run(form, service: Callable, **kwargs):

@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases.access import case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Role
-from cases.views import _case_for, member_required
 
 from ..errors import RemedyError
 from ..models import Document, DocumentKind, DocumentStatus
@@ -42,7 +42,7 @@ def _file_name(kind: str, tag: str) -> str:
 def case_document(request: HttpRequest, ref: str) -> HttpResponse:
     """Prepare a document for this case: preview (GET with ?preview) or issue (POST)."""
     _require_city(request)
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     data = request.POST if request.method == "POST" else (request.GET or None)
     form = CaseDocumentForm(data, case=case)
     if data is not None and form.is_valid():
