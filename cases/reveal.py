@@ -7,6 +7,7 @@ One table, read across: the role, whether the case is still open, what may be sh
     manager       contact and accounts           contact and accounts, with a reason
     auditor       contact and accounts           contact and accounts, with a reason
     contractor    contact only (for visits)      nothing
+                  (accounts not even masked)     (accounts not even masked)
 
 Contractor staff visit people: they need a name, an address and a phone number, never an
 account number or a payment ID. A closed case needs nobody's details for its work any more;
@@ -40,6 +41,9 @@ class Rule:
     fields: tuple[str, ...]  # what may be shown in clear, in this order
     needs_reason: bool = False  # a reason is asked for and recorded in the audit entry
     withheld: Promise | str = ""  # why the rest is not offered, said on the page
+    # The case page shows account numbers and payment IDs masked (****1234) beside the
+    # address; a role that never sees them in clear does not get their last digits either.
+    masked_accounts: bool = True
 
 
 #          (role,            closed): Rule
@@ -47,13 +51,13 @@ RULES: dict[tuple[str, bool], Rule] = {
     (Role.STAFF, False): Rule(CONTACT + ACCOUNTS),
     (Role.MANAGER, False): Rule(CONTACT + ACCOUNTS),
     (Role.AUDITOR, False): Rule(CONTACT + ACCOUNTS),
-    (Role.CONTRACTOR, False): Rule(CONTACT, withheld=CONTRACTOR_WITHHELD),
+    (Role.CONTRACTOR, False): Rule(CONTACT, withheld=CONTRACTOR_WITHHELD, masked_accounts=False),
     (Role.STAFF, True): Rule((), withheld=CLOSED_WITHHELD),
     (Role.MANAGER, True): Rule(CONTACT + ACCOUNTS, needs_reason=True),
     (Role.AUDITOR, True): Rule(CONTACT + ACCOUNTS, needs_reason=True),
-    (Role.CONTRACTOR, True): Rule((), withheld=CLOSED_WITHHELD),
+    (Role.CONTRACTOR, True): Rule((), withheld=CLOSED_WITHHELD, masked_accounts=False),
 }
-NOTHING = Rule(())
+NOTHING = Rule((), masked_accounts=False)
 
 
 def rule_for(membership: Membership | None, case: Case) -> Rule:
