@@ -1,22 +1,72 @@
-"""Admin for reference data only. Cases are worked in the app, through its services."""
+"""Admin for reference data only. Cases are worked in the app, through its services.
 
+Every admin here (and those other apps register, see CasesConfig.ready) writes its
+additions, changes and deletions to the audit trail: cases/admin_audit.py."""
+
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
+from django.db import router, transaction
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
 
-from .models import Agency, Contractor, Membership, Municipality, Office, User
+from .admin_audit import AuditedAdminMixin
+from .models import Agency, Contractor, Membership, Municipality, Office, Role, User
+
+
+class MembershipForm(forms.ModelForm):
+    """Says next to the role which organisation it needs, instead of the database
+    constraint's bare name (membership_role_matches_organisation)."""
+
+    class Meta:
+        model = Membership
+        fields = ("user", "role", "municipality", "contractor")
+
+    def clean(self):
+        cleaned = super().clean()
+        role = cleaned.get("role")
+        municipality, contractor = cleaned.get("municipality"), cleaned.get("contractor")
+        if role == Role.CONTRACTOR and (contractor is None or municipality is not None):
+            self.add_error(
+                "role",
+                _(
+                    "Contractor staff belong to a contractor: choose the contractor and "
+                    "leave the municipality empty."
+                ),
+            )
+        elif role and role != Role.CONTRACTOR and (municipality is None or contractor is not None):
+            self.add_error(
+                "role",
+                _(
+                    "City staff, managers and auditors belong to a municipality: choose the "
+                    "municipality and leave the contractor empty."
+                ),
+            )
+        return cleaned
 
 
 class MembershipInline(admin.StackedInline):
     model = Membership
+    form = MembershipForm
     can_delete = False
     extra = 0
 
 
 @admin.register(User)
-class TadasuUserAdmin(UserAdmin):
+class TadasuUserAdmin(AuditedAdminMixin, UserAdmin):
     inlines = [MembershipInline]
     fieldsets = (*UserAdmin.fieldsets, (None, {"fields": ("language",)}))
     list_display = ("username", "first_name", "last_name", "is_staff", "is_active")
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request, id, form_url=""):
+        # Django saves the new password and logs it outside a transaction: one here, so
+        # that the password and its audit entry are kept together or not at all.
+        if request.method != "POST":
+            return super().user_change_password(request, id, form_url)
+        with transaction.atomic(using=router.db_for_write(self.model)):
+            return super().user_change_password(request, id, form_url)
 
 
 class OfficeInline(admin.TabularInline):
@@ -25,35 +75,36 @@ class OfficeInline(admin.TabularInline):
 
 
 @admin.register(Municipality)
-class MunicipalityAdmin(admin.ModelAdmin):
+class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "department", "contact_phone")
     search_fields = ("code", "name")
     inlines = [OfficeInline]
 
 
 @admin.register(Office)
-class OfficeAdmin(admin.ModelAdmin):
+class OfficeAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "municipality", "active")
     list_filter = ("municipality", "active")
     search_fields = ("name",)
 
 
 @admin.register(Contractor)
-class ContractorAdmin(admin.ModelAdmin):
+class ContractorAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name",)
     filter_horizontal = ("municipalities",)
     search_fields = ("name",)
 
 
 @admin.register(Agency)
-class AgencyAdmin(admin.ModelAdmin):
+class AgencyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("name", "kind")
     list_filter = ("kind",)
     search_fields = ("name",)
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = MembershipForm
     list_display = ("user", "role", "municipality", "contractor")
     list_filter = ("role", "municipality", "contractor")
     search_fields = ("user__username",)

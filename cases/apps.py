@@ -25,3 +25,12 @@ class CasesConfig(AppConfig):
                 "bottom", "cases/attachments_section.html", attachments_section, order=100
             )
         )
+
+        # Admin: every registered admin, ours and other apps' (groups, lock-outs), writes
+        # its changes to the audit trail. The admin app is listed first, so its ready()
+        # has loaded every admin module by now.
+        from django.contrib import admin
+
+        from .admin_audit import audit_every_admin
+
+        audit_every_admin(admin.site)

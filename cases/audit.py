@@ -1,16 +1,21 @@
-"""The audit trail: entries written by services inside their own transaction, hash-chained.
+"""The audit trail: entries written by services inside their own transaction, one keyed
+chain per municipality (cases/audit_verify.py checks them).
 
 Also the request context (client address) that entries record, and the log-in/log-out
 signals. Entries never hold personal data in clear: callers pass masked values.
 """
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import cache
 
+from django.conf import settings
 from django.contrib.auth import signals as auth_signals
+from django.core.exceptions import ImproperlyConfigured
 from django.db import models, transaction
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +25,7 @@ from .models import AuditEntry, AuditHead, Case, User
 from .scoping import membership_of
 
 GENESIS = "0" * 64
+NO_MUNICIPALITY = 0  # the chain of events that belong to no municipality (failed log-ins)
 _client_address: ContextVar[str | None] = ContextVar("client_address", default=None)
 
 
@@ -37,10 +43,40 @@ class AuditRequestMiddleware:
             _client_address.reset(token)
 
 
-def entry_hash(entry: AuditEntry) -> str:
-    """SHA-256 over the predecessor's hash and this entry's content, canonically encoded."""
+# ---- keys ----------------------------------------------------------------------------------
+
+
+def key_id_of(key: bytes) -> str:
+    """A short name for a key that tells nothing about it (which key signed an entry)."""
+    return hashlib.sha256(b"tadasu-audit-key-id:" + key).hexdigest()[:12]
+
+
+@cache
+def audit_keys() -> dict[str, bytes]:
+    """The MAC keys by id, the signing key first (TADASU_AUDIT_KEYS)."""
+    keys = [key.encode() for key in settings.AUDIT_KEYS]
+    if not keys:
+        raise ImproperlyConfigured(
+            "TADASU_AUDIT_KEYS is not set: audit entries cannot be signed. Generate a key "
+            "with `python -c 'import secrets; print(secrets.token_urlsafe(32))'`."
+        )
+    if any(len(key) < 32 for key in keys):
+        raise ImproperlyConfigured("Each key in TADASU_AUDIT_KEYS needs 32 characters or more.")
+    return {key_id_of(key): key for key in keys}
+
+
+def reset_audit_keys() -> None:
+    """Forget the cached keys (after the setting changed, e.g. in tests)."""
+    audit_keys.cache_clear()
+
+
+def entry_mac(entry: AuditEntry, key: bytes) -> str:
+    """HMAC-SHA256 over the entry's place in its chain, its predecessor's MAC and its
+    content, canonically encoded: nobody without the key can write or re-chain an entry."""
     content = {
-        "prev": entry.prev_hash,
+        "chain": entry.chain,
+        "seq": entry.seq,
+        "prev": entry.prev_mac,
         "at": entry.at.isoformat(),
         "user": entry.user_id,
         "role": entry.role,
@@ -53,32 +89,39 @@ def entry_hash(entry: AuditEntry) -> str:
         "client_address": entry.client_address,
     }
     encoded = json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hmac.new(key, encoded.encode(), hashlib.sha256).hexdigest()
 
 
-_held_head: ContextVar[AuditHead | None] = ContextVar("held_audit_head", default=None)
+# ---- appending -----------------------------------------------------------------------------
+
+# The heads an audit_batch holds, by chain: locked at its first entry in that chain.
+_held_heads: ContextVar[dict[int, AuditHead] | None] = ContextVar("held_heads", default=None)
 
 
-def _lock_head() -> AuditHead:
-    AuditHead.objects.get_or_create(pk=1)
-    # Lock the head: appends are serialised, so the chain never forks.
-    return AuditHead.objects.select_for_update().get(pk=1)
+def _lock_head(chain: int) -> AuditHead:
+    AuditHead.objects.get_or_create(chain=chain)
+    # Lock this chain's head: its appends are serialised, so it never forks. Other
+    # municipalities' chains have heads of their own and never wait for this one.
+    return AuditHead.objects.select_for_update().get(chain=chain)
 
 
 @contextmanager
 def audit_batch() -> Iterator[None]:
-    """Many entries in one transaction (documents issued in bulk): the head is locked once
-    and written once, after the last entry, instead of for each. The chain is the same.
-    Inside, nothing may roll back to a savepoint past an entry and carry on: the head held
-    here would then point at an entry that is gone (an error must end the batch)."""
+    """Many entries in one transaction (documents issued in bulk, an import): each chain's
+    head is locked at its first entry and written once, after the last, instead of for each
+    entry. The chains are the same. Only the chains written are held: another
+    municipality's writes go on. Inside, nothing may roll back to a savepoint past an entry
+    and carry on: a head held here would then point at an entry that is gone (an error must
+    end the batch)."""
     with transaction.atomic():
-        head = _lock_head()
-        token = _held_head.set(head)
+        heads: dict[int, AuditHead] = {}
+        token = _held_heads.set(heads)
         try:
             yield
         finally:
-            _held_head.reset(token)
-        head.save(update_fields=["last_id", "last_hash"])
+            _held_heads.reset(token)
+        for head in heads.values():
+            head.save(update_fields=["seq", "last_id", "last_mac"])
 
 
 def audit_log(
@@ -92,13 +135,33 @@ def audit_log(
 ) -> AuditEntry:
     """`municipality_id` names whose trail an entry without a case belongs to when the
     acting user's organisation does not say it (contractor staff act for a company)."""
-    held = _held_head.get()
+    membership = membership_of(by)
+    m_id = (
+        case.municipality_id
+        if case is not None
+        else municipality_id or (membership.municipality_id if membership else None)
+    )
+    chain = m_id or NO_MUNICIPALITY
+    held = _held_heads.get()
     if held is not None:
-        return _append(held, action, by=by, case=case, obj=obj, data=data, m_id=municipality_id)
+        if chain not in held:
+            held[chain] = _lock_head(chain)
+        return _append(
+            held[chain],
+            action,
+            by=by,
+            membership=membership,
+            case=case,
+            obj=obj,
+            data=data,
+            m_id=m_id,
+        )
     with transaction.atomic():
-        head = _lock_head()
-        entry = _append(head, action, by=by, case=case, obj=obj, data=data, m_id=municipality_id)
-        head.save(update_fields=["last_id", "last_hash"])
+        head = _lock_head(chain)
+        entry = _append(
+            head, action, by=by, membership=membership, case=case, obj=obj, data=data, m_id=m_id
+        )
+        head.save(update_fields=["seq", "last_id", "last_mac"])
     return entry
 
 
@@ -107,57 +170,35 @@ def _append(
     action: str,
     *,
     by: User | None,
+    membership,
     case: Case | None,
     obj: models.Model | None,
     data: dict | None,
     m_id: int | None,
 ) -> AuditEntry:
     """The entry after the locked head; the head now points at it (saved by the caller)."""
-    membership = membership_of(by)
+    key_id, key = next(iter(audit_keys().items()))
     entry = AuditEntry(
         at=timezone.now(),
         user=by if by is not None and by.is_authenticated else None,
         role=membership.role if membership else "",
         action=action,
-        municipality_id=(
-            case.municipality_id
-            if case is not None
-            else m_id or (membership.municipality_id if membership else None)
-        ),
+        municipality_id=m_id,
         case=case,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        # Round-trip through JSON so the hash is computed over what the database returns.
+        # Round-trip through JSON so the MAC is computed over what the database returns.
         data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
         client_address=_client_address.get(),
-        prev_hash=head.last_hash,
+        chain=head.chain,
+        seq=head.seq + 1,
+        key_id=key_id,
+        prev_mac=head.last_mac,
     )
-    entry.hash = entry_hash(entry)
+    entry.mac = entry_mac(entry, key)
     entry.save()
-    head.last_id, head.last_hash = entry.pk, entry.hash
+    head.seq, head.last_id, head.last_mac = entry.seq, entry.pk, entry.mac
     return entry
-
-
-def verify_chain() -> tuple[int, list[str]]:
-    """Walk the chain; return the number of entries and the problems found."""
-    problems: list[str] = []
-    previous = GENESIS
-    count = 0
-    last_id = 0
-    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=2000):
-        count += 1
-        if entry.prev_hash != previous:
-            problems.append(
-                f"entry {entry.pk}: does not follow its predecessor "
-                "(an entry before it was removed or changed)"
-            )
-        if entry_hash(entry) != entry.hash:
-            problems.append(f"entry {entry.pk}: its content was changed")
-        previous, last_id = entry.hash, entry.pk
-    head = AuditHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_id, head.last_hash) != (last_id, previous):
-        problems.append(f"the newest entries after {last_id} were removed")
-    return count, problems
 
 
 # ---- log-in, log-out, failed log-in ------------------------------------------------------

@@ -61,7 +61,9 @@ def audit_export(request: HttpRequest) -> HttpResponse:
         "object_id",
         "client_address",
         "data",
-        "hash",
+        "chain",
+        "seq",
+        "mac",
     ]
 
     def rows():
@@ -80,7 +82,9 @@ def audit_export(request: HttpRequest) -> HttpResponse:
                     e.object_id,
                     e.client_address or "",
                     e.data,
-                    e.hash,
+                    e.chain,
+                    e.seq,
+                    e.mac,
                 ]
             )
 

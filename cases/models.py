@@ -444,9 +444,14 @@ class TimelineEvent(models.Model):
 class AuditEntry(models.Model):
     """Who did what to which case, written in the same transaction as the change.
 
-    Append-only: database triggers refuse UPDATE and DELETE (migration 0006), and each
-    entry carries the SHA-256 of its predecessor's hash and its own content, so a changed
-    or removed entry breaks the chain (`manage.py verify_audit`). Personal data is masked
+    One chain per municipality (`chain` is its id; 0 holds events of no municipality, such
+    as a failed log-in), so the writes of two municipalities never wait for each other.
+    Each entry carries its place in the chain (`seq`, from 1), its predecessor's MAC and
+    its own: an HMAC-SHA256 over its content keyed by a secret kept outside the database
+    (TADASU_AUDIT_KEYS; `key_id` names which). Append-only in the database too: triggers
+    refuse UPDATE, DELETE, TRUNCATE and INSERT OR REPLACE (migrations 0007 and 0013).
+    `manage.py verify_audit` checks every MAC and each chain against the newest signed
+    checkpoint kept outside the database (cases/audit_verify.py). Personal data is masked
     before it gets here (cases/services.py _masked)."""
 
     at = models.DateTimeField()
@@ -462,8 +467,11 @@ class AuditEntry(models.Model):
     object_id = models.CharField(max_length=40, blank=True)
     data = models.JSONField(default=dict, blank=True)
     client_address = models.GenericIPAddressField(null=True, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    chain = models.BigIntegerField(default=0)  # the municipality's id; 0 for none
+    seq = models.BigIntegerField()  # the place in its chain, from 1
+    key_id = models.CharField(max_length=16)
+    prev_mac = models.CharField(max_length=64)
+    mac = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
@@ -474,20 +482,26 @@ class AuditEntry(models.Model):
             # The newest entry of a municipality: the version its cached pages are keyed by.
             models.Index(fields=["municipality", "id"]),
         ]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_entry_chain_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action}"
 
 
 class AuditHead(models.Model):
-    """The newest entry of the chain. One row, locked while an entry is appended, so two
-    writers can never both chain onto the same predecessor."""
+    """The newest entry of one chain. Its row is locked while an entry is appended, so two
+    writers can never both chain onto the same predecessor; each municipality has its own
+    row, so no municipality waits on another's writes (or on its import)."""
 
+    chain = models.BigIntegerField(unique=True)  # AuditEntry.chain
+    seq = models.BigIntegerField(default=0)
     last_id = models.BigIntegerField(default=0)
-    last_hash = models.CharField(max_length=64, default="0" * 64)
+    last_mac = models.CharField(max_length=64, default="0" * 64)
 
     def __str__(self) -> str:
-        return f"{self.last_id} {self.last_hash[:12]}"
+        return f"{self.chain}#{self.seq} {self.last_mac[:12]}"
 
 
 # --- Attachments (cases/attachments.py holds the service and views) ------------------------

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Max
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils import timezone
@@ -34,8 +35,8 @@ SECONDS = 600
 
 def data_version(membership: Membership) -> int:
     if membership.role == Role.CONTRACTOR or membership.municipality_id is None:
-        head = AuditHead.objects.filter(pk=1).values_list("last_id", flat=True).first()
-        return head or 0
+        # Contractor staff read several municipalities' cases: the newest entry of any chain.
+        return AuditHead.objects.aggregate(newest=Max("last_id"))["newest"] or 0
     return municipality_version(membership.municipality_id)
 
 

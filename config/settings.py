@@ -4,8 +4,10 @@ The variables in README's configuration table are read here; everything else is 
 Without DATABASE_URL the embedded SQLite file under var/ is used.
 """
 
+import contextlib
 import os
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -47,6 +49,17 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     return number
 
 
+def _development_file(name: str, make: Callable[[], bytes]) -> Path:
+    # Generated once per checkout, outside git, readable by its owner only.
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(make())
+    return path
+
+
 def _private_dir(path: Path) -> None:
     """Create a folder only the application's user may enter (var/: the SQLite database,
     generated keys, attachments). An existing folder is left as its owner set it."""
@@ -55,26 +68,18 @@ def _private_dir(path: Path) -> None:
         path.chmod(0o700)  # mkdir's mode is filtered by the umask; chmod is not
 
 
-def _private_file(path: Path, content: str | None = None) -> Path:
-    """Create `path` owner-only (0600) from the start: no moment in which it is readable by
-    others, as a write followed by chmod would leave."""
+def _private_file(path: Path) -> None:
+    """Create an empty `path` owner-only (0600) from the start, in an owner-only folder."""
     _private_dir(path.parent)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process started at the same moment and made it
-        return path
-    with os.fdopen(fd, "w") as out:
-        if content is not None:
-            out.write(content)
-    return path
+    # FileExistsError: another process started at the same moment and made it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _development_secret() -> str:
     # A per-checkout secret, generated once and kept outside git (var/ is ignored), so that
     # a development server never runs on a key published in the repository.
-    path = VAR_DIR / "secret_key"
-    if not path.exists():
-        _private_file(path, secrets.token_urlsafe(50))
+    path = _development_file("secret_key", lambda: secrets.token_urlsafe(50).encode())
     return path.read_text().strip()
 
 
@@ -85,16 +90,51 @@ def _development_field_key() -> list[str]:
     # Like the development secret: generated once per checkout, outside git.
     from cryptography.fernet import Fernet
 
-    path = VAR_DIR / "field_key"
-    if not path.exists():
-        _private_file(path, Fernet.generate_key().decode())
-    return [path.read_text().strip()]
+    return [_development_file("field_key", Fernet.generate_key).read_text().strip()]
 
 
 # Keys that encrypt personal data at rest (cases/crypto.py): separate from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("TADASU_FIELD_KEYS", [])
 if not FIELD_ENCRYPTION_KEYS and DEBUG:
     FIELD_ENCRYPTION_KEYS = _development_field_key()
+
+
+def _new_checkpoint_key() -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+# --- The audit trail (cases/audit.py, cases/audit_verify.py, docs/SECURITY.md) -----------
+# Each entry carries an HMAC keyed by TADASU_AUDIT_KEYS (comma-separated, base64 of 32 or
+# more random bytes): the first key signs new entries, every key verifies, so keys rotate
+# like the field keys. The database never holds them: whoever can write to the database
+# alone cannot forge or re-chain an entry.
+AUDIT_KEYS = env_list("TADASU_AUDIT_KEYS", [])
+if not AUDIT_KEYS and DEBUG:
+    AUDIT_KEYS = [
+        _development_file("audit_key", lambda: secrets.token_urlsafe(32).encode())
+        .read_text()
+        .strip()
+    ]
+# `manage.py audit_checkpoint` signs each chain's head with an Ed25519 private key (a PEM
+# file, TADASU_AUDIT_CHECKPOINT_KEY; needed only where checkpoints are written) and writes
+# the checkpoint outside the database: to the "audit_checkpoints" storage below (a folder by
+# default; any Django storage, e.g. a bucket with object lock). `verify_audit` accepts
+# checkpoints signed by TADASU_AUDIT_CHECKPOINT_PUBLIC_KEYS (base64 of the raw public keys;
+# derived from the private key when only that is set).
+AUDIT_CHECKPOINT_KEY = env_str("TADASU_AUDIT_CHECKPOINT_KEY")
+if not AUDIT_CHECKPOINT_KEY and DEBUG:
+    AUDIT_CHECKPOINT_KEY = str(_development_file("audit_checkpoint_key.pem", _new_checkpoint_key))
+AUDIT_CHECKPOINT_PUBLIC_KEYS = env_list("TADASU_AUDIT_CHECKPOINT_PUBLIC_KEYS", [])
+AUDIT_CHECKPOINT_DIR = Path(
+    env_str("TADASU_AUDIT_CHECKPOINT_DIR", str(VAR_DIR / "audit-checkpoints"))
+)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 if not SECRET_KEY:
@@ -222,6 +262,27 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+
+# --- Storages: Django's defaults, plus where audit checkpoints are written -----------------
+# A checkpoint is never overwritten (cases/audit_verify.py); in production point
+# TADASU_AUDIT_CHECKPOINT_STORAGE at a storage class the database's administrators cannot
+# write to, e.g. django-storages' S3 storage on a bucket with object lock.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "audit_checkpoints": {
+        "BACKEND": env_str(
+            "TADASU_AUDIT_CHECKPOINT_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {}
+        if env_str("TADASU_AUDIT_CHECKPOINT_STORAGE")
+        else {
+            "location": str(AUDIT_CHECKPOINT_DIR),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
 
 # --- Cache: the dashboard's rendered figures (overview/views.py) -------------------------
 # Entries are keyed by the municipality's newest audit entry, so a cache never serves figures

@@ -7,6 +7,7 @@
 
 import os
 from dataclasses import dataclass
+from importlib import import_module
 
 import pytest
 from django.test import Client, RequestFactory
@@ -114,3 +115,47 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# --- the append-only audit tables and a transactional test's flush ------------------------
+# Tests that cannot run inside a rolled-back transaction (the live server's, the PostgreSQL
+# race tests) are followed by a flush that empties every table: DELETE on SQLite, which the
+# append-only triggers refuse, and TRUNCATE on PostgreSQL, which they refuse while the table
+# holds entries. So, only here and in one transaction: triggers off, the audit tables
+# emptied, triggers back. No test ever runs without them (tests/cases/test_audit_tamper.py
+# checks them). The statements are migration 0013's own, so they cannot drift apart.
+_triggers = import_module("cases.migrations.0013_audit_keyed_chains")
+
+
+def empty_audit_tables() -> None:
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            for sql in _triggers.SQLITE_REVERSE:
+                cursor.execute(sql)
+            cursor.execute("DELETE FROM cases_auditentry")
+            cursor.execute("DELETE FROM cases_audithead")
+            for sql in _triggers.SQLITE:
+                cursor.execute(sql)
+        else:
+            for table in ("cases_auditentry", "cases_audithead"):
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+                cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (a constant)
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+
+
+@pytest.fixture(autouse=True)
+def _audit_tables_emptied_before_flush(request):
+    marker = request.node.get_closest_marker("django_db")
+    if not (
+        "transactional_db" in request.fixturenames
+        or "live_server" in request.fixturenames
+        or (marker is not None and marker.kwargs.get("transaction"))
+    ):
+        yield
+        return
+    # Set up first, so torn down (flushed) after the tables were emptied here.
+    request.getfixturevalue("transactional_db")
+    yield
+    empty_audit_tables()

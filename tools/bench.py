@@ -68,6 +68,7 @@ def _configure(database_url: str | None, workdir: Path) -> str:
             "DJANGO_ALLOWED_HOSTS": "testserver",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "TADASU_FIELD_KEYS": Fernet.generate_key().decode(),
+            "TADASU_AUDIT_KEYS": Fernet.generate_key().decode(),
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }
     )

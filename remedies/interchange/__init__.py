@@ -11,6 +11,8 @@ error imports nothing, and the error names the case, the item, the field and the
 
 Reference data (municipalities, offices, contractors, agencies, users) is never in the
 file: it is looked up by its natural key, and a missing one stops the import.
+People's contact and account details are in the file only when asked for
+(`personal_data`), and every export is audited first (`audit_export`).
 
 rules.py holds what export and import share (the fields, which edit sets which field,
 values and reference data as the file holds them); export.py writes a file; replay.py
@@ -18,9 +20,16 @@ replays one, each item through the service call in actions.py; stream.py reads a
 case at a time.
 """
 
-from .export import export_cases
+from .export import audit_export, export_cases
 from .replay import import_case_file, import_cases
 from .rules import InterchangeError
 from .stream import NotJSONError
 
-__all__ = ["InterchangeError", "NotJSONError", "export_cases", "import_case_file", "import_cases"]
+__all__ = [
+    "InterchangeError",
+    "NotJSONError",
+    "audit_export",
+    "export_cases",
+    "import_case_file",
+    "import_cases",
+]

@@ -1,12 +1,20 @@
 """Export: each case as the file holds it, every action with who took it, and one global
-`seq` ordering the actions of all cases as they were taken (from the audit trail)."""
+`seq` ordering the actions of all cases as they were taken (from the audit trail).
 
+A person's contact and account details stay out of the file unless asked for, and every
+export is audited (audit_export) before the file leaves."""
+
+import getpass
+import os
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from django.db import transaction
 from django_scopes import scopes_disabled
 
-from cases.models import AuditEntry, Case, TimelineEvent, User
+from cases.audit import audit_log
+from cases.models import AuditEntry, Case, Municipality, TimelineEvent, User
 
 from .. import ledger
 from ..models import (
@@ -18,6 +26,7 @@ from ..models import (
     Visit,
 )
 from .rules import (
+    CONTACT_FIELDS,
     FORMAT,
     VERSION,
     InterchangeError,
@@ -30,12 +39,19 @@ from .rules import (
 )
 
 
-def export_cases(cases: Iterable[Case] | None = None) -> dict:
-    """All cases (or the given ones) as one interchange document, in order of creation."""
+def export_cases(cases: Iterable[Case] | None = None, *, personal_data: bool = False) -> dict:
+    """All cases (or the given ones) as one interchange document, in order of creation.
+
+    A person's phone number, address, bank and cashless account (CONTACT_FIELDS) are in it
+    only with `personal_data`; without, the parties hold their names and nothing to reach
+    them or their money by, and the header says so."""
     with scopes_disabled():
         if cases is None:
             cases = Case.objects.all()
-        exporters = [_CaseExport(case) for case in sorted(cases, key=lambda c: c.pk)]
+        exporters = [
+            _CaseExport(case, personal_data=personal_data)
+            for case in sorted(cases, key=lambda c: c.pk)
+        ]
         documents = [exporter.document() for exporter in exporters]
         items = sorted(
             (item for exporter in exporters for item in exporter.items), key=lambda i: i[0]
@@ -44,14 +60,64 @@ def export_cases(cases: Iterable[Case] | None = None) -> dict:
             item["seq"] = seq
         for exporter in exporters:
             exporter.link_reversals()
-    return {"format": FORMAT, "version": VERSION, "cases": documents}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "personal_data": personal_data,
+        "cases": documents,
+    }
+
+
+EXPORTED = "tadasu.cases.exported"
+
+
+def audit_export(
+    document: dict,
+    *,
+    by: User | None,
+    personal_data: bool,
+    destination: str,
+    references: Iterable[str] = (),
+) -> None:
+    """The audit entries of an export, written (and committed) before the document leaves:
+    one per municipality whose cases it holds, in that municipality's trail, with how many
+    cases and whether personal data went with them. A command acts for no user: the entry
+    then names the command and the operating-system account that ran it."""
+    counts: dict[str, int] = defaultdict(int)
+    for case in document["cases"]:
+        counts[case["municipality"]] += 1
+    references = set(references)
+    chosen: dict[str, list[str]] = defaultdict(list)
+    for case in document["cases"]:
+        if case["reference"] in references:
+            chosen[case["municipality"]].append(case["reference"])
+    ids = dict(Municipality.objects.filter(code__in=counts).values_list("code", "pk"))
+    common: dict[str, Any] = {"personal_data": personal_data, "destination": destination}
+    if by is None:
+        common |= {"via": "command", "command": "export_cases", "os_user": _os_user()}
+    with transaction.atomic():
+        for code in sorted(counts):
+            data = {"municipality": code, "cases": counts[code], **common}
+            data["selection"] = sorted(chosen[code]) if references else "all"
+            audit_log(EXPORTED, by=by, data=data, municipality_id=ids[code])
+        if not counts:  # nothing exported: the attempt is still on record
+            audit_log(EXPORTED, by=by, data={"cases": 0, **common})
+
+
+def _os_user() -> str:
+    """Who ran the command, as the operating system knows them."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}"
 
 
 _UNLOGGED = 1 << 62  # rows written around the services sort after everything else
 
 
 class _CaseExport:
-    def __init__(self, case: Case):
+    def __init__(self, case: Case, *, personal_data: bool):
+        self.personal_data = personal_data
         self.case = Case.objects.select_related(
             "municipality", "office", "contractor", "assignee", "created_by"
         ).get(pk=case.pk)
@@ -172,12 +238,17 @@ class _CaseExport:
         balances = {b.party.pk: b.amount for b in ledger.balances(self.case)}
         parties = []
         for party in self.case.parties.order_by("pk"):
+            fields = party_fields(party, balances.get(party.pk, 0))
+            if not self.personal_data:
+                # Left out, not blanked: an import then adds the person without them, and
+                # the edits that set only those are left out with them (party_field_placement).
+                fields = {k: v for k, v in fields.items() if k not in CONTACT_FIELDS}
             document = self._item(
                 self._made("tadasu.party.added", party),
                 self.case.created_by,
                 1,
                 party.pk,
-                **party_fields(party, balances.get(party.pk, 0)),
+                **fields,
             )[1]
             edits = [
                 entry

@@ -118,8 +118,8 @@ def party_field_placement(final: dict, updates: list[tuple[int, list[str]]]) -> 
     return [[name for name in PARTY_FIELDS if name in fields] for fields in placed]
 
 
-# Contact and account details of a person (encrypted at rest; in clear in the file, which
-# is an administrator's export).
+# Contact and account details of a person: encrypted at rest, and in the file only when the
+# export is asked for personal data (then in clear); an import takes a party without them.
 CONTACT_FIELDS = (
     "phone",
     "address",

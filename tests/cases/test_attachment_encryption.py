@@ -96,7 +96,7 @@ def test_files_stored_in_clear_before_are_encrypted(client, case, stored, how):
     if how == "command":
         call_command("encrypt_attachments", stdout=io.StringIO())
     else:
-        importlib.import_module("cases.migrations.0013_encrypt_attachments").encrypt_existing(
+        importlib.import_module("cases.migrations.0014_encrypt_attachments").encrypt_existing(
             apps, None
         )
     assert crypto.decrypt_bytes(path.read_bytes()) == PDF

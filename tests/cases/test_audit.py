@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django_scopes import scopes_disabled
 
-from cases.audit import verify_chain
+from cases.audit_verify import verify_chain
 from cases.models import (
     AuditEntry,
     Case,

@@ -9,14 +9,11 @@
 
 import os
 import shutil
-from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 
 import pytest
-from django.db import connection, transaction
 
 from cases.models import Agency, Case, Role, User
 
@@ -155,40 +152,6 @@ def browser_context_args(browser_context_args):
 def page(page):
     page.set_default_timeout(10_000)
     return page
-
-
-# --- the append-only audit table and the live server's flush -------------------------------
-# live_server tests cannot run inside a rolled-back transaction (the server thread must see
-# the test's rows), so pytest-django empties every table after each of them ("flush"). On
-# PostgreSQL the flush is TRUNCATE, which row triggers do not see; on SQLite it is DELETE,
-# which the append-only trigger refuses, and the flush would fail. So, only here, in one
-# transaction: drop the triggers, empty the audit table, put the triggers back. The flush
-# then finds the table empty, the trigger never fires, and no other test ever runs without
-# the triggers (tests/cases/test_audit.py checks them). The statements are migration 0007's
-# own, so they cannot drift apart.
-_triggers = import_module("cases.migrations.0007_audit_append_only")
-
-
-def _empty_audit_table() -> None:
-    if connection.vendor != "sqlite":
-        return
-    with transaction.atomic(), connection.cursor() as cursor:
-        for sql in _triggers.SQLITE_REVERSE:
-            cursor.execute(sql)
-        cursor.execute("DELETE FROM cases_auditentry")
-        for sql in _triggers.SQLITE:
-            cursor.execute(sql)
-        cursor.execute(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
-            "AND tbl_name = 'cases_auditentry'"
-        )
-        assert cursor.fetchone()[0] == len(_triggers.SQLITE)
-
-
-@pytest.fixture(autouse=True)
-def _audit_table_emptied_before_flush(transactional_db) -> Iterator[None]:
-    yield
-    _empty_audit_table()
 
 
 # --- personas, as in tests/conftest.py, with passwords for the log-in form ----------------

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 
-from cases.audit import verify_chain
+from cases.audit_verify import verify_chain
 from cases.models import AuditEntry, ClosedDay, Role, Stage, StageDeadline
 from tests.factories import CaseFactory, MunicipalityFactory, member
 

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from cases import services as case_services
-from cases.audit import verify_chain
+from cases.audit_verify import verify_chain
 from cases.models import AuditEntry, DataKind, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger

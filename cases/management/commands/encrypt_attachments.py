@@ -1,6 +1,6 @@
 """Encrypt attachment files stored in clear before attachments were encrypted at rest.
 
-Idempotent: a file already encrypted is left as it is. Migration cases 0013 runs the same on
+Idempotent: a file already encrypted is left as it is. Migration cases 0014 runs the same on
 upgrade; run this again after restoring files from an older backup.
 """
 

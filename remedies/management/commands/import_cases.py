@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django_scopes import scopes_disabled
 
+from cases.audit_verify import checkpoint_after_bulk_job
 from cases.models import Case
 from remedies.interchange import InterchangeError, NotJSONError, import_case_file
 
@@ -34,6 +35,7 @@ class Command(BaseCommand):
         except InterchangeError as error:
             raise CommandError(f"{file}: {error}\nNothing was imported.") from error
         self.stdout.write(self.style.SUCCESS(f"Imported {len(imported)} case(s)."))
+        self.stdout.write(checkpoint_after_bulk_job())
         with scopes_disabled():
             for start in range(0, len(imported), _BATCH):
                 batch = imported[start : start + _BATCH]

@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from cases.audit_verify import checkpoint_after_bulk_job
 from cases.errors import CaseError
 from cases.models import Case, Party, User
 from cases.scoping import tenant_scope
@@ -140,3 +141,4 @@ class Command(BaseCommand):
                     )
                 bar.update()
         self.stdout.write(f"{len(targets)} documents in {out}")
+        self.stdout.write(checkpoint_after_bulk_job())

@@ -2,6 +2,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from cases.audit_verify import checkpoint_after_bulk_job
 from remedies.demo import DEMO_PASSWORD, USERS, load_demo
 from remedies.interchange import InterchangeError
 
@@ -29,6 +30,7 @@ class Command(BaseCommand):
             if callable(step):
                 step()
         self.stdout.write(self.style.SUCCESS("Demo data is loaded."))
+        self.stdout.write(checkpoint_after_bulk_job())
         self.stdout.write(f"Demo log-ins (password: {DEMO_PASSWORD}):")
         for spec in USERS:
             who = f"{spec.organisation}, {spec.role}" if spec.role else "Django admin (/admin/)"

@@ -18,7 +18,7 @@ def encrypt_existing(apps, schema_editor) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0012_queue_index"),
+        ("cases", "0013_audit_keyed_chains"),
     ]
 
     operations = [migrations.RunPython(encrypt_existing, migrations.RunPython.noop)]
