@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import permissions
+from .access import case_for, member_required
 from .audit import audit_log
 from .errors import CaseError
 from .forms import TadasuForm
@@ -38,7 +39,6 @@ from .mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
 from .mynumber import contains_individual_number
 from .scoping import membership_of
 from .services import actor_of, add_timeline, lock_case, require_member, today
-from .views import _case_for, member_required
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ class AttachmentForm(TadasuForm):
 
 @member_required
 def attachment_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     if not can_add_attachment(request.membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
     form = AttachmentForm(request.POST or None, request.FILES or None)
@@ -238,7 +238,7 @@ def attachment_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def attachment_download(request: HttpRequest, ref: str, attachment_id: int) -> HttpResponse:
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     # Through the scoped case: an attachment of another case is not found here either.
     attachment = get_object_or_404(Attachment, case=case, pk=attachment_id)
     try:

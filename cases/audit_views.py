@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from .audit import audit_log
 from .exports import spreadsheet_safe
 from .models import AuditEntry, Role
-from .views import member_required
+from .access import member_required
 
 
 def _entries(request: HttpRequest):

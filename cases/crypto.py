@@ -48,6 +48,31 @@ def rotate(token: str) -> str:
     return _fernet().rotate(token.encode()).decode()
 
 
+# Bytes kept outside the database (attachments, cases/storage.py) are Fernet tokens too: the
+# same keys, the same rotation. A token starts with the version byte 0x80, which base64
+# writes as "gA"; no file type Tadasu keeps (PDF, PNG, JPEG) starts so.
+TOKEN_PREFIX = b"gAAAAA"
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    return _fernet().encrypt(data)
+
+
+def decrypt_bytes(token: bytes) -> bytes:
+    try:
+        return _fernet().decrypt(token)
+    except InvalidToken as error:
+        raise ImproperlyConfigured("A stored file cannot be decrypted with any key.") from error
+
+
+def rotate_bytes(token: bytes) -> bytes:
+    return _fernet().rotate(token)
+
+
+def is_encrypted(data: bytes) -> bool:
+    return data.startswith(TOKEN_PREFIX)
+
+
 class EncryptedTextField(models.TextField):
     """A text field stored as a Fernet token. Empty stays empty (nothing to hide)."""
 

@@ -286,3 +286,14 @@ class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
 
 
 # --- end of input that used to answer 500 ------------------------------------------------
+
+
+class RevealForm(TadasuForm):
+    """The reason asked before a closed case's personal details are shown (cases/reveal.py)."""
+
+    reason = forms.CharField(
+        label=_("Why do you need to see these details?"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded in the audit trail, e.g. 監査での照合, 住民からの再照会."),
+    )

@@ -21,6 +21,21 @@ def can_open_case_in(membership: Membership | None, municipality: Municipality) 
     return membership.municipality_id == municipality.pk
 
 
+def can_read_case(membership: Membership | None, case: Case) -> bool:
+    """The same rule as the tenant scope (scoping.py), for one case already in hand: city
+    roles read their municipality's cases; contractor staff the cases of their own desks in
+    the municipalities their company serves."""
+    if membership is None:
+        return False
+    if membership.role == Role.CONTRACTOR:
+        return (
+            case.contractor_id is not None
+            and case.contractor_id == membership.contractor_id
+            and membership.contractor.municipalities.filter(pk=case.municipality_id).exists()
+        )
+    return membership.municipality_id == case.municipality_id
+
+
 def can_edit_case(membership: Membership | None, case: Case) -> bool:
     """City staff and managers work the case file of their own municipality, while the case
     is open; a closed or withdrawn case is changed only by reopening it."""

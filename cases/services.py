@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import permissions
+from . import handovers, permissions, reveal
 from .audit import audit_log
 from .crypto import mask, mask_address
 from .errors import CaseError
@@ -33,7 +33,7 @@ from .models import (
 )
 from .scoping import membership_of
 from .search import party_search_key
-from .wareki import fiscal_year
+from .wareki import fiscal_year, wareki
 
 CASE_FIELDS = (
     "kind",
@@ -92,6 +92,26 @@ def lock_case(case: Case) -> Case:
 def not_in_future(value: date | None, field: str) -> None:
     if value is not None and value > today():
         raise CaseError(_("This date is in the future."), field=field)
+
+
+def first_known_date(case: Case) -> date:
+    """The earliest day the case knows of: when the error occurred, else its discovery."""
+    return case.occurred_on or case.discovered_on
+
+
+def check_event_date(case: Case, value: date | None, field: str) -> None:
+    """A day something happened in the case: not before the case's first known date (the
+    error cannot be acted on before it happened; a stage dated in 1868 made the deadlines
+    count 39,586 business days) and not in the future."""
+    if value is None:
+        return
+    floor = first_known_date(case)
+    if value < floor:
+        raise CaseError(
+            _("This date is before the case began (%(date)s).") % {"date": wareki(floor)},
+            field=field,
+        )
+    not_in_future(value, field)
 
 
 def _check_case_fields(fields: dict) -> None:
@@ -282,12 +302,10 @@ def case_update(*, case: Case, by: User, **changes) -> Case:
             "tadasu.case.changed", by=by, case=case, obj=case, data={"fields": sorted(changed)}
         )
         if "contractor" in changed:
-            # The city's money totals are kept per contractor of the case; their rows are
-            # locked after the audit head, as the ledger does. remedies/ is asked at call
-            # time, never imported by cases/ at import time (DESIGN.md, Boundaries).
-            from remedies.ledger import case_contractor_changed
-
-            case_contractor_changed(case, was=was_contractor)
+            # After the audit entry (it takes the audit head): what other apps keep per
+            # contractor of the case moves with it, its rows locked after the head, as the
+            # ledger does (remedies registers the city's money totals: handovers.py).
+            handovers.contractor_changed(case, was=was_contractor)
     return case
 
 
@@ -320,7 +338,7 @@ def _check_party(case: Case, fields: dict, *, party: Party | None = None) -> Non
             _("Enter the identification status, e.g. “身元をデジタル庁に照会中”."),
             field="identification_note",
         )
-    not_in_future(fields.get("identified_on"), "identified_on")
+    check_event_date(case, fields.get("identified_on"), "identified_on")
 
 
 PARTY_FIELDS = (
@@ -499,8 +517,12 @@ def misregistration_add(
         raise CaseError(_("A party cannot be linked to itself."), field="target")
     if data_kind not in DataKind.values:
         raise CaseError(_("Choose which data was registered."), field="data_kind")
+    # The registration is the error itself: not before the day it occurred, when that is
+    # known (a registration before an unknown occurrence date may well precede discovery).
+    if case.occurred_on is not None:
+        check_event_date(case, registered_on, "registered_on")
     not_in_future(registered_on, "registered_on")
-    not_in_future(corrected_on, "corrected_on")
+    check_event_date(case, corrected_on, "corrected_on")
     if registered_on and corrected_on and corrected_on < registered_on:
         raise CaseError(
             _("The correction cannot come before the registration."), field="corrected_on"
@@ -537,7 +559,7 @@ def timeline_add(
     case = lock_for_edit(case, by)
     if occurred_on is None:
         raise CaseError(_("Enter the date."), field="occurred_on")
-    not_in_future(occurred_on, "occurred_on")
+    check_event_date(case, occurred_on, "occurred_on")
     if not actor.strip():
         raise CaseError(_("Enter who acted."), field="actor")
     if not text.strip():
@@ -550,14 +572,22 @@ def timeline_add(
 
 
 @transaction.atomic
-def party_reveal(*, party: Party, by: User, purpose: str = "view") -> Party:
-    """Someone asked to see a person's contact and account details in clear: record it."""
-    require_member(by)  # and the caller found the party through the tenant scope
-    audit_log(
-        "tadasu.party.revealed",
-        by=by,
-        case=party.case,
-        obj=party,
-        data={"label": party.label, "purpose": purpose},
-    )
-    return party
+def party_reveal(
+    *, party: Party, by: User, purpose: str = "view", reason: str = ""
+) -> tuple[str, ...]:
+    """Someone asked to see a person's details in clear: check what the role may see
+    (cases/reveal.py), record it, and return the names of the details that may be shown."""
+    membership = require_member(by)  # and the caller found the party through the tenant scope
+    # Fresh: a case closed since the page was loaded shows only what a closed case may.
+    case = Case.objects.get(pk=party.case_id)
+    rule = reveal.rule_for(membership, case)
+    if not rule.fields:
+        raise PermissionDenied(rule.withheld or _("Your role cannot see these details."))
+    reason = (reason or "").strip()
+    if rule.needs_reason and not reason:
+        raise CaseError(_("Enter why you need to see these details."), field="reason")
+    data = {"label": party.label, "purpose": purpose, "fields": list(rule.fields)}
+    if rule.needs_reason:
+        data["reason"] = reason
+    audit_log("tadasu.party.revealed", by=by, case=case, obj=party, data=data)
+    return rule.fields

@@ -1,10 +1,8 @@
 """Thin views: look up within the tenant scope, parse with a form, call a service."""
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -15,7 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, pagecache, permissions, searches, sections, selectors, services
+from . import exports, pagecache, permissions, reveal, searches, sections, selectors, services
+from .access import case_for, editable_case_for, member_required
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
@@ -24,42 +23,15 @@ from .forms import (
     MisregistrationForm,
     PartyForm,
     ReportForm,
+    RevealForm,
     TimelineForm,
 )
-from .models import Case, Membership, Misregistration, Party, Role
+from .models import Membership, Misregistration, Party, Role
 
 # Rows per page of the case list: a screenful, as ticket trackers show.
 PAGE_SIZE = 25
 # Timeline entries on the case page; the rest are on the case's timeline page.
 TIMELINE_WINDOW = 30
-
-
-def member_required(view: Callable) -> Callable:
-    """Signed in and acting for an organisation; otherwise log-in page or 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.membership is None:
-            raise PermissionDenied(_("Your account is not attached to any organisation."))
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def _case_for(request: HttpRequest, ref: str) -> Case:
-    # Case.objects is scoped to the user's organisation: a foreign case is a 404.
-    return get_object_or_404(
-        Case.objects.select_related("municipality", "office", "contractor", "assignee"),
-        reference=ref,
-    )
-
-
-def _editable_case_for(request: HttpRequest, ref: str) -> Case:
-    case = _case_for(request, ref)
-    if not permissions.can_edit_case(request.membership, case):
-        raise PermissionDenied(_("You may read this case but not change it."))
-    return case
 
 
 def _run(form, service: Callable, **kwargs):
@@ -175,10 +147,13 @@ def case_new(request: HttpRequest) -> HttpResponse:
 
 @member_required
 def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
 
     def body() -> str:
         parties = list(case.parties.all())
+        reveal_rule = reveal.rule_for(request.membership, case)
+        for party in parties:
+            party.can_reveal = reveal.offers_something(reveal_rule, party)
         links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
@@ -191,6 +166,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "timeline": timeline,
             "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
+            "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }
         return render_to_string("cases/case_detail_body.html", context, request)
@@ -205,7 +181,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
 @member_required
 def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
     """The whole 経過 of a case, oldest first."""
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     return render(
         request,
         "cases/timeline.html",
@@ -215,7 +191,7 @@ def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def case_edit(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     form = CaseForm(
         request.POST or None, membership=request.membership, initial=CaseForm.initial_from(case)
     )
@@ -232,7 +208,7 @@ def case_edit(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 @member_required
 def case_take(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     services.case_take(case=case, by=request.user)
     messages.success(request, _("You are now the assignee of this case."))
     return redirect("cases:detail", ref=case.reference)
@@ -240,7 +216,7 @@ def case_take(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def party_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     form = PartyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         party = _run(form, services.party_add, case=case, by=request.user, **form.cleaned_data)
@@ -253,16 +229,32 @@ def party_new(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 @member_required
 def party_reveal(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
-    """Contact and account details in clear, on an explicit request that is audited."""
-    case = _case_for(request, ref)
+    """A person's details in clear, as far as the role may see them (cases/reveal.py), on
+    an explicit request that is audited. On a closed case the reason is asked first."""
+    case = case_for(request, ref)
     party = get_object_or_404(Party, case=case, pk=party_id)
-    services.party_reveal(party=party, by=request.user)
-    return render(request, "cases/party_reveal.html", {"case": case, "party": party})
+    rule = reveal.rule_for(request.membership, case)
+    context = {"case": case, "party": party, "rule": rule}
+    form = None
+    if rule.needs_reason:
+        # The case page's button arrives without a reason: ask for it, show nothing yet.
+        form = RevealForm(request.POST if "reason" in request.POST else None)
+        if not form.is_valid():
+            return render(request, "cases/party_reveal_reason.html", {**context, "form": form})
+    try:
+        fields = services.party_reveal(
+            party=party, by=request.user, reason=form.cleaned_data["reason"] if form else ""
+        )
+    except CaseError as error:
+        form.add_error("reason", error.message)
+        return render(request, "cases/party_reveal_reason.html", {**context, "form": form})
+    rows = reveal.rows(reveal.Rule(fields), party)
+    return render(request, "cases/party_reveal.html", {**context, "rows": rows})
 
 
 @member_required
 def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     party = get_object_or_404(Party, case=case, pk=party_id)
     if request.method == "GET":
         # The edit form shows the details in clear: that is a reveal too.
@@ -280,7 +272,7 @@ def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
 
 @member_required
 def link_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     parties = Party.objects.filter(case=case)
     form = MisregistrationForm(request.POST or None, parties=parties)
     if request.method == "POST" and form.is_valid():
@@ -303,7 +295,7 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def timeline_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     form = TimelineForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         event = _run(form, services.timeline_add, case=case, by=request.user, **form.cleaned_data)

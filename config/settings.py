@@ -4,6 +4,7 @@ The variables in README's configuration table are read here; everything else is 
 Without DATABASE_URL the embedded SQLite file under var/ is used.
 """
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable
@@ -57,6 +58,22 @@ def _development_file(name: str, make: Callable[[], bytes]) -> Path:
         with os.fdopen(descriptor, "wb") as file:
             file.write(make())
     return path
+
+
+def _private_dir(path: Path) -> None:
+    """Create a folder only the application's user may enter (var/: the SQLite database,
+    generated keys, attachments). An existing folder is left as its owner set it."""
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask; chmod is not
+
+
+def _private_file(path: Path) -> None:
+    """Create an empty `path` owner-only (0600) from the start, in an owner-only folder."""
+    _private_dir(path.parent)
+    # FileExistsError: another process started at the same moment and made it.
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _development_secret() -> str:
@@ -198,9 +215,27 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite waits for a writer instead of failing at once with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            # Writers wait for each other (up to 20 s) instead of failing with "database is
+            # locked". IMMEDIATE takes the write lock when the transaction begins: a deferred
+            # one reads first, and when it then wants to write while another writer holds
+            # the lock, SQLite cannot wait (that would be a deadlock) and fails at once. So
+            # a service's transaction waits at its start, then reads what the winner wrote
+            # and refuses a stale form with the same 409 as on PostgreSQL, where the row
+            # lock (select_for_update) serialises the same way.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            # Readers never wait for the writer, nor the writer for readers (write-ahead log).
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
+    )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # SQLite creates its file as the umask allows (usually 0644, readable by every local
+    # user); created here first, owner-only. Its -wal and -shm files take the same mode.
+    _database_file = Path(DATABASES["default"]["NAME"])
+    if str(_database_file) != ":memory:" and not _database_file.exists():
+        _private_file(_database_file)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
@@ -279,6 +314,9 @@ TADASU_SITE_URL = env_str("TADASU_SITE_URL", "http://127.0.0.1:8000").rstrip("/"
 # access-checked download view. TADASU_ATTACHMENT_MAX_MB bounds one file.
 TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
+# Every uploaded file Django writes (the attachment storage sets the same itself): owner-only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # --- end attachments ------------------------------------------------------------------------
 
 # --- Reception sheets (receptions/) ---------------------------------------------------------

@@ -16,7 +16,7 @@ from cases.deadlines import DEFAULT_DAYS, days_by_stage
 from cases.errors import CaseError
 from cases.models import ClosedDay, Membership, Role
 from cases.selectors import deadline_book
-from cases.views import member_required
+from cases.access import member_required
 
 from . import services
 from .dashboard import dashboard as build_dashboard

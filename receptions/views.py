@@ -14,7 +14,7 @@ from cases import searches
 from cases.errors import CaseError
 from cases.models import Case, Party
 from cases.search import normalise
-from cases.views import _case_for, _editable_case_for, member_required
+from cases.access import case_for, editable_case_for, member_required
 
 from . import permissions, selectors, services, sheets
 from .errors import ReceptionError, SheetRefused
@@ -166,7 +166,7 @@ def checklist(request: HttpRequest, reception_id: int) -> HttpResponse:
 @require_POST
 @member_required
 def counterpart_add(request: HttpRequest, ref: str, reception_id: int) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editablecase_for(request, ref)
     candidate = get_object_or_404(Reception, pk=reception_id, municipality=case.municipality)
     url = reverse("cases:detail", kwargs={"ref": case.reference})
     form = CounterpartForm(request.POST)
@@ -201,7 +201,7 @@ SEARCH_FIELDS = ("rs", "ron", "roffice")
 @require_POST
 @member_required
 def reception_search(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _case_for(request, ref)  # the tenant scope's 404 for another city's case
+    case = case_for(request, ref)  # the tenant scope's 404 for another city's case
     query = QueryDict(mutable=True)
     for name in ("ron", "roffice"):
         if request.POST.get(name):

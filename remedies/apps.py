@@ -9,9 +9,9 @@ class RemediesConfig(AppConfig):
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.
-        from cases import screening, sections
+        from cases import handovers, screening, sections
 
-        from . import views, workflow  # noqa: F401
+        from . import ledger, views, workflow  # noqa: F401
         from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
 
         # Input screen (cases/screening.py): free text and the names of people present.
@@ -22,6 +22,7 @@ class RemediesConfig(AppConfig):
         )
         screening.register(ApologyLetter, text=("note",))
         screening.register(LedgerEntry, text=("note",))
+
         from .documents import views as document_views
 
         sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))
@@ -35,3 +36,5 @@ class RemediesConfig(AppConfig):
                 document_views.case_documents_section,
             )
         )
+        # A case's money totals move with it when it changes contractor (cases/handovers.py).
+        handovers.on_contractor_changed(ledger.case_contractor_changed)

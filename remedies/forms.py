@@ -130,6 +130,14 @@ class VisitForm(LedgerForm):
         label=_("Returned as"), choices=MONEY_METHODS, required=False
     )
 
+    def __init__(self, *args, contractor_only: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if contractor_only:
+            # Contractor staff book only their own company's side (remedies.services).
+            own = [(Side.CONTRACTOR.value, Side.CONTRACTOR.label)]
+            self.fields["hand_over_side"].choices = own
+            self.fields["collected_by"].choices = own
+
 
 class LetterForm(TadasuForm):
     party = PartyChoiceField(label=_("Addressee"), queryset=Party.objects.none())

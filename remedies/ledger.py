@@ -22,8 +22,8 @@ from cases.models import Case, Party, User
 from cases.services import (
     actor_of,
     add_timeline,
+    check_event_date,
     lock_for_edit,
-    not_in_future,
     require_member,
 )
 from cases.wareki import wareki, yen
@@ -140,7 +140,7 @@ def _begin(case: Case, by: User, expected_head: int | None, on: date | None) -> 
         )
     if on is None:
         raise RemedyError(_("Enter the date."), field="on")
-    not_in_future(on, "on")
+    check_event_date(case, on, "on")
     return case
 
 

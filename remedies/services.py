@@ -17,9 +17,9 @@ from cases.models import Agency, Case, Party, Role, User
 from cases.services import (
     actor_of,
     add_timeline,
+    check_event_date,
     lock_case,
     lock_for_edit,
-    not_in_future,
     require_member,
 )
 from cases.wareki import yen
@@ -45,10 +45,10 @@ def _required_text(value: str, field: str, message: str) -> str:
     return value.strip()
 
 
-def _required_date(value: date | None, field: str) -> date:
+def _required_date(case: Case, value: date | None, field: str) -> date:
     if value is None:
         raise RemedyError(_("Enter the date."), field=field)
-    not_in_future(value, field)
+    check_event_date(case, value, field)
     return value
 
 
@@ -76,7 +76,7 @@ def contact_add(
     agencies = list(agencies or [])
     if not agencies:
         raise RemedyError(_("Choose at least one agency."), field="agencies")
-    contacted_on = _required_date(contacted_on, "contacted_on")
+    contacted_on = _required_date(case, contacted_on, "contacted_on")
     if channel not in Channel.values:
         raise RemedyError(_("Choose how the agency was contacted."), field="channel")
     if made_by not in (Side.MUNICIPALITY, Side.CONTRACTOR):
@@ -111,7 +111,7 @@ def contact_add(
 def _answer(
     case: Case, contact: AgencyContact, *, by: User, answered_on: date | None, answer: str
 ) -> AgencyContact:
-    answered_on = _required_date(answered_on, "answered_on")
+    answered_on = _required_date(case, answered_on, "answered_on")
     if answered_on < contact.contacted_on:
         raise RemedyError(_("The answer cannot come before the request."), field="answered_on")
     answer = _required_text(answer, "answer", _("Enter the agency's answer."))
@@ -158,7 +158,7 @@ def agreement_add(
         )
     if form not in Method.values:
         raise RemedyError(_("Choose the form of the compensation."), field="form")
-    agreed_on = _required_date(agreed_on, "agreed_on")
+    agreed_on = _required_date(case, agreed_on, "agreed_on")
     if party is not None:
         _check_party(case, party)
     agreement = CompensationAgreement.objects.create(
@@ -231,7 +231,7 @@ def visit_record(
             conflict=True,
         )
     _check_party(case, party)
-    visited_on = _required_date(visited_on, "visited_on")
+    visited_on = _required_date(case, visited_on, "visited_on")
     place = _required_text(place, "place", _("Enter where the visit took place."))
     if purpose not in Purpose.values:
         raise RemedyError(_("Choose the purpose of the visit."), field="purpose")
@@ -250,6 +250,15 @@ def visit_record(
             field="handed_over" if handed_over < 0 else "collected",
         )
     side = Side.CONTRACTOR if membership.role == Role.CONTRACTOR else Side.MUNICIPALITY
+    if side == Side.CONTRACTOR:
+        # Contractor staff book only what their own company paid or received: the city's
+        # money is the city's to record.
+        for field, value in (("hand_over_side", hand_over_side), ("collected_by", collected_by)):
+            if value and value != Side.CONTRACTOR:
+                raise RemedyError(
+                    _("Contractor staff can record only their own company's payments."),
+                    field=field,
+                )
     visit = Visit.objects.create(
         case=case,
         party=party,
@@ -339,7 +348,7 @@ def letter_record(
     """Record that an apology letter was sent to a person."""
     case = lock_for_edit(case, by)
     _check_party(case, party)
-    sent_on = _required_date(sent_on, "sent_on")
+    sent_on = _required_date(case, sent_on, "sent_on")
     if not party.identified:
         raise RemedyError(_("A letter needs an identified person."), field="party")
     letter = ApologyLetter.objects.create(

@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from cases import permissions
+from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Party, Role
-from cases.views import _case_for, _editable_case_for, member_required
 from cases.wareki import wareki, yen
 
 from . import forms, ledger, selectors, services
@@ -79,7 +79,7 @@ def _initial(case: Case, **extra) -> dict:
 
 @member_required
 def contact_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     form = forms.ContactForm(request.POST or None, initial={"contacted_on": timezone.localdate()})
     return _form_page(
         request,
@@ -95,7 +95,7 @@ def contact_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def contact_answer(request: HttpRequest, ref: str, contact_id: int) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     contact = get_object_or_404(AgencyContact, case=case, pk=contact_id)
     form = forms.AnswerForm(request.POST or None, initial={"answered_on": timezone.localdate()})
     return _form_page(
@@ -113,7 +113,7 @@ def contact_answer(request: HttpRequest, ref: str, contact_id: int) -> HttpRespo
 
 @member_required
 def agreement_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     form = forms.AgreementForm(request.POST or None, parties=_parties(case))
     return _form_page(
         request,
@@ -129,7 +129,7 @@ def agreement_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     if not permissions.can_record_visit(request.membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
     # Money at a visit is usually the recorder's own side's: default to it.
@@ -140,6 +140,7 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
         initial=_initial(
             case, visited_on=timezone.localdate(), hand_over_side=side, collected_by=side
         ),
+        contractor_only=side == Side.CONTRACTOR,
     )
     return _form_page(
         request,
@@ -158,7 +159,7 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def letter_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     form = forms.LetterForm(
         request.POST or None, parties=_parties(case), initial={"sent_on": timezone.localdate()}
     )
@@ -203,7 +204,7 @@ LEDGER_FORMS = {
 def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
     if kind not in LEDGER_FORMS:
         raise PermissionDenied(_("Unknown kind of entry."))
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     if kind == "write_off" and not permissions.is_manager_of(request.membership, case):
         raise PermissionDenied(_("Only a manager can approve a write-off."))
     form_class, service, title = LEDGER_FORMS[kind]
@@ -226,7 +227,7 @@ def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
 
 @member_required
 def ledger_reverse(request: HttpRequest, ref: str, entry_id: int) -> HttpResponse:
-    case = _editable_case_for(request, ref)
+    case = editable_case_for(request, ref)
     entry = get_object_or_404(LedgerEntry.objects.select_related("party"), case=case, pk=entry_id)
     if entry.kind == EntryKind.WRITE_OFF and not permissions.is_manager_of(
         request.membership, case
@@ -255,7 +256,7 @@ def ledger_reverse(request: HttpRequest, ref: str, entry_id: int) -> HttpRespons
 @require_POST
 @member_required
 def transition(request: HttpRequest, ref: str, step: str) -> HttpResponse:
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     if step not in STEPS:
         raise PermissionDenied(_("Unknown step."))
     form = forms.TransitionForm(request.POST)

@@ -35,7 +35,7 @@ from cases import permissions
 from cases.audit import audit_log
 from cases.models import Case, Stage, User
 from cases.scoping import membership_of
-from cases.services import actor_of, add_timeline, not_in_future, today
+from cases.services import actor_of, add_timeline, check_event_date, today
 from cases.wareki import yen
 
 from . import ledger
@@ -334,7 +334,7 @@ def case_transition(
     if spec.needs_reason and not note:
         raise RemedyError(_("Enter the reason."), field="note")
     on = on or today()
-    not_in_future(on, "on")
+    check_event_date(case_file, on, "on")
     before = case_file.stage
     getattr(case_file, step)()
     case_file.stage_since = on

@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from cases import permissions
 from cases.audit import audit_log
-from cases.models import Case, Municipality, Party, Role, User
+from cases.models import Case, Membership, Municipality, Party, Role, User
 from cases.scoping import membership_of
 from cases.services import actor_of, add_timeline, not_in_future, today
 from cases.wareki import fiscal_year
@@ -30,6 +31,41 @@ from ..models import (
 )
 from . import data as frozen
 from . import module_for
+
+# ---- who may read a document ---------------------------------------------------------
+# A document tells about every case it covers (a press release may cover several), so it is
+# readable only by someone who may read each of them. The tenant scope on Document looks at
+# `case` alone (the first case); these look at all of them.
+
+
+def covered_cases(document: Document) -> list[Case]:
+    """Every case the document tells about: its own case and, for a press release, the
+    cases it was issued over."""
+    # Through the link table, not document.cases: Case.objects is tenant-scoped, and would
+    # hide exactly the cases the user may not read.
+    links = Document.cases.through.objects.filter(document_id=document.pk).select_related("case")
+    covered = {link.case_id: link.case for link in links}
+    if document.case_id is not None and document.case_id not in covered:
+        covered[document.case_id] = document.case
+    return list(covered.values())
+
+
+def can_read(membership: Membership | None, document: Document) -> bool:
+    return all(permissions.can_read_case(membership, c) for c in covered_cases(document))
+
+
+def readable(documents, membership: Membership):
+    """`documents` without those covering any case `membership` may not read."""
+    through = Document.cases.through.objects
+    if membership.role == Role.CONTRACTOR:
+        served = membership.contractor.municipalities.values("pk")
+        # exclude(contractor=X) keeps cases without a contractor: those are unreadable too.
+        unreadable = through.exclude(
+            case__contractor_id=membership.contractor_id, case__municipality_id__in=served
+        )
+    else:
+        unreadable = through.exclude(case__municipality_id=membership.municipality_id)
+    return documents.exclude(pk__in=unreadable.values("document_id"))
 
 
 def _require_city(municipality: Municipality, by: User, *, manager: bool = False) -> None:
@@ -380,6 +416,8 @@ def _entry_of(document: Document) -> LedgerEntry | None:
 @transaction.atomic
 def document_download(*, document: Document, by: User) -> bytes:
     """Hand out the stored bytes; who downloaded what is recorded."""
+    if not can_read(membership_of(by), document):
+        raise PermissionDenied(_("This document also covers cases you may not read."))
     if document.status != DocumentStatus.ISSUED:
         raise RemedyError(_("This document has not been issued yet."))
     with translation.override("ja"):

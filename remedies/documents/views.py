@@ -2,15 +2,16 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases.access import case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Role
-from cases.views import _case_for, member_required
 
 from ..errors import RemedyError
 from ..models import Document, DocumentKind, DocumentStatus
@@ -41,7 +42,7 @@ def _file_name(kind: str, tag: str) -> str:
 def case_document(request: HttpRequest, ref: str) -> HttpResponse:
     """Prepare a document for this case: preview (GET with ?preview) or issue (POST)."""
     _require_city(request)
-    case = _case_for(request, ref)
+    case = case_for(request, ref)
     data = request.POST if request.method == "POST" else (request.GET or None)
     form = CaseDocumentForm(data, case=case)
     if data is not None and form.is_valid():
@@ -74,7 +75,9 @@ def case_document(request: HttpRequest, ref: str) -> HttpResponse:
 @member_required
 def document_list(request: HttpRequest) -> HttpResponse:
     """All documents the user may see; press releases and checklists are issued here."""
-    documents = Document.objects.select_related("case", "party").order_by("-created_at")[:200]
+    documents = services.readable(
+        Document.objects.select_related("case", "party"), request.membership
+    ).order_by("-created_at")[:200]
     form = None
     if request.membership.role in (Role.STAFF, Role.MANAGER):
         form = PressReleaseForm(cases=Case.objects.order_by("-discovered_on"))
@@ -96,7 +99,12 @@ def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
             return render(
                 request,
                 "remedies/document_list.html",
-                {"documents": Document.objects.select_related("case", "party")[:200], "form": form},
+                {
+                    "documents": services.readable(
+                        Document.objects.select_related("case", "party"), request.membership
+                    )[:200],
+                    "form": form,
+                },
                 status=200,
             )
         chosen = list(form.cleaned_data["cases"])
@@ -113,10 +121,14 @@ def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
 
 
 def _document_for(request: HttpRequest, document_id: int) -> Document:
-    # Document.objects is tenant-scoped: another company's or city's document is a 404.
-    return get_object_or_404(
+    # Document.objects is tenant-scoped: another company's or city's document is a 404; so is
+    # one that also covers a case the user may not read (the scope sees only its first case).
+    document = get_object_or_404(
         Document.objects.select_related("case", "municipality"), pk=document_id
     )
+    if not services.can_read(request.membership, document):
+        raise Http404
+    return document
 
 
 def _back(document: Document) -> HttpResponse:
@@ -165,8 +177,10 @@ def document_reissue(request: HttpRequest, document_id: int) -> HttpResponse:
 
 
 def case_documents_section(request: HttpRequest, case: Case) -> dict:
+    # Its own documents and the press releases over it, less any the user may not read.
+    covering = Document.objects.filter(Q(case=case) | Q(cases=case))
     documents = list(
-        Document.objects.filter(case=case)
+        services.readable(Document.objects.filter(pk__in=covering.values("pk")), request.membership)
         .select_related("party", "superseded_by")
         .order_by("-created_at", "-id")
     )

@@ -76,13 +76,13 @@ def test_case_page_shows_details_masked(client, world, case, person):
 
 def test_show_is_audited_and_needs_post(client, world, case, person):
     url = f"/cases/{case.reference}/parties/{person.pk}/reveal/"
-    client.force_login(world.contractor)
+    client.force_login(world.staff)
     assert client.get(url).status_code == 405
     response = client.post(url)
     assert response.status_code == 200
     assert SECRET_ACCOUNT in response.content.decode()
     entry = AuditEntry.objects.get(action="tadasu.party.revealed")
-    assert entry.user == world.contractor and SECRET_ACCOUNT not in str(entry.data)
+    assert entry.user == world.staff and SECRET_ACCOUNT not in str(entry.data)
     client.force_login(world.other_contractor)
     assert client.post(url).status_code == 404
 

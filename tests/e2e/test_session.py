@@ -20,19 +20,23 @@ PERSONAL = ["佐藤 花子", "鈴木 次郎"]
 
 def test_back_after_log_out_shows_no_personal_data(page, demo):
     ui = MouseUi(page)
-    ui.log_in("staff", password=DEMO_PASSWORD)
+    # The case is closed: a manager may reveal, giving the reason (cases/reveal.py).
+    ui.log_in("manager", password=DEMO_PASSWORD)
     page.goto(CASE)
     for name in PERSONAL:
         expect(page.locator("main")).to_contain_text(name)
     ui.press_button("表示 C氏")  # the audited reveal: phone and address in clear
+    ui.fill("表示が必要な理由", "住民からの再照会")
+    ui.press_button("表示する", exact=True)
     expect(page.locator("main")).to_contain_text("093-000-0003")
     ui.log_out()
 
-    # Back, twice: first to the reveal (a POST answered with no-store: Chromium refuses to
-    # show it from its cache, ERR_CACHE_MISS), then to the case page (fetched again, and so
-    # sent to the log-in page). Neither may show anything of C or D.
+    # Back, three times: first to the reveal and its reason page (POSTs answered with
+    # no-store: Chromium refuses to show them from its cache, ERR_CACHE_MISS), then to the
+    # case page (fetched again, and so sent to the log-in page). None may show anything of
+    # C or D.
     body = page.locator("body")
-    for _ in range(2):
+    for _ in range(3):
         try:
             page.go_back()
         except PlaywrightError as error:
