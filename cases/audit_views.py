@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from .access import member_required
 from .audit import audit_log
 from .exports import spreadsheet_safe
 from .models import AuditEntry, Role
-from .access import member_required
 
 
 def _entries(request: HttpRequest):

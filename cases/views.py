@@ -191,7 +191,7 @@ def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def case_edit(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     form = CaseForm(
         request.POST or None, membership=request.membership, initial=CaseForm.initial_from(case)
     )
@@ -208,7 +208,7 @@ def case_edit(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 @member_required
 def case_take(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     services.case_take(case=case, by=request.user)
     messages.success(request, _("You are now the assignee of this case."))
     return redirect("cases:detail", ref=case.reference)
@@ -216,7 +216,7 @@ def case_take(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def party_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     form = PartyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         party = _run(form, services.party_add, case=case, by=request.user, **form.cleaned_data)
@@ -254,7 +254,7 @@ def party_reveal(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
 
 @member_required
 def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     party = get_object_or_404(Party, case=case, pk=party_id)
     if request.method == "GET":
         # The edit form shows the details in clear: that is a reveal too.
@@ -272,7 +272,7 @@ def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
 
 @member_required
 def link_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     parties = Party.objects.filter(case=case)
     form = MisregistrationForm(request.POST or None, parties=parties)
     if request.method == "POST" and form.is_valid():
@@ -295,7 +295,7 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 @member_required
 def timeline_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     form = TimelineForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         event = _run(form, services.timeline_add, case=case, by=request.user, **form.cleaned_data)

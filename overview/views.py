@@ -11,12 +11,12 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases.access import member_required
 from cases.audit import municipality_version
 from cases.deadlines import DEFAULT_DAYS, days_by_stage
 from cases.errors import CaseError
 from cases.models import ClosedDay, Membership, Role
 from cases.selectors import deadline_book
-from cases.access import member_required
 
 from . import services
 from .dashboard import dashboard as build_dashboard

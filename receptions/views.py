@@ -11,10 +11,10 @@ from django.views.decorators.http import require_POST
 
 from cases import permissions as case_permissions
 from cases import searches
+from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Party
 from cases.search import normalise
-from cases.access import case_for, editable_case_for, member_required
 
 from . import permissions, selectors, services, sheets
 from .errors import ReceptionError, SheetRefused
@@ -166,7 +166,7 @@ def checklist(request: HttpRequest, reception_id: int) -> HttpResponse:
 @require_POST
 @member_required
 def counterpart_add(request: HttpRequest, ref: str, reception_id: int) -> HttpResponse:
-    case = editablecase_for(request, ref)
+    case = editable_case_for(request, ref)
     candidate = get_object_or_404(Reception, pk=reception_id, municipality=case.municipality)
     url = reverse("cases:detail", kwargs={"ref": case.reference})
     form = CounterpartForm(request.POST)
