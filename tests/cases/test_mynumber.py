@@ -246,7 +246,6 @@ def test_the_party_services_refuse_it_whoever_calls_them(world, case, fields):
 
 @pytest.mark.django_db
 def test_the_timeline_and_case_services_refuse_it(world, case):
-    from datetime import date
 
     from django_scopes import scopes_disabled
 
@@ -256,7 +255,7 @@ def test_the_timeline_and_case_services_refuse_it(world, case):
     with scopes_disabled():
         with pytest.raises(CaseError) as error:
             services.timeline_add(
-                case=case, by=world.staff, occurred_on=date(2023, 2, 1), actor="市", text=SPLIT
+                case=case, by=world.staff, occurred_on=case.discovered_on, actor="市", text=SPLIT
             )
         assert error.value.field == "text"
         with pytest.raises(CaseError) as error:
@@ -268,7 +267,6 @@ def test_the_timeline_and_case_services_refuse_it(world, case):
 
 @pytest.mark.django_db
 def test_a_remedy_service_refuses_it(world, case):
-    from datetime import date
 
     from django_scopes import scopes_disabled
 
@@ -283,7 +281,7 @@ def test_a_remedy_service_refuses_it(world, case):
             case=case,
             by=world.staff,
             agencies=[agency],
-            contacted_on=date(2023, 2, 1),
+            contacted_on=case.discovered_on,
             channel=Channel.PHONE,
             request=f"照会: {SPLIT}",
         )
