@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
+from cases.issuer import words as issuer_words
 from cases.models import Case, Party, User
 from cases.services import (
     actor_of,
@@ -311,6 +312,14 @@ def derived_total(case: Case) -> dict[str, int]:
     }
 
 
+def side_word(side: str, municipality) -> str:
+    """Who bore or acted, as a stored 経過 line names it: the issuer's unit (市, 町, 県…)
+    for the municipality's side, the side's own label otherwise."""
+    if side == Side.MUNICIPALITY:
+        return issuer_words(municipality).unit
+    return str(Side(side).label)
+
+
 def _record(
     case: Case, on: date, text: str, action: str, by: User, note: str = "", in_story: bool = True
 ) -> None:
@@ -468,7 +477,7 @@ def ledger_post_payment(
             "amount": yen(amount),
             "party": party.label,
             "method": Method(method).label,
-            "side": Side(side).label,
+            "side": side_word(side, case.municipality),
         }
     _record(case, on, text, "ledger.payment", by, note)
     return entry

@@ -175,7 +175,7 @@ def agreement_add(
         text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
             "amount": yen(amount),
             "form": Method(form).label,
-            "payer": Side(payer).label,
+            "payer": ledger.side_word(payer, case.municipality),
         }
     add_timeline(
         case,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from cases.issuer import words as issuer_words
 from cases.models import Case, DataKind, Misregistration, Municipality, Party, TimelineEvent
 from cases.wareki import yen
 
@@ -19,11 +20,18 @@ from ..models import AgencyContact, ApologyLetter, EntryKind, LedgerEntry, Visit
 def municipality_data(m: Municipality) -> dict:
     return {
         "name": m.name,
+        "words": issuer_words(m).as_dict(),
+        # The press contact (press releases only).
         "department": m.department,
         "phone": m.contact_phone,
         "contact_people": m.contact_people,
+        # The citizen's contact (letters): the department handling the case.
+        "citizen_department": m.citizen_department or m.department,
+        "citizen_phone": m.citizen_phone or m.contact_phone,
+        "citizen_person": m.citizen_person,
         "sender_title": m.sender_title,
         "sender_name": m.sender_name,
+        "sealed": m.letters_sealed,
         "gregorian": m.show_gregorian_year,
     }
 

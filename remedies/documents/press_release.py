@@ -195,7 +195,7 @@ class Renderer(DocumentRenderer):
             LEAD[kind] + (f"{len(items)}件" if len(items) > 1 else "") for kind, items in groups
         )
         return [
-            f"本市が設置している{self.desk()}において、{errors}がありました。",
+            f"{self.words.self_ref}が設置している{self.desk()}において、{errors}がありました。",
             harm_sentence(self.data["cases"]),
         ]
 

@@ -33,9 +33,10 @@ ROLE = {
     (DataKind.OTHER, "source"): "{other}の記録に自分の情報が登録された方",
 }
 
+# Who bore the cost; the issuer's own column is its unit (市, 町, 県…), set when drawn.
 COST_SIDES = [
     ("contractor", "委託事業者"),
-    ("municipality", "市"),
+    ("municipality", ""),
     ("national", "国（ポイント再付与）"),
 ]
 
@@ -117,10 +118,10 @@ class Renderer(DocumentRenderer):
 
     def meta_table(self, case: dict):
         rows = [
-            ["事案番号", case["reference"]],
+            ["案件番号", case["reference"]],
             ["種別", KIND_TITLE[case["kind"]]],
             ["発生窓口", case["office"]],
-            ["委託事業者", case["contractor"] or "なし（市の直営）"],
+            ["委託事業者", case["contractor"] or f"なし（{self.words.direct}）"],
             ["発生日", self.date(case["occurred_on"]) or "不明"],
             ["判明日", self.date(case["discovered_on"])],
             ["現在の段階", case["stage_label"]],
@@ -179,7 +180,7 @@ class Renderer(DocumentRenderer):
         table = self.table(rows, [*widths, self.frame_width - sum(widths)])
         costs = case["costs"]
         borne = "、".join(
-            f"{name} {yen(costs.get(side, 0))}"
+            f"{name or self.words.unit} {yen(costs.get(side, 0))}"
             for side, name in COST_SIDES
             if side != "national" or costs.get(side)
         )
