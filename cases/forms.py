@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .models import (
+    TIMELINE_TEXT_MAX,
     Agency,
     Case,
     CaseKind,
@@ -18,6 +19,7 @@ from .models import (
     User,
 )
 from .mynumber import refuse_individual_numbers
+from .publication import HAND_ENTRY_DEFAULT
 from .templatetags.tadasu import person
 from .wareki import ERAS
 
@@ -229,7 +231,15 @@ class TimelineForm(TadasuForm):
         widget=forms.TextInput(attrs={"list": "actor-suggestions"}),
     )
     text = forms.CharField(
-        label=pgettext_lazy("timeline", "What happened"), widget=forms.Textarea(attrs={"rows": 3})
+        label=pgettext_lazy("timeline", "What happened"),
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    public = forms.BooleanField(
+        label=_("For publication (press release and letters)"),
+        required=False,
+        initial=HAND_ENTRY_DEFAULT,
+        help_text=_("Leave unticked for a note meant for staff only."),
     )
 
     @staticmethod

@@ -479,6 +479,10 @@ class Misregistration(models.Model):
         return f"{self.source} → {self.target} ({self.get_data_kind_display()})"
 
 
+# The longest 経過 entry a form accepts (documents wrap and flow any length).
+TIMELINE_TEXT_MAX = 4000
+
+
 class TimelineEvent(models.Model):
     """One line of the 経過: a date, who acted, what happened."""
 
@@ -493,6 +497,10 @@ class TimelineEvent(models.Model):
     # Part of the story as a press release or case report tells it (経過). Bookkeeping lines
     # (a stage change without a note, a document issued) are kept but left out there.
     in_story = models.BooleanField(_("part of the story"), default=True)
+    # For publication (press releases, letters) or internal (a note meant for staff:
+    # 「金額は例示」, a reminder to oneself). Each kind of entry has its default
+    # (cases/publication.py); staff can change it on the case's timeline.
+    public = models.BooleanField(_("for publication"), default=True)
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )

@@ -323,15 +323,12 @@ def side_word(side: str, municipality) -> str:
 def _record(
     case: Case, on: date, text: str, action: str, by: User, note: str = "", in_story: bool = True
 ) -> None:
-    add_timeline(
-        case,
-        on=on,
-        actor=actor_of(by),
-        text=note.strip() or text,
-        action=action,
-        by=by,
-        in_story=in_story,
-    )
+    """The posting's own 経過 line, and the clerk's note as a line of its own: a note never
+    replaces the standard line, and both are internal until staff publish them."""
+    actor = actor_of(by)
+    add_timeline(case, on=on, actor=actor, text=text, action=action, by=by, in_story=in_story)
+    if note.strip():
+        add_timeline(case, on=on, actor=actor, text=note.strip(), action="note." + action, by=by)
 
 
 def _party_display(party: Party) -> str:

@@ -115,6 +115,8 @@ class DocumentRenderer:
             ),
             "small": ParagraphStyle("small", parent=body, fontSize=9, leading=14),
             "contact": ParagraphStyle("contact", parent=body, fontSize=9.5, leading=14),
+            "address": ParagraphStyle("address", parent=body, fontSize=10.5, leading=15),
+            "addressee": ParagraphStyle("addressee", parent=body, fontSize=13, leading=20),
             "cell": ParagraphStyle("cell", parent=body, fontSize=9.5, leading=14),
         }
 
@@ -152,6 +154,16 @@ class DocumentRenderer:
         if seal_note and not self.data.get("municipality", {}).get("sealed"):
             lines.append(self.t("（公印省略）", "right"))
         return lines
+
+    def address_block(self, party: dict) -> list:
+        """The addressee as it goes into a window envelope: 〒 and address, then the full
+        name with 様."""
+        lines = []
+        address = (party.get("address") or "").strip()
+        if address:
+            lines.append(self.t(address, "address"))
+        lines.append(self.t(f"{party.get('name', '')}　様", "addressee"))
+        return [*lines, self.spacer(3)]
 
     def contact_block(self) -> list:
         """The press contact (報道発表資料 only): department, phone, section chief."""
@@ -195,7 +207,9 @@ class DocumentRenderer:
 
     def table(self, rows: list[list], widths: list[float], *, header: bool = True) -> Table:
         cells = [[c if not isinstance(c, str) else self.t(c, "cell") for c in row] for row in rows]
-        table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
+        # splitInRow: a row taller than a page (a 2,000-character 経過 entry) flows on to the
+        # next page instead of failing with LayoutError.
+        table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, splitInRow=1)
         style = [
             ("GRID", (0, 0), (-1, -1), 0.5, "#000000"),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),

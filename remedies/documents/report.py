@@ -91,9 +91,12 @@ class Renderer(DocumentRenderer):
 
     def story(self) -> list:
         case, people = self.data["case"], self.data["people"]
+        m = self.data.get("municipality", {})
         story = [
             *self.number_block(),
-            *self.sender_block(),
+            # To the head of the local government, from the department handling the case.
+            self.t(f"{self.words.head}　様"),
+            self.t(f"{m.get('name', '')}{m.get('department', '')}", "right"),
             self.t("経過報告書", "title"),
             self.t(f"{case['office']}における{KIND_TITLE[case['kind']]}について", "center"),
             self.spacer(3),
@@ -155,7 +158,10 @@ class Renderer(DocumentRenderer):
             return self.t("記録なし", "indent")
         dates = self.story_dates([e["on"] for e in timeline])
         rows = [["日付", "主体", "内容"]]
-        rows += [[d, e["actor"], e["text"]] for d, e in zip(dates, timeline, strict=True)]
+        rows += [
+            [d, e["actor"], e["text"] + ("" if e.get("public", True) else "（内部）")]
+            for d, e in zip(dates, timeline, strict=True)
+        ]
         return self.table(rows, [32 * mm, 36 * mm, self.frame_width - 68 * mm])
 
     def ledger(self, case: dict, people: list[dict]) -> list:
