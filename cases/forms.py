@@ -57,10 +57,14 @@ class ReportForm(TadasuForm):
     discovery = forms.CharField(
         label=_("How it was discovered"),
         required=False,
+        max_length=TIMELINE_TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     summary = forms.CharField(
-        label=_("What happened"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("What happened"),
+        required=False,
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     cause_category = forms.ChoiceField(
         label=_("Cause"),
@@ -68,7 +72,10 @@ class ReportForm(TadasuForm):
         choices=[("", _("Not yet known")), *CauseCategory.choices],
     )
     cause_text = forms.CharField(
-        label=_("Cause in detail"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Cause in detail"),
+        required=False,
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def __init__(self, *args, membership: Membership, **kwargs):
@@ -89,6 +96,7 @@ class CaseForm(ReportForm):
     prevention = forms.CharField(
         label=_("Prevention measures"),
         required=False,
+        max_length=TIMELINE_TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     assignee = forms.ModelChoiceField(

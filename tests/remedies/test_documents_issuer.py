@@ -245,3 +245,225 @@ def test_every_document_speaks_with_the_issuers_words(db, label, contractor):
     if not contractor:
         assert f"{w.head}様" in plain(docs["receipt"])  # the payer is the head
         assert w.direct in plain(docs["report"])
+
+
+# ---- letters to citizens --------------------------------------------------------------------
+
+REMEDIES = ["cash", "gift", "points", "none"]
+DONE = {
+    "cash": "現金でお渡しいたしました",
+    "gift": "同額の商品券でお渡しいたしました",
+    "points": "ポイントが改めて付与されました",
+    "none": "金銭面での実害はございません",
+}
+
+
+def assert_reads_as_a_letter(document: Document, *, name: str, family: str) -> str:
+    pages = pdf_pages(document)
+    assert len(pages) == 1, f"{len(pages)} pages"  # one page, so no orphaned heading either
+    text = re.sub(r"\s+", "", pages[0])
+    assert re.sub(r"\s+", "", name) + "様" in text  # the address block
+    assert f"{family}様" in text  # addressed by name in the body
+    assert "あなた様" not in text and "時下" not in text  # no seasonal greeting
+    assert "（公印省略）" in text  # not sealed
+    assert "山田一郎" in text  # the signatory's name
+    # The citizen's contact (handling department and person), not the press contact.
+    assert "住民課" in text and "000-333-4444" in text and "三浦" in text
+    assert "デジタル推進課" not in text and "須山" not in text
+    return text
+
+
+@pytest.mark.parametrize("remedy", REMEDIES)
+@pytest.mark.parametrize("contractor", [True, False], ids=["contractor-desk", "own-staff-desk"])
+def test_the_apology_says_what_was_done_for_this_person(db, remedy, contractor):
+    issuer = make_issuer("町")
+    case, c, _d = make_case(issuer, contractor=contractor, remedy=remedy)
+    letter = issue(issuer, DocumentKind.APOLOGY, case=case, party=c)
+    text = assert_reads_as_a_letter(letter, name="佐藤 花子", family="佐藤")
+    assert "（お詫び）" in text and "このたびは" in text
+    assert DONE[remedy] in text
+    for other, sentence in DONE.items():
+        if other != remedy:
+            assert sentence not in text, other
+    if remedy in ("cash", "gift"):
+        assert "令和5年3月10日に" in text and "5,000円" in text  # when and how much
+        assert ("株式会社エイジェックから" if contractor else "本町から") in text
+    if remedy == "points":
+        assert "お渡しいたしました" not in text  # nothing was handed over
+    # The contractor is named only when one ran the desk.
+    assert ("委託事業者" in text) == contractor
+    assert "徹底いたします。" in text  # prevention in sentences
+    assert no_bare_city(text)
+
+
+def test_the_other_side_is_not_blamed_and_is_asked_to_repay(db):
+    issuer = make_issuer("町")
+    case, _c, d = make_case(issuer, contractor=True, remedy="cash")
+    letter = issue(issuer, DocumentKind.APOLOGY, case=case, party=d)
+    text = assert_reads_as_a_letter(letter, name="鈴木 次郎", family="鈴木")
+    assert "鈴木様に責任があるものではございません" in text
+    assert "帰宅" not in text and "中断" not in text  # the person's own departure is no cause
+    request = issue(issuer, DocumentKind.REPAYMENT_REQUEST, case=case, party=d)
+    text = assert_reads_as_a_letter(request, name="鈴木 次郎", family="鈴木")
+    assert "（お願い）" in text and "デ推第" in text
+    assert "金5,000円" in text
+    assert "返還期限令和5年4月21日" in text  # 30 days after the date of issue
+    # The designated account, from the municipality's settings.
+    assert "みほん銀行本店普通1234567" in text and "芦屋町会計管理者" in text
+    assert "本町の窓口" in text and no_bare_city(text)
+
+
+def test_a_request_by_payment_slip_says_so(db):
+    issuer = make_issuer("村")
+    issuer.municipality.payment_by_slip = True
+    issuer.municipality.save()
+    case, _c, d = make_case(issuer, contractor=False, remedy="cash")
+    text = plain(issue(issuer, DocumentKind.REPAYMENT_REQUEST, case=case, party=d))
+    assert "同封の納付書により" in text and "1234567" not in text
+
+
+def test_a_reminder_is_its_own_numbered_letter_citing_the_request(db):
+    from remedies.errors import RemedyError
+
+    issuer = make_issuer("特別区")
+    case, _c, d = make_case(issuer, contractor=True, remedy="cash")
+    with pytest.raises(RemedyError):  # nothing to remind of before a request
+        issue(issuer, DocumentKind.REPAYMENT_REMINDER, case=case, party=d)
+    request = issue(issuer, DocumentKind.REPAYMENT_REQUEST, case=case, party=d)
+    with tenant_scope(issuer.staff):
+        reminder = document_issue(
+            kind=DocumentKind.REPAYMENT_REMINDER,
+            by=issuer.staff,
+            case=case,
+            party=d,
+            dated=date(2023, 5, 1),
+        )
+    # Its own number: the first of the new fiscal year (令和5年度) in May.
+    assert (request.fiscal_year, request.number) == (2022, 1)
+    assert (reminder.fiscal_year, reminder.number) == (2023, 1)
+    text = assert_reads_as_a_letter(reminder, name="鈴木 次郎", family="鈴木")
+    assert "（督促）" in text
+    assert "令和5年3月22日付けデ推第1号" in text  # the earlier request's date and number
+    assert "金5,000円" in text and "返還期限令和5年5月31日" in text
+    assert "千代田区長" in text and no_bare_city(text)
+
+
+# ---- numbering -------------------------------------------------------------------------------
+
+
+def test_only_outgoing_letters_take_a_number(db):
+    from remedies.models import DocumentSequence
+
+    issuer = make_issuer("県")
+    case, c, d = make_case(issuer, contractor=True, remedy="cash")
+    docs = every_document(issuer, case, c, d)
+    numbered = {name for name, doc in docs.items() if doc.number is not None}
+    assert numbered == {"apology_c", "apology_d", "repayment"}
+    assert "デ推第" not in plain(docs["checklist"]) + plain(docs["press_release"])
+    assert DocumentSequence.objects.get().last_number == 3
+    # The municipality decides: numbering its reports too.
+    issuer.municipality.numbered_kinds += ",report"
+    issuer.municipality.save()
+    assert "デ推第4号" in plain(issue(issuer, DocumentKind.REPORT, case=case))
+
+
+# ---- publication -----------------------------------------------------------------------------
+
+
+def test_internal_notes_stay_out_of_the_press_release_and_letters(db):
+    issuer = make_issuer("町")
+    case, c, d = make_case(issuer, contractor=True, remedy="none")
+    by = issuer.staff
+    with tenant_scope(by):
+        ledger.ledger_post_misallocation(
+            case=case,
+            owed=c,
+            holder=d,
+            amount=3000,
+            on=date(2023, 3, 8),
+            by=by,
+            note="金額は例示（内部メモ）",
+        )
+        case_services.timeline_add(
+            case=case,
+            by=by,
+            occurred_on=date(2023, 3, 9),
+            actor="芦屋町",
+            text="課長に口頭で報告（職員用メモ）",
+            public=False,
+        )
+        case_services.timeline_add(
+            case=case,
+            by=by,
+            occurred_on=date(2023, 3, 9),
+            actor="芦屋町",
+            text="デジタル庁に報告。",
+        )
+    release = plain(issue(issuer, DocumentKind.PRESS_RELEASE, cases=[case]))
+    letter = plain(issue(issuer, DocumentKind.APOLOGY, case=case, party=c))
+    report = plain(issue(issuer, DocumentKind.REPORT, case=case))
+    for note in ("内部メモ", "職員用メモ", "3,000円を"):
+        assert note not in release and note not in letter, note
+    assert "デジタル庁に報告。" in release
+    # The case report is internal: it shows the notes, marked.
+    assert "課長に口頭で報告（職員用メモ）（内部）" in report
+    # The city registered the case itself: bookkeeping, not a 経過 line.
+    assert "案件を登録" not in release and "案件を登録" not in report
+
+
+def test_staff_can_publish_an_internal_line_from_the_case_page(db, client):
+    from cases.models import AuditEntry, TimelineEvent
+
+    issuer = make_issuer("町")
+    case, _c, _d = make_case(issuer, contractor=False, remedy="none")
+    with tenant_scope(issuer.staff):
+        event = case_services.timeline_add(
+            case=case,
+            by=issuer.staff,
+            occurred_on=date(2023, 3, 9),
+            actor="芦屋町",
+            text="住民に電話で説明。",
+            public=False,
+        )
+    client.force_login(issuer.staff)
+    page = client.get(f"/cases/{case.reference}/").content.decode()
+    assert "内部" in page
+    response = client.post(f"/cases/{case.reference}/timeline/{event.pk}/publish/", {"public": "1"})
+    assert response.status_code == 302
+    with tenant_scope(issuer.staff):
+        assert TimelineEvent.objects.get(pk=event.pk).public
+        assert AuditEntry.objects.filter(action="tadasu.timeline.published").exists()
+    assert "住民に電話で説明。" in plain(issue(issuer, DocumentKind.PRESS_RELEASE, cases=[case]))
+
+
+# ---- any content the forms accept --------------------------------------------------------------
+
+
+def test_every_document_renders_long_entries_and_names(db, client):
+    issuer = make_issuer("町")
+    case, c, d = make_case(issuer, contractor=True, remedy="cash")
+    long_text = ("窓口で確認した内容を詳しく記録した。" * 120)[:2000]
+    with tenant_scope(issuer.staff):
+        case_services.timeline_add(
+            case=case,
+            by=issuer.staff,
+            occurred_on=date(2023, 3, 9),
+            actor="芦屋町",
+            text=long_text,
+        )
+        case_services.case_update(
+            case=case, by=issuer.staff, summary=long_text, prevention=long_text
+        )
+        case_services.party_update(
+            party=c, by=issuer.staff, name="佐藤" + "長" * 90 + " 花子", address="芦" * 200
+        )
+    docs = every_document(issuer, case, c, d)
+    assert len(pdf_pages(docs["report"])) > 1  # the long entry flowed on
+    assert long_text[-20:] in plain(docs["press_release"])
+    client.force_login(issuer.staff)
+    for name, document in docs.items():
+        response = client.get(f"/documents/{document.pk}/download/")
+        assert response.status_code == 200, name
+    for kind in ("report", "press_release"):
+        response = client.get(f"/cases/{case.reference}/documents/new/", {"kind": kind})
+        assert response.status_code == 200, kind
