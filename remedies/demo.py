@@ -1,4 +1,4 @@
-"""The reference scenario (shared/seed press release) as demo data.
+"""The reference story (docs/reference-story.md) as demo data.
 
 The three cases live in demo_cases.json, a case interchange file (docs/interchange.md):
 loading them replays every action through the same services a user's clicks call, as
@@ -66,7 +66,7 @@ USERS = [
 def _organisations() -> dict:
     kitakyushu, _ = Municipality.objects.get_or_create(
         code="401005",
-        # As the city's own press release (shared/seed) is headed and signed.
+        # As the city's own press release (docs/reference-story.md) is headed and signed.
         defaults={
             "name": KITAKYUSHU,
             "department": "デジタル市役所推進室",

@@ -1,6 +1,6 @@
 """報道発表資料: the press release over one or more cases of one municipality.
 
-Built like the city's own release (shared/seed): 報道機関各位, a title from the kinds of
+Built like the city's own release (docs/reference-story.md): 報道機関各位, a title from the kinds of
 error, a lead with the counts and whether anyone was harmed, 記, then 1 内容 · 2 原因 ·
 3 経過 · 4 再発防止策, 【問合せ先】, and the 別紙 drawing how the data moved. People appear
 by label only (A氏, B氏).

@@ -35,7 +35,9 @@ WHAT_HAPPENED_OTHER = (
     "誤って{name}に渡っておりました。"
 )
 REASON = {
-    DataKind.CASHLESS_ACCOUNT: "事務処理の誤りにより、別の方の分のポイントが重ねて付与されたため",
+    DataKind.CASHLESS_ACCOUNT: (
+        "事務処理の誤りにより、別の方に付与されるべきポイントが重ねて付与されたため"
+    ),
     DataKind.BANK_ACCOUNT: "事務処理の誤りにより、別の方への給付金等が振り込まれたため",
 }
 REASON_OTHER = "事務処理の誤りにより、別の方にお渡しすべき金額が渡ったため"
@@ -130,12 +132,18 @@ class Renderer(DocumentRenderer):
         story += [
             self.spacer(2),
             self.t(
-                f"※{self.words.staff}や委託事業者が、お電話等でキャッシュカードや暗証番号を"
-                "お尋ねすることはありません。",
+                f"※{self.callers()}が、お電話等でキャッシュカードや暗証番号をお尋ねする"
+                "ことはありません。",
                 "small",
             ),
         ]
         return story
+
+    def callers(self) -> str:
+        """Who might call the person: the issuer's staff, and the contractor if one ran
+        the desk."""
+        contractor = "や委託事業者" if self.data["case"].get("contractor") else ""
+        return f"{self.words.staff}{contractor}"
 
     def particulars(self) -> list:
         money = self.data["money"]
