@@ -467,3 +467,61 @@ def test_every_document_renders_long_entries_and_names(db, client):
     for kind in ("report", "press_release"):
         response = client.get(f"/cases/{case.reference}/documents/new/", {"kind": kind})
         assert response.status_code == 200, kind
+
+
+# ---- every choice of the issue page, on the command line too -------------------------------
+
+
+def test_the_command_issues_a_receipt_and_honours_the_date(db, tmp_path):
+    from django.core.management import call_command
+
+    issuer = make_issuer("市")
+    case, _c, _d = make_case(issuer, contractor=True, remedy="cash")
+    out = tmp_path / "receipt.pdf"
+    call_command(
+        "issue_document",
+        "receipt",
+        "--case",
+        case.reference,
+        "--party",
+        "C氏",
+        "--dated",
+        "2023-03-31",
+        "--as",
+        issuer.staff.username,
+        "--out",
+        str(out),
+        stdout=io.StringIO(),
+    )
+    text = re.sub(r"\s+", "", PdfReader(io.BytesIO(out.read_bytes())).pages[0].extract_text())
+    assert "受領書" in text and "令和5年3月31日" in text and "金5,000円" in text
+    release = tmp_path / "release.pdf"
+    call_command(
+        "issue_document",
+        "press_release",
+        "--case",
+        case.reference,
+        "--dated",
+        "2023-03-31",
+        "--as",
+        issuer.staff.username,
+        "--out",
+        str(release),
+        stdout=io.StringIO(),
+    )
+    first = PdfReader(io.BytesIO(release.read_bytes())).pages[0].extract_text()
+    assert "令和5年3月31日" in first
+
+
+def test_the_press_release_takes_the_date_chosen_on_the_page(db, client):
+    issuer = make_issuer("市")
+    case, _c, _d = make_case(issuer, contractor=True, remedy="cash")
+    client.force_login(issuer.staff)
+    response = client.post(
+        "/documents/new/press_release/", {"cases": [case.pk], "dated": "2023-03-31"}
+    )
+    assert response.status_code == 302
+    with tenant_scope(issuer.staff):
+        document = Document.objects.get(kind=DocumentKind.PRESS_RELEASE)
+    assert document.dated == date(2023, 3, 31)
+    assert "令和5年3月31日" in plain(document)

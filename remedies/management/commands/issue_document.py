@@ -159,7 +159,9 @@ class Command(BaseCommand):
         if case is None:
             raise CommandError("A receipt needs --case.")
         payments = LedgerEntry.objects.filter(case=case, kind=EntryKind.PAYMENT).exclude(
-            pk__in=LedgerEntry.objects.filter(case=case).values("reverses_id")
+            pk__in=LedgerEntry.objects.filter(case=case, reverses__isnull=False).values(
+                "reverses_id"
+            )
         )
         if entry_id is not None:
             entry = payments.filter(pk=entry_id).first()
