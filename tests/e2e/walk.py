@@ -222,7 +222,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     ui.fill_date("訪問日", date(2023, 3, 16))
     ui.fill("訪問場所", "八幡西区役所 マイナポイント支援窓口")
     ui.select("訪問の目的", "三者確認")
-    ui.fill("対応者（市）", "市職員")
+    ui.fill("対応者（自治体）", "市職員")
     ui.fill("対応者（委託事業者）", "株式会社エイジェック")
     ui.fill("訪問の結果", "三者でポイントの状態を確認し、誤って多く付与された金額を徴収。")
     ui.fill("徴収した金額（円）", "5000")
