@@ -244,6 +244,9 @@ def case_open(
                 "contractor": contractor,
                 "municipality": municipality,
             }
+        else:
+            actor = str(municipality)
+            text = _("%(municipality)s opened the case.") % {"municipality": municipality}
     add_timeline(
         case,
         on=discovered_on,
@@ -252,10 +255,19 @@ def case_open(
         action="case.discovered",
         by=by,
     )
-    if reported_by_contractor:
-        # The contractor's report is part of the story; a case the city registers itself
-        # is bookkeeping, kept in the audit trail only.
-        add_timeline(case, on=reported_on, actor=actor, text=text, action="case.opened", by=by)
+    # The contractor's report is part of the story; a case the city registers itself is
+    # bookkeeping: its line is kept (the stage history starts there) but stays out of the
+    # 経過 that documents tell, and is never for publication.
+    add_timeline(
+        case,
+        on=reported_on,
+        actor=actor,
+        text=text,
+        action="case.opened",
+        by=by,
+        in_story=reported_by_contractor,
+        public=reported_by_contractor,
+    )
     audit_log(
         "tadasu.case.opened",
         by=by,

@@ -182,8 +182,8 @@ def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
-@member_required
 @require_POST
+@member_required
 def timeline_publish(request: HttpRequest, ref: str, event_id: int) -> HttpResponse:
     """Mark a 経過 entry for publication or internal."""
     case = _editable_case_for(request, ref)
