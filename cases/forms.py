@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .models import (
+    TIMELINE_TEXT_MAX,
     Agency,
     Case,
     CaseKind,
@@ -18,6 +19,7 @@ from .models import (
     User,
 )
 from .mynumber import refuse_individual_numbers, refuse_invisible_controls
+from .publication import HAND_ENTRY_DEFAULT
 from .templatetags.tadasu import person
 from .wareki import ERAS
 
@@ -61,10 +63,14 @@ class ReportForm(TadasuForm):
     discovery = forms.CharField(
         label=_("How it was discovered"),
         required=False,
+        max_length=TIMELINE_TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
     summary = forms.CharField(
-        label=_("What happened"), required=False, widget=forms.Textarea(attrs={"rows": 4})
+        label=_("What happened"),
+        required=False,
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
     )
     cause_category = forms.ChoiceField(
         label=_("Cause"),
@@ -72,7 +78,10 @@ class ReportForm(TadasuForm):
         choices=[("", _("Not yet known")), *CauseCategory.choices],
     )
     cause_text = forms.CharField(
-        label=_("Cause in detail"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Cause in detail"),
+        required=False,
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )
 
     def __init__(self, *args, membership: Membership, **kwargs):
@@ -93,6 +102,7 @@ class CaseForm(ReportForm):
     prevention = forms.CharField(
         label=_("Prevention measures"),
         required=False,
+        max_length=TIMELINE_TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     assignee = forms.ModelChoiceField(
@@ -235,7 +245,15 @@ class TimelineForm(TadasuForm):
         widget=forms.TextInput(attrs={"list": "actor-suggestions"}),
     )
     text = forms.CharField(
-        label=pgettext_lazy("timeline", "What happened"), widget=forms.Textarea(attrs={"rows": 3})
+        label=pgettext_lazy("timeline", "What happened"),
+        max_length=TIMELINE_TEXT_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    public = forms.BooleanField(
+        label=_("For publication (press release and letters)"),
+        required=False,
+        initial=HAND_ENTRY_DEFAULT,
+        help_text=_("Leave unticked for a note meant for staff only."),
     )
 
     @staticmethod

@@ -15,6 +15,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField
 from django_scopes import ScopedManager
 
 from .crypto import EncryptedTextField
+from .issuer import MunicipalityKind, suggest_kind, validate_code
 
 
 class User(AbstractUser):
@@ -28,8 +29,19 @@ class User(AbstractUser):
 
 class Municipality(models.Model):
     # 地方公共団体コード (6 digits with check digit), e.g. 401005 for 北九州市.
-    code = models.CharField(_("local government code"), max_length=6, unique=True)
+    code = models.CharField(
+        _("local government code"), max_length=6, unique=True, validators=[validate_code]
+    )
     name = models.CharField(_("name"), max_length=100)
+    # 都道府県・市・町・村・特別区: the words every document uses for its issuer
+    # (cases/issuer.py). Left blank, it is set from the code when saved.
+    kind = models.CharField(
+        _("kind of local government"),
+        max_length=20,
+        choices=MunicipalityKind.choices,
+        blank=True,
+        help_text=_("Suggested from the local government code when left blank."),
+    )
     department = models.CharField(
         _("responsible department"), max_length=100, blank=True
     )  # e.g. デジタル市役所推進室
@@ -51,6 +63,46 @@ class Municipality(models.Model):
     documents_need_approval = models.BooleanField(
         _("documents need a manager's approval (決裁) before issue"), default=False
     )
+    # Letters to citizens (DOCUMENTS.md): sealed with the official seal, or （公印省略）.
+    letters_sealed = models.BooleanField(
+        _("letters carry the official seal (otherwise 公印省略)"), default=False
+    )
+    # Which kinds of document take an outgoing document number (文書番号); blank forms and
+    # press releases never do. Comma-separated DocumentKind values.
+    numbered_kinds = models.CharField(
+        _("kinds of document numbered as outgoing letters"),
+        max_length=200,
+        default="apology,repayment_request,repayment_reminder",
+        blank=True,
+    )
+    # The citizen's contact in letters: the department handling cases, not the press
+    # contact of the press release.
+    citizen_department = models.CharField(
+        _("department handling citizens' enquiries"), max_length=100, blank=True
+    )
+    citizen_phone = models.CharField(_("phone for citizens' enquiries"), max_length=20, blank=True)
+    citizen_person = models.CharField(
+        _("person in charge of citizens' enquiries"), max_length=100, blank=True
+    )
+    # Money asked back: how a person repays (the designated account, or a payment slip).
+    payment_bank = models.CharField(
+        _("designated account: bank and branch"), max_length=100, blank=True
+    )
+    payment_account_type = models.CharField(
+        _("designated account: type"), max_length=10, blank=True, default="普通"
+    )
+    payment_account_number = models.CharField(
+        _("designated account: number"), max_length=20, blank=True
+    )
+    payment_account_holder = models.CharField(
+        _("designated account: holder"), max_length=100, blank=True
+    )
+    payment_by_slip = models.BooleanField(
+        _("repayment by payment slip (納付書) instead of transfer"), default=False
+    )
+    repayment_days = models.PositiveSmallIntegerField(
+        _("days given to repay (due date of a request)"), default=30
+    )
 
     class Meta:
         verbose_name = _("municipality")
@@ -59,6 +111,22 @@ class Municipality(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.kind and self.code:
+            self.kind = suggest_kind(self.code, self.name)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "kind"}
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.kind and self.code:
+            self.kind = suggest_kind(self.code, self.name)
+
+    def numbers(self, kind: str) -> bool:
+        """Whether documents of this kind take an outgoing document number."""
+        return kind in {k.strip() for k in self.numbered_kinds.split(",") if k.strip()}
 
 
 class Office(models.Model):
@@ -411,6 +479,10 @@ class Misregistration(models.Model):
         return f"{self.source} → {self.target} ({self.get_data_kind_display()})"
 
 
+# The longest 経過 entry a form accepts (documents wrap and flow any length).
+TIMELINE_TEXT_MAX = 4000
+
+
 class TimelineEvent(models.Model):
     """One line of the 経過: a date, who acted, what happened."""
 
@@ -425,6 +497,10 @@ class TimelineEvent(models.Model):
     # Part of the story as a press release or case report tells it (経過). Bookkeeping lines
     # (a stage change without a note, a document issued) are kept but left out there.
     in_story = models.BooleanField(_("part of the story"), default=True)
+    # For publication (press releases, letters) or internal (a note meant for staff:
+    # 「金額は例示」, a reminder to oneself). Each kind of entry has its default
+    # (cases/publication.py); staff can change it on the case's timeline.
+    public = models.BooleanField(_("for publication"), default=True)
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
     )

@@ -17,6 +17,7 @@ from .audit import audit_log
 from .crypto import mask, mask_address
 from .errors import CaseError
 from .models import (
+    TIMELINE_TEXT_MAX,
     Case,
     CaseKind,
     CaseSequence,
@@ -31,6 +32,7 @@ from .models import (
     TimelineEvent,
     User,
 )
+from .publication import HAND_ENTRY_DEFAULT, public_by_default
 from .scoping import membership_of
 from .search import party_search_key
 from .wareki import fiscal_year, wareki
@@ -170,8 +172,17 @@ def _next_reference(office: Office, discovered_on: date) -> str:
 
 
 def add_timeline(
-    case: Case, *, on: date, actor: str, text: str, action: str, by: User, in_story: bool = True
+    case: Case,
+    *,
+    on: date,
+    actor: str,
+    text: str,
+    action: str,
+    by: User,
+    in_story: bool = True,
+    public: bool | None = None,
 ) -> TimelineEvent:
+    """One 経過 line; `public` defaults per kind of entry (cases/publication.py)."""
     return TimelineEvent.objects.create(
         case=case,
         occurred_on=on,
@@ -180,6 +191,7 @@ def add_timeline(
         action=action,
         created_by=by,
         in_story=in_story,
+        public=public_by_default(action) if public is None else public,
     )
 
 
@@ -263,7 +275,19 @@ def case_open(
         action="case.discovered",
         by=by,
     )
-    add_timeline(case, on=reported_on, actor=actor, text=text, action="case.opened", by=by)
+    # The contractor's report is part of the story; a case the city registers itself is
+    # bookkeeping: its line is kept (the stage history starts there) but stays out of the
+    # 経過 that documents tell, and is never for publication.
+    add_timeline(
+        case,
+        on=reported_on,
+        actor=actor,
+        text=text,
+        action="case.opened",
+        by=by,
+        in_story=reported_by_contractor,
+        public=reported_by_contractor,
+    )
     audit_log(
         "tadasu.case.opened",
         by=by,
@@ -553,7 +577,13 @@ def misregistration_add(
 
 @transaction.atomic
 def timeline_add(
-    *, case: Case, by: User, occurred_on: date, actor: str, text: str
+    *,
+    case: Case,
+    by: User,
+    occurred_on: date,
+    actor: str,
+    text: str,
+    public: bool = HAND_ENTRY_DEFAULT,
 ) -> TimelineEvent:
     """A 経過 entry written by hand (a phone call, a visit, an answer…)."""
     case = lock_for_edit(case, by)
@@ -564,10 +594,37 @@ def timeline_add(
         raise CaseError(_("Enter who acted."), field="actor")
     if not text.strip():
         raise CaseError(_("Enter what happened."), field="text")
+    if len(text.strip()) > TIMELINE_TEXT_MAX:
+        raise CaseError(
+            _("Write at most %(max)s characters.") % {"max": TIMELINE_TEXT_MAX}, field="text"
+        )
     event = add_timeline(
-        case, on=occurred_on, actor=actor.strip(), text=text.strip(), action="", by=by
+        case,
+        on=occurred_on,
+        actor=actor.strip(),
+        text=text.strip(),
+        action="",
+        by=by,
+        public=bool(public),
     )
-    audit_log("tadasu.timeline.added", by=by, case=case, obj=event)
+    audit_log("tadasu.timeline.added", by=by, case=case, obj=event, data={"public": event.public})
+    return event
+
+
+@transaction.atomic
+def timeline_publish(*, event: TimelineEvent, by: User, public: bool) -> TimelineEvent:
+    """Mark a 経過 entry for publication, or internal (a note meant for staff)."""
+    case = lock_for_edit(event.case, by)
+    event = TimelineEvent.objects.select_for_update().get(pk=event.pk, case=case)
+    if event.public != bool(public):
+        event.public = bool(public)
+        event.save(update_fields=["public"])
+        audit_log(
+            "tadasu.timeline.published" if public else "tadasu.timeline.made_internal",
+            by=by,
+            case=case,
+            obj=event,
+        )
     return event
 
 

@@ -16,6 +16,11 @@ urlpatterns = [
     path("<str:ref>/links/new/", views.link_new, name="link_new"),
     path("<str:ref>/timeline/", views.case_timeline, name="timeline"),
     path("<str:ref>/timeline/new/", views.timeline_new, name="timeline_new"),
+    path(
+        "<str:ref>/timeline/<int:event_id>/publish/",
+        views.timeline_publish,
+        name="timeline_publish",
+    ),
     # Attachments (cases/attachments.py): upload, and the only way a stored file goes out.
     path("<str:ref>/attachments/new/", attachments.attachment_new, name="attachment_new"),
     path(

@@ -185,8 +185,29 @@ def case_timeline(request: HttpRequest, ref: str) -> HttpResponse:
     return render(
         request,
         "cases/timeline.html",
-        {"case": case, "timeline": list(case.timeline.all())},
+        {
+            "case": case,
+            "timeline": list(case.timeline.all()),
+            "can_edit": permissions.can_edit_case(request.membership, case),
+        },
     )
+
+
+@require_POST
+@member_required
+def timeline_publish(request: HttpRequest, ref: str, event_id: int) -> HttpResponse:
+    """Mark a 経過 entry for publication or internal."""
+    case = editable_case_for(request, ref)
+    event = get_object_or_404(case.timeline, pk=event_id)
+    try:
+        services.timeline_publish(
+            event=event, by=request.user, public=request.POST.get("public") == "1"
+        )
+    except CaseError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The timeline entry was updated."))
+    return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#timeline")
 
 
 @member_required

@@ -1,4 +1,4 @@
-"""The reference scenario (shared/seed press release) as demo data.
+"""The reference story (docs/reference-story.md) as demo data.
 
 The three cases live in demo_cases.json, a case interchange file (docs/interchange.md):
 loading them replays every action through the same services a user's clicks call, as
@@ -66,14 +66,24 @@ USERS = [
 def _organisations() -> dict:
     kitakyushu, _ = Municipality.objects.get_or_create(
         code="401005",
-        # As the city's own press release (shared/seed) is headed and signed.
+        # As the city's own press release (docs/reference-story.md) is headed and signed.
         defaults={
             "name": KITAKYUSHU,
             "department": "デジタル市役所推進室",
             "contact_phone": "093-582-2144",
             "contact_people": "担当課長：須山 担当係長：三浦（雄）",
             "sender_title": "北九州市デジタル市役所推進室長",
+            # The demo manager signs (a fictitious name, as every person of the demo).
+            "sender_name": "門司　和子",
             "document_symbol": "デ推",
+            # Citizens' letters name the handling department and the person in charge.
+            "citizen_department": "デジタル市役所推進室",
+            "citizen_phone": "093-582-2144",
+            "citizen_person": "小倉",
+            # A sample account (みほん銀行 is the demo's fictitious bank).
+            "payment_bank": "みほん銀行 北九州支店",
+            "payment_account_number": "7654321",
+            "payment_account_holder": "北九州市会計管理者",
         },
     )
     other_city, _ = Municipality.objects.get_or_create(

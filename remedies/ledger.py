@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
+from cases.issuer import words as issuer_words
 from cases.models import Case, Party, User
 from cases.services import (
     actor_of,
@@ -311,18 +312,23 @@ def derived_total(case: Case) -> dict[str, int]:
     }
 
 
+def side_word(side: str, municipality) -> str:
+    """Who bore or acted, as a stored 経過 line names it: the issuer's unit (市, 町, 県…)
+    for the municipality's side, the side's own label otherwise."""
+    if side == Side.MUNICIPALITY:
+        return issuer_words(municipality).unit
+    return str(Side(side).label)
+
+
 def _record(
     case: Case, on: date, text: str, action: str, by: User, note: str = "", in_story: bool = True
 ) -> None:
-    add_timeline(
-        case,
-        on=on,
-        actor=actor_of(by),
-        text=note.strip() or text,
-        action=action,
-        by=by,
-        in_story=in_story,
-    )
+    """The posting's own 経過 line, and the clerk's note as a line of its own: a note never
+    replaces the standard line, and both are internal until staff publish them."""
+    actor = actor_of(by)
+    add_timeline(case, on=on, actor=actor, text=text, action=action, by=by, in_story=in_story)
+    if note.strip():
+        add_timeline(case, on=on, actor=actor, text=note.strip(), action="note." + action, by=by)
 
 
 def _party_display(party: Party) -> str:
@@ -468,7 +474,7 @@ def ledger_post_payment(
             "amount": yen(amount),
             "party": party.label,
             "method": Method(method).label,
-            "side": Side(side).label,
+            "side": side_word(side, case.municipality),
         }
     _record(case, on, text, "ledger.payment", by, note)
     return entry

@@ -300,6 +300,7 @@ class DocumentKind(models.TextChoices):
     REPORT = "report", _("case report")  # 経過報告書
     PRESS_RELEASE = "press_release", _("press release")  # 報道発表資料
     CHECKLIST = "checklist", _("desk completion checklist")  # 完了チェック表
+    REPAYMENT_REMINDER = "repayment_reminder", _("repayment reminder")  # 督促状
 
 
 class DocumentStatus(models.TextChoices):
@@ -342,7 +343,9 @@ class Document(models.Model):
     )
     kind = models.CharField(_("kind"), max_length=30, choices=DocumentKind.choices)
     fiscal_year = models.PositiveSmallIntegerField()
-    number = models.PositiveIntegerField()
+    # The outgoing document number (文書番号); None for kinds the municipality does not
+    # number (blank forms and press releases never are).
+    number = models.PositiveIntegerField(null=True, blank=True)
     version = models.PositiveSmallIntegerField(default=1)
     supersedes = models.OneToOneField(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="superseded_by"
@@ -380,7 +383,7 @@ class Document(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.number}-{self.version}"
+        return f"{self.get_kind_display()} {self.number or '-'}-{self.version}"
 
     def save(self, *args, **kwargs):
         # Issued documents are immutable (STYLE 7): only a row awaiting approval may change,

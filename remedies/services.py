@@ -175,16 +175,19 @@ def agreement_add(
         text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
             "amount": yen(amount),
             "form": Method(form).label,
-            "payer": Side(payer).label,
+            "payer": ledger.side_word(payer, case.municipality),
         }
-    add_timeline(
-        case,
-        on=agreed_on,
-        actor=actor_of(by),
-        text=agreement.note or text,
-        action="agreement.added",
-        by=by,
-    )
+    add_timeline(case, on=agreed_on, actor=actor_of(by), text=text, action="agreement.added", by=by)
+    if agreement.note:
+        # The clerk's note is a line of its own, internal until published.
+        add_timeline(
+            case,
+            on=agreed_on,
+            actor=actor_of(by),
+            text=agreement.note,
+            action="note.agreement.added",
+            by=by,
+        )
     audit_log(
         "tadasu.agreement.added",
         by=by,

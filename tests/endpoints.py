@@ -27,7 +27,7 @@ from django_scopes import scopes_disabled
 from cases import services
 from cases.attachments import attachment_add
 from cases.deadlines import TIMED_STAGES
-from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind
+from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind, TimelineEvent
 from cases.scoping import tenant_scope
 from receptions import services as reception_sheets
 from remedies import ledger
@@ -282,6 +282,8 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         # The reception named in a URL: the candidate ranked for the affected person.
         "reception_id": estate.extra.get("candidate"),
         "day_id": estate.extra.get("closed_day"),
+        # A 経過 line of the case: its first, which is for publication.
+        "event_id": _first_event(estate),
     }
     if objects.get(param) is None:
         raise AssertionError(
@@ -289,6 +291,11 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
             "add one to tests/endpoints.py"
         )
     return objects[param].pk
+
+
+def _first_event(estate: Estate):
+    with scopes_disabled():
+        return TimelineEvent.objects.filter(case=estate.case, public=True).order_by("id").first()
 
 
 def url_for(route: Route, variant: str | None, objects: str, estates: dict[str, Estate]) -> str:
@@ -361,6 +368,7 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "actor": "北九州市",
         "text": "電話で状況を確認した。",
     },
+    "cases:timeline_publish": lambda w, e, v: {"public": "0"},
     "cases:attachment_new": lambda w, e, v: {
         "file": SimpleUploadedFile("scan.pdf", PDF),
         "description": "受領書",

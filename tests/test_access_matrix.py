@@ -79,6 +79,9 @@ cases:link_new                         own      ok    ok      403        404    
 cases:link_new                         foreign  404   404     404        403              404     ok               login
 cases:timeline_new                     own      ok    ok      403        404              403     404              login
 cases:timeline_new                     foreign  404   404     404        403              404     ok               login
+cases:timeline_publish                 own      ok    ok      403        404              403     404              login
+cases:timeline_publish                 foreign  404   404     404        403              404     ok               login
+cases:timeline_publish                 mixed    404   404     403        404              403     404              login
 cases:attachment_new                   own      ok    ok      ok         404              403     404              login
 cases:attachment_new                   foreign  404   404     404        ok               404     ok               login
 cases:attachment_download              own      ok    ok      ok         404              ok      404              login

@@ -8,6 +8,9 @@ logs in as the demo manager in Debian's Chromium and saves 1280-pixel-wide PNGs:
 - case-list.png  the case list
 - dashboard.png  /dashboard/, when this branch has it (a 404 is skipped with a note)
 - letter.png     the first page of C氏's issued apology letter, drawn by pdftoppm
+- town-letter.png, town-repayment.png  a town's letters (a fictitious みどり町 whose own
+                 staff ran the desk): the apology to the person owed, and the repayment
+                 request to the person who holds the excess
 
 Needs: apt-get install chromium fonts-ipaexfont poppler-utils.
 """
@@ -52,8 +55,56 @@ with scopes_disabled():
     case = Case.objects.get(reference="{CASE}")
     for party in case.parties.order_by("label"):
         document_issue(kind="apology", by=users["staff"], case=case, party=party)
+{TOWN}
 """
     subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, check=True)  # noqa: S603
+
+
+# A town (fictitious みどり町; 403997 carries its check digit, 3xx: a town of a district)
+# whose own staff ran the desk: C owed 5,000円 and paid in cash by the town, D holding it.
+TOWN = """
+import os
+from datetime import date
+from pathlib import Path
+from cases import services as case_services
+from cases.models import CaseKind, CauseCategory, DataKind, Membership, Municipality, Office
+from cases.models import Role, User
+from remedies import ledger
+from remedies.models import Method, Side
+town = Municipality.objects.create(
+    code="403997", name="みどり町", department="総務課", contact_phone="0000-00-0000",
+    contact_people="課長：緑川", citizen_department="住民課", citizen_phone="0000-00-1111",
+    citizen_person="森", sender_name="緑川　一郎", document_symbol="み住",
+    payment_bank="みほん銀行 みどり支店", payment_account_number="1112223",
+    payment_account_holder="みどり町会計管理者",
+)
+office = Office.objects.create(municipality=town, name="みどり町役場 マイナポイント支援窓口")
+clerk = User.objects.create(username="town-staff", last_name="森", first_name="花")
+Membership.objects.create(user=clerk, role=Role.STAFF, municipality=town)
+with scopes_disabled():
+    case = case_services.case_open(
+        by=clerk, office=office, kind=CaseKind.CASHLESS_LINK, discovered_on=date(2023, 2, 7),
+        cause_category=CauseCategory.LOGOUT_OMITTED,
+        cause_text="前の方の手続きの後にログアウトせず、次の方の手続きを開始した。",
+        prevention="一人の対応を終える度に必ずログアウトする。",
+    )
+    c = case_services.party_add(case=case, by=clerk, label="C氏", name="山川 春子",
+        address="〒811-0000 遠賀郡みどり町中央（架空）1-1")
+    d = case_services.party_add(case=case, by=clerk, label="D氏", name="海野 夏男",
+        address="〒811-0000 遠賀郡みどり町本町（架空）2-2")
+    case_services.misregistration_add(case=case, by=clerk, source=d, target=c,
+        data_kind=DataKind.CASHLESS_ACCOUNT, paid_through=True)
+    ledger.ledger_post_misallocation(case=case, owed=c, holder=d, amount=5000,
+        on=date(2023, 3, 7), by=clerk)
+    ledger.ledger_post_payment(case=case, party=c, amount=5000, side=Side.MUNICIPALITY,
+        method=Method.CASH, on=date(2023, 3, 10), by=clerk)
+    folder = Path(os.environ["TADASU_VAR_DIR"])
+    for name, kind, party in (("town-letter", "apology", c),
+                              ("town-repayment", "repayment_request", d)):
+        document = document_issue(kind=kind, by=clerk, case=case, party=party,
+                                  dated=date(2023, 3, 22))
+        (folder / f"{name}.pdf").write_bytes(bytes(document.pdf))
+"""
 
 
 def _wait_for(url: str, server: subprocess.Popen) -> None:
@@ -145,10 +196,11 @@ def main(out: Path) -> None:
         page_one = ["-f", "1", "-l", "1", "-singlefile"]
         size = ["-scale-to-x", "800", "-scale-to-y", "-1"]
         pdftoppm = shutil.which("pdftoppm") or "pdftoppm"  # poppler-utils
-        subprocess.run(  # noqa: S603  # nosec B603
-            [pdftoppm, "-png", *page_one, *size, str(pdf_path), str(out / "letter")],
-            check=True,
-        )
+        for name in ("letter", "town-letter", "town-repayment"):
+            source = str(Path(tmp) / f"{name}.pdf")
+            subprocess.run(  # noqa: S603  # nosec B603
+                [pdftoppm, "-png", *page_one, *size, source, str(out / name)], check=True
+            )
     for png in sorted(out.glob("*.png")):
         print(f"{png}: {png.stat().st_size:,} bytes")
 

@@ -9,6 +9,7 @@ MODULES = {
     DocumentKind.RECEIPT: "receipt",
     DocumentKind.SETTLEMENT: "settlement",
     DocumentKind.REPAYMENT_REQUEST: "repayment",
+    DocumentKind.REPAYMENT_REMINDER: "reminder",
     DocumentKind.CHECKLIST: "checklist",
     DocumentKind.REPORT: "report",
     DocumentKind.PRESS_RELEASE: "press_release",

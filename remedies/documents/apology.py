@@ -1,37 +1,47 @@
-"""お詫び状: an apology letter to one person, worded for what happened to that person."""
+"""お詫び状: an apology letter to one person, worded for what happened to that person.
 
-from cases.models import Case, DataKind, Party
+Laid out as DOCUMENTS.md says a letter to a citizen reads: number and date top right, the
+address block for a window envelope, the signatory (（公印省略） where not sealed), the
+subject ending in （お詫び）, a です・ます body from the person's side — what happened,
+the apology, what was done for this person with its date, amount and form, the prevention —
+and the citizen's contact bottom right. One page; no 記, since the body says every fact.
+"""
 
+from cases.models import Case, CauseCategory, DataKind, Party
+
+from ..models import EntryKind, Method, Side
 from . import data as frozen
 from .base import DocumentRenderer, yen
 
-# What happened, from this person's side of a link (DESIGN: source's data went into the
-# target's record; what was meant for the target flowed to the source).
+# What happened, from this person's side of a link ({name}: 佐藤様). The source's data went
+# into the target's record; what was meant for the target went to the source.
 WHAT_HAPPENED = {
-    (
-        DataKind.BANK_ACCOUNT,
-        "target",
-    ): "あなた様のマイナポータルから公金受取口座を登録する際、本来あなた様名義の口座を登録"
-    "すべきところ、誤って別の方の口座情報を登録する事務処理の誤りがありました。",
-    (
-        DataKind.BANK_ACCOUNT,
-        "source",
-    ): "別の方のマイナポータルから公金受取口座を登録する際、誤ってあなた様名義の口座情報を"
-    "登録する事務処理の誤りがありました。",
-    (
-        DataKind.CASHLESS_ACCOUNT,
-        "target",
-    ): "あなた様のマイナポイントの申込みの際、誤って別の方のキャッシュレス決済サービスを登録"
-    "する事務処理の誤りがあり、あなた様に付与されるべきポイントが別の方に付与されて"
-    "おりました。",
-    (
-        DataKind.CASHLESS_ACCOUNT,
-        "source",
-    ): "別の方のマイナポイントの申込みの際、誤ってあなた様のキャッシュレス決済サービスを登録"
-    "する事務処理の誤りがあり、本来別の方に付与されるべきポイントがあなた様に付与されて"
-    "おりました。",
+    (DataKind.BANK_ACCOUNT, "target"): (
+        "{name}のマイナポータルから公金受取口座を登録する際、本来{name}名義の口座を登録"
+        "すべきところ、誤って別の方の口座情報を登録しておりました。"
+    ),
+    (DataKind.BANK_ACCOUNT, "source"): (
+        "別の方のマイナポータルから公金受取口座を登録する際、誤って{name}名義の口座情報を"
+        "登録しておりました。"
+    ),
+    (DataKind.CASHLESS_ACCOUNT, "target"): (
+        "{name}のマイナポイントのお申込みの際、誤って別の方のキャッシュレス決済サービスを"
+        "登録したため、{name}に付与されるべきポイントが別の方に付与されておりました。"
+    ),
+    (DataKind.CASHLESS_ACCOUNT, "source"): (
+        "別の方のマイナポイントのお申込みの際、誤って{name}のキャッシュレス決済サービスを"
+        "登録したため、本来その方に付与されるべきポイントが{name}に付与されておりました。"
+    ),
 }
-SOMETHING_HAPPENED = "あなた様に関わる手続きにおいて、事務処理の誤りがありました。"
+SOMETHING_HAPPENED = "{name}に関わる手続きにおいて、事務処理の誤りがありました。"
+NOT_YOUR_FAULT = "これは窓口の事務処理の誤りによるもので、{name}に責任があるものではございません。"
+
+# How money reached the person, by form.
+HANDED = {
+    Method.CASH: "現金でお渡しいたしました",
+    Method.GIFT_CERTIFICATE: "同額の商品券でお渡しいたしました",
+    Method.BANK_TRANSFER: "お振込みいたしました",
+}
 
 
 def build(*, case: Case, party: Party, **_) -> dict:
@@ -47,46 +57,92 @@ def read_ahead(targets: list[tuple[Case, Party]]) -> None:
     frozen.read_parties([party for _, party in targets])
 
 
-def what_happened(party: dict) -> list[str]:
+def honorific(party: dict) -> str:
+    """佐藤様: the family name (the part before the space) with 様."""
+    name = (party.get("name") or "").replace("\u3000", " ").strip()
+    return f"{name.split(' ')[0]}様" if name else "ご本人様"
+
+
+def what_happened(party: dict, name: str) -> list[str]:
     sentences = [
-        WHAT_HAPPENED.get((r["data_kind"], r["side"]), SOMETHING_HAPPENED) for r in party["roles"]
-    ]
-    if not sentences:
-        sentences = [SOMETHING_HAPPENED]
-    if any(
-        r["data_kind"] == DataKind.BANK_ACCOUNT and not r["paid_through"] for r in party["roles"]
-    ):
-        sentences.append(
-            "なお、当該口座を用いた給付金等の交付は行われておらず、金銭面での実害はございません。"
-        )
+        WHAT_HAPPENED.get((r["data_kind"], r["side"]), SOMETHING_HAPPENED).format(name=name)
+        for r in party["roles"]
+    ] or [SOMETHING_HAPPENED.format(name=name)]
+    if any(r["side"] == "source" for r in party["roles"]):
+        sentences.append(NOT_YOUR_FAULT.format(name=name))
     return list(dict.fromkeys(sentences))
 
 
-def what_was_done(party: dict, renderer: DocumentRenderer) -> list[str]:
+def what_was_done(party: dict, renderer: DocumentRenderer, *, name: str) -> list[str]:
+    """Only what really happened for this person: each handing-over with its date, amount
+    and form; points the national system granted again; a return; or nothing lost."""
+    case = renderer.data["case"]
     money = party["money"]
     done = []
-    if money["paid"] > 0:
+    for p in money.get("payments", []):
+        when = renderer.date(p["on"])
+        if p["kind"] == EntryKind.REGRANT or p["method"] == Method.POINTS:
+            done.append(
+                f"{when}に、国のマイナポイントの仕組みにより、{name}に{yen(p['amount'])}分の"
+                "ポイントが改めて付与されました。"
+            )
+            continue
+        payer = (
+            case["contractor"]
+            if p["side"] == Side.CONTRACTOR and case["contractor"]
+            else renderer.words.self_ref
+        )
+        how = HANDED.get(p["method"], HANDED[Method.CASH])
         done.append(
-            f"あなた様に付与されるべきであった{yen(money['paid'])}相当額をお渡しいたしました。"
+            f"{when}に、本来{name}に付与されるべきであった{yen(p['amount'])}相当分を、"
+            f"{payer}から{how}。"
         )
     for c in money["collections"]:
         done.append(
-            f"誤って付与された{yen(c['amount'])}について、{renderer.date(c['on'])}に"
+            f"誤って付与された{yen(c['amount'])}については、{renderer.date(c['on'])}に"
             "ご返還いただきました。ご協力に厚く御礼申し上げます。"
         )
     if money["balance"] > 0:
         done.append(
-            f"あなた様にお渡しすべき{yen(money['balance'])}については、"
-            "改めてご連絡のうえ対応させていただきます。"
+            f"{name}にお渡しすべき{yen(money['balance'])}については、改めてご連絡のうえ、"
+            "速やかに対応させていただきます。"
         )
     elif money["balance"] < 0 and not money["written_off"]:
         done.append(
-            f"誤って付与された{yen(-money['balance'])}のご返還について、"
-            "改めてご相談させていただきます。"
+            f"誤って付与された{yen(-money['balance'])}のご返還については、改めてご相談"
+            "させていただきます。"
         )
     if not done:
-        done.append("誤って登録された内容は、判明後速やかに正しい内容に訂正いたしました。")
+        corrected = [r["corrected_on"] for r in party["roles"] if r.get("corrected_on")]
+        when = f"{renderer.date(max(corrected))}に" if corrected else "判明後速やかに"
+        done.append(f"誤って登録された内容は、{when}正しい内容に訂正いたしました。")
+        if not any(r["paid_through"] for r in party["roles"]):
+            done.append(
+                "誤った登録によって給付金等の交付やポイントの付与は行われておらず、"
+                "金銭面での実害はございません。"
+            )
     return done
+
+
+def prevention(case: dict) -> list[str]:
+    """The recurrence prevention in sentences: who is instructed (the contractor only where
+    one ran the desk), and what is done, said in です・ます."""
+    who = "職員及び委託事業者" if case["contractor"] else "職員"
+    sentences = []
+    if case.get("cause_category") == CauseCategory.LOGOUT_OMITTED or "ログアウト" in (
+        case.get("cause") or ""
+    ):
+        sentences.append(
+            "今後は、お一人の手続きを終えるごとに必ずログアウトして申込画面を閉じ、"
+            "ご本人と支援者がともに完了を確認する手順を徹底いたします。"
+        )
+    sentences.append(
+        f"あわせて{who}への指導を徹底し、再発防止に万全を期してまいります。"
+        if sentences
+        else f"今後このようなことのないよう、{who}への指導を徹底し、再発防止に万全を期して"
+        "まいります。"
+    )
+    return sentences
 
 
 class Renderer(DocumentRenderer):
@@ -94,33 +150,21 @@ class Renderer(DocumentRenderer):
 
     def story(self) -> list:
         case, party = self.data["case"], self.data["party"]
+        name = honorific(party)
         desk = case["office"]
         story = [
             *self.number_block(),
-            self.spacer(6),
-            self.t(f"{party['name']}　様"),
-            self.spacer(4),
-            *self.sender_block(),
-            self.spacer(6),
+            *self.address_block(party),
+            *self.sender_block(seal_note=True),
             self.t(f"{desk}における事務処理の誤りについて（お詫び）", "title"),
         ]
         body = [
-            "拝啓　時下ますますご清祥のこととお喜び申し上げます。",
-            f"さて、このたび{desk}において、" + "".join(what_happened(party)),
-            "あなた様には多大なご迷惑とご心配をおかけしましたことを、心より深くお詫び申し上げます。",
-            "今後このようなことのないよう、職員及び委託事業者への指導を徹底し、"
-            "再発防止に万全を期してまいります。何とぞご理解を賜りますようお願い申し上げます。",
+            f"このたびは、{desk}において、" + "".join(what_happened(party, name)),
+            f"{name}には多大なご迷惑とご心配をおかけしましたことを、心より深くお詫び申し上げます。",
+            "".join(what_was_done(party, self, name=name)),
+            "".join(prevention(case)),
+            "何とぞご理解を賜りますよう、よろしくお願い申し上げます。",
         ]
-        # 拝啓 starts at the margin; the paragraphs after it are indented.
-        story += [self.t(body[0])] + [self.t(line, "indent") for line in body[1:]]
-        story += [self.t("敬具", "right"), self.spacer(4), self.t("記", "center")]
-        items = [
-            ("1　事案の内容", "".join(what_happened(party))),
-            ("2　原因", case["cause"] or case["cause_label"] or "調査中"),
-            ("3　対応", "".join(what_was_done(party, self))),
-            ("4　再発防止策", case["prevention"] or "検討中"),
-        ]
-        for heading, content in items:
-            story += [self.t(heading, "heading"), self.t(content, "indent")]
-        story += [self.t("以上", "right"), self.spacer(6), *self.contact_block()]
+        story += [self.t("拝啓")] + [self.t(line, "indent") for line in body]
+        story += [self.t("敬具", "right"), self.spacer(4), *self.citizen_contact_block()]
         return story

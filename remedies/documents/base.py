@@ -9,8 +9,16 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
+from cases.issuer import IssuerWords, frozen_words
 from cases.wareki import era_year, wareki, yen
 
 from .fonts import fonts
@@ -106,6 +114,9 @@ class DocumentRenderer:
                 alignment=TA_LEFT,
             ),
             "small": ParagraphStyle("small", parent=body, fontSize=9, leading=14),
+            "contact": ParagraphStyle("contact", parent=body, fontSize=9.5, leading=14),
+            "address": ParagraphStyle("address", parent=body, fontSize=10.5, leading=15),
+            "addressee": ParagraphStyle("addressee", parent=body, fontSize=13, leading=20),
             "cell": ParagraphStyle("cell", parent=body, fontSize=9.5, leading=14),
         }
 
@@ -126,26 +137,79 @@ class DocumentRenderer:
         lines.append(self.t(self.date(self.data.get("dated")), "right"))
         return lines
 
-    def sender_block(self) -> list:
+    @property
+    def words(self) -> IssuerWords:
+        """The issuer's words (本市/本町…, 市長/町長…), as frozen with the document."""
+        return frozen_words(self.data.get("municipality", {}))
+
+    def sender_text(self) -> str:
+        """北九州市長　山田　一郎: the signatory's title and name; the head of the local
+        government where no signatory is set."""
         m = self.data.get("municipality", {})
-        sender = " ".join(x for x in (m.get("sender_title"), m.get("sender_name")) if x)
-        return [self.t(sender or m.get("name", ""), "right")]
+        title = m.get("sender_title") or self.words.head
+        return "\u3000".join(x for x in (title, m.get("sender_name")) if x)
+
+    def sender_block(self, *, seal_note: bool = False) -> list:
+        lines = [self.t(self.sender_text(), "right")]
+        if seal_note and not self.data.get("municipality", {}).get("sealed"):
+            lines.append(self.t("（公印省略）", "right"))
+        return lines
+
+    def address_block(self, party: dict) -> list:
+        """The addressee as it goes into a window envelope: 〒 and address, then the full
+        name with 様."""
+        lines = []
+        address = (party.get("address") or "").strip()
+        if address:
+            lines.append(self.t(address, "address"))
+        lines.append(self.t(f"{party.get('name', '')}　様", "addressee"))
+        return [*lines, self.spacer(3)]
 
     def contact_block(self) -> list:
+        """The press contact (報道発表資料 only): department, phone, section chief."""
         m = self.data.get("municipality", {})
         lines = [
-            self.p("【問合せ先】", "heading"),
             self.t(f"{m.get('name', '')}{m.get('department', '')}"),
         ]
         if m.get("phone"):
             lines.append(self.t(f"TEL {m['phone']}"))
         if m.get("contact_people"):
             lines.append(self.t(m["contact_people"]))
-        return lines
+        # The heading is kept with its lines: never alone at the foot of a page.
+        return [KeepTogether([self.p("【問合せ先】", "heading"), *lines])]
+
+    def citizen_contact_block(self) -> list:
+        """The citizen's contact in a letter: the department handling the case, its phone,
+        the person in charge; bottom right, kept together."""
+        m = self.data.get("municipality", {})
+        department = m.get("citizen_department", m.get("department", ""))
+        phone = m.get("citizen_phone", m.get("phone", ""))
+        lines = [
+            self.t("【お問合せ先】", "contact"),
+            self.t(f"{m.get('name', '')}{department}", "contact"),
+        ]
+        if phone:
+            lines.append(self.t(f"電話　{phone}", "contact"))
+        if m.get("citizen_person"):
+            lines.append(self.t(f"担当　{m['citizen_person']}", "contact"))
+        box = Table([[lines]], colWidths=[self.frame_width * 0.5], hAlign="RIGHT")
+        box.setStyle(
+            TableStyle(
+                [
+                    ("BOX", (0, 0), (-1, -1), 0.5, "#000000"),
+                    ("LEFTPADDING", (0, 0), (-1, -1), 6),
+                    ("TOPPADDING", (0, 0), (-1, -1), 3),
+                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3),
+                ]
+            )
+        )
+        return [box]
 
     def table(self, rows: list[list], widths: list[float], *, header: bool = True) -> Table:
         cells = [[c if not isinstance(c, str) else self.t(c, "cell") for c in row] for row in rows]
-        table = Table(cells, colWidths=widths, repeatRows=1 if header else 0)
+        # splitInRow: a row taller than a page (a 2,000-character 経過 entry) flows on to the
+        # next page instead of failing with LayoutError.
+        table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, splitInRow=1)
         style = [
             ("GRID", (0, 0), (-1, -1), 0.5, "#000000"),
             ("VALIGN", (0, 0), (-1, -1), "TOP"),

@@ -1,7 +1,7 @@
 """Documents to many people at once (`issue_document --all-parties`).
 
-Each document is exactly the one document_issue would issue: the same data, number, PDF,
-audit entry and 経過 line. What differs is the pace: the documents are read, numbered and
+Each document is exactly the one document_issue would issue: the same data, number, PDF
+and audit entry. What differs is the pace: the documents are read, numbered and
 recorded a batch at a time, each batch in one transaction, and their PDFs are drawn by
 worker processes (from the frozen data only) while this process records them.
 """
@@ -29,6 +29,7 @@ from .services import (
     _check_subject,
     _require_city,
     _seal,
+    is_numbered,
     new_document,
     record_issue,
     render,
@@ -59,7 +60,7 @@ def documents_issue_many(
     once its batch is committed.
 
     Everything is checked before the first document is issued. Each document is
-    all-or-nothing with its number, audit entry and 経過 line, as with document_issue; a
+    all-or-nothing with its number and audit entry, as with document_issue; a
     failure takes back the documents of its own batch, never those already yielded.
     `workers`: processes helping to draw the PDFs (default: one per CPU but this process's,
     at most MAX_WORKERS, for a run of PARALLEL_FROM documents or more; else none)."""
@@ -87,6 +88,9 @@ def _issue_batch(
         municipalities = {case.municipality_id: case.municipality for case, _ in batch}
         following = {}
         for pk in sorted(municipalities):
+            if not is_numbered(municipalities[pk], kind):
+                following[pk] = itertools.repeat(None)  # this municipality numbers no such kind
+                continue
             count = sum(1 for case, _ in batch if case.municipality_id == pk)
             following[pk] = itertools.count(take_numbers(municipalities[pk], year, count))
         if read_ahead is not None:

@@ -68,13 +68,14 @@ class Renderer(DocumentRenderer):
         return story
 
     def instructions(self, checks: list[str]) -> Table:
+        citizen = f"{self.words.unit}民"  # 市民, 町民, 村民, 区民, 県民
         numbered = "　".join(f"{n}{c}" for n, c in zip("①②③", checks, strict=False))
         lines = [
-            "1　手続きが終わったら、市民の方と支援者が一緒に次の項目を確認し、□にレ印を付けて"
+            f"1　手続きが終わったら、{citizen}の方と支援者が一緒に次の項目を確認し、□にレ印を付けて"
             f"ください。<br/>　　{numbered}",
             "2　手続きの状況（完了／中断）の□にレ印を付けてください。手続きを途中で中断した場合は、"
             "リーダーがログアウトと申込画面の終了を確認し、氏名を記入してください。",
-            "3　市民の方と支援者が、それぞれ署名してください。",
+            f"3　{citizen}の方と支援者が、それぞれ署名してください。",
         ]
         box = Table([[[self.p(line, "note") for line in lines]]], colWidths=[self.frame_width])
         box.setStyle(TableStyle([("BOX", (0, 0), (-1, -1), 0.5, "#000000")]))
@@ -86,7 +87,8 @@ class Renderer(DocumentRenderer):
             "受付<br/>番号",
             *(f"{n}<br/>{_broken(c)}" for n, c in zip("①②③", checks, strict=False)),
         ]
-        head += ["手続きの<br/>状況", "リーダー確認<br/>（中断の場合）", "市民署名", "支援者署名"]
+        citizen = f"{self.words.unit}民署名"  # 市民署名, 町民署名…
+        head += ["手続きの<br/>状況", "リーダー確認<br/>（中断の場合）", citizen, "支援者署名"]
         box = "□"
         row = [
             "",

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from cases.issuer import words as issuer_words
 from cases.models import Case, DataKind, Misregistration, Municipality, Party, TimelineEvent
 from cases.wareki import yen
 
@@ -19,11 +20,18 @@ from ..models import AgencyContact, ApologyLetter, EntryKind, LedgerEntry, Visit
 def municipality_data(m: Municipality) -> dict:
     return {
         "name": m.name,
+        "words": issuer_words(m).as_dict(),
+        # The press contact (press releases only).
         "department": m.department,
         "phone": m.contact_phone,
         "contact_people": m.contact_people,
+        # The citizen's contact (letters): the department handling the case.
+        "citizen_department": m.citizen_department or m.department,
+        "citizen_phone": m.citizen_phone or m.contact_phone,
+        "citizen_person": m.citizen_person,
         "sender_title": m.sender_title,
         "sender_name": m.sender_name,
+        "sealed": m.letters_sealed,
         "gregorian": m.show_gregorian_year,
     }
 
@@ -43,7 +51,12 @@ def _story_timelines(cases: list[Case]) -> dict[int, list[dict]]:
         "occurred_on", "id"
     ):
         result[e.case_id].append(
-            {"on": e.occurred_on.isoformat(), "actor": e.actor, "text": e.text}
+            {
+                "on": e.occurred_on.isoformat(),
+                "actor": e.actor,
+                "text": e.text,
+                "public": e.public,
+            }
         )
     return result
 
@@ -123,6 +136,7 @@ def cases_data(cases: list[Case]) -> dict[int, dict]:
             "occurred_on": case.occurred_on.isoformat() if case.occurred_on else None,
             "summary": case.summary,
             "discovery": case.discovery,
+            "cause_category": case.cause_category,
             "cause_label": case.get_cause_category_display() if case.cause_category else "",
             "cause": case.cause_text,
             "prevention": case.prevention,
@@ -165,6 +179,7 @@ def _roles(
                     "data_kind": link.data_kind,
                     "other": link.source.label,
                     "paid_through": link.paid_through,
+                    "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
                 }
             )
     for link in as_source:
@@ -175,6 +190,7 @@ def _roles(
                     "data_kind": link.data_kind,
                     "other": link.target.label,
                     "paid_through": link.paid_through,
+                    "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
                 }
             )
     return roles
@@ -206,6 +222,18 @@ def _money(entries: list[LedgerEntry]) -> dict:
         "written_off": total(EntryKind.WRITE_OFF),
         "reversed": total(EntryKind.REVERSAL),
         "balance": sum(e.delta for e in entries),
+        # Each handing-over, with its date, form and who paid: a letter says what was done.
+        "payments": [
+            {
+                "on": e.on.isoformat(),
+                "amount": -e.delta,
+                "kind": e.kind,
+                "method": e.method,
+                "side": e.side,
+            }
+            for e in entries
+            if e.kind in (EntryKind.PAYMENT, EntryKind.REGRANT) and e.pk not in reversed_ids
+        ],
         "collections": [
             {
                 "on": e.on.isoformat(),

@@ -27,12 +27,14 @@ INK, GREY, FILL = "#000000", "#555555", "#eeeeee"
 # Orders tried exhaustively up to this many people in one row (6! = 720, cheap).
 MAX_PERMUTED = 6
 
-# What the arrow means, said from the target's side: what was meant for the target went
-# to the source (DESIGN: A's public funds would go to B's account; C's points went to D's).
+# What moved, said in the arrow's direction (source → target): the source's account was
+# put into the target's record, so the source received what was meant for the target
+# (DESIGN: A's public funds would go to B's account; C's points went to D's). The note
+# names the source first, as the arrow starts there.
 FLOW = {
-    ("bank_account", True): "{target}宛ての給付金等が{source}の口座へ",
+    ("bank_account", True): "{source}の口座に{target}宛ての給付金等が入金",
     ("bank_account", False): "給付金等の交付なし",
-    ("cashless_account", True): "{target}分のポイントが{source}へ",
+    ("cashless_account", True): "{source}に{target}分のポイントが付与",
     ("cashless_account", False): "ポイントの付与なし",
 }
 
@@ -271,7 +273,7 @@ class MovementDiagram:
 
 LEGEND = (
     "※ 矢印は、矢印の元の方の情報（口座・キャッシュレス決済）が、矢印の先の方の記録に"
-    "誤って登録されたことを示す。下の注記は、その結果お金やポイントが移った向き。"
+    "誤って登録されたことを示す。下の注記は、その結果、誰に何が渡ったか。"
 )
 
 

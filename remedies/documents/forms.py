@@ -16,6 +16,7 @@ CASE_KINDS = [
     DocumentKind.RECEIPT,
     DocumentKind.SETTLEMENT,
     DocumentKind.REPAYMENT_REQUEST,
+    DocumentKind.REPAYMENT_REMINDER,
     DocumentKind.REPORT,
     DocumentKind.PRESS_RELEASE,
 ]

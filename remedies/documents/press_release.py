@@ -1,6 +1,6 @@
 """報道発表資料: the press release over one or more cases of one municipality.
 
-Built like the city's own release (shared/seed): 報道機関各位, a title from the kinds of
+Built like the city's own release (docs/reference-story.md): 報道機関各位, a title from the kinds of
 error, a lead with the counts and whether anyone was harmed, 記, then 1 内容 · 2 原因 ·
 3 経過 · 4 再発防止策, 【問合せ先】, and the 別紙 drawing how the data moved. People appear
 by label only (A氏, B氏).
@@ -174,7 +174,8 @@ class Renderer(DocumentRenderer):
             for mark, case in items:
                 if mark:
                     story.append(self.t(f"{mark}{case['office']}の事案", "heading"))
-                story += [self.t(outcome(case), "indent"), self.timeline_table(case["timeline"])]
+                published = [e for e in case["timeline"] if e.get("public", True)]
+                story += [self.t(outcome(case), "indent"), self.timeline_table(published)]
         story += [self.t("4　再発防止策", "heading"), *self.prevention(cases)]
         story += [self.spacer(4), self.t("以上", "right"), self.spacer(4), *self.contact_block()]
         story += self.attachments(groups)
@@ -191,11 +192,15 @@ class Renderer(DocumentRenderer):
         return f"{self.desk()}における{KIND_TITLE[groups[0][0]]}{more}について"
 
     def lead(self, groups: list) -> list[str]:
+        # Counted by what happened: each link (one person's data in another's record) is
+        # one error, so a case with four links at one desk is 4件.
         errors = "と、".join(
-            LEAD[kind] + (f"{len(items)}件" if len(items) > 1 else "") for kind, items in groups
+            LEAD[kind]
+            + (f"{n}件" if (n := sum(max(len(c["links"]), 1) for c in items)) > 1 else "")
+            for kind, items in groups
         )
         return [
-            f"本市が設置している{self.desk()}において、{errors}がありました。",
+            f"{self.words.self_ref}が設置している{self.desk()}において、{errors}がありました。",
             harm_sentence(self.data["cases"]),
         ]
 

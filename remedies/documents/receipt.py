@@ -11,6 +11,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Table, TableStyle
 
+from cases.issuer import words as issuer_words
 from cases.models import Case, CaseKind, Municipality
 from cases.wareki import yen
 
@@ -33,18 +34,12 @@ RECEIVED = {
 }
 
 
-def head_of(municipality_name: str) -> str:
-    """The head of the local government, to whom money it paid is receipted: 北九州市長,
-    東京都知事."""
-    if municipality_name.endswith(("都", "道", "府", "県")):
-        return f"{municipality_name}知事"
-    return f"{municipality_name}長"
-
-
 def payer_name(side: str, case: Case, municipality: Municipality) -> str:
+    """To whom the receipt is made out: the contractor, or the head of the local
+    government (北九州市長, 東京都知事, 〇〇町長)."""
     if side == Side.CONTRACTOR:
         return case.contractor.name if case.contractor else "委託事業者"
-    return head_of(municipality.name)
+    return issuer_words(municipality).head
 
 
 def build(*, case: Case, entry: LedgerEntry, municipality: Municipality, **_kw) -> dict:
@@ -59,6 +54,8 @@ def build(*, case: Case, entry: LedgerEntry, municipality: Municipality, **_kw) 
     with translation.override("ja"):
         method_label = str(Method(entry.method).label) if entry.method else ""
         side_label = str(Side(entry.side).label) if entry.side else ""
+        if entry.side == Side.MUNICIPALITY:
+            side_label = issuer_words(municipality).unit  # 市 / 町 / 村 / 区 / 県
     return {
         "case": {"reference": case.reference, "kind": case.kind, "office": case.office.name},
         "party": {"label": party.label, "name": party.name, "address": party.address},
@@ -142,12 +139,13 @@ class Renderer(DocumentRenderer):
         return box
 
     def office_use(self) -> Table:
-        """市記入欄: what lets the city match the signed sheet to its ledger entry."""
+        """市記入欄 (町記入欄, 県記入欄…): what lets the issuer match the signed sheet to its
+        ledger entry."""
         entry, party = self.data["entry"], self.data["party"]
         table = self.table(
             [
-                ["市記入欄", ""],
-                ["事案番号", self.data["case"]["reference"]],
+                [f"{self.words.unit}記入欄", ""],
+                ["案件番号", self.data["case"]["reference"]],
                 ["受領者", f"{party['name']}　様（{party['label']}）"],
                 ["記帳番号", f"{entry['id']}（{entry['side_label']}支払・{yen(entry['amount'])}）"],
             ],

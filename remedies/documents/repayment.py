@@ -1,37 +1,62 @@
 """返還請求書: a polite request to a person who still holds money given to them by mistake.
 
-The person did nothing wrong; the letter says so, apologises, and asks. How and by when the
-money is returned is agreed with the person, so the letter leaves both to the city's own
-wording (frozen with the data) rather than stating terms.
+The person did nothing wrong; the letter says so, apologises, and asks: the amount, the due
+date, and how to pay (the municipality's designated account, or a payment slip), all from
+the municipality's settings. The reminder (督促, remedies/documents/reminder.py) is its own
+numbered letter citing this one.
+
+An instalment schedule (issue 15) goes into the data as `instalments`, a list of
+{"on", "amount"}; this letter prints it under 記 when present and builds none itself.
 """
 
-from reportlab.lib.styles import ParagraphStyle
+from datetime import date, timedelta
+
 from reportlab.lib.units import mm
 
 from cases.models import Case, DataKind, Municipality, Party
 
+from .apology import honorific
 from .base import DocumentRenderer, kin, yen
 from .data import party_role
 from .settlement import excess_data
 
-# The city's wording for how and by when; a form may one day let staff write their own.
-METHOD_TEXT = "担当者からご連絡いたします。"
-DEADLINE_TEXT = "担当者がご都合をお伺いしたうえで、ご相談させていただきます。"
-
 # What happened, told to the person who received what was meant for someone else (the
 # source of a link: their account was registered into the other person's record).
 WHAT_HAPPENED = {
-    DataKind.CASHLESS_ACCOUNT: "別の方のマイナポイントの申込みの際、誤ってあなた様のキャッシュレス"
-    "決済サービスを登録する事務処理の誤りがあり、本来その方に付与されるべき{amount}相当の"
-    "ポイントが、あなた様に付与されておりました。",
-    DataKind.BANK_ACCOUNT: "別の方のマイナポータルから公金受取口座を登録する際、誤ってあなた様"
-    "名義の口座情報を登録する事務処理の誤りがあり、本来その方に給付されるべき{amount}が、"
-    "あなた様名義の口座に振り込まれておりました。",
+    DataKind.CASHLESS_ACCOUNT: "別の方のマイナポイントのお申込みの際、誤って{name}のキャッシュ"
+    "レス決済サービスを登録したため、本来その方に付与されるべき{amount}相当のポイントが、"
+    "{name}に重ねて付与されておりました。",
+    DataKind.BANK_ACCOUNT: "別の方のマイナポータルから公金受取口座を登録する際、誤って{name}"
+    "名義の口座情報を登録したため、本来その方に給付されるべき{amount}が、{name}名義の口座に"
+    "振り込まれておりました。",
 }
 WHAT_HAPPENED_OTHER = (
-    "あなた様に関わる手続きにおいて事務処理の誤りがあり、本来別の方にお渡しすべき{amount}が、"
-    "誤ってあなた様に渡っておりました。"
+    "{name}に関わる手続きにおいて事務処理の誤りがあり、本来別の方にお渡しすべき{amount}が、"
+    "誤って{name}に渡っておりました。"
 )
+REASON = {
+    DataKind.CASHLESS_ACCOUNT: (
+        "事務処理の誤りにより、別の方に付与されるべきポイントが重ねて付与されたため"
+    ),
+    DataKind.BANK_ACCOUNT: "事務処理の誤りにより、別の方への給付金等が振り込まれたため",
+}
+REASON_OTHER = "事務処理の誤りにより、別の方にお渡しすべき金額が渡ったため"
+
+
+def payment_data(municipality: Municipality) -> dict:
+    """How to pay, from the municipality's settings."""
+    return {
+        "by_slip": municipality.payment_by_slip,
+        "bank": municipality.payment_bank,
+        "account_type": municipality.payment_account_type,
+        "account_number": municipality.payment_account_number,
+        "account_holder": municipality.payment_account_holder,
+        "days": municipality.repayment_days,
+    }
+
+
+def due_date(dated: date, days: int) -> date:
+    return dated + timedelta(days=days or 30)
 
 
 def build(*, case: Case, party: Party, municipality: Municipality, **_kw) -> dict:
@@ -40,6 +65,7 @@ def build(*, case: Case, party: Party, municipality: Municipality, **_kw) -> dic
             "reference": case.reference,
             "kind": case.kind,
             "office": case.office.name,
+            "contractor": case.contractor.name if case.contractor else "",
         },
         "party": {
             "label": party.label,
@@ -49,67 +75,113 @@ def build(*, case: Case, party: Party, municipality: Municipality, **_kw) -> dic
             "roles": [r for r in party_role(party) if r["side"] == "source"],
         },
         "money": excess_data(party, case, municipality),
-        "method_text": METHOD_TEXT,
-        "deadline_text": DEADLINE_TEXT,
+        "payment": payment_data(municipality),
+        "instalments": [],
     }
 
 
 class Renderer(DocumentRenderer):
     TITLE = "返還請求書"
+    SUBJECT = "誤って付与された金額のご返還について（お願い）"
+
+    @property
+    def name(self) -> str:
+        return honorific(self.data["party"])
+
+    @property
+    def data_kind(self) -> str:
+        roles = self.data["party"]["roles"]
+        return roles[0]["data_kind"] if roles else DataKind.OTHER
+
+    def due(self) -> str:
+        """The due date: the one frozen with the data, or the date of issue plus the
+        municipality's number of days."""
+        if self.data.get("due_on"):
+            return self.date(self.data["due_on"])
+        dated = date.fromisoformat(self.data["dated"]) if self.data.get("dated") else date.today()
+        return self.date(due_date(dated, self.data["payment"]["days"]).isoformat())
 
     def what_happened(self) -> str:
-        roles = self.data["party"]["roles"]
-        kind = roles[0]["data_kind"] if roles else DataKind.OTHER
-        sentence = WHAT_HAPPENED.get(kind, WHAT_HAPPENED_OTHER)
-        return sentence.format(amount=yen(self.data["money"]["granted"]))
+        sentence = WHAT_HAPPENED.get(self.data_kind, WHAT_HAPPENED_OTHER)
+        return sentence.format(amount=yen(self.data["money"]["granted"]), name=self.name)
+
+    def head(self) -> list:
+        return [
+            *self.number_block(),
+            *self.address_block(self.data["party"]),
+            *self.sender_block(seal_note=True),
+            self.t(self.SUBJECT, "title"),
+        ]
+
+    def body(self) -> list[str]:
+        desk = self.data["case"]["office"]
+        return [
+            f"このたびは、{desk}において、{self.what_happened()}",
+            f"これは{self.words.self_ref}の窓口における事務処理の誤りによるもので、{self.name}に"
+            f"責任があるものではございません。{self.name}には多大なご迷惑をおかけしております"
+            "ことを、心より深くお詫び申し上げます。",
+            "つきましては、誠にお手数をおかけいたしますが、下記のとおりご返還くださいますよう"
+            "お願い申し上げます。",
+        ]
 
     def story(self) -> list:
-        party, money = self.data["party"], self.data["money"]
-        desk = self.data["case"]["office"]
-        story = [*self.number_block(), self.spacer(6)]
-        if party["address"]:
-            story.append(self.t(party["address"]))
+        story = self.head()
+        story += [self.t("拝啓")] + [self.t(line, "indent") for line in self.body()]
+        story += [self.t("敬具", "right"), self.t("記", "center"), *self.particulars()]
+        story += [self.t("以上", "right"), self.spacer(2), *self.citizen_contact_block()]
         story += [
-            self.t(f"{party['name']}　様", "addressee"),
             self.spacer(2),
-            *self.sender_block(),
-            self.spacer(4),
-            self.t(self.TITLE, "title"),
-        ]
-        body = [
-            "拝啓　時下ますますご清祥のこととお喜び申し上げます。",
-            f"さて、{desk}において、{self.what_happened()}",
-            "これは本市の支援窓口における事務処理の誤りによるもので、あなた様に責任があるもの"
-            "ではございません。あなた様には多大なご迷惑をおかけしておりますことを、心より深く"
-            "お詫び申し上げます。",
-            "つきましては、誠にお手数をおかけいたしますが、下記の金額をご返還くださいますよう"
-            "お願い申し上げます。ご不明な点がございましたら、下記の問合せ先までお気軽に"
-            "お問い合わせください。",
-        ]
-        story += [self.t(line, "indent") for line in body]
-        story += [self.t("敬具", "right"), self.t("記", "center")]
-        story += [
-            self.t(f"1　ご返還をお願いする金額　　{kin(money['remaining'])}", "heading"),
-            *self.breakdown(),
-            self.t("2　ご返還をお願いする理由", "heading"),
             self.t(
-                "本来別の方がお受け取りになるべきものが、事務処理の誤りにより、あなた様に"
-                "渡ったため。",
-                "indent",
-            ),
-            self.t("3　返還方法・返還期限", "heading"),
-            self.t(f"返還方法：{self.data['method_text']}", "indent"),
-            self.t(f"返還期限：{self.data['deadline_text']}", "indent"),
-            self.t("以上", "right"),
-            *self.contact_block(),
-            self.spacer(3),
-            self.t(
-                "※市の職員や委託事業者が、お電話等でキャッシュカードや暗証番号をお尋ねすることは"
-                "ありません。不審な連絡があった場合は、上記の問合せ先までご連絡ください。",
+                f"※{self.callers()}が、お電話等でキャッシュカードや暗証番号をお尋ねする"
+                "ことはありません。",
                 "small",
             ),
         ]
         return story
+
+    def callers(self) -> str:
+        """Who might call the person: the issuer's staff, and the contractor if one ran
+        the desk."""
+        contractor = "や委託事業者" if self.data["case"].get("contractor") else ""
+        return f"{self.words.staff}{contractor}"
+
+    def particulars(self) -> list:
+        money = self.data["money"]
+        items = [
+            self.t(f"1　ご返還をお願いする金額　　{kin(money['remaining'])}", "heading"),
+            *self.breakdown(),
+            self.t(
+                f"2　ご返還の理由　　{REASON.get(self.data_kind, REASON_OTHER)}",
+                "heading",
+            ),
+            self.t(f"3　返還期限　　{self.due()}", "heading"),
+            self.t("4　返還方法", "heading"),
+            *[self.t(line, "indent") for line in self.how_to_pay()],
+        ]
+        if self.data.get("instalments"):
+            items += [self.t("5　分割によるご返還", "heading"), self.instalment_table()]
+        return items
+
+    def how_to_pay(self) -> list[str]:
+        pay = self.data["payment"]
+        if pay["by_slip"] or not pay["account_number"]:
+            return [
+                "同封の納付書により、返還期限までに、納付書裏面の金融機関の窓口でお納めください。"
+            ]
+        return [
+            "下記の口座に、返還期限までにお振込みください。振込名義には、お名前の前に案件番号"
+            f"（{self.data['case']['reference']}）を付してください。",
+            f"振込先　{pay['bank']}　{pay['account_type']}　{pay['account_number']}",
+            f"口座名義　{pay['account_holder']}",
+        ]
+
+    def instalment_table(self):
+        rows = [["回", "期限", "金額"]]
+        rows += [
+            [f"第{i}回", self.date(row["on"]), kin(row["amount"])]
+            for i, row in enumerate(self.data["instalments"], start=1)
+        ]
+        return self.table(rows, [20 * mm, 50 * mm, 40 * mm])
 
     def breakdown(self) -> list:
         """The sum behind the amount, where part was already returned or written off."""
@@ -123,10 +195,3 @@ class Renderer(DocumentRenderer):
             rows.append(["ご返還を要しないこととした額", yen(money["written_off"])])
         rows.append(["ご返還をお願いする額", yen(money["remaining"])])
         return [self.table(rows, [70 * mm, 40 * mm], header=False)]
-
-    def _styles(self) -> dict[str, ParagraphStyle]:
-        styles = super()._styles()
-        styles["addressee"] = ParagraphStyle(
-            "addressee", parent=styles["body"], fontSize=12, leading=18
-        )
-        return styles

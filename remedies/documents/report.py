@@ -33,9 +33,10 @@ ROLE = {
     (DataKind.OTHER, "source"): "{other}の記録に自分の情報が登録された方",
 }
 
+# Who bore the cost; the issuer's own column is its unit (市, 町, 県…), set when drawn.
 COST_SIDES = [
     ("contractor", "委託事業者"),
-    ("municipality", "市"),
+    ("municipality", ""),
     ("national", "国（ポイント再付与）"),
 ]
 
@@ -90,9 +91,12 @@ class Renderer(DocumentRenderer):
 
     def story(self) -> list:
         case, people = self.data["case"], self.data["people"]
+        m = self.data.get("municipality", {})
         story = [
             *self.number_block(),
-            *self.sender_block(),
+            # To the head of the local government, from the department handling the case.
+            self.t(f"{self.words.head}　様"),
+            self.t(f"{m.get('name', '')}{m.get('department', '')}", "right"),
             self.t("経過報告書", "title"),
             self.t(f"{case['office']}における{KIND_TITLE[case['kind']]}について", "center"),
             self.spacer(3),
@@ -117,10 +121,10 @@ class Renderer(DocumentRenderer):
 
     def meta_table(self, case: dict):
         rows = [
-            ["事案番号", case["reference"]],
+            ["案件番号", case["reference"]],
             ["種別", KIND_TITLE[case["kind"]]],
             ["発生窓口", case["office"]],
-            ["委託事業者", case["contractor"] or "なし（市の直営）"],
+            ["委託事業者", case["contractor"] or f"なし（{self.words.direct}）"],
             ["発生日", self.date(case["occurred_on"]) or "不明"],
             ["判明日", self.date(case["discovered_on"])],
             ["現在の段階", case["stage_label"]],
@@ -154,7 +158,10 @@ class Renderer(DocumentRenderer):
             return self.t("記録なし", "indent")
         dates = self.story_dates([e["on"] for e in timeline])
         rows = [["日付", "主体", "内容"]]
-        rows += [[d, e["actor"], e["text"]] for d, e in zip(dates, timeline, strict=True)]
+        rows += [
+            [d, e["actor"], e["text"] + ("" if e.get("public", True) else "（内部）")]
+            for d, e in zip(dates, timeline, strict=True)
+        ]
         return self.table(rows, [32 * mm, 36 * mm, self.frame_width - 68 * mm])
 
     def ledger(self, case: dict, people: list[dict]) -> list:
@@ -179,7 +186,7 @@ class Renderer(DocumentRenderer):
         table = self.table(rows, [*widths, self.frame_width - sum(widths)])
         costs = case["costs"]
         borne = "、".join(
-            f"{name} {yen(costs.get(side, 0))}"
+            f"{name or self.words.unit} {yen(costs.get(side, 0))}"
             for side, name in COST_SIDES
             if side != "national" or costs.get(side)
         )

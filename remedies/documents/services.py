@@ -16,7 +16,7 @@ from cases import permissions
 from cases.audit import audit_log
 from cases.models import Case, Membership, Municipality, Party, Role, User
 from cases.scoping import membership_of
-from cases.services import actor_of, add_timeline, not_in_future, today
+from cases.services import not_in_future, today
 from cases.wareki import fiscal_year
 
 from .. import ledger
@@ -100,7 +100,12 @@ def _check_subject(
         raise RemedyError(_("Choose a case."), field="case")
     if party is not None and party.case_id != case.pk:
         raise RemedyError(_("Choose a person of this case."), field="party")
-    if kind in (DocumentKind.APOLOGY, DocumentKind.SETTLEMENT, DocumentKind.REPAYMENT_REQUEST):
+    if kind in (
+        DocumentKind.APOLOGY,
+        DocumentKind.SETTLEMENT,
+        DocumentKind.REPAYMENT_REQUEST,
+        DocumentKind.REPAYMENT_REMINDER,
+    ):
         if party is None:
             raise RemedyError(_("Choose the person the document is for."), field="party")
         if not party.identified:
@@ -116,7 +121,10 @@ def _check_subject(
         or LedgerEntry.objects.filter(reverses=entry).exists()
     ):
         raise RemedyError(_("Choose the payment the receipt is for."), field="entry")
-    if kind == DocumentKind.REPAYMENT_REQUEST and ledger.balance_of(party) >= 0:
+    if (
+        kind in (DocumentKind.REPAYMENT_REQUEST, DocumentKind.REPAYMENT_REMINDER)
+        and ledger.balance_of(party) >= 0
+    ):
         raise RemedyError(
             _("%(party)s holds no excess to be repaid.") % {"party": party.label}, field="party"
         )
@@ -130,7 +138,21 @@ def _check_subject(
         )
 
 
-def number_text(municipality: Municipality, number: int | None, version: int = 1) -> str:
+# Never numbered as outgoing letters, whatever the municipality's setting.
+NEVER_NUMBERED = (DocumentKind.CHECKLIST, DocumentKind.PRESS_RELEASE)
+
+
+def is_numbered(municipality: Municipality, kind: str) -> bool:
+    """Only outgoing letters take a document number; the municipality decides which kinds
+    (Municipality.numbered_kinds)."""
+    return kind not in NEVER_NUMBERED and municipality.numbers(kind)
+
+
+def number_text(
+    municipality: Municipality, number: int | None, version: int = 1, *, numbered: bool = True
+) -> str:
+    if not numbered:
+        return f"（第{version}版）" if version > 1 else ""
     if number is None:
         return f"{municipality.document_symbol}第　　号"  # preview: the number is not given yet
     text = f"{municipality.document_symbol}第{number}号"
@@ -157,7 +179,9 @@ def _freeze(
         )
     return {
         "kind": kind,
-        "number_text": number_text(municipality, number, version),
+        "number_text": number_text(
+            municipality, number, version, numbered=is_numbered(municipality, kind)
+        ),
         "dated": dated.isoformat(),
         "version": version,
         "municipality": frozen.municipality_data(municipality),
@@ -250,16 +274,8 @@ def _log(document: Document, action: str, text: str, by: User) -> None:
             "sha256": document.sha256,
         },
     )
-    if document.case is not None:
-        add_timeline(
-            document.case,
-            on=today(),
-            actor=actor_of(by),
-            text=text,
-            action=f"document.{action}",
-            by=by,
-            in_story=False,
-        )
+    # Issuing, approving and downloading are bookkeeping: the audit trail holds them, the
+    # 経過 (the story a press release tells) does not.
 
 
 def _label(document: Document) -> str:
@@ -291,7 +307,8 @@ def document_issue(
         year, number, version = supersedes.fiscal_year, supersedes.number, supersedes.version + 1
     else:
         year = fiscal_year(dated)
-        number, version = _next_number(municipality, year), 1
+        numbered = is_numbered(municipality, kind)
+        number, version = (_next_number(municipality, year) if numbered else None), 1
     document = new_document(
         kind,
         municipality,
@@ -323,7 +340,7 @@ def new_document(
     by: User,
     dated: date,
     year: int,
-    number: int,
+    number: int | None,
     version: int = 1,
     supersedes: Document | None = None,
     case: Case | None,

@@ -121,8 +121,8 @@ class Renderer(DocumentRenderer):
             story += [
                 self.t("3　確認の方法", "heading"),
                 self.t(
-                    "本人、市及び委託事業者の三者で、マイナポイントの付与の状況を確認した"
-                    "うえで返還を受けました。",
+                    f"本人、{self.words.unit}及び委託事業者の三者で、マイナポイントの付与の"
+                    "状況を確認したうえで返還を受けました。",
                     "indent",
                 ),
             ]
@@ -161,7 +161,10 @@ class Renderer(DocumentRenderer):
         city = self.data.get("municipality", {}).get("name", "")
         blocks = {
             "person": [["（本人）", "住所", party["address"], ""], ["", "氏名", "", "印"]],
-            Side.MUNICIPALITY: [[f"（市）{city}", "所属", "", ""], ["", "氏名", "", "印"]],
+            Side.MUNICIPALITY: [
+                [f"（{self.words.unit}）{city}", "所属", "", ""],
+                ["", "氏名", "", "印"],
+            ],
             Side.CONTRACTOR: [
                 ["（委託事業者）", "事業者名", case["contractor"], ""],
                 ["", "担当者氏名", "", "印"],

@@ -109,6 +109,8 @@ def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
             )
         chosen = list(form.cleaned_data["cases"])
     kwargs = {"kind": kind, "by": request.user, "cases": chosen}
+    if kind == DocumentKind.PRESS_RELEASE:
+        kwargs["dated"] = form.cleaned_data.get("dated")  # the date chosen on the page
     try:
         if request.method == "POST":
             services.document_issue(**kwargs)
@@ -147,7 +149,7 @@ def document_download(request: HttpRequest, document_id: int) -> HttpResponse:
     except RemedyError as error:
         messages.error(request, error.message)
         return _back(document)
-    tag = f"{document.fiscal_year}-{document.number}-v{document.version}"
+    tag = f"{document.fiscal_year}-{document.number or document.pk}-v{document.version}"
     return _pdf(pdf, _file_name(document.kind, tag), inline=False)
 
 

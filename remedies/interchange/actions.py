@@ -290,4 +290,5 @@ class _CaseActions:
             occurred_on=_date(item, "on"),
             actor=_text(item, "actor"),
             text=_text(item, "text"),
+            public=_bool(item, "public", True),
         )

@@ -444,6 +444,7 @@ class _CaseExport:
                 "actor": event.actor,
                 "text": event.text,
                 "action": event.action,
+                "public": event.public,
             }
             if event.action:  # written by a service: regenerated when that action replays
                 timeline.append({"seq": None, "by": event.created_by.username, **fields})

@@ -20,7 +20,7 @@ from django_scopes import scopes_disabled
 
 from cases.audit import audit_batch
 from cases.errors import CaseError
-from cases.models import Case
+from cases.models import Case, TimelineEvent
 from cases.mynumber import contains_individual_number
 from cases.services import PERSONAL_FIELDS
 
@@ -30,6 +30,7 @@ from ..models import AgencyContact, LedgerEntry
 from .actions import _CaseActions
 from .rules import (
     InterchangeError,
+    _bool,
     _date,
     _FieldError,
     _int,
@@ -296,6 +297,7 @@ class _CaseReplay(_CaseActions):
         case = Case.objects.select_related("municipality", "office", "contractor", "assignee").get(
             pk=self.case_pk
         )
+        self._publication(case)
         with self.at(""):
             _text(self.raw, "stage")
             self._compare(self.raw, case_fields(case), skip=("reference",))
@@ -306,6 +308,27 @@ class _CaseReplay(_CaseActions):
                 label = _text(item, "label")
                 _int(item, "balance")
                 self._compare(item, party_fields(parties[label], balances[label]))
+
+    def _publication(self, case: Case) -> None:
+        """The file says which 経過 lines are for publication and which internal; a line a
+        service wrote again on replay takes the file's choice (matched by action, date and
+        text), so a line staff made internal stays internal."""
+        wanted: dict[tuple[str, str, str], list[bool]] = {}
+        for i, event in enumerate(self.raw.get("timeline") or [], start=1):
+            if isinstance(event, dict) and "public" in event:
+                with self.at(f"timeline entry {i}"):
+                    flag = _bool(event, "public", True)
+                key = (str(event.get("action", "")), str(event.get("on")), str(event.get("text")))
+                wanted.setdefault(key, []).append(flag)
+        if not wanted:
+            return
+        for event in TimelineEvent.objects.filter(case=case).order_by("id"):
+            flags = wanted.get((event.action, event.occurred_on.isoformat(), event.text))
+            if flags:
+                flag = flags.pop(0)
+                if event.public != flag:
+                    event.public = flag
+                    event.save(update_fields=["public"])
 
     @staticmethod
     def _compare(expected: dict, actual: dict, skip: tuple = ()) -> None:

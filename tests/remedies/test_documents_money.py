@@ -148,7 +148,6 @@ def test_receipt_is_made_out_to_the_contractor_that_paid(world, settled):
     _assert_shows(
         text,
         "受　領　書",
-        "デ推第1号",
         "株式会社エイジェック　様",
         "金5,000円",
         "但し、マイナポイント誤登録に係る補償として",
@@ -263,18 +262,21 @@ def test_repayment_request_asks_politely_for_the_excess_still_held(world, misall
     )
     _assert_shows(
         text,
-        "返還請求書",
         "鈴木 次郎　様",
         "北九州市長",
+        "（公印省略）",
+        "デ推第1号",
         "令和5年3月8日",
+        "（お願い）",
         "金5,000円",
-        "あなた様に責任があるものではございません",
-        "本来その方に付与されるべき5,000円相当のポイントが、あなた様に付与されておりました",
-        "返還方法：担当者からご連絡いたします",
-        "返還期限",
-        "【問合せ先】",
+        "鈴木様に責任があるものではございません",
+        "本来その方に付与されるべき5,000円相当のポイントが、鈴木様に重ねて付与されておりました",
+        "返還期限 令和5年4月7日",  # 30 days after the date of issue
+        "同封の納付書により",  # no designated account set: a payment slip
+        "【お問合せ先】",
         "093-582-2144",
     )
+    assert "時下" not in text and "あなた様" not in text and "担当者からご連絡" not in text
     assert document.data["money"]["remaining"] == 5000
 
 
@@ -345,7 +347,9 @@ def test_reissued_receipt_is_for_the_same_payment(world, settled):
         second = document_reissue(document=first, by=world.staff)
     assert second.version == 2
     assert second.data["entry"] == first.data["entry"]
-    _assert_shows(_text(bytes(second.pdf)), "デ推第1号（第2版）", "金5,000円")
+    # A receipt is a form the person signs, not an outgoing letter: no document number.
+    assert first.number is None and second.number is None
+    _assert_shows(_text(bytes(second.pdf)), "（第2版）", "金5,000円")
 
 
 # ---- previews and fonts -------------------------------------------------------------------
@@ -366,7 +370,8 @@ def test_preview_is_marked_as_a_draft_and_stores_nothing(world, settled, kind):
         assert not Document.objects.exists()
     text = _text(pdf)
     assert "【案】未発行（プレビュー）" in text
-    assert _plain("デ推第　　号") in text or kind == DocumentKind.CHECKLIST
+    # Forms and checklists take no outgoing document number (only letters do).
+    assert "デ推第" not in text
 
 
 def test_repayment_preview_is_marked_as_a_draft(world, misallocated):

@@ -1,7 +1,14 @@
 """Issue documents from the command line, e.g. letters for every person of some cases:
 
 manage.py issue_document apology --case 401005-2022-003 --all-parties --as staff --out letters/
-manage.py issue_document press_release --case R1 --case R2 --as staff --out release.pdf
+manage.py issue_document press_release --case R1 --case R2 --dated 2023-03-31 --as staff \
+    --out release.pdf
+manage.py issue_document receipt --case R1 --party C氏 --as staff --out receipt.pdf
+manage.py issue_document receipt --case R1 --payment 42 --as staff --out receipt.pdf
+
+Every choice the issue page offers is here too: the date of the document (--dated), the
+person (--party), the payment a receipt is for (--payment, the ledger entry's id; or the
+only payment to --party), and the cases of a press release (--case, repeated).
 
 With --all-parties the letters are committed a batch at a time (remedies.documents.bulk):
 if the run fails, the letters whose files were written stay issued, and no letter of the
@@ -9,6 +16,7 @@ failing batch is issued or written.
 """
 
 from contextlib import closing
+from datetime import date
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
@@ -21,7 +29,7 @@ from cases.models import Case, Party, User
 from cases.scoping import tenant_scope
 from remedies.documents import bulk, services
 from remedies.errors import RemedyError
-from remedies.models import DocumentKind, DocumentStatus
+from remedies.models import DocumentKind, DocumentStatus, EntryKind, LedgerEntry
 
 
 class Command(BaseCommand):
@@ -38,6 +46,17 @@ class Command(BaseCommand):
             help="a case reference; repeat for several",
         )
         parser.add_argument("--party", help="the person's label, e.g. C氏")
+        parser.add_argument(
+            "--payment",
+            type=int,
+            help="for a receipt: the ledger entry id of the payment (else the only payment "
+            "to --party)",
+        )
+        parser.add_argument(
+            "--dated",
+            type=date.fromisoformat,
+            help="the date of the document, YYYY-MM-DD (default: today)",
+        )
         parser.add_argument(
             "--all-parties",
             action="store_true",
@@ -59,6 +78,8 @@ class Command(BaseCommand):
         kind: str,
         cases: list[str],
         party: str | None,
+        payment: int | None,
+        dated: date | None,
         all_parties: bool,
         username: str,
         out: str,
@@ -72,9 +93,9 @@ class Command(BaseCommand):
             with tenant_scope(user):
                 chosen = self._cases(cases)
                 if all_parties:
-                    self._bulk(kind, chosen, user, Path(out))
+                    self._bulk(kind, chosen, user, Path(out), dated)
                 else:
-                    self._one(kind, chosen, party, user, Path(out))
+                    self._one(kind, chosen, party, user, Path(out), payment=payment, dated=dated)
         except PermissionError as error:
             raise CommandError(f"{username!r} acts for no organisation.") from error
         except PermissionDenied as error:
@@ -92,13 +113,25 @@ class Command(BaseCommand):
             raise CommandError(f"No case you may see: {', '.join(missing)}")
         return [found[r] for r in refs]
 
-    def _issue(self, kind: str, case: Case | None, cases: list[Case], party, user: User):
-        document = services.document_issue(kind=kind, by=user, case=case, party=party, cases=cases)
+    def _issue(self, kind: str, case: Case | None, cases: list[Case], party, user: User, **kw):
+        document = services.document_issue(
+            kind=kind, by=user, case=case, party=party, cases=cases, **kw
+        )
         if document.status != DocumentStatus.ISSUED:
             self.stderr.write(f"{document.data['number_text']}: awaiting a manager's approval")
         return document
 
-    def _one(self, kind: str, cases: list[Case], label: str | None, user: User, out: Path) -> None:
+    def _one(
+        self,
+        kind: str,
+        cases: list[Case],
+        label: str | None,
+        user: User,
+        out: Path,
+        *,
+        payment: int | None = None,
+        dated: date | None = None,
+    ) -> None:
         case = cases[0] if cases else None
         party = None
         if label:
@@ -107,24 +140,57 @@ class Command(BaseCommand):
             party = case.parties.filter(label=label).first()
             if party is None:
                 raise CommandError(f"No person {label!r} in {case.reference}.")
+        entry = self._payment(case, party, payment) if kind == DocumentKind.RECEIPT else None
         document = self._issue(
             kind,
             None if kind == DocumentKind.PRESS_RELEASE else case,
             cases if kind == DocumentKind.PRESS_RELEASE else [],
             party,
             user,
+            entry=entry,
+            dated=dated,
         )
         if document.status == DocumentStatus.ISSUED:
             out.write_bytes(bytes(document.pdf))
             self.stdout.write(f"{out} {document.data['number_text']} sha256={document.sha256}")
 
-    def _bulk(self, kind: str, cases: list[Case], user: User, out: Path) -> None:
+    @staticmethod
+    def _payment(case: Case | None, party: Party | None, entry_id: int | None):
+        """The payment a receipt is for: --payment, or the only payment to --party."""
+        if case is None:
+            raise CommandError("A receipt needs --case.")
+        payments = LedgerEntry.objects.filter(case=case, kind=EntryKind.PAYMENT).exclude(
+            pk__in=LedgerEntry.objects.filter(case=case, reverses__isnull=False).values(
+                "reverses_id"
+            )
+        )
+        if entry_id is not None:
+            entry = payments.filter(pk=entry_id).first()
+            if entry is None:
+                raise CommandError(f"No payment {entry_id} in {case.reference}.")
+            return entry
+        if party is not None:
+            payments = payments.filter(party=party)
+        found = list(payments.order_by("on", "id")[:2])
+        if len(found) != 1:
+            listed = ", ".join(
+                f"{e.pk} ({e.party.label} {-e.delta}円 {e.on})"
+                for e in payments.select_related("party").order_by("on", "id")
+            )
+            raise CommandError(
+                f"Choose the payment with --payment: {listed or 'no payment in this case'}."
+            )
+        return found[0]
+
+    def _bulk(
+        self, kind: str, cases: list[Case], user: User, out: Path, dated: date | None = None
+    ) -> None:
         out.mkdir(parents=True, exist_ok=True)
         people: dict[int, list[Party]] = {case.pk: [] for case in cases}
         for p in Party.objects.filter(case__in=cases, identified=True).order_by("label"):
             people[p.case_id].append(p)
         targets = [(case, p) for case in cases for p in people[case.pk]]
-        issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets)
+        issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets, dated=dated)
         # Each document is written once its batch is committed: no file for a letter that
         # was taken back.
         with (
@@ -133,7 +199,8 @@ class Command(BaseCommand):
         ):
             for document in issued:
                 if document.status == DocumentStatus.ISSUED:
-                    name = f"{document.case.reference}-{document.number}-v{document.version}.pdf"
+                    number = document.number or f"id{document.pk}"
+                    name = f"{document.case.reference}-{number}-v{document.version}.pdf"
                     (out / name).write_bytes(bytes(document.pdf))
                 else:
                     self.stderr.write(
