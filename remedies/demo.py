@@ -11,6 +11,7 @@ To change the story, change the file (or build the cases in the UI and export th
 """
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,3 +157,24 @@ def load_demo() -> dict[str, User]:
         # A case already loaded (same office, same discovery date) is skipped: idempotent.
         import_cases(json.loads(DEMO_CASES.read_text(encoding="utf-8")), skip_existing=True)
     return users
+
+
+def demo_case_copies(count: int) -> tuple[dict, Iterator[dict]]:
+    """The demo file's header and `count` copies of its cases, each copy with seqs of its
+    own, for imports of any size (the benchmark, the concurrency tests). The copies are
+    made one at a time, so a large file can be written without being held."""
+    data = json.loads(DEMO_CASES.read_text(encoding="utf-8"))
+    cases = data.pop("cases")
+
+    def shifted(obj, k: int):
+        if isinstance(obj, dict):
+            return {
+                key: (v + k if key == "seq" and isinstance(v, int) else shifted(v, k))
+                for key, v in obj.items()
+            }
+        if isinstance(obj, list):
+            return [shifted(v, k) for v in obj]
+        return obj
+
+    copies = (shifted(cases[i % len(cases)], (i // len(cases) + 1) * 10_000) for i in range(count))
+    return data, copies

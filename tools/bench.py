@@ -266,28 +266,14 @@ class Bench:
     def _import(self, n: int) -> None:
         """Import a case file of `--import-cases` cases as an administrator does: the
         import_cases command, in its own process (its peak RSS is reported apart)."""
-        from remedies.demo import DEMO_CASES
+        from remedies.demo import demo_case_copies
 
-        data = json.loads(DEMO_CASES.read_text(encoding="utf-8"))
-        wanted = self.args.import_cases
-
-        def shifted(obj, k: int):
-            if isinstance(obj, dict):
-                return {
-                    key: (v + k if key == "seq" and isinstance(v, int) else shifted(v, k))
-                    for key, v in obj.items()
-                }
-            if isinstance(obj, list):
-                return [shifted(v, k) for v in obj]
-            return obj
-
+        head, copies = demo_case_copies(self.args.import_cases)
         # Written case by case: the file is large, the benchmark's own memory must not be.
         path = Path(tempfile.mkdtemp(prefix="tadasu-import-")) / "cases.json"
         with path.open("w", encoding="utf-8") as out:
-            head = {k: v for k, v in data.items() if k != "cases"}
             out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [')
-            for i in range(wanted):
-                case = shifted(data["cases"][i % 3], (i // 3 + 1) * 10_000)
+            for i, case in enumerate(copies):
                 out.write(("," if i else "") + json.dumps(case, ensure_ascii=False))
             out.write("]}")
         command = [sys.executable, str(BASE / "manage.py"), "import_cases", str(path)]
@@ -309,7 +295,7 @@ class Bench:
             )
             self.import_rss = int(done.stdout.split()[-1]) / 1024  # Linux: kB
 
-        self.record(f"import_{wanted}", n, run, runs=1, warmup=0)
+        self.record(f"import_{self.args.import_cases}", n, run, runs=1, warmup=0)
         print(f"import_peak_rss_mb {self.import_rss:.0f}", flush=True)
 
 

@@ -17,7 +17,7 @@ from cases.audit import audit_log
 from cases.audit_verify import verify
 from cases.models import AuditHead, Case, CaseKind, Municipality, Office, User
 from cases.scoping import tenant_scope
-from remedies.demo import DEMO_CASES, _organisations, _users
+from remedies.demo import _organisations, _users, demo_case_copies
 from remedies.interchange import import_case_file
 
 pytestmark = [
@@ -33,21 +33,9 @@ IMPORTED = 300
 
 def _case_file(tmp_path: Path, count: int) -> Path:
     """`count` copies of the demo's cases of 北九州市, each with seqs of its own."""
-    data = json.loads(DEMO_CASES.read_text(encoding="utf-8"))
-
-    def shifted(obj, k: int):
-        if isinstance(obj, dict):
-            return {
-                key: (v + k if key == "seq" and isinstance(v, int) else shifted(v, k))
-                for key, v in obj.items()
-            }
-        if isinstance(obj, list):
-            return [shifted(v, k) for v in obj]
-        return obj
-
-    cases = [shifted(data["cases"][i % 3], (i // 3 + 1) * 10_000) for i in range(count)]
+    head, copies = demo_case_copies(count)
     path = tmp_path / "cases.json"
-    path.write_text(json.dumps({**data, "cases": cases}, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps({**head, "cases": list(copies)}, ensure_ascii=False))
     return path
 
 
