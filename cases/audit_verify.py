@@ -154,24 +154,22 @@ def _read_checkpoint(storage, name: str, accepted: set[str]) -> Checkpoint:
 
 
 def newest_checkpoint(problems: list[str]) -> Checkpoint | None:
-    """The newest checkpoint signed by a trusted key. A file in the checkpoint storage that
-    is not a valid checkpoint is itself a problem (someone wrote to the storage)."""
+    """The newest checkpoint signed by a trusted key. Names begin with their time, so the
+    storage is read from the newest name back, up to the first valid checkpoint (a year of
+    checkpoints every ten minutes is 50,000 files). A file met on the way that is not a
+    valid checkpoint is itself a problem: someone wrote to the storage."""
     storage = storages["audit_checkpoints"]
     try:
         _, names = storage.listdir("")
     except FileNotFoundError:
         return None
     accepted = accepted_public_keys()
-    newest: Checkpoint | None = None
-    for name in sorted(n for n in names if n.endswith(".json")):
+    for name in sorted((n for n in names if n.endswith(".json")), reverse=True):
         try:
-            checkpoint = _read_checkpoint(storage, name, accepted)
+            return _read_checkpoint(storage, name, accepted)
         except CheckpointError as error:
             problems.append(str(error))
-            continue
-        if newest is None or checkpoint.created >= newest.created:
-            newest = checkpoint
-    return newest
+    return None
 
 
 # ---- verification --------------------------------------------------------------------------
