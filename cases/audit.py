@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from .models import AuditEntry, AuditHead, Case, User
+from .models import AuditEntry, AuditHead, Case, Membership, User
 from .mynumber import mask_individual_numbers
 from .scoping import membership_of
 
@@ -171,7 +171,7 @@ def _append(
     action: str,
     *,
     by: User | None,
-    membership,
+    membership: Membership | None,
     case: Case | None,
     obj: models.Model | None,
     data: dict | None,
