@@ -230,7 +230,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
 
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     own = _build(
         world,
         tag="ミギワ",
