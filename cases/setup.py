@@ -122,17 +122,13 @@ def seal_problem(data: bytes | None) -> str | None:
     if kind not in SEAL_FORMATS:
         return _("The seal file is not a PNG or JPEG image.")
     if max(width, height) > SEAL_MAX_PIXELS:
-        return _("The seal image is larger than %(px)s pixels on a side.") % {
-            "px": SEAL_MAX_PIXELS
-        }
+        return _("The seal image is larger than %(px)s pixels on a side.") % {"px": SEAL_MAX_PIXELS}
     return None
 
 
 def _length(problems, path: Path, value: str, limit: int) -> None:
     if len(value) > limit:
-        problems.append(
-            Problem(path, _("Use at most %(limit)s characters.") % {"limit": limit})
-        )
+        problems.append(Problem(path, _("Use at most %(limit)s characters.") % {"limit": limit}))
 
 
 def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
@@ -280,10 +276,7 @@ def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
         add(
             Problem(
                 ("users",),
-                _(
-                    "Add at least one city manager: a manager approves write-offs and closes "
-                    "cases."
-                ),
+                _("Add at least one city manager: a manager approves write-offs and closes cases."),
             )
         )
     usernames: set[str] = set()
@@ -447,9 +440,7 @@ def municipality_set_up(*, spec: dict, seal: bytes | None = None, by: User | Non
             "desks": [o.name for o in offices],
             "contractors": [c.name for c in contractors],
             "contractors_created": created,
-            "users": [
-                {"username": u.username, "role": u.membership.role} for u in users
-            ],
+            "users": [{"username": u.username, "role": u.membership.role} for u in users],
             "designated_account": mask(municipality.payment_account_number),
             "seal": seal is not None,
         },

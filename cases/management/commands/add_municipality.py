@@ -24,11 +24,13 @@ def read_spec(path: Path) -> tuple[dict, bytes | None, list[Problem]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
-        return {}, None, [Problem(("file",), _("The file %(path)s cannot be read.") % {"path": path})]
+        problem = Problem(("file",), _("The file %(path)s cannot be read.") % {"path": path})
+        return {}, None, [problem]
     try:
         spec = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-        return {}, None, [Problem(("file",), _("The file is not valid: %(error)s") % {"error": error})]
+        problem = Problem(("file",), _("The file is not valid: %(error)s") % {"error": error})
+        return {}, None, [problem]
     if not isinstance(spec, dict):
         return {}, None, [Problem(("file",), _("The file does not describe a municipality."))]
     seal_path = spec.get("seal", {}).get("image") if isinstance(spec.get("seal"), dict) else None
@@ -40,12 +42,16 @@ def read_spec(path: Path) -> tuple[dict, bytes | None, list[Problem]]:
         with seal_file.open("rb") as handle:
             return spec, handle.read(SEAL_MAX_BYTES + 1), []
     except OSError:
-        return spec, None, [
-            Problem(
-                ("seal", "image"),
-                _("The seal image %(path)s cannot be read.") % {"path": seal_file},
-            )
-        ]
+        return (
+            spec,
+            None,
+            [
+                Problem(
+                    ("seal", "image"),
+                    _("The seal image %(path)s cannot be read.") % {"path": seal_file},
+                )
+            ],
+        )
 
 
 class Command(BaseCommand):
@@ -109,9 +115,7 @@ class Command(BaseCommand):
     def _describe(self, spec: dict, seal: bytes | None, *, new: set[str]) -> None:
         m = spec.get("municipality", {})
         kind = m.get("kind") or suggest_kind(m.get("code", ""), m.get("name", ""))
-        self.stdout.write(
-            _("Kind: %(kind)s") % {"kind": MunicipalityKind(kind).label}
-        )
+        self.stdout.write(_("Kind: %(kind)s") % {"kind": MunicipalityKind(kind).label})
         self.stdout.write(
             _("Desks: %(names)s") % {"names": "、".join(d["name"] for d in spec.get("desks", []))}
         )
