@@ -90,7 +90,8 @@ class MunicipalityForm(forms.ModelForm):
 
     class Meta:
         model = Municipality
-        exclude = ("seal_image",)
+        # Every field but the seal's bytes (replaced through seal_upload).
+        fields = [f.name for f in Municipality._meta.fields if f.editable and not f.primary_key]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -106,7 +106,7 @@ def code_problem(code: str) -> str | None:
 
 def seal_problem(data: bytes | None) -> str | None:
     """Whether bytes are a seal image Tadasu takes: PNG or JPEG, size- and pixel-limited."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not data:
         return _("The seal image file is empty.")
@@ -117,7 +117,8 @@ def seal_problem(data: bytes | None) -> str | None:
             kind = image.format
             width, height = image.size
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except Exception:
+        # Whatever a broken or hostile file makes the decoder raise, it is not a seal.
         return _("The seal file is not a PNG or JPEG image.")
     if kind not in SEAL_FORMATS:
         return _("The seal file is not a PNG or JPEG image.")
@@ -251,8 +252,8 @@ def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
                 Problem(
                     ("contractors", i, "name"),
                     _(
-                        "%(name)s is already registered: leave out “create” to have it serve "
-                        "this municipality too."
+                        "%(name)s is already registered: choose it as a registered contractor "
+                        "instead of registering it again (in a file: leave out “create”)."
                     )
                     % {"name": c_name},
                 )
