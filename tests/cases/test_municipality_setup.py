@@ -76,7 +76,7 @@ def test_from_nothing_to_the_first_case_and_its_agency_inquiry(setup_file, clien
     assert not Municipality.objects.exists() and not User.objects.exists()
     out, err = run(setup_file)
     assert err == ""
-    assert "みほん町 (439002, 町)" in out
+    assert "みほん町（439002、町）を登録しました。" in out
     assert "****4567" in out and "1234567" not in out
     passwords = dict(PASSWORD_LINE.findall(out))
     assert set(passwords) == {"yamada-kacho", "mori", "kawa-desk"}
@@ -173,7 +173,7 @@ def test_every_mistake_is_listed_in_japanese_and_nothing_is_created(setup_file, 
     assert "signatory.title: 署名者の職名を入力してください" in said
     assert "seal.image: 公印の画像がPNGまたはJPEGの画像ではありません" in said
     assert "contractors[1].name: 「株式会社ミホン」という委託事業者は登録されていません" in said
-    assert "users[2].contractor: 市の職員・管理職・監査担当は自治体に所属します" in said
+    assert "users[2].contractor: 市担当・課長・監査は自治体に所属します" in said
     assert "users[3].contractor: 「株式会社みほん窓口サービス」は" in said
     assert "6件の誤りがあります。何も登録していません。" in said
     assert row_counts() == before
@@ -314,7 +314,7 @@ def test_page_says_a_role_that_does_not_fit_its_organisation(superuser_client):
         form_data(agec, **{"users-0-contractor": "株式会社エイジェック"}),
     )
     html = response.content.decode()
-    assert "市の職員・管理職・監査担当は自治体に所属します" in html
+    assert "市担当・課長・監査は自治体に所属します" in html
     assert "membership_role_matches_organisation" not in html
     assert not Municipality.objects.filter(code="439002").exists()
 
@@ -341,7 +341,7 @@ def test_admin_says_which_organisation_a_role_needs(superuser_client, world):
     )
     html = response.content.decode()
     assert response.status_code == 200
-    assert "委託事業者の職員は委託事業者に所属します" in html
+    assert "委託事業者職員は委託事業者に所属します" in html
     assert "membership_role_matches_organisation" not in html
     assert not Membership.objects.filter(user=user).exists()
 
