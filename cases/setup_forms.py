@@ -62,7 +62,9 @@ class MunicipalitySetupForm(TadasuForm):
         help_text=_("Six digits, the last being the check digit, e.g. 401005."),
         widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
     )
-    name = forms.CharField(label=_("Name"), max_length=100, help_text=_("e.g. 北九州市"))
+    name = forms.CharField(
+        label=_("Municipality name"), max_length=100, help_text=_("e.g. 北九州市")
+    )
     kind = forms.ChoiceField(
         label=_("Kind of local government"),
         choices=[("", _("From the code")), *MunicipalityKind.choices],
@@ -128,6 +130,26 @@ class MunicipalitySetupForm(TadasuForm):
         required=False,
         help_text=_("One company name per line."),
     )
+
+    # The set-up's own words for a missing value, rather than the generic "required".
+    REQUIRED = {
+        "code": _("Enter the local government code (地方公共団体コード)."),
+        "name": _("Enter the municipality's name (e.g. 北九州市)."),
+        "department": _("Enter the responsible department (named in press releases)."),
+        "sender_title": _(
+            "Enter the signatory's title (e.g. 北九州市長): every letter is signed so."
+        ),
+        "sender_name": _("Enter the signatory's name."),
+        "desks": _("Name at least one desk or ward office: every case happens at one."),
+    }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, message in self.REQUIRED.items():
+            self.fields[name].error_messages["required"] = message
+        # Mistakes about the first users as a whole ("at least one manager"), shown above
+        # their rows and in the summary.
+        self.users_problems: list[str] = []
 
     def sections(self):
         return [(legend, [self[name] for name in names]) for legend, names in SECTIONS]
@@ -214,7 +236,7 @@ def show_problems(
         if path[:1] == ("users",) and len(path) == 3:
             add(users.forms[rows[path[1]]], str(path[2]), problem.message)
         elif path[:1] == ("users",):
-            add(form, None, problem.message)
+            form.users_problems.append(problem.message)
         elif path[:1] == ("desks",):
             add(form, "desks", problem.message)
         elif path[:1] == ("contractors",):
