@@ -1,6 +1,7 @@
 """Set up a municipality from a small TOML (or JSON) file: `manage.py add_municipality
 kitakyushu.toml`. See README.md ("Setting up a municipality") and docs/examples/ for the
-file, and cases/setup.py for the rules. Every mistake is listed, nothing is created, and the exit status is non-zero.
+file, and cases/setup.py for the rules. Every mistake is listed, nothing is created, and
+the exit status is non-zero.
 """
 
 import json
