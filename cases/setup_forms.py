@@ -4,7 +4,7 @@ into the same set-up dict the command reads (cases/setup.py checks both the same
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .forms import TadasuForm
+from .forms import ModelMultipleChoiceField, TadasuForm
 from .issuer import MunicipalityKind
 from .models import Contractor, Role
 from .setup import ACCOUNT_TYPES, SEAL_MAX_BYTES, Problem
@@ -118,7 +118,7 @@ class MunicipalitySetupForm(TadasuForm):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=_("One per line, e.g. 八幡西区役所 支援窓口."),
     )
-    contractors = forms.ModelMultipleChoiceField(
+    contractors = ModelMultipleChoiceField(
         label=_("Registered contractors"),
         queryset=Contractor.objects.order_by("name"),
         required=False,
