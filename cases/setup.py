@@ -191,6 +191,9 @@ def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
     for key, limit in (("title", 100), ("name", 100), ("document_symbol", 20)):
         _length(problems, ("signatory", key), _text(signatory.get(key)), limit)
 
+    sealed = _section(spec, "seal").get("sealed", False)
+    if not isinstance(sealed, bool):
+        add(Problem(("seal", "sealed"), _("Say true or false.")))
     if seal is not None:
         wrong = seal_problem(seal)
         if wrong:
@@ -387,7 +390,8 @@ def municipality_set_up(*, spec: dict, seal: bytes | None = None, by: User | Non
         sender_name=_text(signatory.get("name")),
         document_symbol=_text(signatory.get("document_symbol")),
         seal_image=seal or None,
-        letters_sealed=seal is not None,
+        # Sealed letters leave out （公印省略）: the seal is then pressed on each letter.
+        letters_sealed=_section(spec, "seal").get("sealed") is True,
         payment_bank=_text(account.get("bank")),
         payment_account_type=_text(account.get("type")) or "普通",
         payment_account_number=_text(account.get("number")),
@@ -443,7 +447,8 @@ def municipality_set_up(*, spec: dict, seal: bytes | None = None, by: User | Non
             "contractors_created": created,
             "users": [{"username": u.username, "role": u.membership.role} for u in users],
             "designated_account": mask(municipality.payment_account_number),
-            "seal": seal is not None,
+            "seal_image": seal is not None,
+            "letters_sealed": municipality.letters_sealed,
         },
     )
     return SetUp(municipality, offices, contractors, created, users, passwords)

@@ -20,7 +20,10 @@ SECTIONS = (
         _("Contact for citizens (letters)"),
         ("citizen_department", "citizen_phone", "citizen_person"),
     ),
-    (_("Signatory and seal"), ("sender_title", "sender_name", "document_symbol", "seal")),
+    (
+        _("Signatory and seal"),
+        ("sender_title", "sender_name", "document_symbol", "letters_sealed", "seal"),
+    ),
     (
         _("Designated account for repayments"),
         ("payment_bank", "payment_type", "payment_number", "payment_holder", "payment_by_slip"),
@@ -44,6 +47,7 @@ FIELD_OF = {
     ("signatory", "name"): "sender_name",
     ("signatory", "document_symbol"): "document_symbol",
     ("seal", "image"): "seal",
+    ("seal", "sealed"): "letters_sealed",
     ("designated_account", "bank"): "payment_bank",
     ("designated_account", "type"): "payment_type",
     ("designated_account", "number"): "payment_number",
@@ -93,10 +97,13 @@ class MunicipalitySetupForm(TadasuForm):
         required=False,
         help_text=_("e.g. デ推 gives デ推第12号"),
     )
+    letters_sealed = forms.BooleanField(
+        label=_("letters carry the official seal (otherwise 公印省略)"), required=False
+    )
     seal = forms.FileField(
         label=_("Official seal image"),
         required=False,
-        help_text=_("PNG or JPEG, at most 512 KB. Without it, letters say （公印省略）."),
+        help_text=_("PNG or JPEG, at most 512 KB."),
     )
     payment_bank = forms.CharField(label=_("Bank and branch"), max_length=100, required=False)
     payment_type = forms.ChoiceField(
@@ -205,6 +212,7 @@ def setup_spec(form: MunicipalitySetupForm, users) -> tuple[dict, list[int]]:
             "name": data["sender_name"],
             "document_symbol": data["document_symbol"],
         },
+        "seal": {"sealed": data["letters_sealed"] is True},
         "designated_account": {
             "bank": data["payment_bank"],
             "type": data["payment_type"] or "普通",

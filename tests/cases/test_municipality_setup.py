@@ -212,6 +212,7 @@ def test_a_seal_too_large_or_not_an_image_is_refused(setup_file, tmp_path):
 def test_a_seal_image_is_kept_and_letters_are_sealed(setup_file, tmp_path):
     (tmp_path / "seal.png").write_bytes(png())
     edited(setup_file, '# image = "seal.png"', 'image = "seal.png"')
+    edited(setup_file, "sealed = false", "sealed = true")
     run(setup_file)
     town = Municipality.objects.get(code="439002")
     assert town.letters_sealed and bytes(town.seal_image) == png()

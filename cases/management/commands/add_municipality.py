@@ -132,6 +132,11 @@ class Command(BaseCommand):
         if number:
             self.stdout.write(_("Designated account: %(number)s") % {"number": mask(number)})
         self.stdout.write(_("Seal image: %(state)s") % {"state": _("yes") if seal else _("none")})
+        sealed = spec.get("seal", {}).get("sealed") is True
+        self.stdout.write(
+            _("Letters: %(state)s")
+            % {"state": _("sealed") if sealed else _("without the seal (（公印省略）)")}
+        )
         for user in spec.get("users", []):
             self.stdout.write(
                 _("User: %(username)s (%(role)s)")
