@@ -355,3 +355,26 @@ def test_admin_never_shows_the_designated_account_number(superuser_client, setup
     town = Municipality.objects.get(code="439002")
     html = superuser_client.get(f"/admin/cases/municipality/{town.pk}/change/").content.decode()
     assert "1234567" not in html and "****4567" in html
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [("ABC", "地方公共団体コード"), ("072011", "地方公共団体コード")],
+)
+def test_admin_refuses_a_code_without_its_check_digit(superuser_client, code, said):
+    response = superuser_client.post(
+        "/admin/cases/municipality/add/",
+        {
+            "code": code,
+            "name": "福島市",
+            "numbered_kinds": "apology",
+            "payment_account_type": "普通",
+            "repayment_days": "30",
+            "offices-TOTAL_FORMS": "0",
+            "offices-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 200
+    errors = str(response.context["adminform"].form.errors["code"])
+    assert said in errors and "401005" in errors
+    assert not Municipality.objects.exists()
