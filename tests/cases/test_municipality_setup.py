@@ -1,10 +1,12 @@
 """A municipality set up from nothing to its first case: `manage.py add_municipality`, the
 superuser's page, and every mistake an operator makes, each said clearly."""
 
+import importlib
 import io
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -378,3 +380,17 @@ def test_admin_refuses_a_code_without_its_check_digit(superuser_client, code, sa
     errors = str(response.context["adminform"].form.errors["code"])
     assert said in errors and "401005" in errors
     assert not Municipality.objects.exists()
+
+
+def test_account_numbers_stored_in_clear_before_are_encrypted_by_the_migration(setup_file):
+    run(setup_file)
+    town = Municipality.objects.get(code="439002")
+    with connection.cursor() as cursor:  # as stored before migration 0016
+        cursor.execute(
+            "UPDATE cases_municipality SET payment_account_number = %s WHERE id = %s",
+            ["7654321", town.pk],
+        )
+    migration = importlib.import_module("cases.migrations.0016_municipality_setup")
+    for _twice in range(2):  # run again: nothing is encrypted twice
+        migration.encrypt_designated_accounts(None, SimpleNamespace(connection=connection))
+    assert Municipality.objects.get(pk=town.pk).payment_account_number == "7654321"
