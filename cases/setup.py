@@ -367,8 +367,11 @@ def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
 
 
 @transaction.atomic
-def municipality_set_up(*, spec: dict, seal: bytes | None = None, by: User | None) -> SetUp:
-    """Create the municipality and everything it needs, or nothing (SetupError)."""
+def municipality_set_up(
+    *, spec: dict, seal: bytes | None = None, by: User | None, via: str
+) -> SetUp:
+    """Create the municipality and everything it needs, or nothing (SetupError). `via` says
+    in the trail how it was done ("command", "page"): a command has no signed-in user."""
     problems = setup_problems(spec, seal=seal)
     if problems:
         raise SetupError(problems)
@@ -439,6 +442,7 @@ def municipality_set_up(*, spec: dict, seal: bytes | None = None, by: User | Non
         obj=municipality,
         municipality_id=municipality.pk,
         data={
+            "via": via,
             "code": code,
             "name": name,
             "kind": municipality.kind,

@@ -46,7 +46,7 @@ def municipality_setup(request: HttpRequest) -> HttpResponse:
             show_problems(setup_problems(spec, seal=seal), form, users, rows)
             return render(request, "cases/municipality_setup.html", {"form": form, "users": users})
         try:
-            done = municipality_set_up(spec=spec, seal=seal, by=request.user)
+            done = municipality_set_up(spec=spec, seal=seal, by=request.user, via="page")
         except SetupError as error:
             show_problems(error.problems, form, users, rows)
         else:

@@ -90,7 +90,7 @@ def test_from_nothing_to_the_first_case_and_its_agency_inquiry(setup_file, clien
     # The set-up is one audit entry in the town's own trail, with no password in it.
     entry = AuditEntry.objects.get(action="tadasu.municipality.set_up")
     assert entry.municipality_id == town.pk
-    assert entry.data["designated_account"] == "****4567"
+    assert entry.data["designated_account"] == "****4567" and entry.data["via"] == "command"
     assert not any(p in str(entry.data) for p in passwords.values())
 
     # The member of staff logs in through the log-in page with the password printed once ...

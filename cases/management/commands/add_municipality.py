@@ -98,7 +98,7 @@ class Command(BaseCommand):
             self.stdout.write(_("Dry run: the file is correct; nothing was created."))
             return
         try:
-            done = municipality_set_up(spec=spec, seal=seal, by=None)
+            done = municipality_set_up(spec=spec, seal=seal, by=None, via="command")
         except SetupError as error:
             self._fail(error.problems)
         m = done.municipality
