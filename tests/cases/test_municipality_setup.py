@@ -394,3 +394,23 @@ def test_account_numbers_stored_in_clear_before_are_encrypted_by_the_migration(s
     for _twice in range(2):  # run again: nothing is encrypted twice
         migration.encrypt_designated_accounts(None, SimpleNamespace(connection=connection))
     assert Municipality.objects.get(pk=town.pk).payment_account_number == "7654321"
+
+
+def test_admin_keeps_the_account_number_when_left_empty_and_masks_it_in_the_trail(
+    superuser_client, setup_file
+):
+    run(setup_file)
+    town = Municipality.objects.get(code="439002")
+    url = f"/admin/cases/municipality/{town.pk}/change/"
+    form = superuser_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k != "seal_upload"}
+    data |= {"payment_account_number": "", "offices-TOTAL_FORMS": "0", "offices-INITIAL_FORMS": "0"}
+    data["contact_phone"] = "0967-11-1111"
+    response = superuser_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Municipality.objects.get(pk=town.pk).payment_account_number == "1234567"
+    data["payment_account_number"] = "7654321"
+    assert superuser_client.post(url, data).status_code == 302
+    assert Municipality.objects.get(pk=town.pk).payment_account_number == "7654321"
+    trail = str(AuditEntry.objects.filter(action__startswith="tadasu.admin").values_list("data"))
+    assert "7654321" not in trail and "1234567" not in trail and "****4321" in trail
