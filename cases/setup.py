@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from .audit import audit_log
@@ -366,12 +366,31 @@ def setup_problems(spec: dict, *, seal: bytes | None = None) -> list[Problem]:
     return problems
 
 
-@transaction.atomic
 def municipality_set_up(
     *, spec: dict, seal: bytes | None = None, by: User | None, via: str
 ) -> SetUp:
     """Create the municipality and everything it needs, or nothing (SetupError). `via` says
     in the trail how it was done ("command", "page"): a command has no signed-in user."""
+    try:
+        return _set_up(spec=spec, seal=seal, by=by, via=via)
+    except IntegrityError as error:
+        # Checked free a moment ago, taken since by a set-up running at the same time: the
+        # unique code and user names decide, and this one changes nothing.
+        raise SetupError(
+            [
+                Problem(
+                    ("municipality", "code"),
+                    _(
+                        "Another set-up took this code or one of these user names at the same "
+                        "moment. Check, and submit again."
+                    ),
+                )
+            ]
+        ) from error
+
+
+@transaction.atomic
+def _set_up(*, spec: dict, seal: bytes | None, by: User | None, via: str) -> SetUp:
     problems = setup_problems(spec, seal=seal)
     if problems:
         raise SetupError(problems)

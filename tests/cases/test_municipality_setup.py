@@ -3,8 +3,10 @@ superuser's page, and every mistake an operator makes, each said clearly."""
 
 import importlib
 import io
+import json
 import re
 import shutil
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from cases import setup
 from cases.agencies import REFERENCE_AGENCIES, ensure_reference_agencies
 from cases.issuer import code_is_valid
 from cases.models import Agency, AuditEntry, Case, Contractor, Membership, Municipality, User
@@ -24,7 +27,7 @@ from cases.setup import SEAL_MAX_BYTES, code_problem
 from remedies.models import AgencyContact
 
 from ..endpoints import row_counts
-from ..factories import ContractorFactory, UserFactory
+from ..factories import ContractorFactory, MunicipalityFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -414,3 +417,24 @@ def test_admin_keeps_the_account_number_when_left_empty_and_masks_it_in_the_trai
     assert Municipality.objects.get(pk=town.pk).payment_account_number == "7654321"
     trail = str(AuditEntry.objects.filter(action__startswith="tadasu.admin").values_list("data"))
     assert "7654321" not in trail and "1234567" not in trail and "****4321" in trail
+
+
+def test_a_code_taken_at_the_same_moment_is_a_message_not_an_error(setup_file, monkeypatch):
+    # The check passes (as for two set-ups checked at once); the unique code then decides.
+    monkeypatch.setattr(setup, "setup_problems", lambda spec, seal=None: [])
+    spec = tomllib.loads(setup_file.read_text(encoding="utf-8"))
+    MunicipalityFactory(code="439002", name="先に登録された町")
+    with pytest.raises(setup.SetupError) as raised:
+        setup.municipality_set_up(spec=spec, by=None, via="command")
+    assert raised.value.problems[0].path == ("municipality", "code")
+    assert not User.objects.filter(username="yamada-kacho").exists()
+
+
+def test_a_json_file_sets_up_the_same(setup_file, tmp_path):
+    path = tmp_path / "town.json"
+    path.write_text(
+        json.dumps(tomllib.loads(setup_file.read_text(encoding="utf-8")), ensure_ascii=False),
+        encoding="utf-8",
+    )
+    run(path)
+    assert Municipality.objects.get(code="439002").offices.count() == 2
