@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from .admin_audit import AuditedAdminMixin
 from .crypto import mask
 from .models import Agency, Contractor, Membership, Municipality, Office, Role, User
-from .setup import SEAL_MAX_BYTES, seal_problem
+from .setup_checks import SEAL_MAX_BYTES, seal_problem
 
 
 class MembershipForm(forms.ModelForm):

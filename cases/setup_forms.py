@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from .forms import ModelMultipleChoiceField, TadasuForm
 from .issuer import MunicipalityKind
 from .models import Contractor, Role
-from .setup import ACCOUNT_TYPES, SEAL_MAX_BYTES, Problem
+from .setup_checks import ACCOUNT_TYPES, SEAL_MAX_BYTES, Problem
 
 # Sections of the page: (legend, fields). The template draws them in this order.
 SECTIONS = (

@@ -13,7 +13,8 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import crypto
 from .models import Municipality, User
-from .setup import SetupError, municipality_set_up, setup_problems
+from .setup import SetupError, municipality_set_up
+from .setup_checks import setup_problems
 from .setup_forms import FirstUserFormSet, MunicipalitySetupForm, setup_spec, show_problems
 
 # The session key under which the set-up's initial passwords wait, encrypted, for the one

@@ -23,7 +23,7 @@ from cases import setup
 from cases.agencies import REFERENCE_AGENCIES, ensure_reference_agencies
 from cases.issuer import code_is_valid
 from cases.models import Agency, AuditEntry, Case, Contractor, Membership, Municipality, User
-from cases.setup import SEAL_MAX_BYTES, code_problem
+from cases.setup_checks import SEAL_MAX_BYTES, code_problem
 from remedies.models import AgencyContact
 
 from ..endpoints import row_counts

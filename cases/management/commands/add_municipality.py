@@ -16,7 +16,8 @@ from django.utils.translation import gettext as _
 from cases.crypto import mask
 from cases.issuer import MunicipalityKind, suggest_kind
 from cases.models import Role
-from cases.setup import SEAL_MAX_BYTES, Problem, SetupError, municipality_set_up, setup_problems
+from cases.setup import SetupError, municipality_set_up
+from cases.setup_checks import SEAL_MAX_BYTES, Problem, setup_problems
 
 
 def read_spec(path: Path) -> tuple[dict, bytes | None, list[Problem]]:
