@@ -175,9 +175,9 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
             .select_related("office", "assignee")
             .order_by("stage_since", "id")[:LIST_LENGTH]
         )
-    oldest = sorted(oldest, key=lambda c: (c.stage_since, c.pk))[:LIST_LENGTH]
     for case in oldest:
-        case.deadline = deadlines.for_case(case.stage, case.stage_since)
+        case.deadline = deadlines.for_case(case)
+    oldest = sorted(oldest, key=lambda c: (-c.deadline.business_days_late, c.pk))[:LIST_LENGTH]
 
     waiting = list(
         AgencyContact.objects.filter(

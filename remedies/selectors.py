@@ -19,7 +19,7 @@ def stage_panel(case: Case, user: User) -> dict:
     return {
         "case": case,
         "options": steps_for(case, user),
-        "deadline": Deadlines(case.municipality_id, today).for_case(case.stage, case.stage_since),
+        "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
         "total_days": sum(s.days for s in spans),
     }
