@@ -248,8 +248,7 @@ class Deadlines:
         if end <= since:
             return 0
         spans = sorted(
-            (max(start, since), end if stop is None else min(stop, end))
-            for start, stop in pauses
+            (max(start, since), end if stop is None else min(stop, end)) for start, stop in pauses
         )
         stopped, reach = 0, since
         for low, high in spans:
@@ -307,7 +306,9 @@ class Deadlines:
                         case__stage__in=list(self.days),
                     )
                     .filter(_may_stop(source, F("case__stage_since")))
-                    .values_list("case_id", "case__stage", "case__stage_since", source.start, source.end)
+                    .values_list(
+                        "case_id", "case__stage", "case__stage_since", source.start, source.end
+                    )
                 )
                 for case_id, stage, since, start, stop in rows:
                     self._waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))

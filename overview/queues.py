@@ -3,9 +3,9 @@
 - My cases: open cases assigned to me (city staff and managers).
 - Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon by the
   one clock of cases/deadlines.py (which stops while an agency's answer is awaited, so the
-  dashboard, the case list and this queue agree on every case); for managers also documents awaiting approval (決裁) and cases in
-  settlement, which only a manager can close; for contractor staff, their company's cases
-  in the visit stage.
+  dashboard, the case list and this queue agree on every case); for managers also
+  documents awaiting approval (決裁) and cases in settlement, which only a manager can
+  close; for contractor staff, their company's cases in the visit stage.
 - Waiting on an agency: open cases with a request to an agency still unanswered.
 - Visits this week: visits recorded for this week, Monday to Sunday.
 
