@@ -13,13 +13,25 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, pagecache, permissions, reveal, searches, sections, selectors, services
+from . import (
+    exports,
+    links,
+    pagecache,
+    permissions,
+    reveal,
+    searches,
+    sections,
+    selectors,
+    services,
+)
 from .access import case_for, editable_case_for, member_required
 from .audit import audit_log
 from .errors import CaseError
 from .forms import (
     CaseForm,
     LanguageForm,
+    LinkCorrectionForm,
+    LinkExcuseForm,
     MisregistrationForm,
     PartyForm,
     ReportForm,
@@ -154,7 +166,11 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
         reveal_rule = reveal.rule_for(request.membership, case)
         for party in parties:
             party.can_reveal = reveal.offers_something(reveal_rule, party)
-        links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
+        links = list(
+            Misregistration.objects.filter(case=case).select_related(
+                "source", "target", "excused_by"
+            )
+        )
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
         timeline_total = case.timeline.count()
@@ -166,6 +182,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "timeline": timeline,
             "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
+            "is_manager": permissions.is_manager_of(request.membership, case),
             "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }
@@ -310,6 +327,64 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
             "form": form,
             "case": case,
             "enough_parties": parties.count() >= 2,
+        },
+    )
+
+
+@member_required
+def link_correct(request: HttpRequest, ref: str, link_id: int) -> HttpResponse:
+    """Record when and how a link was corrected, or fix that record."""
+    case = editable_case_for(request, ref)
+    link = get_object_or_404(
+        Misregistration.objects.select_related("source", "target"), case=case, pk=link_id
+    )
+    form = LinkCorrectionForm(request.POST or None, initial=LinkCorrectionForm.initial_from(link))
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _run(form, links.link_correct, link=link, by=request.user, **form.cleaned_data)
+    ):
+        messages.success(request, _("The correction was recorded."))
+        return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#links")
+    return render(
+        request,
+        "cases/link_action_form.html",
+        {
+            "form": form,
+            "case": case,
+            "link": link,
+            "link_text": links.link_text(link),
+            "title": _("Record the correction"),
+        },
+    )
+
+
+@member_required
+def link_excuse(request: HttpRequest, ref: str, link_id: int) -> HttpResponse:
+    """A manager records why a link cannot be corrected."""
+    case = editable_case_for(request, ref)
+    link = get_object_or_404(
+        Misregistration.objects.select_related("source", "target"), case=case, pk=link_id
+    )
+    if not permissions.is_manager_of(request.membership, case):
+        raise PermissionDenied(_("Only a manager can record why a link cannot be corrected."))
+    form = LinkExcuseForm(request.POST or None, initial={"reason": link.uncorrectable_reason})
+    if (
+        request.method == "POST"
+        and form.is_valid()
+        and _run(form, links.link_excuse, link=link, by=request.user, **form.cleaned_data)
+    ):
+        messages.success(request, _("The reason was recorded."))
+        return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#links")
+    return render(
+        request,
+        "cases/link_action_form.html",
+        {
+            "form": form,
+            "case": case,
+            "link": link,
+            "link_text": links.link_text(link),
+            "title": _("Record why it cannot be corrected"),
         },
     )
 
