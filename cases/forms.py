@@ -235,7 +235,11 @@ class MisregistrationForm(TadasuForm):
 
 
 class LinkCorrectionForm(TadasuForm):
-    corrected_on = forms.DateField(label=_("Corrected on"), widget=DateInput())
+    corrected_on = forms.DateField(
+        label=_("Corrected on"),
+        widget=DateInput(),
+        error_messages={"required": _("Enter the date it was corrected.")},
+    )
     corrected_how = forms.ChoiceField(
         label=_("How it was corrected"), choices=CorrectionWay.choices
     )
@@ -260,6 +264,7 @@ class LinkExcuseForm(TadasuForm):
         label=_("Why it cannot be corrected"),
         max_length=1000,
         widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Enter the reason.")},
         help_text=_(
             "For example: the points were already granted and the national system cannot undo them."
         ),
