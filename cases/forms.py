@@ -240,8 +240,9 @@ class LinkCorrectionForm(TadasuForm):
         widget=DateInput(),
         error_messages={"required": _("Enter the date it was corrected.")},
     )
+    # Starts blank: a correction recorded with the link earlier may not say how.
     corrected_how = forms.ChoiceField(
-        label=_("How it was corrected"), choices=CorrectionWay.choices
+        label=_("How it was corrected"), choices=[("", "—"), *CorrectionWay.choices]
     )
     correction_note = forms.CharField(
         label=_("About the correction (optional)"),
