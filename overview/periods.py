@@ -60,9 +60,6 @@ class Period:
         ended_before = Q(stage__in=[Stage.CLOSED, Stage.WITHDRAWN], stage_since__lt=self.start)
         return Q(opened_on__lte=self.end) & ~ended_before
 
-    def __contains__(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 def months_between(start: date, end: date) -> int:
     return (end.year - start.year) * 12 + end.month - start.month + 1
