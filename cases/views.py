@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 
 from . import (
     exports,
-    links,
     pagecache,
     permissions,
     reveal,
@@ -30,8 +29,6 @@ from .errors import CaseError
 from .forms import (
     CaseForm,
     LanguageForm,
-    LinkCorrectionForm,
-    LinkExcuseForm,
     MisregistrationForm,
     PartyForm,
     ReportForm,
@@ -327,64 +324,6 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
             "form": form,
             "case": case,
             "enough_parties": parties.count() >= 2,
-        },
-    )
-
-
-@member_required
-def link_correct(request: HttpRequest, ref: str, link_id: int) -> HttpResponse:
-    """Record when and how a link was corrected, or fix that record."""
-    case = editable_case_for(request, ref)
-    link = get_object_or_404(
-        Misregistration.objects.select_related("source", "target"), case=case, pk=link_id
-    )
-    form = LinkCorrectionForm(request.POST or None, initial=LinkCorrectionForm.initial_from(link))
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _run(form, links.link_correct, link=link, by=request.user, **form.cleaned_data)
-    ):
-        messages.success(request, _("The correction was recorded."))
-        return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#links")
-    return render(
-        request,
-        "cases/link_action_form.html",
-        {
-            "form": form,
-            "case": case,
-            "link": link,
-            "link_text": links.link_text(link),
-            "title": _("Record the correction"),
-        },
-    )
-
-
-@member_required
-def link_excuse(request: HttpRequest, ref: str, link_id: int) -> HttpResponse:
-    """A manager records why a link cannot be corrected."""
-    case = editable_case_for(request, ref)
-    link = get_object_or_404(
-        Misregistration.objects.select_related("source", "target"), case=case, pk=link_id
-    )
-    if not permissions.is_manager_of(request.membership, case):
-        raise PermissionDenied(_("Only a manager can record why a link cannot be corrected."))
-    form = LinkExcuseForm(request.POST or None, initial={"reason": link.uncorrectable_reason})
-    if (
-        request.method == "POST"
-        and form.is_valid()
-        and _run(form, links.link_excuse, link=link, by=request.user, **form.cleaned_data)
-    ):
-        messages.success(request, _("The reason was recorded."))
-        return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#links")
-    return render(
-        request,
-        "cases/link_action_form.html",
-        {
-            "form": form,
-            "case": case,
-            "link": link,
-            "link_text": links.link_text(link),
-            "title": _("Record why it cannot be corrected"),
         },
     )
 
