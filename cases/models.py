@@ -431,6 +431,16 @@ class DataKind(models.TextChoices):
     OTHER = "other", _("other data")
 
 
+class CorrectionWay(models.TextChoices):
+    """Who set the record right (修正方法)."""
+
+    PERSON = "person", _("by the person, in the portal")  # 本人がマイナポータルで
+    MUNICIPALITY = "municipality", _("by the municipality's staff")
+    CONTRACTOR = "contractor", _("by the desk's staff (contractor)")
+    AGENCY = "agency", _("by the agency or payment operator")
+    OTHER = "other", _("other")
+
+
 class Misregistration(models.Model):
     """source's data was registered into target's record.
 
@@ -458,6 +468,23 @@ class Misregistration(models.Model):
     corrected_on = models.DateField(_("corrected on"), null=True, blank=True)
     paid_through = models.BooleanField(_("something was paid through it"), default=False)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # How it was set right (cases/links.py records it, with its 経過 line).
+    corrected_how = models.CharField(
+        _("corrected how"), max_length=20, choices=CorrectionWay.choices, blank=True
+    )
+    correction_note = models.CharField(_("about the correction"), max_length=200, blank=True)
+    # A manager's reason why the link cannot be corrected (the points were granted and the
+    # national system cannot undo it): the case may close without a correction.
+    uncorrectable_reason = models.TextField(_("why it cannot be corrected"), blank=True)
+    excused_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by (manager)"),
+    )
+    excused_on = models.DateField(_("reason recorded on"), null=True, blank=True)
 
     objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
 

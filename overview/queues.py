@@ -1,10 +1,11 @@
 """Work queues: what each person should look at next.
 
 - My cases: open cases assigned to me (city staff and managers).
-- Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon and not
-  waiting on an agency; for managers also documents awaiting approval (決裁) and cases in
-  settlement, which only a manager can close; for contractor staff, their company's cases
-  in the visit stage.
+- Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon by the
+  one clock of cases/deadlines.py (which stops while an agency's answer is awaited, so the
+  dashboard, the case list and this queue agree on every case); for managers also
+  documents awaiting approval (決裁) and cases in settlement, which only a manager can
+  close; for contractor staff, their company's cases in the visit stage.
 - Waiting on an agency: open cases with a request to an agency still unanswered.
 - Visits this week: visits recorded for this week, Monday to Sunday.
 
@@ -15,7 +16,7 @@ the tenant scope, so the page costs the same whatever the number of cases.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from cases.deadlines import DeadlineBook
 from cases.models import Agency, Case, Membership, Role, Stage, User
@@ -65,10 +66,6 @@ def _cases() -> QuerySet[Case]:
     )
 
 
-def _unanswered() -> QuerySet[AgencyContact]:
-    return AgencyContact.objects.filter(case=OuterRef("pk"), answered_on__isnull=True)
-
-
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
     today = book.today
     monday = today - timedelta(days=today.weekday())
@@ -83,9 +80,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         )
         result.due = _queue(
             "due",
-            mine.filter(book.due_within(DUE_SOON_DAYS))
-            .exclude(Exists(_unanswered()))
-            .order_by(*by_due),
+            mine.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
             book,
         )
     if membership.role == Role.MANAGER:

@@ -5,12 +5,16 @@ from django.utils import timezone
 
 from cases import permissions
 from cases.deadlines import Deadlines
-from cases.models import Agency, Case, Membership, User
+from cases.links import links_to_correct
+from cases.models import Agency, Case, Membership, Stage, User
 
 from . import ledger
 from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
 from .stage_history import bar, stage_spans
 from .workflow import steps_for
+
+# The stages a case closes from: the case page points to the links still to correct.
+CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
 
 
 def stage_panel(case: Case, user: User) -> dict:
@@ -19,8 +23,9 @@ def stage_panel(case: Case, user: User) -> dict:
     return {
         "case": case,
         "options": steps_for(case, user),
-        "deadline": Deadlines(case.municipality_id, today).for_case(case.stage, case.stage_since),
+        "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
+        "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
         "total_days": sum(s.days for s in spans),
     }
 

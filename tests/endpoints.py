@@ -32,7 +32,9 @@ from cases.models import (
     CaseKind,
     CauseCategory,
     ClosedDay,
+    CorrectionWay,
     DataKind,
+    Misregistration,
     TimelineEvent,
     User,
 )
@@ -292,6 +294,7 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "day_id": estate.extra.get("closed_day"),
         # A 経過 line of the case: its first, which is for publication.
         "event_id": _first_event(estate),
+        "link_id": _first_link(estate),
     }
     if objects.get(param) is None:
         raise AssertionError(
@@ -299,6 +302,11 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
             "add one to tests/endpoints.py"
         )
     return objects[param].pk
+
+
+def _first_link(estate: Estate):
+    with scopes_disabled():
+        return Misregistration.objects.filter(case=estate.case).order_by("id").first()
 
 
 def _first_event(estate: Estate):
@@ -371,6 +379,11 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "target": e.d.pk,
         "data_kind": DataKind.BANK_ACCOUNT,
     },
+    "cases:link_correct": lambda w, e, v: {
+        "corrected_on": "2023-02-08",
+        "corrected_how": CorrectionWay.PERSON,
+    },
+    "cases:link_excuse": lambda w, e, v: {"reason": "ポイントは付与済みで訂正できない。"},
     "cases:timeline_new": lambda w, e, v: {
         "occurred_on": "2023-02-08",
         "actor": "北九州市",

@@ -80,6 +80,13 @@ cases:party_reveal                     foreign  404   404     404        ok     
 cases:party_reveal                     mixed    404   404     404        404              404     404              login
 cases:link_new                         own      ok    ok      403        404              403     404              login
 cases:link_new                         foreign  404   404     404        403              404     ok               login
+cases:link_correct                     own      ok    ok      403        404              403     404              login
+cases:link_correct                     foreign  404   404     404        403              404     ok               login
+cases:link_correct                     mixed    404   404     403        404              403     404              login
+# Why a link cannot be corrected: a manager's word only.
+cases:link_excuse                      own      403   ok      403        404              403     404              login
+cases:link_excuse                      foreign  404   404     404        403              404     403              login
+cases:link_excuse                      mixed    404   404     403        404              403     404              login
 cases:timeline_new                     own      ok    ok      403        404              403     404              login
 cases:timeline_new                     foreign  404   404     404        403              404     ok               login
 cases:timeline_publish                 own      ok    ok      403        404              403     404              login

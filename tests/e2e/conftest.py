@@ -241,4 +241,5 @@ def demo(transactional_db):
             entry_id=entry.pk,
             sheet_id=sheet.pk,
             reception_id=sheet.receptions.order_by("pk").first().pk,
+            link_id=open_case.misregistrations.order_by("pk").first().pk,
         )

@@ -20,6 +20,7 @@ class Facts:
     entry_id: int  # a ledger entry of the open case
     sheet_id: int  # the demo's reception sheet (receptions/demo_receptions.csv)
     reception_id: int  # its first reception
+    link_id: int  # the open case's link B氏 → A氏
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,17 @@ PAGES: list[MainPage] = [
     MainPage("add a person", "staff", lambda f: _case(f, "parties/new/"), submit_empty="保存"),
     MainPage("edit a person", "staff", lambda f: _case(f, f"parties/{f.party_id}/edit/")),
     MainPage("record a link", "staff", lambda f: _case(f, "links/new/"), submit_empty="保存"),
+    MainPage(
+        "correct a link",
+        "staff",
+        lambda f: _case(f, f"links/{f.link_id}/correct/"),
+        submit_empty="保存",
+    ),
+    MainPage(
+        "why a link cannot be corrected",
+        "manager",
+        lambda f: _case(f, f"links/{f.link_id}/excuse/"),
+    ),
     MainPage("timeline entry", "staff", lambda f: _case(f, "timeline/new/"), submit_empty="保存"),
     MainPage("agency contact", "staff", lambda f: _case(f, "contacts/new/"), submit_empty="保存"),
     MainPage(
@@ -78,6 +90,11 @@ PAGES: list[MainPage] = [
     MainPage("work queues", "staff", lambda f: "/queues/"),
     MainPage("work queues (manager)", "manager", lambda f: "/queues/"),
     MainPage("dashboard", "manager", lambda f: "/dashboard/"),
+    MainPage(
+        "dashboard, a bad period",
+        "manager",
+        lambda f: "/dashboard/?start=2023-02-01&end=2023-01-01",
+    ),
     MainPage("deadline settings", "manager", lambda f: "/dashboard/deadlines/"),
     MainPage("reception sheets", "staff", lambda f: "/receptions/"),
     MainPage("import a reception sheet", "staff", lambda f: "/receptions/import/"),

@@ -71,9 +71,15 @@ def test_dashboard_counts_open_and_overdue_cases_by_stage(client, world, today):
             contractor=world.contractor_co,
             stage=Stage.INQUIRY,
             stage_since=since,
+            opened_on=since,
             cause_category=CauseCategory.LOGOUT_OMITTED,
         )
-    CaseFactory(office=world.office2, stage=Stage.CLOSED, stage_since=date(2023, 1, 5))
+    CaseFactory(
+        office=world.office2,
+        stage=Stage.CLOSED,
+        stage_since=date(2023, 1, 5),
+        opened_on=date(2022, 12, 1),
+    )
     CaseFactory(office=world.other_city_office, stage=Stage.INQUIRY, stage_since=date(2022, 1, 4))
     client.force_login(world.manager)
     page = _text(client.get("/dashboard/"))
@@ -122,7 +128,8 @@ def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, w
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/dashboard/").status_code == 200
             counts.append(len(queries))
-    assert scratch[0] == scratch[1] <= 22, scratch
+    # 23: one of them loads the cases that waited on an agency (cases/deadlines.py).
+    assert scratch[0] == scratch[1] <= 23, scratch
     assert served[0] == served[1] < scratch[0], served
 
 

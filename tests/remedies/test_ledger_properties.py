@@ -233,6 +233,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 target=target,
                 data_kind=DataKind.CASHLESS_ACCOUNT,
                 paid_through=True,
+                corrected_on=date(2023, 2, 7),  # corrected on the spot: closing may follow
             )
         self.case_pk = case.pk
 
@@ -937,7 +938,12 @@ def _two_people(world):
         c = services.party_add(case=case, by=world.staff, label="C氏", name="佐藤 花子")
         d = services.party_add(case=case, by=world.staff, label="D氏", name="鈴木 次郎")
         services.misregistration_add(
-            case=case, by=world.staff, source=d, target=c, data_kind=DataKind.CASHLESS_ACCOUNT
+            case=case,
+            by=world.staff,
+            source=d,
+            target=c,
+            data_kind=DataKind.CASHLESS_ACCOUNT,
+            corrected_on=date(2023, 2, 7),
         )
     return case, c, d
 
