@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Prefetch, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -29,6 +29,7 @@ from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
 from remedies.ledger import COST_FIELDS
 from remedies.models import AgencyContact, CityLedgerTotal, Side
+from remedies.plans import overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
@@ -56,6 +57,9 @@ class Dashboard:
     costs: BarChart
     months: MonthChart
     completion: CompletionPanel  # receptions: checklist completion by office and month
+    # Repayment plans: instalments not paid one business day after their due date.
+    instalments_overdue: int = 0
+    instalments_overdue_amount: int = 0
 
 
 def _count(n: int) -> str:
@@ -190,6 +194,10 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         .order_by("contacted_on", "id")[:LIST_LENGTH]
     )
 
+    instalments = overdue_instalments(
+        {municipality.pk: overdue_cutoff(deadlines.calendar, today)}
+    ).aggregate(n=Count("id"), amount=Sum("unpaid"))
+
     owed = sum(r["owed"] for r in money)
     held = sum(r["held"] for r in money)
     cost_items = [
@@ -254,4 +262,6 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         months=month_chart(_months(municipality, today)),
         # The prevention measure's record: the same twelve months as the chart above.
         completion=completion_rates(since=_month_starts(today)[0]),
+        instalments_overdue=instalments["n"] or 0,
+        instalments_overdue_amount=instalments["amount"] or 0,
     )
