@@ -225,6 +225,8 @@ class PlanForm(LedgerForm):
     schedule = forms.CharField(required=False, widget=forms.HiddenInput)
 
     ROWS_SHOWN = 3  # blank rows offered below the last one filled in
+    # What "Fill in the rows" needs; the rows themselves are replaced.
+    SPLIT_FIELDS = ("expected_head", "party", "agreed_on", "count", "first_due")
 
     def __init__(self, *args, parties=None, **kwargs):
         super().__init__(*args, parties=parties, **kwargs)

@@ -29,7 +29,7 @@ from cases.wareki import wareki, yen
 
 from . import ledger
 from .errors import RemedyError
-from .models import MAX_AMOUNT, MAX_INSTALMENTS, Instalment, LedgerEntry, RepaymentPlan
+from .models import MAX_INSTALMENTS, Instalment, LedgerEntry, RepaymentPlan
 
 # ---- states (reads) ------------------------------------------------------------------------
 
@@ -223,16 +223,7 @@ def _check_schedule(rows: list[tuple[date | None, int | None]], agreed_on: date)
     for n, (due_on, amount) in enumerate(rows, start=1):
         if due_on is None:
             raise RemedyError(_("Enter the due date."), field=f"due_{n}")
-        if amount is None or isinstance(amount, bool) or not isinstance(amount, int):
-            raise RemedyError(_("Enter the amount in whole yen."), field=f"amount_{n}")
-        if amount < 1:
-            raise RemedyError(_("Enter an amount of at least 1 yen."), field=f"amount_{n}")
-        if amount > MAX_AMOUNT:
-            raise RemedyError(
-                _("An amount over %(max)s cannot be recorded in one entry.")
-                % {"max": yen(MAX_AMOUNT)},
-                field=f"amount_{n}",
-            )
+        ledger._check_amount(amount, f"amount_{n}")
         if due_on < agreed_on:
             raise RemedyError(
                 _("An instalment cannot be due before the plan was agreed."), field=f"due_{n}"

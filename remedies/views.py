@@ -294,32 +294,32 @@ def plan_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = editable_case_for(request, ref)
     parties = _parties(case)
     initial = _initial(case, agreed_on=timezone.localdate())
-    if request.method == "GET" and request.GET.get("party", "").isdigit():
-        initial["party"] = int(request.GET["party"])
     form = forms.PlanForm(request.POST or None, parties=parties, initial=initial)
     status = 200
-    if request.method == "POST" and form.is_valid():
-        d = form.cleaned_data
-        if "fill" in request.POST:
+    if request.method == "POST" and "fill" in request.POST:
+        # The rows are about to be replaced: only what the split needs must be valid.
+        form.is_valid()
+        if not any(name in form.errors for name in forms.PlanForm.SPLIT_FIELDS):
             form = _filled_plan_form(form, parties)
+    elif request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            plans.plan_agree(
+                case=case,
+                party=d["party"],
+                agreed_on=d["agreed_on"],
+                instalments=form.instalments(),
+                note=d["note"],
+                expected_head=d["expected_head"],
+                by=request.user,
+            )
+        except (CaseError, RemedyError) as error:
+            if getattr(error, "conflict", False):
+                status = 409
+            form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            try:
-                plans.plan_agree(
-                    case=case,
-                    party=d["party"],
-                    agreed_on=d["agreed_on"],
-                    instalments=form.instalments(),
-                    note=d["note"],
-                    expected_head=d["expected_head"],
-                    by=request.user,
-                )
-            except (CaseError, RemedyError) as error:
-                if getattr(error, "conflict", False):
-                    status = 409
-                form.add_error(error.field if error.field in form.fields else None, error.message)
-            else:
-                messages.success(request, _("The repayment plan was recorded."))
-                return _back(case, "plans")
+            messages.success(request, _("The repayment plan was recorded."))
+            return _back(case, "plans")
     return render(
         request,
         "remedies/plan_form.html",
@@ -345,7 +345,7 @@ def _filled_plan_form(form: forms.PlanForm, parties) -> forms.PlanForm:
         form.add_error(
             "party", _("%(party)s holds no excess to be repaid.") % {"party": d["party"].label}
         )
-    if form.errors:
+    if any(name in form.errors for name in forms.PlanForm.SPLIT_FIELDS):
         return form
     data = form.data.copy()
     for n in range(1, forms.MAX_INSTALMENTS + 1):

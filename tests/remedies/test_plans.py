@@ -6,8 +6,11 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import timezone, translation
 from django_scopes import scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cases import services
 from cases.audit import AuditEntry
@@ -444,3 +447,62 @@ def test_a_reminder_needs_a_missed_instalment_when_a_plan_is_in_force(world, pla
                 dated=TODAY,
             )
     assert "期限を過ぎた回はありません" in error.value.message
+
+
+def test_a_stale_form_conflicts_and_writes_nothing(client, world, plan_case):
+    case, _c, d = plan_case
+    client.force_login(world.staff)
+    post = {"expected_head": _head(case), "party": d.pk, "agreed_on": AGREED.isoformat()}
+    post |= {"due_1": FIRST.isoformat(), "amount_1": "15000"}
+    _collect(world, case, d, 1000, FIRST)  # someone else posts meanwhile
+    response = client.post(f"/cases/{case.reference}/plans/new/", post)
+    assert response.status_code == 409
+    assert "他の職員" in response.content.decode() or "再読み込み" in response.content.decode()
+    with scopes_disabled():
+        assert not RepaymentPlan.objects.exists()
+
+
+def test_filling_in_ignores_the_rows_it_replaces_and_says_what_it_needs(client, world, plan_case):
+    case, _c, d = plan_case
+    client.force_login(world.staff)
+    url = f"/cases/{case.reference}/plans/new/"
+    post = {"expected_head": _head(case), "party": d.pk, "agreed_on": AGREED.isoformat()}
+    page = client.post(url, post | {"amount_1": "abc", "fill": "1"}).content.decode()
+    assert re.search(r'id="id_count_error">[^<]*分割回数', page)
+    assert re.search(r'id="id_first_due_error">[^<]*納期限', page)
+    post |= {"count": "4", "first_due": "2026-01-31", "amount_1": "abc", "fill": "1"}
+    page = client.post(url, post).content.decode()
+    # 15,000 in four: 3,750 each; the month's end is kept (28 February).
+    assert 'name="due_2" value="2026-02-28"' in page
+    assert 'name="amount_4" value="3750"' in page and "abc" not in page
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    amounts=st.lists(st.integers(1, 9000), min_size=1, max_size=6),
+    returns=st.lists(st.integers(1, 9000), max_size=6),
+)
+def test_what_came_in_is_allocated_in_due_order(world, amounts, returns):
+    """Whatever the schedule and the payments: the instalments paid are a prefix, at most
+    one is partly paid, and what is paid across them is what came in (up to the total)."""
+    with transaction.atomic():
+        case, _c, d = _excess_case(world, excess=sum(amounts))
+        rows = [(AGREED + timedelta(days=10 * (n + 1)), a) for n, a in enumerate(amounts)]
+        _agree(world, case, d, rows=rows)
+        came_in = 0
+        for amount in returns:
+            amount = min(amount, sum(amounts) - came_in)
+            if amount:
+                _collect(world, case, d, amount, TODAY)
+                came_in += amount
+        with scopes_disabled():
+            state = plans.party_plan_state(d, TODAY)
+        paid = [s.paid for s in state.instalments]
+        assert sum(paid) == state.returned == came_in
+        full = [s.paid == s.amount for s in state.instalments]
+        assert full == sorted(full, reverse=True)  # paid ones first
+        assert sum(1 for s in state.instalments if 0 < s.paid < s.amount) <= 1
+        assert all((s.status == "paid") == (s.unpaid == 0) for s in state.instalments)
+        transaction.set_rollback(True)
