@@ -9,7 +9,6 @@ and nothing missed there is nothing to remind of.
 """
 
 from django.utils.translation import gettext as _
-from reportlab.lib.units import mm
 
 from cases.deadlines import BusinessCalendar
 from cases.models import Case, Municipality, Party
@@ -111,8 +110,7 @@ class Renderer(repayment.Renderer):
         reason = repayment.REASON.get(self.data_kind, repayment.REASON_OTHER)
         items = [
             cited,
-            self.t(f"1　ご返還をお願いする金額　　{kin(owed)}", "heading"),
-            self.missed_table(),
+            *self.owed_items(owed),
             self.t(f"2　ご返還の理由　　{reason}", "heading"),
             self.t(f"3　返還期限　　{self.due()}", "heading"),
             self.t("4　返還方法", "heading"),
@@ -122,20 +120,30 @@ class Renderer(repayment.Renderer):
         later = [row for row in self.data["instalments"] if row.get("number") not in missed]
         if later:
             items += [
-                self.t("5　今後の分割によるご返還", "heading"),
-                self.t("次の回は、お約束いただいた日程のとおりお納めください。", "indent"),
-                self.table(
-                    [["回", "期限", "金額"]]
-                    + [[f"第{r['number']}回", self.date(r["on"]), kin(r["amount"])] for r in later],
-                    [20 * mm, 50 * mm, 40 * mm],
+                self.t("5　次回以降のご返還　　お約束いただいた日程のとおり", "heading"),
+                self.schedule_table(
+                    ["回", "期限", "金額"],
+                    [[f"第{r['number']}回", self.date(r["on"]), kin(r["amount"])] for r in later],
                 ),
             ]
         return items
 
+    def owed_items(self, owed: int) -> list:
+        """Item 1: what is asked now. One missed instalment is named on the line itself;
+        several are listed in a table under it."""
+        if len(self.missed) == 1:
+            (row,) = self.missed
+            return [
+                self.t(
+                    f"1　ご返還をお願いする金額　　{kin(owed)}（第{row['number']}回分、当初の期限"
+                    f"　{self.date(row['on'])}）",
+                    "heading",
+                )
+            ]
+        return [self.t(f"1　ご返還をお願いする金額　　{kin(owed)}", "heading"), self.missed_table()]
+
     def missed_table(self):
-        rows = [["回", "当初の期限", "未納額"]]
-        rows += [
-            [f"第{row['number']}回", self.date(row["on"]), kin(row["amount"])]
-            for row in self.missed
-        ]
-        return self.table(rows, [20 * mm, 50 * mm, 40 * mm])
+        return self.schedule_table(
+            ["回", "当初の期限", "未納額"],
+            [[f"第{r['number']}回", self.date(r["on"]), kin(r["amount"])] for r in self.missed],
+        )

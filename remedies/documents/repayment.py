@@ -132,7 +132,7 @@ class Renderer(DocumentRenderer):
         """The due date: the one frozen with the data, or the date of issue plus the
         municipality's number of days."""
         if self.data.get("instalments"):
-            return "下記5の分割納付の各納期限"
+            return "各回の期限"
         if self.data.get("due_on"):
             return self.date(self.data["due_on"])
         dated = date.fromisoformat(self.data["dated"]) if self.data.get("dated") else date.today()
@@ -159,16 +159,6 @@ class Renderer(DocumentRenderer):
             "ことを、心より深くお詫び申し上げます。",
             "つきましては、誠にお手数をおかけいたしますが、下記のとおりご返還くださいますよう"
             "お願い申し上げます。",
-            *self.plan_sentence(),
-        ]
-
-    def plan_sentence(self) -> list[str]:
-        plan = self.data.get("plan")
-        if not plan or not self.data.get("instalments"):
-            return []
-        return [
-            f"なお、ご返還は、{self.date(plan['agreed_on'])}に{self.name}とお約束いたしました"
-            "とおり、下記5の日程による分割でお願いいたします。"
         ]
 
     def story(self) -> list:
@@ -201,13 +191,26 @@ class Renderer(DocumentRenderer):
                 f"2　ご返還の理由　　{REASON.get(self.data_kind, REASON_OTHER)}",
                 "heading",
             ),
-            self.t(f"3　返還期限　　{self.due()}", "heading"),
+            *self.due_items(),
             self.t("4　返還方法", "heading"),
             *[self.t(line, "indent") for line in self.how_to_pay()],
         ]
-        if self.data.get("instalments"):
-            items += [self.t("5　分割によるご返還", "heading"), self.instalment_table()]
         return items
+
+    def due_items(self) -> list:
+        """Item 3: the due date, or with a plan the schedule agreed (each instalment's own
+        due date), in a table right under it."""
+        plan = self.data.get("plan")
+        if not (plan and self.data.get("instalments")):
+            return [self.t(f"3　返還期限　　{self.due()}", "heading")]
+        return [
+            self.t(
+                f"3　返還期限　　分割によるご返還（{self.date(plan['agreed_on'])}にお約束いただいた"
+                "日程）",
+                "heading",
+            ),
+            self.instalment_table(),
+        ]
 
     def how_to_pay(self) -> list[str]:
         pay = self.data["payment"]
@@ -223,12 +226,24 @@ class Renderer(DocumentRenderer):
         ]
 
     def instalment_table(self):
-        rows = [["回", "期限", "金額"]]
-        rows += [
-            [f"第{row.get('number', i)}回", self.date(row["on"]), kin(row["amount"])]
-            for i, row in enumerate(self.data["instalments"], start=1)
-        ]
-        return self.table(rows, [20 * mm, 50 * mm, 40 * mm])
+        return self.schedule_table(
+            ["回", "期限", "金額"],
+            [
+                [f"第{row.get('number', i)}回", self.date(row["on"]), kin(row["amount"])]
+                for i, row in enumerate(self.data["instalments"], start=1)
+            ],
+        )
+
+    def schedule_table(self, header: list[str], rows: list[list[str]]):
+        """Instalments two to a line (第1回 … | 第2回 …), read across then down, so that a
+        schedule of a year still leaves the letter on one page."""
+        if len(rows) == 1:
+            return self.table([header, *rows], [18 * mm, 46 * mm, 38 * mm])
+        lines = [header + header]
+        for i in range(0, len(rows), 2):
+            right = rows[i + 1] if i + 1 < len(rows) else ["", "", ""]
+            lines.append(rows[i] + right)
+        return self.table(lines, [15 * mm, 38 * mm, 28 * mm] * 2)
 
     def breakdown(self) -> list:
         """The sum behind the amount, where part was already returned or written off."""

@@ -1,6 +1,7 @@
 """Repayment plans (分割納付): agree, derive each instalment's state from the ledger, show a
 missed one in the queues and on the dashboard, remind, collect late, close."""
 
+import io
 import re
 from datetime import date, timedelta
 
@@ -11,6 +12,7 @@ from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pypdf import PdfReader
 
 from cases import services
 from cases.audit import AuditEntry
@@ -327,9 +329,10 @@ def test_a_missed_instalment_end_to_end_through_the_pages(client, world, plan_ca
     pdf = client.get(f"/documents/{reminder.pk}/download/").content
     text = pdf_text(pdf)
     assert "（督促）" in text and "第2回分（金5,000円）について" in text
-    assert "未納額" in text and "3　返還期限" in text
+    assert "金5,000円（第2回分、当初の期限" in text and "3　返還期限" in text
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1  # a letter to a citizen: one page
     assert request.data["number_text"] in text
-    assert "今後の分割によるご返還" in text and "第3回" in text
+    assert "次回以降のご返還" in text and "第3回" in text
 
     # Paid late, then the rest: the queue empties, and the manager closes the case.
     _collect(world, case, d, 5000, TODAY)
@@ -506,3 +509,24 @@ def test_what_came_in_is_allocated_in_due_order(world, amounts, returns):
         assert sum(1 for s in state.instalments if 0 < s.paid < s.amount) <= 1
         assert all((s.status == "paid") == (s.unpaid == 0) for s in state.instalments)
         transaction.set_rollback(True)
+
+
+def test_a_reminder_lists_every_missed_instalment(world, plan_case):
+    case, _c, d = plan_case
+    _agree(world, case, d)
+    with tenant_scope(world.staff), translation.override("ja"):
+        documents.document_issue(
+            kind=DocumentKind.REPAYMENT_REQUEST, by=world.staff, case=case, party=d, dated=AGREED
+        )
+        reminder = documents.document_issue(
+            kind=DocumentKind.REPAYMENT_REMINDER, by=world.staff, case=case, party=d, dated=TODAY
+        )
+    assert [row["number"] for row in reminder.data["plan"]["missed"]] == [1, 2]
+    text = pdf_text(bytes(reminder.pdf))
+    assert "第1回・第2回分（金10,000円）について" in text
+    assert "当初の期限" in text and "未納額" in text and "金10,000円" in text
+    # The new due date is a business day, counted from the letter's date.
+    with scopes_disabled():
+        calendar = BusinessCalendar.for_municipality(world.city)
+    due = date.fromisoformat(reminder.data["due_on"])
+    assert due >= TODAY and calendar.is_business_day(due)
