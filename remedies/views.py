@@ -294,6 +294,9 @@ def plan_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = editable_case_for(request, ref)
     parties = _parties(case)
     initial = _initial(case, agreed_on=timezone.localdate())
+    excess = _excesses(case)
+    if len(excess) == 1:
+        initial["party"] = excess[0][0].pk
     form = forms.PlanForm(request.POST or None, parties=parties, initial=initial)
     status = 200
     if request.method == "POST" and "fill" in request.POST:
@@ -323,13 +326,14 @@ def plan_new(request: HttpRequest, ref: str) -> HttpResponse:
     return render(
         request,
         "remedies/plan_form.html",
-        {"case": case, "form": form, "excess": _excesses(case)},
+        {"case": case, "form": form, "excess": excess},
         status=status,
     )
 
 
-def _excesses(case: Case) -> list[ledger.Balance]:
-    return [b for b in ledger.balances(case) if b.amount < 0]
+def _excesses(case: Case) -> list[tuple[Party, int]]:
+    """Who holds an excess, and how much (as a positive amount)."""
+    return [(b.party, -b.amount) for b in ledger.balances(case) if b.amount < 0]
 
 
 def _filled_plan_form(form: forms.PlanForm, parties) -> forms.PlanForm:

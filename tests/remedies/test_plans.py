@@ -275,6 +275,9 @@ def test_a_missed_instalment_end_to_end_through_the_pages(client, world, plan_ca
     url = f"/cases/{case.reference}/plans/new/"
     client.force_login(world.staff)
     head = _head(case)
+    blank = _page(client, url)
+    assert "D氏の返還対象額 15,000円" in blank  # the only person with an excess, chosen
+    assert f'<option value="{d.pk}" selected' in blank
     # The form proposes an even split, saves nothing.
     filled = client.post(
         url,
