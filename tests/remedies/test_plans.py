@@ -518,12 +518,16 @@ def test_a_reminder_lists_every_missed_instalment(world, plan_case):
     case, _c, d = plan_case
     _agree(world, case, d)
     with tenant_scope(world.staff), translation.override("ja"):
-        documents.document_issue(
+        request = documents.document_issue(
             kind=DocumentKind.REPAYMENT_REQUEST, by=world.staff, case=case, party=d, dated=AGREED
         )
         reminder = documents.document_issue(
             kind=DocumentKind.REPAYMENT_REMINDER, by=world.staff, case=case, party=d, dated=TODAY
         )
+    # The request names the whole schedule, and stays on one page.
+    assert [row["number"] for row in request.data["instalments"]] == [1, 2, 3]
+    assert "3　返還期限　　分割によるご返還" in pdf_text(bytes(request.pdf))
+    assert len(PdfReader(io.BytesIO(bytes(request.pdf))).pages) == 1
     assert [row["number"] for row in reminder.data["plan"]["missed"]] == [1, 2]
     text = pdf_text(bytes(reminder.pdf))
     assert "第1回・第2回分（金10,000円）について" in text
