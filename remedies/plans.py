@@ -24,7 +24,7 @@ from cases.audit import audit_log
 from cases.deadlines import BusinessCalendar
 from cases.errors import CaseError
 from cases.models import Case, Party, User
-from cases.services import check_event_date, lock_for_edit
+from cases.services import actor_of, add_timeline, check_event_date, lock_for_edit
 from cases.wareki import wareki, yen
 
 from . import ledger
@@ -343,7 +343,15 @@ def plan_agree(
                 )
                 % values
             )
-    ledger._record(case, agreed_on, text, "plan.replace" if old else "plan.agree", by, note)
+    # Internal by default, as money postings are (cases/publication.py): a person's
+    # schedule and amounts are not for the press release unless staff publish the line.
+    action = "plan.replace" if old else "plan.agree"
+    actor = actor_of(by)
+    add_timeline(case, on=agreed_on, actor=actor, text=text, action=action, by=by, public=False)
+    if note.strip():
+        add_timeline(
+            case, on=agreed_on, actor=actor, text=note.strip(), action="note." + action, by=by
+        )
     return plan
 
 

@@ -164,7 +164,7 @@ def test_a_plan_is_agreed_with_audit_and_timeline(world, plan_case):
         entry = AuditEntry.objects.get(action="tadasu.plan.agree")
         assert entry.data["total"] == 15000 and len(entry.data["instalments"]) == 3
         line = TimelineEvent.objects.get(case=case, action="plan.agree")
-    assert line.occurred_on == AGREED
+    assert line.occurred_on == AGREED and not line.public  # amounts: internal by default
     assert line.text.startswith("D氏と15,000円を令和") and "までの3回の分割で返還" in line.text
     # Nothing returned yet: the first two are overdue, the third not yet due.
     assert _states(d) == [(1, "overdue", 5000), (2, "overdue", 5000), (3, "due", 5000)]
