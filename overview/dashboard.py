@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -36,6 +36,7 @@ from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
 from remedies.ledger import COST_FIELDS
 from remedies.models import AgencyContact, CityLedgerTotal, Side
+from remedies.plans import overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
@@ -68,6 +69,9 @@ class Dashboard:
     by_contractor: BarChart
     months: MonthChart
     completion: CompletionPanel  # receptions: checklist completion by office and month
+    # Repayment plans: instalments not paid one business day after their due date.
+    instalments_overdue: int = 0
+    instalments_overdue_amount: int = 0
 
 
 def _count(n: int) -> str:
@@ -152,9 +156,8 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
     ]
 
 
-def _overdue(municipality: Municipality, today: date) -> tuple[dict, list[Case]]:
+def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, list[Case]]:
     """Overdue cases per stage, and the longest overdue, by the one clock."""
-    deadlines = Deadlines(municipality, today)
     overdue_cases = Case.objects.filter(municipality=municipality).filter(deadlines.overdue())
     overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
     # The longest overdue: per stage, the oldest few from the (municipality, stage,
@@ -183,6 +186,14 @@ def _waiting_on_agencies(municipality: Municipality) -> list[AgencyContact]:
         .select_related("case")
         .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
         .order_by("contacted_on", "id")[:LIST_LENGTH]
+    )
+
+
+def _instalments_overdue(municipality: Municipality, deadlines: Deadlines, today: date) -> dict:
+    """Instalments of repayment plans not paid one business day after their due date."""
+    cutoff = overdue_cutoff(deadlines.calendar, today)
+    return overdue_instalments({municipality.pk: cutoff}).aggregate(
+        n=Count("id"), amount=Sum("unpaid")
     )
 
 
@@ -217,8 +228,10 @@ def dashboard(municipality: Municipality, today: date, period: Period | None = N
 
     # ---- now ---------------------------------------------------------------------------
     stages = _fold(open_now, "stage")
-    overdue, oldest = _overdue(municipality, today)
+    deadlines = Deadlines(municipality, today)
+    overdue, oldest = _overdue(municipality, deadlines)
     open_stages = [s for s in Stage if s in OPEN_STAGES]
+    instalments = _instalments_overdue(municipality, deadlines, today)
 
     # ---- the period --------------------------------------------------------------------
     kinds = _fold(in_period, "kind")
@@ -277,4 +290,6 @@ def dashboard(municipality: Municipality, today: date, period: Period | None = N
         months=month_chart(_months(municipality, period)),
         # The prevention measure's record, over the same period.
         completion=completion_rates(since=period.start, until=period.end),
+        instalments_overdue=instalments["n"] or 0,
+        instalments_overdue_amount=instalments["amount"] or 0,
     )

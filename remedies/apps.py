@@ -6,6 +6,13 @@ class RemediesConfig(AppConfig):
     name = "remedies"
     verbose_name = _("Remedies")
 
+    @staticmethod
+    def demo_step() -> None:
+        # The instalment case (remedies/demo.py), dated back from the day it is loaded.
+        from .demo import load_instalment_demo
+
+        load_instalment_demo()
+
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.

@@ -8,7 +8,7 @@ from cases.deadlines import Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Stage, User
 
-from . import ledger
+from . import ledger, plans
 from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
 from .stage_history import bar, stage_spans
 from .workflow import steps_for
@@ -50,6 +50,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         )
     )
     balances = ledger.balances(case)
+    entries = _entries(case)
     return {
         "case": case,
         "contacts": contacts,
@@ -58,10 +59,12 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "letters": list(ApologyLetter.objects.filter(case=case).select_related("party")),
         "balances": balances,
         "costs": ledger.costs(case),
-        "entries": _entries(case),
+        "entries": entries,
+        "plans": plans.case_plans(case, entries, timezone.localdate()),
         "head": ledger.ledger_head(case),
         "can_edit": permissions.can_edit_case(membership, case),
         "can_visit": permissions.can_record_visit(membership, case),
         "is_manager": permissions.is_manager_of(membership, case),
         "any_balance": any(b.amount for b in balances),
+        "any_excess": any(b.amount < 0 for b in balances),
     }

@@ -411,6 +411,15 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "form": "cash",
         "agreed_on": "2023-02-10",
     },
+    "remedies:plan_new": lambda w, e, v: {
+        "expected_head": _head(e.case),
+        "party": e.d.pk,
+        "agreed_on": "2023-02-10",
+        "due_1": "2023-03-10",
+        "amount_1": "2,000",
+        "due_2": "2023-04-10",
+        "amount_2": "3000",
+    },
     "remedies:visit_new": lambda w, e, v: {
         "expected_head": _head(e.case),
         "party": e.c.pk,

@@ -105,6 +105,8 @@ remedies:contact_answer                foreign  404   404     404        403    
 remedies:contact_answer                mixed    404   404     403        404              403     404              login
 remedies:agreement_new                 own      ok    ok      403        404              403     404              login
 remedies:agreement_new                 foreign  404   404     404        403              404     ok               login
+remedies:plan_new                      own      ok    ok      403        404              403     404              login
+remedies:plan_new                      foreign  404   404     404        403              404     ok               login
 remedies:visit_new                     own      ok    ok      ok         404              403     404              login
 remedies:visit_new                     foreign  404   404     404        ok               404     ok               login
 remedies:letter_new                    own      ok    ok      403        404              403     404              login

@@ -34,7 +34,7 @@ def waiting(world, today, story):
     when it stopped; `late` entered on 1/4 and was already overdue when it asked."""
     paused, _c, _d = story
     late = CaseFactory(office=world.office, created_by=world.staff, assignee=world.staff)
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency, _ = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
     with tenant_scope(world.staff):
         services.case_take(case=paused, by=world.staff)
         for case in (paused, late):
