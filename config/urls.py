@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from cases import audit_views
 from cases import views as case_views
+from config.health import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="overview:queues", permanent=False), name="home"),
@@ -18,5 +19,7 @@ urlpatterns = [
     path("", include("overview.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export/", audit_views.audit_export, name="audit_export"),
+    path("jobs/", include("jobs.urls")),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
