@@ -23,7 +23,7 @@ class JobKind(models.TextChoices):
 
 
 class JobState(models.TextChoices):
-    QUEUED = "queued", _("Waiting")
+    QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")

@@ -29,9 +29,9 @@ from cases.attachments import attachment_add
 from cases.deadlines import TIMED_STAGES
 from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind, TimelineEvent
 from cases.scoping import tenant_scope
-from receptions import services as reception_sheets
 from jobs.models import Job, JobKind, JobState
 from jobs.worker import heartbeat
+from receptions import services as reception_sheets
 from remedies import ledger
 from remedies import services as remedies
 from remedies.documents import services as documents
