@@ -122,7 +122,16 @@ def start_gunicorn(env: dict, log: Path) -> Server:
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603  # nosec B603  # gunicorn from this venv
-            [GUNICORN, "config.wsgi", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+            [
+                GUNICORN,
+                "config.wsgi",
+                "-c",
+                "config/gunicorn.conf.py",
+                "--workers",
+                "1",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
             cwd=ROOT,
             env=env,
             stdout=out,

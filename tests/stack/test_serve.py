@@ -79,3 +79,30 @@ def test_two_servers_sharing_redis_see_each_others_invalidation(deployed, tmp_pa
         stop(a)
         stop(b)
         store.flushdb()
+
+
+@pytest.mark.parametrize(
+    ("database", "redis", "said"),
+    [
+        ("", "redis://127.0.0.1:6379/0", "set DATABASE_URL"),
+        ("sqlite:///var/x.sqlite3", "redis://127.0.0.1:6379/0", "DATABASE_URL is SQLite"),
+        ("postgres://postgres@127.0.0.1:5432/x", "", "set REDIS_URL"),
+    ],
+)
+def test_make_serve_refuses_what_it_cannot_run_on(database, redis, said):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": database, "REDIS_URL": redis}
+    done = subprocess.run(  # nosec B603  # our own script
+        [sys.executable, "tools/serve.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1 and said in done.stderr
