@@ -12,6 +12,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 # page should need more.
 timeout = int(os.environ.get("TADASU_REQUEST_TIMEOUT", "60"))
 graceful_timeout = 30
+# gunicorn 24+ opens a control socket in the user's home by default: one path for every
+# gunicorn of the user, which two stacks (or tests) on one machine would fight over.
+control_socket_disable = True
 # No access log: config/logs.py writes one JSON line per request, without the query string
 # (gunicorn's access log would print it, and a search there may be a person's name).
 accesslog = None

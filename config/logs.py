@@ -81,12 +81,16 @@ class RequestLogMiddleware:
         response = self.get_response(request)
         user = getattr(request, "user", None)
         membership = getattr(request, "membership", None)
+        if membership is not None:  # still the actor's after a log-out
+            user_id = membership.user_id
+        else:
+            user_id = user.pk if user is not None and user.is_authenticated else None
         logger.info(
             "request",
             extra={
                 "event": "request",
                 "request_id": request.request_id,
-                "user_id": user.pk if user is not None and user.is_authenticated else None,
+                "user_id": user_id,
                 "municipality_id": getattr(membership, "municipality_id", None),
                 "method": request.method,
                 "path": request.path,

@@ -7,6 +7,9 @@ class JobsConfig(AppConfig):
     verbose_name = _("Background jobs")
 
     def ready(self) -> None:
-        from . import worker
+        from django_tasks.signals import task_finished
 
+        from . import services, worker
+
+        task_finished.connect(services.task_finished, dispatch_uid="jobs.task_finished")
         worker.start_in_process_worker_if_asked()

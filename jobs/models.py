@@ -83,6 +83,8 @@ class JobItem(models.Model):
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="items")
     key = models.CharField(max_length=120)  # e.g. "apology:case=12:party=34"
     result_id = models.BigIntegerField(null=True, blank=True)  # e.g. the document's id
+    error = models.TextField(blank=True)  # why this unit was refused (no personal data)
+    row = models.JSONField(default=list, blank=True)  # its row on the job page, if refused
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "key"], name="job_item_once")]

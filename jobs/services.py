@@ -16,28 +16,35 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django_scopes import scopes_disabled
-from django_tasks.base import Task
+from django_tasks.base import Task, TaskResultStatus
 
 from cases.audit import audit_log
 from cases.models import Municipality, User
 
-from .models import FINISHED, Job, JobState
+from .models import FINISHED, Job, JobItem, JobState
 
 logger = logging.getLogger("tadasu.jobs")
 
 # A job that stopped this many times (its worker killed, e.g. out of memory) is not tried
 # again: it is failed with a message instead of taking workers down in turn.
 MAX_ATTEMPTS = 3
+_UNEXPECTED = gettext_lazy(
+    "The job stopped on an unexpected error and nothing was saved. "
+    "The system administrators can find it in the log by its number."
+)
 PROGRESS_SECONDS = 24 * 3600
 
 
 class JobRefused(Exception):
     """The work refused its input: `message` (translated) and what it names are shown on
-    the job page; the work's transaction is rolled back."""
+    the job page; the work's transaction is rolled back. For one unit of a fanned-out job,
+    `details` is that unit's row of the table on the job page."""
 
     def __init__(self, message: str, details: list | None = None):
         super().__init__(message)
@@ -77,6 +84,99 @@ def job_enqueue(
     return job
 
 
+def job_enqueue_many(
+    *,
+    kind: str,
+    task: Task,
+    by: User | None,
+    municipality: Municipality | None,
+    each: list[dict],
+) -> Job:
+    """A job fanned out: one task per dict of `each` (its keyword arguments), all in the
+    caller's transaction. Workers take them in parallel; run_job_item() runs each once."""
+    with transaction.atomic():
+        job = Job.objects.create(
+            kind=kind, municipality=municipality, requested_by=by, total=len(each)
+        )
+        for kwargs in each:
+            task.enqueue(job_id=job.pk, **kwargs)
+        audit_log(
+            "tadasu.job.queued",
+            by=by,
+            obj=job,
+            data={"kind": kind, "tasks": len(each)},
+            municipality_id=municipality.pk if municipality else None,
+        )
+    return job
+
+
+def run_job_item(
+    job_id: int,
+    *,
+    key: str,
+    work: Callable[[Job], int | None],
+    finish: Callable[[Job, int], Outcome],
+) -> None:
+    """One unit of a fanned-out job, once: `work(job)` (returning the id of what it made)
+    and the item's JobItem row commit together, so a task run again finds the row and does
+    nothing, and a task killed halfway left nothing behind. `finish(job, failed)` gives the
+    outcome once every unit has been done or refused."""
+    with scopes_disabled():
+        job = Job.objects.select_related("requested_by").get(pk=job_id)
+        if job.state in FINISHED:
+            return
+        if job.state == JobState.QUEUED:
+            Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+                state=JobState.RUNNING, started_at=timezone.now()
+            )
+    error, row = "", []
+    with translation.override(_language(job)):
+        try:
+            with transaction.atomic(), scopes_disabled():
+                if JobItem.objects.filter(job_id=job_id, key=key).exists():
+                    return  # done by an earlier run of this task
+                result_id = work(job)
+                JobItem.objects.create(job_id=job_id, key=key, result_id=result_id)
+                _count_item(job_id, finish)
+        except IntegrityError:
+            return  # a second run of the same task committed it first: this one undid all
+        except JobRefused as refused:
+            error, row = refused.message, refused.details
+        except Exception:
+            logger.exception(
+                "job item failed", extra={"event": "job.item_failed", "job_id": job_id}
+            )
+            error = str(_UNEXPECTED)
+        if error:
+            with transaction.atomic(), scopes_disabled():
+                _, made = JobItem.objects.get_or_create(
+                    job_id=job_id, key=key, defaults={"error": error, "row": row}
+                )
+                if made:
+                    _count_item(job_id, finish)
+
+
+def _count_item(job_id: int, finish: Callable[[Job, int], Outcome]) -> None:
+    # The UPDATE locks the job's row until commit: of the tasks finishing together, exactly
+    # one reads done == total.
+    Job.objects.filter(pk=job_id).update(done=F("done") + 1)
+    job = Job.objects.select_related("requested_by").get(pk=job_id)
+    if job.done < (job.total or 0):
+        return
+    failed = job.items.exclude(error="")
+    outcome = finish(job, failed.count())
+    job.state = JobState.FAILED if failed.exists() else JobState.DONE
+    job.summary, job.link, job.finished_at = outcome.summary, outcome.link, timezone.now()
+    job.details = [item.row or ["", "", item.error] for item in failed.order_by("id")[:200]]
+    if job.details:
+        job.error = _("%(count)s could not be done; the others were. They are listed below.") % {
+            "count": len(job.details)
+        }
+    job.save(update_fields=["state", "summary", "error", "link", "finished_at", "details"])
+    for step in outcome.then:
+        transaction.on_commit(step)
+
+
 def progress(job: Job, done: int, total: int | None = None) -> None:
     """Where a running job stands, for its page (readable while its transaction is open)."""
     cache.set(
@@ -100,7 +200,12 @@ def _claim(job_id: int) -> Job | None:
     """Mark the job running (its own transaction: the page shows it at once); None when it
     is already finished, as when a task is run again after its job was done."""
     with transaction.atomic(), scopes_disabled():
-        job = Job.objects.select_for_update().select_related("requested_by").get(pk=job_id)
+        # of=("self",): PostgreSQL cannot lock the nullable side of the join.
+        job = (
+            Job.objects.select_for_update(of=("self",))
+            .select_related("requested_by")
+            .get(pk=job_id)
+        )
         if job.state in FINISHED:
             return None
         job.attempts += 1
@@ -120,6 +225,24 @@ def _fail(job_id: int, message: str, details: list | None = None) -> None:
         job.save(update_fields=["state", "error", "details", "finished_at"])
 
 
+def task_finished(sender, task_result, **kwargs) -> None:
+    """django-tasks' task_finished signal: a task that failed outside run_job's own error
+    handling (a database that went away, a bug before the work began) fails its job too,
+    so that its page does not wait for ever."""
+    if task_result.status != TaskResultStatus.FAILED:
+        return
+    job_id = task_result.kwargs.get("job_id")
+    with scopes_disabled():
+        job = Job.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is not None and job.state not in FINISHED:
+        with translation.override(_language(job)):
+            _fail(job.pk, str(_UNEXPECTED))
+
+
+def _language(job: Job) -> str:
+    return getattr(job.requested_by, "language", "") or "ja"
+
+
 def run_job(job_id: int, work: Callable[[Job], Outcome]) -> None:
     """Run `work(job)` once for the job, in the requester's language; the work and the
     job's DONE state commit together. `work` raises JobRefused for bad input."""
@@ -127,9 +250,8 @@ def run_job(job_id: int, work: Callable[[Job], Outcome]) -> None:
     if job is None:
         logger.info("job already finished", extra={"event": "job.skipped", "job_id": job_id})
         return
-    language = getattr(job.requested_by, "language", "") or "ja"
     started = time.monotonic()
-    with translation.override(language):
+    with translation.override(_language(job)):
         if job.attempts > MAX_ATTEMPTS:
             _fail(job_id, _("The job stopped %(n)s times and was given up.") % {"n": MAX_ATTEMPTS})
             _log(job, "job.given_up", started)
@@ -159,13 +281,7 @@ def run_job(job_id: int, work: Callable[[Job], Outcome]) -> None:
             # The frames go to the log (config/logs.py withholds the exception's message);
             # the page says that nothing was saved.
             logger.exception("job failed", extra=_fields(job, "job.failed", started))
-            _fail(
-                job_id,
-                _(
-                    "The job stopped on an unexpected error and nothing was saved. "
-                    "The system administrators can find it in the log by its number."
-                ),
-            )
+            _fail(job_id, str(_UNEXPECTED))
             return
     _log(job, "job.done", started)
 

@@ -95,6 +95,8 @@ class Worker(_DBWorker):
             super().run()
         finally:
             self._stopped.set()
+            # Stopped in good order: not counted as alive (/healthz) any longer.
+            JobWorker.objects.filter(worker_id=self.worker_id).delete()
 
     def _beat(self) -> None:
         period = max(1.0, settings.TADASU_JOB_LEASE_SECONDS / 4)
@@ -109,13 +111,17 @@ class Worker(_DBWorker):
         connection.close()
 
 
-def work_off(limit: int | None = None) -> int:
-    """Run the queued tasks in this thread until none is left (or `limit`); how many ran."""
+def work_off(limit: int | None = None, *, job_id: int | None = None) -> int:
+    """Run the queued tasks (of one job, or all) in this thread until none is left (or
+    `limit`); how many ran. Workers elsewhere may take some of the same tasks meanwhile."""
     worker = Worker(interval=0, batch=True, startup_delay=False, max_tasks=None)
+    ready = DBTaskResult.objects.ready()
+    if job_id is not None:
+        ready = ready.filter(args_kwargs__kwargs__job_id=job_id)
     ran = 0
     while limit is None or ran < limit:
         with transaction.atomic():
-            task = DBTaskResult.objects.ready().get_locked()
+            task = ready.get_locked()
             if task is None:
                 return ran
             task.claim(worker.worker_id)

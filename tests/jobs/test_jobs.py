@@ -189,3 +189,17 @@ def test_the_job_page_reads_a_bounded_number_of_queries(
     client.get(reverse("jobs:detail", kwargs={"job_id": job.pk}))
     with django_assert_max_num_queries(8):
         client.get(reverse("jobs:detail", kwargs={"job_id": job.pk}))
+
+
+def test_a_task_that_fails_before_its_work_fails_its_job_with_a_message(world, monkeypatch):
+    job = _enqueue(world, _pending(world))
+
+    def broken_claim(job_id):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(job_services, "_claim", broken_claim)
+    work_off()
+    with scopes_disabled():
+        job.refresh_from_db()
+    assert job.state == JobState.FAILED and "予期しないエラー" in job.error
+    assert DBTaskResult.objects.get().status == TaskResultStatus.FAILED
