@@ -12,6 +12,7 @@ from django_tasks import task
 
 from cases.models import Contractor, User
 from cases.scoping import tenant_scope
+from cases.tasks import checkpoint_enqueue_if_keyed
 from jobs.models import Job, JobKind
 from jobs.services import JobRefused, Outcome, job_enqueue, progress, run_job
 
@@ -74,6 +75,8 @@ def sheet_import_task(
             link=reverse("receptions:sheet", kwargs={"sheet_id": sheet.pk}),
             done=sheet.row_count,
             total=sheet.row_count,
+            # The sheet's entries covered by a checkpoint at once (after the commit).
+            then=[lambda: checkpoint_enqueue_if_keyed(by=by, municipality=job.municipality)],
         )
 
     run_job(job_id, work)

@@ -203,3 +203,32 @@ def test_a_task_that_fails_before_its_work_fails_its_job_with_a_message(world, m
         job.refresh_from_db()
     assert job.state == JobState.FAILED and "予期しないエラー" in job.error
     assert DBTaskResult.objects.get().status == TaskResultStatus.FAILED
+
+
+def test_an_import_queues_an_audit_checkpoint_that_a_worker_writes(
+    world, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from ..cases.test_audit_tamper import checkpoints
+
+    folder = checkpoints.__wrapped__(settings, tmp_path)
+    job = _enqueue(world, _pending(world, n=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        work_off(job_id=job.pk)
+    with scopes_disabled():
+        checkpoint = Job.objects.get(kind="audit_checkpoint")
+    assert checkpoint.municipality_id == world.city.pk and checkpoint.state == JobState.QUEUED
+    work_off(job_id=checkpoint.pk)
+    with scopes_disabled():
+        checkpoint.refresh_from_db()
+    assert checkpoint.state == JobState.DONE and "監査証跡のチェックポイント" in checkpoint.summary
+    assert len(list(folder.iterdir())) == 1
+
+
+def test_without_a_checkpoint_key_no_checkpoint_job_is_queued(
+    world, django_capture_on_commit_callbacks
+):
+    job = _enqueue(world, _pending(world, n=2))
+    with django_capture_on_commit_callbacks(execute=True):
+        work_off(job_id=job.pk)
+    with scopes_disabled():
+        assert not Job.objects.filter(kind="audit_checkpoint").exists()
