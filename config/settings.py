@@ -469,5 +469,7 @@ LOGGING = {
         # Django logs a failed request with the request object attached; the filter keeps
         # only its path (the query string may hold a searched name).
         "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # The development server's request lines, without their query strings.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
