@@ -71,7 +71,7 @@ def sheet_import_task(
                 raise JobRefused(error.message) from None
             pending.delete()
         return Outcome(
-            summary=_("%(count)s receptions were imported.") % {"count": sheet.row_count},
+            summary=_("%(count)s receptions were imported.") % {"count": f"{sheet.row_count:,}"},
             link=reverse("receptions:sheet", kwargs={"sheet_id": sheet.pk}),
             done=sheet.row_count,
             total=sheet.row_count,
