@@ -293,6 +293,20 @@ STORAGES = {
         if STATIC_MANIFEST
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
+    # Files waiting for their background job (a case file to import): owner-only. Workers on
+    # other machines need it shared: TADASU_JOB_INPUT_STORAGE names another storage class.
+    "job_inputs": {
+        "BACKEND": env_str(
+            "TADASU_JOB_INPUT_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {}
+        if env_str("TADASU_JOB_INPUT_STORAGE")
+        else {
+            "location": str(VAR_DIR / "job-inputs"),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
     "audit_checkpoints": {
         "BACKEND": env_str(
             "TADASU_AUDIT_CHECKPOINT_STORAGE", "django.core.files.storage.FileSystemStorage"
