@@ -164,13 +164,14 @@ def _count_item(job_id: int, finish: Callable[[Job, int], Outcome]) -> None:
     if job.done < (job.total or 0):
         return
     failed = job.items.exclude(error="")
-    outcome = finish(job, failed.count())
-    job.state = JobState.FAILED if failed.exists() else JobState.DONE
+    failures = failed.count()
+    outcome = finish(job, failures)
+    job.state = JobState.FAILED if failures else JobState.DONE
     job.summary, job.link, job.finished_at = outcome.summary, outcome.link, timezone.now()
     job.details = [item.row or ["", "", item.error] for item in failed.order_by("id")[:200]]
-    if job.details:
+    if failures:
         job.error = _("%(count)s could not be done; the others were. They are listed below.") % {
-            "count": len(job.details)
+            "count": failures
         }
     job.save(update_fields=["state", "summary", "error", "link", "finished_at", "details"])
     for step in outcome.then:
