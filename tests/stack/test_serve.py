@@ -3,6 +3,7 @@ and two server processes sharing Redis see each other's cache invalidation."""
 
 import re
 import urllib.parse
+import uuid
 
 import pytest
 
@@ -35,8 +36,8 @@ def test_two_servers_sharing_redis_see_each_others_invalidation(deployed, tmp_pa
     import redis
 
     store = redis.Redis.from_url(REDIS_URL)
-    store.flushdb()
-    env = production_env(deployed, REDIS_URL=REDIS_URL, TADASU_CACHE_PREFIX="stacktest")
+    prefix = f"stacktest-{uuid.uuid4().hex}"  # this run's keys only: Redis may be shared
+    env = production_env(deployed, REDIS_URL=REDIS_URL, TADASU_CACHE_PREFIX=prefix)
     a = start_gunicorn(env, tmp_path / "a.log")
     b = start_gunicorn(env, tmp_path / "b.log")
     try:
@@ -52,7 +53,7 @@ def test_two_servers_sharing_redis_see_each_others_invalidation(deployed, tmp_pa
         case = f"/cases/{ref}/"
 
         def page_keys() -> int:
-            return sum(1 for key in store.scan_iter("stacktest:*page:*"))
+            return sum(1 for key in store.scan_iter(f"{prefix}:*page:*"))
 
         response, before = b.request("GET", case)
         assert response.status == 200
@@ -78,7 +79,8 @@ def test_two_servers_sharing_redis_see_each_others_invalidation(deployed, tmp_pa
     finally:
         stop(a)
         stop(b)
-        store.flushdb()
+        for key in store.scan_iter(f"{prefix}:*"):
+            store.delete(key)
 
 
 @pytest.mark.parametrize(
