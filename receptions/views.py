@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -86,19 +87,22 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         # The import runs as a job; this page hands over to the job's page, which waits
-        # on it (a sheet of 100,000 rows takes longer than a request should).
+        # on it (a sheet of 100,000 rows takes longer than a request should). The job is
+        # queued in this request's transaction: if the request fails, there is no job.
         try:
-            job = tasks.sheet_import_enqueue(
-                pending=pending,
-                mapping=form.mapping(),
-                contractor=form.cleaned_data["contractor"],
-                by=request.user,
-            )
+            with transaction.atomic():
+                job = tasks.sheet_import_enqueue(
+                    pending=pending,
+                    mapping=form.mapping(),
+                    contractor=form.cleaned_data["contractor"],
+                    by=request.user,
+                )
+                response = redirect("jobs:detail", job_id=job.pk)
         except ReceptionError as error:
             form.add_error(None, error.message)
         else:
             request.session.pop(SESSION_KEY, None)
-            return redirect("jobs:detail", job_id=job.pk)
+            return response
     return render(
         request,
         "receptions/preview.html",

@@ -294,3 +294,29 @@ def test_the_completion_panel_renders_without_queries(
     with django_assert_num_queries(0):
         html = render_to_string("receptions/completion_panel.html", {"panel": panel})
     assert "50.0%" in html
+
+
+def test_a_confirmation_that_fails_after_queuing_the_import_leaves_no_job(
+    client, world, monkeypatch
+):
+    from django.test import Client
+    from django_tasks_db.models import DBTaskResult
+
+    from jobs.models import Job
+    from receptions import views
+
+    failing = Client(raise_request_exception=False)
+    failing.force_login(world.staff)
+    _upload(failing, reception_csv(_rows(world)))
+
+    def broken_redirect(*args, **kwargs):
+        raise RuntimeError("the request fails after the job was queued")
+
+    monkeypatch.setattr(views, "redirect", broken_redirect)
+    fields = {"office": 0, "terminal": 1, "start": 2, "end": 3, "name": 4, "outcome": 5}
+    response = failing.post(reverse("receptions:preview"), fields | {"contractor": ""})
+    assert response.status_code == 500
+    with scopes_disabled():
+        assert not Job.objects.exists()
+        assert PendingUpload.objects.exists()  # the upload waits for another try
+    assert not DBTaskResult.objects.exists()
