@@ -15,7 +15,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("TADASU_VAR_DIR", BASE_DIR / "var"))
+# An empty TADASU_VAR_DIR counts as unset: Path("") would put the keys and the database in
+# the current folder, next to the code.
+VAR_DIR = Path(os.environ.get("TADASU_VAR_DIR") or BASE_DIR / "var")
 
 
 def env_str(name: str, default: str = "") -> str:
