@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # axe-core for the accessibility tests (tests/e2e/package.json, locked; `npm ci`).
 AXE    := tests/e2e/node_modules/axe-core/axe.min.js
 
-.PHONY: run test e2e screenshots lint format messages install clean security lock bench
+.PHONY: run serve test e2e screenshots lint format messages install clean security lock bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,11 +23,18 @@ $(AXE): tests/e2e/package.json tests/e2e/package-lock.json
 		|| echo "npm ci failed: tests needing axe-core will be skipped (CI fails them)"; \
 	else echo "npm not found: tests needing axe-core will be skipped (apt-get install npm)"; fi
 
+# SQLite under var/, no other service: background jobs run in a thread of the development
+# server (TADASU_JOBS_IN_PROCESS, jobs/worker.py).
 run: $(STAMP)
 	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(PY) manage.py load_demo
 	@echo "Tadasu is served at http://127.0.0.1:8000/ (Ctrl+C stops it)"
-	DJANGO_DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
+	DJANGO_DEBUG=1 TADASU_JOBS_IN_PROCESS=1 $(PY) manage.py runserver 127.0.0.1:8000
+
+# The production stack (README, "Production"): migrate, collectstatic, gunicorn and the job
+# workers, against DATABASE_URL (PostgreSQL) and REDIS_URL. Refuses SQLite.
+serve: $(STAMP)
+	$(PY) tools/serve.py
 
 # The whole suite, the browser tests (tests/e2e, Debian's Chromium) included.
 test: $(STAMP) $(AXE)
@@ -64,7 +71,7 @@ bench: $(STAMP)
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".
 security: $(STAMP)
-	$(VENV)/bin/bandit -q -r cases remedies overview receptions config -x '*/migrations/*'
+	$(VENV)/bin/bandit -q -r cases remedies overview receptions jobs config tools/serve.py -x '*/migrations/*'
 
 # Pins the dependency closure installed in .venv (runtime and dev) for audits elsewhere.
 lock: $(STAMP)

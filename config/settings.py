@@ -16,7 +16,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("TADASU_VAR_DIR", BASE_DIR / "var"))
+# An empty TADASU_VAR_DIR counts as unset: Path("") would put the keys and the database in
+# the current folder, next to the code.
+VAR_DIR = Path(os.environ.get("TADASU_VAR_DIR") or BASE_DIR / "var")
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -175,14 +177,24 @@ INSTALLED_APPS = [
     "django_filters",
     "axes",  # failed log-in lockout (security block below)
     "csp",  # Content-Security-Policy (security block below)
+    "django_tasks",  # background jobs (jobs/, block "Background jobs" below)
+    "django_tasks_db",
     "cases",
     "remedies",
     "receptions",
     "overview",
+    "jobs",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight after the security headers, before sessions and the database:
+    # without it DJANGO_DEBUG=0 would serve no CSS at all (no web server is required in
+    # front). It answers only under STATIC_URL and never logs the request.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # One JSON line per request (config/logs.py): request id, user and municipality ids,
+    # path without its query string, status, duration.
+    "config.logs.RequestLogMiddleware",
     # First of ours: every audit entry of the request records the client address.
     "cases.audit.AuditRequestMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -301,12 +313,39 @@ def _files(alias: str, folder: Path) -> dict:
 # A checkpoint is never overwritten (cases/audit_verify.py); in production point
 # TADASU_AUDIT_CHECKPOINT_STORAGE at a storage class the database's administrators cannot
 # write to, e.g. django-storages' S3 storage on a bucket with object lock.
+# Static files: with DJANGO_DEBUG=0 `collectstatic` writes them to STATIC_ROOT with a hash in
+# each name and a compressed copy, and WhiteNoise serves them with a far-future cache
+# header. TADASU_STATIC_MANIFEST=0 keeps plain names (the test suite, which renders pages
+# without running collectstatic first).
+STATIC_MANIFEST = env_bool("TADASU_STATIC_MANIFEST", default=not DEBUG)
+# Without the manifest, WhiteNoise serves the files where they lie (static/), unhashed.
+WHITENOISE_USE_FINDERS = not STATIC_MANIFEST
+if WHITENOISE_USE_FINDERS:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
     "documents": _files("documents", FILES_DIR / "documents"),
     "attachments": _files("attachments", TADASU_ATTACHMENT_DIR),
     "uploads": _files("uploads", FILES_DIR / "uploads"),
+    # Files waiting for their background job (a case file to import): owner-only. Workers on
+    # other machines need it shared: TADASU_JOB_INPUT_STORAGE names another storage class.
+    "job_inputs": {
+        "BACKEND": env_str(
+            "TADASU_JOB_INPUT_STORAGE", "django.core.files.storage.FileSystemStorage"
+        ),
+        "OPTIONS": {}
+        if env_str("TADASU_JOB_INPUT_STORAGE")
+        else {
+            "location": str(VAR_DIR / "job-inputs"),
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
     "audit_checkpoints": {
         "BACKEND": env_str(
             "TADASU_AUDIT_CHECKPOINT_STORAGE", "django.core.files.storage.FileSystemStorage"
@@ -321,16 +360,40 @@ STORAGES = {
     },
 }
 
-# --- Cache: the dashboard's rendered figures (overview/views.py) -------------------------
-# Entries are keyed by the municipality's newest audit entry, so a cache never serves figures
+# --- Cache: rendered pages and figures (cases/pagecache.py, overview/views.py) ----------
+# Entries are keyed by the municipality's newest audit entry, so a cache never serves a page
 # older than the last change, whichever process wrote it; a per-process cache is correct,
-# a shared one (django.core.cache.backends.db.DatabaseCache, or Redis) just hits more often.
+# a shared one just hits more often. REDIS_URL (redis://host:6379/0) puts every process of
+# every server on one Redis through Django's own RedisCache; without it each process keeps
+# its own (local memory). DJANGO_CACHE_BACKEND/DJANGO_CACHE_LOCATION override both.
+REDIS_URL = env_str("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
-        "LOCATION": env_str("DJANGO_CACHE_LOCATION", "tadasu"),
+        "BACKEND": env_str(
+            "DJANGO_CACHE_BACKEND",
+            "django.core.cache.backends.redis.RedisCache"
+            if REDIS_URL
+            else "django.core.cache.backends.locmem.LocMemCache",
+        ),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", REDIS_URL or "tadasu"),
+        "KEY_PREFIX": env_str("TADASU_CACHE_PREFIX", "tadasu"),
     }
 }
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    # A page cache that cannot reach Redis should fail fast, not hold a request for long.
+    CACHES["default"]["OPTIONS"] = {"socket_connect_timeout": 2, "socket_timeout": 2}
+
+# --- Background jobs (jobs/, README "Production") ----------------------------------------
+# Django's Tasks interface (the django-tasks backport) with its database backend: a job's
+# task is a row in this database, written in the transaction of the request that asks for
+# it, and `manage.py run_jobs` workers, on this machine or others, take the rows.
+# TADASU_JOBS_IN_PROCESS=1 (`make run`) runs a worker thread inside the web process instead,
+# so that the development server needs no other process.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TADASU_JOBS_IN_PROCESS = env_bool("TADASU_JOBS_IN_PROCESS")
+# A worker that has not been heard of for this long is taken for dead: its running task goes
+# back to the queue and another worker runs it again (jobs/worker.py).
+TADASU_JOB_LEASE_SECONDS = env_int("TADASU_JOB_LEASE_SECONDS", 120, minimum=10)
 
 # --- Email: deadline reminders (overview/management/commands/send_reminders.py) ---------
 # The console backend prints mail in development; production sets DJANGO_EMAIL_BACKEND to
@@ -405,6 +468,8 @@ if BEHIND_PROXY:
 if not DEBUG:
     # Off only where the proxy itself redirects http to https (and for the test client).
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # A load balancer asks for the health of each server over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # security.W021 asks for SECURE_HSTS_PRELOAD. The preload list takes registrable domains
@@ -432,9 +497,31 @@ CONTENT_SECURITY_POLICY = {
 }
 # --- end of security block ---------------------------------------------------------------
 
+# Logs: one JSON object a line on standard error (config/logs.py says what a line may hold),
+# or plain text with TADASU_LOG_FORMAT=text. Requests and jobs log at INFO.
+LOG_FORMAT = env_str("TADASU_LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"private": {"()": "config.logs.PrivacyFilter"}},
+    "formatters": {
+        "json": {"()": "config.logs.JsonFormatter"},
+        "text": {"format": "%(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["private"],
+        }
+    },
     "root": {"handlers": ["console"], "level": "INFO" if DEBUG else "WARNING"},
+    "loggers": {
+        "tadasu": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Django logs a failed request with the request object attached; the filter keeps
+        # only its path (the query string may hold a searched name).
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # The development server's request lines, without their query strings.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

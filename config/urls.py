@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from cases import audit_views, setup_views
 from cases import views as case_views
+from config.health import healthz
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="overview:queues", permanent=False), name="home"),
@@ -24,5 +25,7 @@ urlpatterns = [
         setup_views.municipality_setup_done,
         name="municipality_setup_done",
     ),
+    path("jobs/", include("jobs.urls")),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

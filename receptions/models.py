@@ -7,7 +7,7 @@ case, matched through a normalised key (cases/search.py), and never written to t
 trail. No individual number is ever stored: a sheet holding one is refused whole.
 """
 
-from django.db import models
+from django.db import models, transaction
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
@@ -207,8 +207,14 @@ class PendingUploadQuerySet(models.QuerySet):
         leave the files behind)."""
         names = [name for name in self.values_list("file", flat=True) if name]
         count, _ = self.delete()
-        for name in names:
-            storage.uploads().delete(name)
+
+        def delete_files() -> None:
+            for name in names:
+                storage.uploads().delete(name)
+
+        # After the commit: a transaction that rolls back (an import job that dies) keeps
+        # both the row and its sheet, for the retry.
+        transaction.on_commit(delete_files)
         return count
 
 

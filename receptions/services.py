@@ -9,6 +9,7 @@ import hashlib
 import os
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,6 +31,7 @@ from .models import ChecklistRecord, Counterpart, PendingUpload, Reception, Rece
 
 BATCH = 2000
 MAX_LISTED_ERRORS = 200
+Progress = Callable[[int, int], None]
 
 
 def _importer(by: User):
@@ -180,7 +182,7 @@ def _value(target: str, row: list, mapping: dict, offices: dict[str, int], value
     return sheets.parse_flag(raw)  # leader, checklist
 
 
-def _insert(receptions: list[Reception]) -> None:
+def _insert(receptions: list[Reception], progress: Progress | None = None) -> None:
     """bulk_create's job without its per-value compiler: at 100,000 rows Django spends
     most of the import building SQL (SQLite caps a statement at 999 parameters, so
     bulk_create sends ~70 rows per statement). One parameterised INSERT run with
@@ -203,6 +205,8 @@ def _insert(receptions: list[Reception]) -> None:
                     for r in receptions[start : start + BATCH]
                 ],
             )
+            if progress is not None:
+                progress(min(start + BATCH, len(receptions)), len(receptions))
 
 
 @transaction.atomic
@@ -214,9 +218,11 @@ def sheet_import(
     by: User,
     contractor: Contractor | None = None,
     sha256: str = "",
+    progress: Progress | None = None,
 ) -> ReceptionSheet:
     """Import every row of a sheet, or none: one bad row refuses the whole sheet.
-    `sha256` is the uploaded file's when `data` is the CSV an Excel upload was kept as."""
+    `sha256` is the uploaded file's when `data` is the CSV an Excel upload was kept as;
+    `progress(rows written, rows)` is told as the rows are written (a job's page)."""
     membership = _importer(by)
     municipality = membership.municipality
     file_name = clean_file_name(file_name)
@@ -258,7 +264,7 @@ def sheet_import(
         raise SheetRefused(_("This file was already imported.")) from None
     for reception in made:
         reception.sheet = sheet
-    _insert(made)
+    _insert(made, progress)
     audit_log(
         "tadasu.reception.sheet_imported",
         by=by,

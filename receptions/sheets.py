@@ -360,7 +360,19 @@ def _tz() -> ZoneInfo:
     return ZoneInfo(settings.TIME_ZONE)
 
 
+# No reception is older than the first day of Meiji; year 1 in Japan's time would not even
+# convert to UTC for the database (OverflowError), so such a cell is refused like any typo.
+_FIRST_DAY = date(1868, 1, 25)
+
+
 def parse_datetime(value: object, day: date | None) -> datetime:
+    found = _parse_datetime(value, day)
+    if found.date() < _FIRST_DAY:
+        raise CellError(_("Write a date and time such as 2023-02-07 10:15."))
+    return found
+
+
+def _parse_datetime(value: object, day: date | None) -> datetime:
     if isinstance(value, datetime):
         return value.replace(tzinfo=_tz()) if value.tzinfo is None else value
     if isinstance(value, time):

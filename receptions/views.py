@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,7 +17,7 @@ from cases.errors import CaseError
 from cases.models import Case, Party
 from cases.search import normalise
 
-from . import permissions, selectors, services, sheets
+from . import permissions, selectors, services, sheets, tasks
 from .errors import ReceptionError, SheetRefused
 from .forms import ChecklistForm, CounterpartForm, MappingForm, ReceptionSearchForm, UploadForm
 from .models import Counterpart, Reception, ReceptionSheet
@@ -84,29 +85,24 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
         membership=request.membership,
         initial=initial,
     )
-    refused: SheetRefused | None = None
     if request.method == "POST" and form.is_valid():
+        # The import runs as a job; this page hands over to the job's page, which waits
+        # on it (a sheet of 100,000 rows takes longer than a request should). The job is
+        # queued in this request's transaction: if the request fails, there is no job.
         try:
-            sheet = services.sheet_import(
-                data=pending.read(),
-                sha256=pending.sha256,
-                file_name=pending.file_name,
-                mapping=form.mapping(),
-                contractor=form.cleaned_data["contractor"],
-                by=request.user,
-            )
-        except SheetRefused as error:
-            refused = error
+            with transaction.atomic():
+                job = tasks.sheet_import_enqueue(
+                    pending=pending,
+                    mapping=form.mapping(),
+                    contractor=form.cleaned_data["contractor"],
+                    by=request.user,
+                )
+                response = redirect("jobs:detail", job_id=job.pk)
         except ReceptionError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
+            form.add_error(None, error.message)
         else:
-            services.upload_discard(pending)
             request.session.pop(SESSION_KEY, None)
-            messages.success(
-                request,
-                _("%(count)s receptions were imported.") % {"count": sheet.row_count},
-            )
-            return redirect("receptions:sheet", sheet_id=sheet.pk)
+            return response
     return render(
         request,
         "receptions/preview.html",
@@ -116,7 +112,6 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
             "header": table.header,
             "preview": table.preview(),
             "row_count": pending.row_count,
-            "refused": refused,
             "listed_max": services.MAX_LISTED_ERRORS,
         },
     )

@@ -39,6 +39,8 @@ from cases.models import (
     User,
 )
 from cases.scoping import tenant_scope
+from jobs.models import Job, JobKind, JobState
+from jobs.worker import heartbeat
 from receptions import services as reception_sheets
 from remedies import ledger
 from remedies import services as remedies
@@ -220,6 +222,13 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
         closed_day = ClosedDay.objects.create(
             municipality=case.municipality, day=date(2023, 2, 10), name=f"{tag}臨時閉庁"
         )
+        job = Job.objects.create(
+            kind=JobKind.RECEPTION_IMPORT,
+            municipality=case.municipality,
+            requested_by=by,
+            state=JobState.DONE,
+            summary=f"{tag}: 2件の受付を取り込みました。",
+        )
     return Estate(
         tag,
         case,
@@ -232,6 +241,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
         attachment,
         extra={
             "closed_day": closed_day,
+            "job": job,
             "sheet": sheet,
             "candidate": candidate,
             "affected": affected,
@@ -241,6 +251,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
     agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
+    heartbeat("endpoints-worker")  # a job worker is heard of: /healthz answers 200
     own = _build(
         world,
         tag="ミギワ",
@@ -292,6 +303,7 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         # The reception named in a URL: the candidate ranked for the affected person.
         "reception_id": estate.extra.get("candidate"),
         "day_id": estate.extra.get("closed_day"),
+        "job_id": estate.extra.get("job"),
         # A 経過 line of the case: its first, which is for publication.
         "event_id": _first_event(estate),
         "link_id": _first_link(estate),

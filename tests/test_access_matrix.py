@@ -184,6 +184,13 @@ receptions:search                      foreign  404   404     404        noop   
 
 # Everyone has a work queue; the dashboard and deadline settings are the city managers' and
 # auditors', and only managers change deadlines (roles are checked before any object).
+# A job: its municipality's city staff, managers and auditors, and whoever asked for it.
+jobs:list                              -        ok    ok      ok         ok               ok      ok               login
+jobs:detail                            own      ok    ok      404        404              ok      404              login
+jobs:detail                            foreign  404   404     404        404              404     ok               login
+# Health for the load balancer: no log-in, no personal data.
+healthz                                -        ok    ok      ok         ok               ok      ok               ok
+
 overview:queues                        -        ok    ok      ok         ok               ok      ok               login
 overview:dashboard                     -        403   ok      403        403              ok      403              login
 overview:deadlines                     -        403   ok      403        403              ok      403              login

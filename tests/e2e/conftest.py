@@ -206,6 +206,7 @@ def demo(transactional_db):
 
     from django_scopes import scopes_disabled
 
+    from jobs.models import Job, JobKind, JobState
     from receptions.demo import load_demo_receptions
     from remedies import ledger
     from remedies.demo import load_demo
@@ -228,6 +229,16 @@ def demo(transactional_db):
             party=payment.party,
             entry=payment,
         )
+        job = Job.objects.create(
+            kind=JobKind.RECEPTION_IMPORT,
+            municipality=sheet.municipality,
+            requested_by=users["staff"],
+            state=JobState.DONE,
+            done=sheet.row_count,
+            total=sheet.row_count,
+            summary=f"{sheet.row_count}件の受付を取り込みました。",
+            link=f"/receptions/sheets/{sheet.pk}/",
+        )
         open_case = Case.objects.get(reference="401005-2022-001")
         a, b = open_case.parties.order_by("label")
         (entry, *_) = ledger.ledger_post_misallocation(
@@ -242,4 +253,5 @@ def demo(transactional_db):
             sheet_id=sheet.pk,
             reception_id=sheet.receptions.order_by("pk").first().pk,
             link_id=open_case.misregistrations.order_by("pk").first().pk,
+            job_id=job.pk,
         )

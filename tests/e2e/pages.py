@@ -21,6 +21,7 @@ class Facts:
     sheet_id: int  # the demo's reception sheet (receptions/demo_receptions.csv)
     reception_id: int  # its first reception
     link_id: int  # the open case's link B氏 → A氏
+    job_id: int  # the import of that sheet, as a finished background job
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,8 @@ PAGES: list[MainPage] = [
     MainPage("import a reception sheet", "staff", lambda f: "/receptions/import/"),
     MainPage("a reception sheet", "staff", lambda f: f"/receptions/sheets/{f.sheet_id}/"),
     MainPage("desk checklist", "staff", lambda f: f"/receptions/{f.reception_id}/checklist/"),
+    MainPage("background jobs", "staff", lambda f: "/jobs/"),
+    MainPage("a background job", "staff", lambda f: f"/jobs/{f.job_id}/"),
     MainPage("not found", "contractor", lambda f: "/cases/no-such-case/", status=404),
     MainPage("not allowed", "auditor", lambda f: "/cases/new/", status=403),
     MainPage(

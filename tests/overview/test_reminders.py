@@ -1,5 +1,6 @@
 """send_reminders: one mail per assignee, only their cases due soon or overdue, no names."""
 
+import io
 from datetime import date
 
 import pytest
@@ -80,3 +81,25 @@ def test_an_assignee_without_a_mail_address_is_reported(world, cases, capsys):
     call_command("send_reminders")
     assert [m.to for m in mail.outbox] == [["manager@example.jp"]]
     assert "no mail address for user staff" in capsys.readouterr().err
+
+
+def test_reminders_in_the_background_are_sent_once_by_a_worker(world, cases):
+    from django_scopes import scopes_disabled
+    from django_tasks_db.models import DBTaskResult
+
+    from jobs.models import Job, JobState
+    from jobs.worker import work_off
+
+    out = io.StringIO()
+    call_command("send_reminders", "--days", "3", "--background", stdout=out)
+    assert "queued" in out.getvalue() and mail.outbox == []
+    assert work_off() == 1
+    assert len(mail.outbox) == 2
+    with scopes_disabled():
+        job = Job.objects.get()
+    assert job.state == JobState.DONE and job.done == 2
+    assert job.summary.startswith("2通")
+    # The same task delivered again: the job is done, no mail goes out a second time.
+    task = DBTaskResult.objects.get()
+    task.task.call(**task.args_kwargs["kwargs"])
+    assert len(mail.outbox) == 2

@@ -89,6 +89,17 @@ def test_one_bad_row_imports_nothing_and_names_the_row(world):
         assert not ReceptionSheet.objects.exists()
 
 
+@pytest.mark.parametrize("start", ["0001/1/1 0:0", "1867-12-31 10:00"])
+def test_a_time_before_meiji_is_refused_as_a_typo_not_a_crash(world, start):
+    # Year 1 in Japan's time cannot even be converted to UTC (found by Hypothesis).
+    rows = [(world.office.name, "1", start, "", "誰か", "完了")]
+    with pytest.raises(SheetRefused) as refused:
+        _import(world, reception_csv(rows))
+    label = str(sheets.TARGETS["start"][0])
+    assert [(line, column) for line, column, _ in refused.value.rows] == [(2, label)]
+    assert _stored(world) == []
+
+
 def test_a_sheet_with_an_individual_number_is_refused_without_echoing_it(world):
     rows = [*_rows(world.office)]
     rows[1] = (*rows[1][:5], "完了", "済", f"番号 {MY_NUMBER[:4]} {MY_NUMBER[4:8]} {MY_NUMBER[8:]}")

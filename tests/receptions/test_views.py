@@ -10,6 +10,7 @@ from django_scopes import scopes_disabled
 from cases import services as case_services
 from cases.models import CaseKind, Party, TimelineEvent
 from cases.scoping import tenant_scope
+from jobs.worker import work_off
 from receptions.models import ChecklistRecord, Counterpart, PendingUpload, Reception
 
 from .sheets import reception_csv
@@ -45,7 +46,12 @@ def _confirm(client, **overrides):
         "procedure": "",
         "contractor": "",
     }
-    return client.post(reverse("receptions:preview"), fields | overrides, follow=True)
+    response = client.post(reverse("receptions:preview"), fields | overrides, follow=True)
+    if response.redirect_chain and "/jobs/" in response.redirect_chain[-1][0]:
+        # The import is a job: a worker runs it, and the job's page then shows the outcome.
+        assert work_off() == 1
+        response = client.get(response.redirect_chain[-1][0])
+    return response
 
 
 def test_upload_preview_and_confirm(client, world):
@@ -288,3 +294,29 @@ def test_the_completion_panel_renders_without_queries(
     with django_assert_num_queries(0):
         html = render_to_string("receptions/completion_panel.html", {"panel": panel})
     assert "50.0%" in html
+
+
+def test_a_confirmation_that_fails_after_queuing_the_import_leaves_no_job(
+    client, world, monkeypatch
+):
+    from django.test import Client
+    from django_tasks_db.models import DBTaskResult
+
+    from jobs.models import Job
+    from receptions import views
+
+    failing = Client(raise_request_exception=False)
+    failing.force_login(world.staff)
+    _upload(failing, reception_csv(_rows(world)))
+
+    def broken_redirect(*args, **kwargs):
+        raise RuntimeError("the request fails after the job was queued")
+
+    monkeypatch.setattr(views, "redirect", broken_redirect)
+    fields = {"office": 0, "terminal": 1, "start": 2, "end": 3, "name": 4, "outcome": 5}
+    response = failing.post(reverse("receptions:preview"), fields | {"contractor": ""})
+    assert response.status_code == 500
+    with scopes_disabled():
+        assert not Job.objects.exists()
+        assert PendingUpload.objects.exists()  # the upload waits for another try
+    assert not DBTaskResult.objects.exists()

@@ -1,27 +1,36 @@
-"""Letters in bulk (issue_document --all-parties): each letter the one document_issue would
-issue, numbered in order, audited in one unbroken chain, committed a batch at a time."""
+"""Letters in bulk (issue_document --all-parties): a job of one task per letter, each letter
+the one document_issue would issue, numbered in order when taken in order, audited in one
+unbroken chain, and never issued twice, even by a task run again after its worker died."""
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
-from django.core.management import call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_scopes import scopes_disabled
+from django_tasks_db.models import DBTaskResult
 
 from cases import services as case_services
 from cases.audit_verify import verify_chain
 from cases.models import AuditEntry, DataKind, TimelineEvent
 from cases.scoping import tenant_scope
+from jobs.models import Job, JobItem, JobState
+from jobs.worker import requeue_stale, work_off
 from remedies import ledger
 from remedies import services as remedies
-from remedies.documents import bulk, services
+from remedies.documents import services
+from remedies.documents import tasks as letters
 from remedies.models import Document, DocumentSequence, DocumentStatus, Method, Purpose, Side
 
 pytestmark = pytest.mark.django_db
 
 DATED = date(2023, 3, 16)
+# One letter taken by a worker, measured: taking its task row, the job and its key, the
+# letter as document_issue issues it alone (its reads, number, audit entry), the job's count
+# and the task's outcome. The batches of 25 of the former process pool cost 2 a letter: the
+# price of a letter that any worker can take and that is never issued twice.
+LETTER_QUERIES = 40
 
 
 @pytest.fixture
@@ -63,22 +72,31 @@ def people(world, story):
     return [(case, c), (case, d), (other, a), (other, b)]
 
 
-def _bulk(world, targets, **kwargs) -> list[Document]:
+def _enqueue(world, targets) -> Job:
     with tenant_scope(world.staff):
-        return list(
-            bulk.documents_issue_many(
-                kind="apology", by=world.staff, targets=targets, dated=DATED, **kwargs
-            )
-        )
+        return letters.letters_enqueue(kind="apology", by=world.staff, targets=targets, dated=DATED)
+
+
+def _bulk(world, targets) -> list[Document]:
+    """The letters job, its tasks taken here one by one in order; the letters in order."""
+    job = _enqueue(world, targets)
+    assert work_off(job_id=job.pk) == len(targets)
+    with scopes_disabled():
+        made = dict(job.items.values_list("key", "result_id"))
+        documents = Document.objects.in_bulk([made[_key(c, p)] for c, p in targets])
+        return [documents[made[_key(c, p)]] for c, p in targets]
+
+
+def _key(case, party) -> str:
+    return f"apology:case={case.pk}:party={party.pk}"
 
 
 def _without_number(data: dict) -> dict:
     return {k: v for k, v in data.items() if k != "number_text"}
 
 
-def test_each_bulk_letter_is_the_letter_issued_alone(world, people, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 3)  # a case's two people in different batches
-    in_bulk = _bulk(world, people, workers=0)
+def test_each_bulk_letter_is_the_letter_issued_alone(world, people):
+    in_bulk = _bulk(world, people)
     with tenant_scope(world.staff):
         alone = [
             services.document_issue(kind="apology", by=world.staff, case=c, party=p, dated=DATED)
@@ -93,59 +111,89 @@ def test_each_bulk_letter_is_the_letter_issued_alone(world, people, monkeypatch)
     assert services.render(same_number) == bytes(in_bulk[0].pdf)
 
 
-def test_pdfs_drawn_by_a_worker_process_are_the_same_bytes(world, people):
-    in_bulk = _bulk(world, people, workers=1)
-    assert [d.status for d in in_bulk] == [DocumentStatus.ISSUED] * 4
-    for letter in in_bulk:
-        assert bytes(letter.pdf) == services.render(letter.data)
+def test_one_task_per_letter_any_worker_may_take(world, people):
+    job = _enqueue(world, people)
+    tasks = DBTaskResult.objects.filter(args_kwargs__kwargs__job_id=job.pk)
+    assert tasks.count() == 4 and {t.task_path for t in tasks} == {
+        "remedies.documents.tasks.letter_task"
+    }
+    with scopes_disabled():
+        assert not Document.objects.exists()  # nothing is issued until a worker runs it
+        assert Job.objects.get().total == 4
 
 
-def test_numbers_and_audit_follow_the_order_of_the_people(world, people, monkeypatch):
-    monkeypatch.setattr(bulk, "BATCH", 3)
-    in_bulk = _bulk(world, people, workers=0)
+def test_numbers_and_audit_follow_the_order_of_the_people(world, people):
+    in_bulk = _bulk(world, people)
     assert [d.number for d in in_bulk] == [1, 2, 3, 4]
     assert [d.data["number_text"] for d in in_bulk] == [f"デ推第{n}号" for n in (1, 2, 3, 4)]
     with scopes_disabled():
         entries = list(AuditEntry.objects.filter(action="tadasu.document.issued").order_by("id"))
         lines = list(TimelineEvent.objects.filter(action="document.issued").order_by("id"))
         assert DocumentSequence.objects.get().last_number == 4
+        job = Job.objects.get()
     assert [e.object_id for e in entries] == [str(d.pk) for d in in_bulk]
     assert [e.data["sha256"] for e in entries] == [d.sha256 for d in in_bulk]
     assert lines == []  # issuing is bookkeeping: in the audit trail, not the 経過
     assert verify_chain()[1] == []
+    assert job.state == JobState.DONE and job.done == 4
+    assert job.summary == "4件中4件の文書を発行しました。"
 
 
-def test_a_failure_takes_back_its_own_batch_and_keeps_the_batches_before(
-    world, people, monkeypatch
+def test_a_letter_killed_halfway_is_issued_once_with_no_gap_in_the_numbers(
+    world, people, monkeypatch, settings
 ):
-    monkeypatch.setattr(bulk, "BATCH", 2)
-    drawn = []
+    settings.TADASU_JOB_LEASE_SECONDS = 60
+    job = _enqueue(world, people)
+    assert work_off(limit=1, job_id=job.pk) == 1  # the first letter, number 1
+    # A worker takes the second letter and dies while drawing it (its number was taken in
+    # its transaction, which never commits).
+    task = DBTaskResult.objects.ready().filter(args_kwargs__kwargs__job_id=job.pk).first()
+    task.claim("dead-worker")
 
-    original = services.render
+    def die(data, *, draft=False):
+        raise SystemExit("killed")
 
-    def render_or_fail(data, *, draft=False):
-        drawn.append(data["number_text"])
-        if len(drawn) == 4:
-            raise OSError("disk full")
-        return original(data, draft=draft)
-
-    monkeypatch.setattr(bulk, "render", render_or_fail)
-    issued = []
-    with pytest.raises(OSError), tenant_scope(world.staff):
-        for document in bulk.documents_issue_many(
-            kind="apology", by=world.staff, targets=people, dated=DATED, workers=0
-        ):
-            issued.append(document.number)
-    assert issued == [1, 2]
+    monkeypatch.setattr(services, "render", die)
+    with pytest.raises(SystemExit):
+        task.task.call(**task.args_kwargs["kwargs"])
+    monkeypatch.undo()
+    DBTaskResult.objects.filter(pk=task.pk).update(
+        started_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert requeue_stale() == 1
+    assert work_off(job_id=job.pk) == 3
+    # Delivered twice more (a duplicate): the key is there, nothing is issued again.
+    for again in DBTaskResult.objects.filter(args_kwargs__kwargs__job_id=job.pk):
+        again.task.call(**again.args_kwargs["kwargs"])
     with scopes_disabled():
-        assert sorted(Document.objects.values_list("number", flat=True)) == [1, 2]
-        assert AuditEntry.objects.filter(action="tadasu.document.issued").count() == 2
-        assert DocumentSequence.objects.get().last_number == 2  # no gap for the next letter
+        assert sorted(Document.objects.values_list("number", flat=True)) == [1, 2, 3, 4]
+        assert JobItem.objects.filter(job=job).count() == 4
+        assert Job.objects.get().state == JobState.DONE
     assert verify_chain()[1] == []
 
 
-def test_the_command_writes_no_file_for_a_letter_taken_back(world, people, monkeypatch, tmp_path):
-    monkeypatch.setattr(bulk, "BATCH", 2)
+def test_a_refused_letter_is_listed_and_the_others_are_issued(world, people, client):
+    job = _enqueue(world, people)
+    # After the job was queued, one person's letter became impossible: not identified.
+    with scopes_disabled():
+        type(people[1][1]).objects.filter(pk=people[1][1].pk).update(identified=False)
+    work_off(job_id=job.pk)
+    with scopes_disabled():
+        job.refresh_from_db()
+        assert Document.objects.count() == 3
+    assert job.state == JobState.FAILED and job.summary == "4件中3件の文書を発行しました。"
+    client.force_login(world.staff)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert people[1][0].reference in page and people[1][1].label in page
+    assert people[1][1].name not in page
+
+
+def test_the_command_writes_a_file_for_each_letter_issued_and_names_the_one_not(
+    world, people, monkeypatch, tmp_path
+):
+    # The command queues a job of one task per letter and takes the tasks itself (no worker
+    # runs here). The third letter fails while drawn: it alone is not issued, and took no
+    # number with it.
     original = services.render
     calls = []
 
@@ -155,18 +203,19 @@ def test_the_command_writes_no_file_for_a_letter_taken_back(world, people, monke
             raise OSError("disk full")
         return original(data, draft=draft)
 
-    monkeypatch.setattr(bulk, "render", render_or_fail)
+    monkeypatch.setattr(services, "render", render_or_fail)
     refs = sorted({c.reference for c, _ in people}, key=[c.reference for c, _ in people].index)
     args = [a for ref in refs for a in ("--case", ref)]
-    with pytest.raises(OSError):
+    with pytest.raises(CommandError, match="1 letter"):
         call_command(
             "issue_document", "apology", *args, "--all-parties", "--as", world.staff.username,
             "--out", str(tmp_path), stdout=io.StringIO(), stderr=io.StringIO(),
         )  # fmt: skip
     with scopes_disabled():
         kept = {f"{d.case.reference}-{d.number}-v1.pdf" for d in Document.objects.all()}
+        assert sorted(Document.objects.values_list("number", flat=True)) == [1, 2, 3]
     assert {p.name for p in tmp_path.iterdir()} == kept
-    assert len(kept) == 2
+    assert len(kept) == 3
 
 
 def test_where_approval_is_required_bulk_letters_await_a_manager(world, people):
@@ -174,18 +223,15 @@ def test_where_approval_is_required_bulk_letters_await_a_manager(world, people):
     world.city.save()
     for case, _ in people:
         case.municipality = world.city
-    in_bulk = _bulk(world, people, workers=0)
+    in_bulk = _bulk(world, people)
     assert {d.status for d in in_bulk} == {DocumentStatus.AWAITING_APPROVAL}
     assert all(d.pdf is None for d in in_bulk)
     with scopes_disabled():
         assert AuditEntry.objects.filter(action="tadasu.document.requested").count() == 4
 
 
-def test_bulk_letters_cost_two_queries_each_the_rest_per_batch(world, people):
-    _bulk(world, people[:2], workers=0)  # the year's number sequence is created here
-    with CaptureQueriesContext(connection) as two:
-        _bulk(world, people[:2], workers=0)
-    with CaptureQueriesContext(connection) as four:
-        _bulk(world, people, workers=0)
-    # Per letter: the document and its audit entry (no 経過 line); the rest per batch.
-    assert len(four) - len(two) == 2 * 2
+def test_a_letter_costs_a_bounded_number_of_queries(world, people, django_assert_max_num_queries):
+    job = _enqueue(world, people)
+    work_off(limit=1, job_id=job.pk)  # the year's number sequence is created here
+    with django_assert_max_num_queries(LETTER_QUERIES):
+        work_off(limit=1, job_id=job.pk)

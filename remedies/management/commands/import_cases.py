@@ -4,6 +4,7 @@ from django_scopes import scopes_disabled
 from cases.audit_verify import checkpoint_after_bulk_job
 from cases.models import Case
 from remedies.interchange import InterchangeError, NotJSONError, import_case_file
+from remedies.tasks import case_import_enqueue
 
 _BATCH = 500  # cases listed per query once the import is done
 
@@ -21,8 +22,20 @@ class Command(BaseCommand):
             action="store_true",
             help="leave out a case whose office and discovery date are already recorded",
         )
+        parser.add_argument(
+            "--background",
+            action="store_true",
+            help="queue the import as a job for the job workers (remedies/tasks.py) and return",
+        )
 
-    def handle(self, *args, file: str, skip_existing: bool, **options) -> None:
+    def handle(self, *args, file: str, skip_existing: bool, background: bool, **options) -> None:
+        if background:
+            try:
+                job = case_import_enqueue(path=file, skip_existing=skip_existing)
+            except OSError as error:
+                raise CommandError(f"{file}: {error.strerror}") from error
+            self.stdout.write(f"Job {job.pk} queued: a job worker imports {file}.")
+            return
         # Read as a stream, one case at a time: a file of 10,000 cases read whole would
         # take more memory than a server may have to spare.
         try:

@@ -10,26 +10,33 @@ Every choice the issue page offers is here too: the date of the document (--date
 person (--party), the payment a receipt is for (--payment, the ledger entry's id; or the
 only payment to --party), and the cases of a press release (--case, repeated).
 
-With --all-parties the letters are committed a batch at a time (remedies.documents.bulk):
-if the run fails, the letters whose files were written stay issued, and no letter of the
-failing batch is issued or written.
+With --all-parties the letters are a background job, one task per letter
+(remedies/documents/tasks.py): job workers (`manage.py run_jobs`, on any machine) draw them
+in parallel, and this command takes its share too unless --workers-only; it waits for the
+job, then writes the PDF of every letter issued. A letter refused or failed is listed and
+the others stay issued; a letter is never issued twice, even when a worker dies.
+--no-wait only queues the job (its page: /jobs/<number>/).
 """
 
-from contextlib import closing
+import time
 from datetime import date
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
+from django_scopes import scopes_disabled
 from tqdm import tqdm
 
 from cases.audit_verify import checkpoint_after_bulk_job
 from cases.errors import CaseError
 from cases.models import Case, Party, User
 from cases.scoping import tenant_scope
-from remedies.documents import bulk, services
+from jobs.worker import work_off
+from remedies.documents import services
+from remedies.documents import tasks as letters
 from remedies.errors import RemedyError
-from remedies.models import DocumentKind, DocumentStatus, EntryKind, LedgerEntry
+from remedies.models import Document, DocumentKind, DocumentStatus, EntryKind, LedgerEntry
 
 
 class Command(BaseCommand):
@@ -63,6 +70,16 @@ class Command(BaseCommand):
             help="one document per identified person of each case",
         )
         parser.add_argument(
+            "--workers-only",
+            action="store_true",
+            help="with --all-parties: leave the letters to the job workers, only wait",
+        )
+        parser.add_argument(
+            "--no-wait",
+            action="store_true",
+            help="with --all-parties: queue the job and return (no files are written)",
+        )
+        parser.add_argument(
             "--as",
             dest="username",
             required=True,
@@ -81,6 +98,8 @@ class Command(BaseCommand):
         payment: int | None,
         dated: date | None,
         all_parties: bool,
+        workers_only: bool,
+        no_wait: bool,
         username: str,
         out: str,
         **options,
@@ -93,7 +112,15 @@ class Command(BaseCommand):
             with tenant_scope(user):
                 chosen = self._cases(cases)
                 if all_parties:
-                    self._bulk(kind, chosen, user, Path(out), dated)
+                    self._bulk(
+                        kind,
+                        chosen,
+                        user,
+                        Path(out),
+                        dated,
+                        here=not workers_only,
+                        wait=not no_wait,
+                    )
                 else:
                     self._one(kind, chosen, party, user, Path(out), payment=payment, dated=dated)
         except PermissionError as error:
@@ -183,21 +210,42 @@ class Command(BaseCommand):
         return found[0]
 
     def _bulk(
-        self, kind: str, cases: list[Case], user: User, out: Path, dated: date | None = None
+        self,
+        kind: str,
+        cases: list[Case],
+        user: User,
+        out: Path,
+        dated: date | None = None,
+        *,
+        here: bool = True,
+        wait: bool = True,
     ) -> None:
-        out.mkdir(parents=True, exist_ok=True)
         people: dict[int, list[Party]] = {case.pk: [] for case in cases}
         for p in Party.objects.filter(case__in=cases, identified=True).order_by("label"):
             people[p.case_id].append(p)
         targets = [(case, p) for case in cases for p in people[case.pk]]
-        issued = bulk.documents_issue_many(kind=kind, by=user, targets=targets, dated=dated)
-        # Each document is written once its batch is committed: no file for a letter that
-        # was taken back.
-        with (
-            closing(issued),
-            tqdm(total=len(targets), desc=kind, unit="doc", file=self.stderr._out) as bar,
-        ):
-            for document in issued:
+        job = letters.letters_enqueue(kind=kind, targets=targets, by=user, dated=dated)
+        self.stdout.write(
+            f"Job {job.pk}: {len(targets)} letters queued "
+            f"({settings.TADASU_SITE_URL}/jobs/{job.pk}/)"
+        )
+        if not wait:
+            return
+        if here:
+            work_off(job_id=job.pk)  # this process takes its share of the letters
+        with tqdm(total=len(targets), desc=kind, unit="doc", file=self.stderr._out) as bar:
+            while True:
+                with scopes_disabled():
+                    job.refresh_from_db()
+                bar.update(job.done - bar.n)
+                if job.finished:
+                    break
+                time.sleep(1)
+        out.mkdir(parents=True, exist_ok=True)
+        with scopes_disabled():
+            made = job.items.exclude(result_id=None).values_list("result_id", flat=True)
+            issued = Document.objects.filter(pk__in=list(made)).select_related("case")
+            for document in issued.order_by("case__reference", "number", "id"):
                 if document.status == DocumentStatus.ISSUED:
                     number = document.number or f"id{document.pk}"
                     name = f"{document.case.reference}-{number}-v{document.version}.pdf"
@@ -206,6 +254,8 @@ class Command(BaseCommand):
                     self.stderr.write(
                         f"{document.data['number_text']}: awaiting a manager's approval"
                     )
-                bar.update()
-        self.stdout.write(f"{len(targets)} documents in {out}")
+        self.stdout.write(f"{job.summary} ({out})")
         self.stdout.write(checkpoint_after_bulk_job())
+        if job.details:
+            listed = "\n".join(f"  {ref} {label}: {message}" for ref, label, message in job.details)
+            raise CommandError(f"{len(job.details)} letter(s) not issued:\n{listed}")

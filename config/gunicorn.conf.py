@@ -1,0 +1,37 @@
+"""gunicorn's settings for `make serve` (tools/serve.py); the command line overrides them.
+
+Workers: WEB_CONCURRENCY (gunicorn's own variable; default 4, about two per core). Each is a
+process with its own database connection (CONN_MAX_AGE 60 s) and the shared Redis cache.
+"""
+
+import os
+
+bind = os.environ.get("TADASU_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# A request longer than this is stopped and logged: imports and letters run as jobs, so no
+# page should need more.
+timeout = int(os.environ.get("TADASU_REQUEST_TIMEOUT", "60"))
+graceful_timeout = 30
+# gunicorn 24+ opens a control socket in the user's home by default: one path for every
+# gunicorn of the user, which two stacks (or tests) on one machine would fight over.
+control_socket_disable = True
+# No access log: config/logs.py writes one JSON line per request, without the query string
+# (gunicorn's access log would print it, and a search there may be a person's name).
+accesslog = None
+# gunicorn's own messages (start, stop, a worker killed) as JSON lines too.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "config.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
