@@ -499,10 +499,12 @@ class _CaseReplay(_CaseActions):
             given = theirs[i]
             field = _first_difference(have, given)
             if field is not None:
+                found = f"its action {i + 1} is {have.item} by {have.obj.get('by')}"
+                if field not in ("seq", "by"):
+                    found += f", with {field} {_quote(have.obj.get(field))}"
                 raise InterchangeError(
-                    f"does not continue the case in this database ({case.reference}): its "
-                    f"action {i + 1} is {have.item} by {have.obj.get('by')}, with "
-                    f"{field} {_quote(have.obj.get(field, have.item))}; nothing was changed",
+                    f"does not continue the case in this database ({case.reference}): "
+                    f"{found}; nothing was changed",
                     case=self.name,
                     item=given.item,
                     field=field,
