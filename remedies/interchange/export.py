@@ -496,6 +496,7 @@ class _CaseExport:
                 status__in=(DocumentStatus.ISSUED, DocumentStatus.ISSUED_ELSEWHERE),
             )
             .select_related("party", "approved_by", "created_by")
+            .defer(*(() if self.pdfs else ("pdf",)))  # decrypted only when it goes out
             .order_by("pk")
         ):
             entry = next(
