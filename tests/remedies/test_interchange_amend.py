@@ -11,7 +11,8 @@ from datetime import date
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from cases import services
@@ -442,3 +443,20 @@ def test_amend_creates_a_case_that_is_not_there_yet(world, agency):
         (case,) = import_cases(second, amend=True)
         assert case.reference == "401005-2022-001"
         assert Party.objects.filter(case=case).count() == 2
+
+
+def test_the_export_reads_documents_in_a_fixed_number_of_queries(
+    world, agency, django_assert_max_num_queries
+):
+    with scopes_disabled():
+        case = _first_part(world)
+        with CaptureQueriesContext(connection) as three:
+            export_cases(personal_data=True, pdfs=True)
+        with tenant_scope(world.staff):
+            for day in (20, 21, 22):
+                documents.document_issue(
+                    kind="report", by=world.staff, case=case, dated=date(2023, 2, day)
+                )
+        with django_assert_max_num_queries(len(three)):
+            document = export_cases(personal_data=True, pdfs=True)
+    assert len(document["cases"][0]["documents"]) == 6
