@@ -449,7 +449,7 @@ class _CaseReplay(_CaseActions):
         """The case of the file's reference in its municipality, if the database had it
         before the import began."""
         reference = self.raw.get("reference")
-        if not isinstance(reference, str):
+        if not isinstance(reference, str) or not before:  # no case was there: no query
             return None
         return (
             Case.objects.filter(
@@ -485,7 +485,7 @@ class _CaseReplay(_CaseActions):
             document = exporter.document()
             for seq, (_, item) in enumerate(sorted(exporter.items, key=lambda i: i[0]), 1):
                 item["seq"] = seq
-        mine = _CaseReplay.actions(self, document)
+        mine = self.actions(document)  # read only: these are never run
         theirs = self.actions(self.raw)
         for i, have in enumerate(mine):
             if i >= len(theirs):
