@@ -330,7 +330,12 @@ def _first_difference(have: _Action, given: _Action) -> str | None:
         return "seq"
     if not isinstance(given.obj, dict) or given.obj.get("by") != have.obj.get("by"):
         return "by"
-    for name in _SAME[have.kind]:
+    same = _SAME[have.kind]
+    if have.kind == "contact" and given.obj.get("answer_recorded") is None:
+        # The file says the answer came with the request: an answer the case does not have
+        # would otherwise have no action of its own to bring it.
+        same = (*same, "answered_on", "answer")
+    for name in same:
         if given.obj.get(name) != have.obj.get(name):
             return name
     return None

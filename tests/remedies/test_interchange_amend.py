@@ -460,3 +460,32 @@ def test_the_export_reads_documents_in_a_fixed_number_of_queries(
         with django_assert_max_num_queries(len(three)):
             document = export_cases(personal_data=True, pdfs=True)
     assert len(document["cases"][0]["documents"]) == 6
+
+
+def test_an_answer_the_file_puts_with_its_request_is_not_lost(world, agency):
+    """Answered by the same person as the very next action, the export writes the answer
+    with the request: no action of its own, so an amendment cannot bring it, and refuses."""
+    with transaction.atomic(), scopes_disabled():
+        case = _first_part(world)
+        contact = remedies.contact_add(
+            case=case,
+            by=world.staff,
+            agencies=[agency],
+            contacted_on=date(2023, 2, 20),
+            channel=Channel.EMAIL,
+            request="再照会。",
+        )
+        first = export_cases(personal_data=True)
+        remedies.contact_answer(
+            contact=contact, by=world.staff, answered_on=date(2023, 2, 21), answer="回答あり。"
+        )
+        second = export_cases(personal_data=True)
+        transaction.set_rollback(True)
+    assert second["cases"][0]["contacts"][1]["answer_recorded"] is None
+    with scopes_disabled():
+        import_cases(first)
+    before = state()
+    with pytest.raises(InterchangeError) as caught:
+        import_cases(second, amend=True)
+    assert 'contact 2, field "answered_on"' in str(caught.value)
+    assert state() == before
