@@ -489,3 +489,20 @@ def test_an_answer_the_file_puts_with_its_request_is_not_lost(world, agency):
         import_cases(second, amend=True)
     assert 'contact 2, field "answered_on"' in str(caught.value)
     assert state() == before
+
+
+def test_an_export_with_pdfs_says_so_in_its_audit_entry(world, agency, tmp_path):
+    with scopes_disabled():
+        _first_part(world)
+    path = tmp_path / "out.json"
+    err = io.StringIO()
+    call_command(
+        "export_cases", "--with-personal-data", "--with-pdfs", "--output", str(path), stderr=err
+    )
+    assert "with the PDFs of issued documents" in err.getvalue()
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written["pdfs"] is True
+    assert all("pdf" in d for d in written["cases"][0]["documents"])
+    with scopes_disabled():
+        entry = AuditEntry.objects.get(action="tadasu.cases.exported")
+    assert entry.data["pdfs"] is True and entry.data["personal_data"] is True
