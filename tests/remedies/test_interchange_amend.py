@@ -506,3 +506,32 @@ def test_an_export_with_pdfs_says_so_in_its_audit_entry(world, agency, tmp_path)
     with scopes_disabled():
         entry = AuditEntry.objects.get(action="tadasu.cases.exported")
     assert entry.data["pdfs"] is True and entry.data["personal_data"] is True
+
+
+def test_a_reminder_cites_a_request_issued_elsewhere(world, agency):
+    with transaction.atomic(), scopes_disabled():
+        case = _first_part(world)
+        with tenant_scope(world.staff):
+            documents.document_issue(
+                kind="repayment_request",
+                by=world.staff,
+                case=case,
+                party=case.parties.get(label="D氏"),
+                dated=date(2023, 2, 20),
+            )
+        exported = export_cases(personal_data=True)
+        transaction.set_rollback(True)
+    with scopes_disabled():
+        world.city.document_symbol = "デ推"
+        world.city.save()
+        (case,) = import_cases(exported)
+        with tenant_scope(world.staff):
+            reminder = documents.document_issue(
+                kind="repayment_reminder",
+                by=world.staff,
+                case=case,
+                party=case.parties.get(label="D氏"),
+                dated=date(2023, 3, 1),
+            )
+    assert reminder.data["request"] == {"number_text": "デ推第2号", "dated": "2023-02-20"}
+    assert reminder.data["number_text"] == "デ推第3号"
