@@ -331,9 +331,11 @@ def _first_difference(have: _Action, given: _Action) -> str | None:
     if not isinstance(given.obj, dict) or given.obj.get("by") != have.obj.get("by"):
         return "by"
     same = _SAME[have.kind]
-    if have.kind == "contact" and given.obj.get("answer_recorded") is None:
-        # The file says the answer came with the request: an answer the case does not have
-        # would otherwise have no action of its own to bring it.
+    together = given.obj.get("answer_recorded") is None and have.obj.get("answer_recorded") is None
+    if have.kind == "contact" and together:
+        # Both say the answer (if any) came with the request: an answer the case does not
+        # have would otherwise have no action of its own to bring it. (A case whose answer
+        # came later has that answer as an action of its own, compared in its place.)
         same = (*same, "answered_on", "answer")
     for name in same:
         if given.obj.get(name) != have.obj.get(name):
