@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField
 from django_scopes import ScopedManager
 
-from .crypto import EncryptedTextField
+from .crypto import EncryptedBinaryField, EncryptedTextField
 from .issuer import MunicipalityKind, suggest_kind, validate_code
 
 
@@ -67,6 +67,9 @@ class Municipality(models.Model):
     letters_sealed = models.BooleanField(
         _("letters carry the official seal (otherwise 公印省略)"), default=False
     )
+    # The official seal's image (公印の印影), PNG or JPEG, checked and size-limited when set
+    # (cases/setup.py); kept encrypted in the database like an issued PDF.
+    seal_image = EncryptedBinaryField(_("official seal image"), null=True, blank=True)
     # Which kinds of document take an outgoing document number (文書番号); blank forms and
     # press releases never do. Comma-separated DocumentKind values.
     numbered_kinds = models.CharField(
@@ -91,9 +94,8 @@ class Municipality(models.Model):
     payment_account_type = models.CharField(
         _("designated account: type"), max_length=10, blank=True, default="普通"
     )
-    payment_account_number = models.CharField(
-        _("designated account: number"), max_length=20, blank=True
-    )
+    # Encrypted at rest and masked on screen, as every account number Tadasu keeps.
+    payment_account_number = EncryptedTextField(_("designated account: number"), blank=True)
     payment_account_holder = models.CharField(
         _("designated account: holder"), max_length=100, blank=True
     )
@@ -580,13 +582,14 @@ class AuditHead(models.Model):
         return f"{self.chain}#{self.seq} {self.last_mac[:12]}"
 
 
-# --- Attachments (cases/attachments.py holds the service and views) ------------------------
+# --- Attachments (cases/attachments/: services, forms, views) -----------------------------
 
 
 def _attachment_storage():
-    from .storage import AttachmentStorage
+    # Named by migration 0005; the storage is the "attachments" alias of STORAGES.
+    from .storage import attachments
 
-    return AttachmentStorage()
+    return attachments()
 
 
 def _attachment_stored_name(instance: "Attachment", filename: str) -> str:

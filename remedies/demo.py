@@ -18,6 +18,7 @@ from pathlib import Path
 from django.db import transaction
 from django_scopes import scopes_disabled
 
+from cases.agencies import ensure_reference_agencies
 from cases.models import (
     Agency,
     Contractor,
@@ -100,13 +101,8 @@ def _organisations() -> dict:
     agec.municipalities.add(kitakyushu)
     other, _ = Contractor.objects.get_or_create(name=OTHER_CONTRACTOR)
     other.municipalities.add(kitakyushu, other_city)
-    for name, kind in [
-        ("デジタル庁", Agency.Kind.NATIONAL),
-        ("総務省", Agency.Kind.NATIONAL),
-        ("マイナポイント緊急窓口", Agency.Kind.HELPDESK),
-        ("キャッシュレス決済事業者", Agency.Kind.PAYMENT_OPERATOR),
-    ]:
-        Agency.objects.get_or_create(name=name, defaults={"kind": kind})
+    # Reference data (migration 0016); written again only where a test emptied the tables.
+    ensure_reference_agencies(Agency)
     return {
         KITAKYUSHU: kitakyushu,
         OTHER_CITY: other_city,

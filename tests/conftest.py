@@ -106,6 +106,37 @@ def client() -> AxesClient:
 # --- end of log-in through django-axes ----------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def files_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("files")
+
+
+def point_file_storages(settings, folder) -> None:
+    """Documents, attachments and uploaded sheets kept under `folder` (encrypted, as ever)."""
+    storages = dict(settings.STORAGES)
+    for alias in ("documents", "attachments", "uploads"):
+        storages[alias] = {
+            "BACKEND": "cases.storage.EncryptedFileSystemStorage",
+            "OPTIONS": {"location": str(folder / alias)},
+        }
+    settings.STORAGES = storages
+
+
+@pytest.fixture(autouse=True)
+def _file_storages(settings, files_dir, tmp_path):
+    # Tests never write letters, scans or checkpoints into the checkout's var/ folder, nor
+    # read the checkpoints `make run` left there (signed by the development key). Each test
+    # starts with no checkpoint: one test's checkpoint must not judge another's trail.
+    point_file_storages(settings, files_dir)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit_checkpoints": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "audit-checkpoints")},
+        },
+    }
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: a rolled-back test leaves audit ids to be

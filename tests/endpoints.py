@@ -25,9 +25,17 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.attachments import attachment_add
+from cases.attachments.services import attachment_add
 from cases.deadlines import TIMED_STAGES
-from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind, TimelineEvent
+from cases.models import (
+    Agency,
+    CaseKind,
+    CauseCategory,
+    ClosedDay,
+    DataKind,
+    TimelineEvent,
+    User,
+)
 from cases.scoping import tenant_scope
 from receptions import services as reception_sheets
 from remedies import ledger
@@ -230,7 +238,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
 
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     own = _build(
         world,
         tag="ミギワ",
@@ -433,6 +441,24 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
     "receptions:counterpart_add": lambda w, e, v: {"affected": e.extra["affected"].pk},
     "overview:deadlines": lambda w, e, v: {str(stage): 12 for stage in TIMED_STAGES},
     "overview:closed_day_new": lambda w, e, v: {"day": "2023-02-13", "name": "臨時閉庁日"},
+    "municipality_setup": lambda w, e, v: {
+        "code": "439002",
+        "name": "みほん町",
+        "department": "総務課",
+        "sender_title": "みほん町長",
+        "sender_name": "山田　一郎",
+        "desks": "みほん町役場 住民課窓口",
+        "contractors": [w.contractor_co.pk],
+        "users-TOTAL_FORMS": "2",
+        "users-INITIAL_FORMS": "0",
+        "users-0-username": "yamada-kacho",
+        "users-0-last_name": "山田",
+        "users-0-role": "manager",
+        "users-1-username": "kawai",
+        "users-1-last_name": "川井",
+        "users-1-role": "contractor",
+        "users-1-contractor": w.contractor_co.name,
+    },
 }
 
 
@@ -451,9 +477,16 @@ class Callers:
     def __init__(self, world):
         self.clients: dict[str, Client] = {}
         self.cookies: dict[str, str] = {}
-        for role in ROLES:
+        # The superuser (no organisation) is no column of the access matrix: its only pages
+        # of its own are tested in tests/cases/test_municipality_setup.py; the form fuzzer
+        # posts them as it.
+        superuser = User.objects.create_superuser("root", "root@example.jp", "x" * 20)
+        for role in (*ROLES, "superuser"):
             client = Client()
-            if role != "anonymous":
+            if role == "superuser":
+                client.force_login(superuser)
+                self.cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+            elif role != "anonymous":
                 client.force_login(getattr(world, role))
                 self.cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
             self.clients[role] = client

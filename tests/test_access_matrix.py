@@ -54,6 +54,9 @@ logout                                 -        ok    ok      ok         ok     
 set_language                           -        ok    ok      ok         ok               ok      ok               noop
 audit_list                             -        403   ok      403        403              ok      403              login
 audit_export                           -        403   ok      403        403              ok      403              login
+# A superuser's pages (tests/cases/test_municipality_setup.py): no member may use them.
+municipality_setup                     -        403   403     403        403              403     403              login
+municipality_setup_done                -        403   403     403        403              403     403              login
 
 cases:list                             -        ok    ok      ok         ok               ok      ok               login
 # staff_other_city may open cases, but only for its own city: the form refuses this office.

@@ -496,7 +496,6 @@ class _CaseExport:
                 status__in=(DocumentStatus.ISSUED, DocumentStatus.ISSUED_ELSEWHERE),
             )
             .select_related("party", "approved_by", "created_by")
-            .defer(*(() if self.pdfs else ("pdf",)))  # decrypted only when it goes out
             .order_by("pk")
         ):
             entry = next(
@@ -513,8 +512,17 @@ class _CaseExport:
                 "approved_by": document.approved_by.username if document.approved_by_id else None,
                 "sha256": document.sha256,
             }
-            if self.pdfs and document.pdf is not None:
-                fields["pdf"] = base64.b64encode(bytes(document.pdf)).decode("ascii")
+            if self.pdfs and document.file:  # read (and decrypted) only when it goes out
+                try:
+                    pdf = document.pdf
+                except FileNotFoundError:
+                    raise InterchangeError(
+                        f"the stored PDF of {document.data.get('number_text') or document.kind} "
+                        "is missing (restore it from the backup, or export without --with-pdfs)",
+                        case=self.name,
+                        field="documents",
+                    ) from None
+                fields["pdf"] = base64.b64encode(pdf).decode("ascii")
             items.append(self._item(entry, document.created_by, 10, document.pk, **fields)[1])
         return items
 

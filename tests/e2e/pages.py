@@ -85,4 +85,10 @@ PAGES: list[MainPage] = [
     MainPage("desk checklist", "staff", lambda f: f"/receptions/{f.reception_id}/checklist/"),
     MainPage("not found", "contractor", lambda f: "/cases/no-such-case/", status=404),
     MainPage("not allowed", "auditor", lambda f: "/cases/new/", status=403),
+    MainPage(
+        "set up a municipality",
+        "admin",
+        lambda f: "/setup/municipality/",
+        submit_empty="自治体を登録する",
+    ),
 ]

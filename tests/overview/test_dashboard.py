@@ -43,7 +43,7 @@ def money(world, today, answered):
         remedies.contact_add(
             case=case,
             by=world.staff,
-            agencies=[Agency.objects.create(name="総務省", kind=Agency.Kind.NATIONAL)],
+            agencies=[Agency.objects.get_or_create(name="総務省", kind=Agency.Kind.NATIONAL)[0]],
             contacted_on=date(2023, 2, 10),
             channel=Channel.EMAIL,
             request="付与済みポイントの取消しの可否を照会。",

@@ -1027,7 +1027,7 @@ def test_manager_cannot_write_off_on_a_withdrawn_case(world):
 
 def _ready_to_close(world):
     case, c, d = _two_people(world)
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     with tenant_scope(world.staff):
         remedies.contact_add(
             case=case,

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('remedies', '0008_document_kinds_and_unnumbered'),
+        ('remedies', '0009_document_files'),
     ]
 
     operations = [
