@@ -538,3 +538,14 @@ def test_a_reminder_cites_a_request_issued_elsewhere(world, agency):
             )
     assert reminder.data["request"] == {"number_text": "デ推第2号", "dated": "2023-02-20"}
     assert reminder.data["number_text"] == "デ推第3号"
+
+
+def test_an_export_with_pdfs_names_a_stored_file_that_is_missing(world, agency):
+    with scopes_disabled():
+        _first_part(world)
+        letter = Document.objects.order_by("pk").first()
+        letter.file.storage.delete(letter.file.name)
+        with pytest.raises(InterchangeError, match="the stored PDF of デ推第1号 is missing"):
+            export_cases(personal_data=True, pdfs=True)
+        # Without the PDFs the export does not need the file.
+        assert export_cases(personal_data=True)["cases"][0]["documents"][0]["sha256"]
