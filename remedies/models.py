@@ -307,6 +307,9 @@ class DocumentKind(models.TextChoices):
 class DocumentStatus(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", _("awaiting approval")  # 決裁待ち
     ISSUED = "issued", _("issued")
+    # Issued by another Tadasu and brought in by a case file without its PDF: the number,
+    # date and SHA-256 are known (and the number is reserved), the bytes are not here.
+    ISSUED_ELSEWHERE = "issued_elsewhere", _("issued elsewhere")
 
 
 class DocumentSequence(models.Model):

@@ -23,7 +23,7 @@ from jobs.services import JobRefused, Outcome, job_enqueue, run_job
 from .interchange import InterchangeError, NotJSONError, import_case_file
 
 
-def case_import_enqueue(*, path: str, skip_existing: bool = False) -> Job:
+def case_import_enqueue(*, path: str, skip_existing: bool = False, amend: bool = False) -> Job:
     """Copy the file to the job inputs and queue its import (the installation's own job:
     no municipality, no user; the command line starts it)."""
     storage = storages["job_inputs"]
@@ -38,6 +38,7 @@ def case_import_enqueue(*, path: str, skip_existing: bool = False) -> Job:
                 municipality=None,
                 name=name,
                 skip_existing=skip_existing,
+                amend=amend,
             )
     except BaseException:
         storage.delete(name)  # no job will ever read it
@@ -45,7 +46,7 @@ def case_import_enqueue(*, path: str, skip_existing: bool = False) -> Job:
 
 
 @task()
-def case_import_task(*, job_id: int, name: str, skip_existing: bool) -> None:
+def case_import_task(*, job_id: int, name: str, skip_existing: bool, amend: bool = False) -> None:
     storage = storages["job_inputs"]
 
     def work(job: Job) -> Outcome:
@@ -53,7 +54,7 @@ def case_import_task(*, job_id: int, name: str, skip_existing: bool) -> None:
             raise JobRefused(_("The case file is no longer kept: queue its import again."))
         try:
             with storage.open(name, "rb") as stream:
-                imported = import_case_file(stream, skip_existing=skip_existing)
+                imported = import_case_file(stream, skip_existing=skip_existing, amend=amend)
         except NotJSONError:
             raise JobRefused(_("This is not a JSON file in UTF-8.")) from None
         except InterchangeError as error:

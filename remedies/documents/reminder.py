@@ -22,10 +22,13 @@ from .base import kin
 
 
 def earlier_request(party: Party) -> Document | None:
-    """The newest issued request to this person (its newest version)."""
+    """The newest issued request to this person (its newest version), here or, brought in
+    by a case file, elsewhere."""
     return (
         Document.objects.filter(
-            party=party, kind=DocumentKind.REPAYMENT_REQUEST, status=DocumentStatus.ISSUED
+            party=party,
+            kind=DocumentKind.REPAYMENT_REQUEST,
+            status__in=(DocumentStatus.ISSUED, DocumentStatus.ISSUED_ELSEWHERE),
         )
         .order_by("-dated", "-id")
         .first()

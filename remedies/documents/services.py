@@ -476,3 +476,134 @@ def verify(document: Document) -> bool:
     except FileNotFoundError:
         return False
     return bool(pdf) and hashlib.sha256(pdf).hexdigest() == document.sha256
+
+
+# ---- documents brought in by a case file ------------------------------------------------
+
+PDF_MAX_BYTES = 20 * 1024 * 1024  # one PDF in a case file; Tadasu's own are under 1 MB
+
+
+@transaction.atomic
+def document_record_imported(
+    *,
+    case: Case,
+    by: User,
+    kind: str,
+    fiscal_year: int,
+    number: int | None,
+    number_text: str,
+    version: int,
+    dated: date,
+    party: Party | None,
+    approved_by: User | None,
+    sha256: str,
+    pdf: bytes | None,
+) -> Document:
+    """A document issued by another Tadasu, recorded as it was issued: never drawn again
+    (today's data would give other bytes). With its PDF, the bytes must have the SHA-256
+    the file gives and the document is issued here too (stored encrypted, downloadable);
+    without, it is listed as issued elsewhere with its number, date and hash. Either way
+    its number is taken from this municipality's numbering, so it is never given again."""
+    municipality = case.municipality
+    _require_city(municipality, by)
+    if kind not in DocumentKind.values:
+        raise RemedyError(_("This kind of document is not known."), field="kind")
+    if party is not None and party.case_id != case.pk:
+        raise RemedyError(_("This person is not part of the case."), field="party")
+    if number is not None and number < 1:
+        raise RemedyError(_("A document number is 1 or more."), field="number")
+    if version < 1:
+        raise RemedyError(_("A version is 1 or more."), field="version")
+    not_in_future(dated, "dated")
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise RemedyError(_("A SHA-256 is 64 characters, 0–9 and a–f."), field="sha256")
+    if pdf is not None:
+        if len(pdf) > PDF_MAX_BYTES:
+            raise RemedyError(_("The PDF is too large."), field="pdf")
+        if not pdf.startswith(b"%PDF-"):
+            raise RemedyError(_("This is not a PDF."), field="pdf")
+        if hashlib.sha256(pdf).hexdigest() != sha256:
+            raise RemedyError(_("The PDF does not have the SHA-256 given with it."), field="sha256")
+    if (
+        number is not None
+        and Document.objects.filter(
+            municipality=municipality, fiscal_year=fiscal_year, number=number, version=version
+        ).exists()
+    ):
+        raise RemedyError(
+            _("Document number %(number)s (version %(version)s) is already used in this database.")
+            % {"number": number_text or number, "version": version},
+            field="number",
+        )
+    supersedes = None
+    if version > 1:
+        supersedes = (
+            Document.objects.filter(
+                case=case,
+                kind=kind,
+                fiscal_year=fiscal_year,
+                number=number,
+                version=version - 1,
+                party=party,
+                superseded_by__isnull=True,
+            )
+            .order_by("pk")
+            .last()
+        )
+        if supersedes is None:
+            raise RemedyError(
+                _("The version this one replaces is not recorded for the case."),
+                field="version",
+            )
+    if number is not None:
+        # Reserve the number: the next one issued here comes after it.
+        DocumentSequence.objects.get_or_create(municipality=municipality, fiscal_year=fiscal_year)
+        sequence = DocumentSequence.objects.select_for_update().get(
+            municipality=municipality, fiscal_year=fiscal_year
+        )
+        if sequence.last_number < number:
+            sequence.last_number = number
+            sequence.save(update_fields=["last_number"])
+    document = Document(
+        municipality=municipality,
+        case=case,
+        party=party,
+        kind=kind,
+        fiscal_year=fiscal_year,
+        number=number,
+        version=version,
+        supersedes=supersedes,
+        dated=dated,
+        created_by=by,
+        approved_by=approved_by,
+        # Only what the file carries: the frozen data of the original stays with it.
+        data={
+            "kind": kind,
+            "number_text": number_text,
+            "dated": dated.isoformat(),
+            "version": version,
+            "imported": True,
+        },
+        sha256=sha256,
+        status=DocumentStatus.ISSUED if pdf is not None else DocumentStatus.ISSUED_ELSEWHERE,
+        issued_at=timezone.now() if pdf is not None else None,
+    )
+    if pdf is not None:
+        store_pdf(document, pdf)  # encrypted in the documents storage, as an issue stores it
+    document.save()
+    if kind == DocumentKind.PRESS_RELEASE:
+        document.cases.set([case])
+    audit_log(
+        "tadasu.document.imported",
+        by=by,
+        case=case,
+        obj=document,
+        data={
+            "kind": kind,
+            "number": number_text,
+            "version": version,
+            "sha256": sha256,
+            "pdf": pdf is not None,
+        },
+    )
+    return document

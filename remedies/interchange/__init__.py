@@ -1,4 +1,4 @@
-"""The case interchange format ("tadasu-cases", version 1): cases out as JSON, and back in
+"""The case interchange format ("tadasu-cases", version 2): cases out as JSON, and back in
 through the same services a click calls. docs/interchange.md describes the format.
 
 Export writes what each case file is now (its fields, stage, parties with balances, links,
@@ -21,15 +21,17 @@ case at a time.
 """
 
 from .export import audit_export, export_cases
-from .replay import import_case_file, import_cases
+from .replay import ImportOutcome, import_case_file, import_cases, import_file
 from .rules import InterchangeError
 from .stream import NotJSONError
 
 __all__ = [
+    "ImportOutcome",
     "InterchangeError",
     "NotJSONError",
     "audit_export",
     "export_cases",
     "import_case_file",
     "import_cases",
+    "import_file",
 ]

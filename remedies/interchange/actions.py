@@ -1,6 +1,8 @@
 """What each item of a case replays as: one service call, made as the user who took it, so
 every permission and guard applies again."""
 
+import base64
+import binascii
 from typing import Any
 
 from cases import links as link_services
@@ -10,6 +12,7 @@ from cases.services import CASE_FIELDS, PARTY_FIELDS
 
 from .. import ledger
 from .. import services as remedies
+from ..documents.services import PDF_MAX_BYTES, document_record_imported
 from ..errors import RemedyError
 from ..models import AgencyContact, EntryKind, LedgerEntry
 from ..workflow import case_transition
@@ -39,6 +42,14 @@ def _edit_orders(document: Any) -> list[tuple[int, list[str]]]:
         for u in _list(document, "updates")
         if isinstance(u, dict)
     ]
+
+
+def _bounded(item: Any, name: str, top: int) -> int:
+    """A whole number from 1 to `top` (what the column holds)."""
+    value = _int(item, name)
+    if not 1 <= value <= top:
+        raise _FieldError(name, f"{value} is not between 1 and {top}")
+    return value
 
 
 def _held_back(values: dict, placed: list[list[str]]) -> dict:
@@ -329,4 +340,34 @@ class _CaseActions:
             actor=_text(item, "actor"),
             text=_text(item, "text"),
             public=_bool(item, "public", True),
+        )
+
+    def _document(self, item: dict) -> None:
+        pdf = _value(item, "pdf", None)
+        if pdf is not None:
+            if not isinstance(pdf, str):
+                raise _FieldError("pdf", "must be the PDF in base64 (text)")
+            if len(pdf) > (PDF_MAX_BYTES + 2) // 3 * 4:
+                raise _FieldError("pdf", f"is larger than {PDF_MAX_BYTES // (1024 * 1024)} MB")
+            try:
+                pdf = base64.b64decode(pdf, validate=True)
+            except (binascii.Error, ValueError):
+                raise _FieldError("pdf", "is not base64") from None
+        number = _value(item, "number")
+        if number is not None:
+            number = _bounded(item, "number", 2**31 - 1)
+        approved_by = _value(item, "approved_by", None)
+        document_record_imported(
+            case=self._case(),
+            by=self._by(item),
+            kind=_text(item, "kind"),
+            fiscal_year=_bounded(item, "fiscal_year", 32767),
+            number=number,
+            number_text=_text(item, "number_text", ""),
+            version=_bounded(item, "version", 32767),
+            dated=_date(item, "dated"),
+            party=self._party(item) if _value(item, "party", None) is not None else None,
+            approved_by=self.refs.user(approved_by, "approved_by") if approved_by else None,
+            sha256=_text(item, "sha256"),
+            pdf=pdf,
         )

@@ -4,6 +4,7 @@
 A person's contact and account details stay out of the file unless asked for, and every
 export is audited (audit_export) before the file leaves."""
 
+import base64
 import getpass
 import os
 from collections import defaultdict
@@ -21,6 +22,8 @@ from ..models import (
     AgencyContact,
     ApologyLetter,
     CompensationAgreement,
+    Document,
+    DocumentStatus,
     EntryKind,
     LedgerEntry,
     Visit,
@@ -39,17 +42,26 @@ from .rules import (
 )
 
 
-def export_cases(cases: Iterable[Case] | None = None, *, personal_data: bool = False) -> dict:
+def export_cases(
+    cases: Iterable[Case] | None = None, *, personal_data: bool = False, pdfs: bool = False
+) -> dict:
     """All cases (or the given ones) as one interchange document, in order of creation.
 
     A person's phone number, address, bank and cashless account (CONTACT_FIELDS) are in it
     only with `personal_data`; without, the parties hold their names and nothing to reach
-    them or their money by, and the header says so."""
+    them or their money by, and the header says so. Each issued document is in it with its
+    number, date and SHA-256; its PDF (base64) only with `pdfs`, which needs
+    `personal_data`: a letter carries the person's name and address."""
+    if pdfs and not personal_data:
+        raise InterchangeError(
+            "the PDFs of issued documents hold people's names and addresses: "
+            "export them with the personal data or not at all"
+        )
     with scopes_disabled():
         if cases is None:
             cases = Case.objects.all()
         exporters = [
-            _CaseExport(case, personal_data=personal_data)
+            _CaseExport(case, personal_data=personal_data, pdfs=pdfs)
             for case in sorted(cases, key=lambda c: c.pk)
         ]
         documents = [exporter.document() for exporter in exporters]
@@ -64,6 +76,7 @@ def export_cases(cases: Iterable[Case] | None = None, *, personal_data: bool = F
         "format": FORMAT,
         "version": VERSION,
         "personal_data": personal_data,
+        "pdfs": pdfs,
         "cases": documents,
     }
 
@@ -78,6 +91,7 @@ def audit_export(
     personal_data: bool,
     destination: str,
     references: Iterable[str] = (),
+    pdfs: bool = False,
 ) -> None:
     """The audit entries of an export, written (and committed) before the document leaves:
     one per municipality whose cases it holds, in that municipality's trail, with how many
@@ -92,7 +106,11 @@ def audit_export(
         if case["reference"] in references:
             chosen[case["municipality"]].append(case["reference"])
     ids = dict(Municipality.objects.filter(code__in=counts).values_list("code", "pk"))
-    common: dict[str, Any] = {"personal_data": personal_data, "destination": destination}
+    common: dict[str, Any] = {
+        "personal_data": personal_data,
+        "pdfs": pdfs,
+        "destination": destination,
+    }
     if by is None:
         common |= {"via": "command", "command": "export_cases", "os_user": _os_user()}
     with transaction.atomic():
@@ -115,9 +133,17 @@ def _os_user() -> str:
 _UNLOGGED = 1 << 62  # rows written around the services sort after everything else
 
 
+# The audit entry that puts a document on the record as issued, whichever way it came.
+_DOCUMENT_ISSUED = (
+    "tadasu.document.issued",
+    "tadasu.document.approved",
+    "tadasu.document.imported",
+)
+
+
 class _CaseExport:
-    def __init__(self, case: Case, *, personal_data: bool):
-        self.personal_data = personal_data
+    def __init__(self, case: Case, *, personal_data: bool, pdfs: bool = False):
+        self.personal_data, self.pdfs = personal_data, pdfs
         self.case = Case.objects.select_related(
             "municipality", "office", "contractor", "assignee", "created_by"
         ).get(pk=case.pk)
@@ -131,6 +157,9 @@ class _CaseExport:
         self.items: list[tuple[tuple, dict]] = []  # (order, item): seq is filled in later
         self.origins: dict[tuple, dict] = {}  # what a reversal can name: visits, postings
         self.reversals: list[tuple[dict, tuple]] = []
+        # id(item) → the rows an item made (a contact; a posting's or visit's ledger
+        # entries): an amending import carries on from them (replay._Amendment).
+        self.made: dict[int, Any] = {}
 
     def _item(self, entry: AuditEntry | None, by: User | None, rank: int, pk: int, **fields):
         order = (entry.id, 0, 0, 0) if entry else (_UNLOGGED, self.case.pk, rank, pk)
@@ -194,6 +223,7 @@ class _CaseExport:
         document["ledger"] = self._ledger()
         document["transitions"] = [item for _, item in transitions]
         document["timeline"] = self._timeline()
+        document["documents"] = self._documents()
         return document
 
     def _case_updates(self, document: dict, transitions: list) -> list[dict]:
@@ -288,6 +318,7 @@ class _CaseExport:
                 and not self._right_after(added, excused)
             ):
                 document["excuse_recorded"] = self._item(excused, None, 2, link.pk)[1]
+            self.made[id(document)] = link
             links.append(document)
         return links
 
@@ -315,6 +346,7 @@ class _CaseExport:
                 answer=contact.answer,
                 answer_recorded=None,
             )[1]
+            self.made[id(document)] = contact
             if answered is not None and not self._one_call(added, answered):
                 document["answer_recorded"] = self._item(answered, None, 3, contact.pk)[1]
             contacts.append(document)
@@ -365,6 +397,7 @@ class _CaseExport:
                 collection_method=collected.method if collected else "",
             )[1]
             self.origins[("visit", visit.pk)] = document
+            self.made[id(document)] = sorted(visit.ledger_entries.all(), key=lambda e: e.pk)
             visits.append(document)
         return visits
 
@@ -430,6 +463,7 @@ class _CaseExport:
                 first.pk,
                 **fields,
             )
+            self.made[id(item)] = entries
             if first.kind == EntryKind.REVERSAL:
                 self.reversals.append((item, key[1]))
             else:
@@ -486,6 +520,46 @@ class _CaseExport:
                 made = self._made("tadasu.timeline.added", event)
                 timeline.append(self._item(made, event.created_by, 9, event.pk, **fields)[1])
         return timeline
+
+    def _documents(self) -> list[dict]:
+        """Each document of the case on record as issued (here, or elsewhere and brought
+        in), as it was issued: kind, number, date, addressee, version and SHA-256."""
+        items = []
+        for document in (
+            Document.objects.filter(
+                case=self.case,
+                status__in=(DocumentStatus.ISSUED, DocumentStatus.ISSUED_ELSEWHERE),
+            )
+            .select_related("party", "approved_by", "created_by")
+            .order_by("pk")
+        ):
+            entry = next(
+                (e for name in _DOCUMENT_ISSUED if (e := self._made(name, document))), None
+            )
+            fields: dict[str, Any] = {
+                "kind": document.kind,
+                "fiscal_year": document.fiscal_year,
+                "number": document.number,
+                "number_text": document.data.get("number_text", ""),
+                "version": document.version,
+                "dated": _iso(document.dated),
+                "party": document.party.label if document.party_id else None,
+                "approved_by": document.approved_by.username if document.approved_by_id else None,
+                "sha256": document.sha256,
+            }
+            if self.pdfs and document.file:  # read (and decrypted) only when it goes out
+                try:
+                    pdf = document.pdf
+                except FileNotFoundError:
+                    raise InterchangeError(
+                        f"the stored PDF of {document.data.get('number_text') or document.kind} "
+                        "is missing (restore it from the backup, or export without --with-pdfs)",
+                        case=self.name,
+                        field="documents",
+                    ) from None
+                fields["pdf"] = base64.b64encode(pdf).decode("ascii")
+            items.append(self._item(entry, document.created_by, 10, document.pk, **fields)[1])
+        return items
 
 
 def _named_first(text: str, labels: list[str]) -> str:

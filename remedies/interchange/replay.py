@@ -28,6 +28,7 @@ from .. import ledger
 from ..errors import RemedyError
 from ..models import AgencyContact, LedgerEntry
 from .actions import _CaseActions
+from .export import _CaseExport
 from .rules import (
     InterchangeError,
     _bool,
@@ -43,30 +44,58 @@ from .rules import (
     check_header,
     party_fields,
 )
-from .stream import LIMITS, read_cases
+from .stream import LIMITS, read_file
+
+
+@dataclass
+class ImportOutcome:
+    """What an import did: the ids of the cases it created or amended, in the file's
+    order, and of those, the amended ones with how many of the file's actions each took."""
+
+    cases: list[int]
+    amended: dict[int, int]
 
 
 @transaction.atomic
-def import_cases(data: Any, *, skip_existing: bool = False) -> list[Case]:
+def import_cases(data: Any, *, skip_existing: bool = False, amend: bool = False) -> list[Case]:
     """Replay every case of an interchange document; all of them or none.
 
     With skip_existing, a case whose natural key (office and discovery date) was already in
-    the database is left out, which makes loading the same file twice harmless."""
+    the database is left out, which makes loading the same file twice harmless. With
+    amend, a case whose reference is already in the database takes the file's actions
+    that are newer than its own (see _CaseReplay.continue_from); without, the file must
+    not hold a case that is already here."""
     with scopes_disabled():
         check_header(data)
-        imported = _Replay(skip_existing=skip_existing).run(data["cases"])
+        replay = _Replay(
+            skip_existing=skip_existing, amend=amend, personal_data=data.get("personal_data")
+        )
+        imported = replay.run(data["cases"])
         return [Case.objects.get(pk=pk) for pk in imported]
 
 
-def import_case_file(file: BinaryIO, *, skip_existing: bool = False) -> list[int]:
+def import_case_file(
+    file: BinaryIO, *, skip_existing: bool = False, amend: bool = False
+) -> list[int]:
     """import_cases for a file opened in binary mode, read as a stream: one case in memory
     at a time, not the whole file. Returns the ids of the imported cases, in the file's
     order (ids, not cases: 10,000 cases would take more memory than the import itself).
 
     Raises NotJSONError for a file that is not JSON in UTF-8, and InterchangeError."""
-    cases = read_cases(file)  # the header is checked here, before the transaction
+    return import_file(file, skip_existing=skip_existing, amend=amend).cases
+
+
+def import_file(
+    file: BinaryIO, *, skip_existing: bool = False, amend: bool = False
+) -> ImportOutcome:
+    """import_case_file, telling the created cases from the amended ones. It prints and
+    asks nothing: a command or a background job reports the outcome."""
+    header, cases = read_file(file)  # the header is checked here, before the transaction
     with transaction.atomic(), scopes_disabled():
-        return _Replay(skip_existing=skip_existing).run(cases)
+        replay = _Replay(
+            skip_existing=skip_existing, amend=amend, personal_data=header.get("personal_data")
+        )
+        return ImportOutcome(replay.run(cases), replay.amended)
 
 
 def _screen(raw: Any, case: str) -> None:
@@ -84,7 +113,13 @@ def _screen(raw: Any, case: str) -> None:
             )
         if isinstance(value, dict):
             pending.extend((key, depth) for key in value)
-            pending.extend((item, depth + 1) for item in value.values())
+            # A document's PDF is bytes in base64, not text a person wrote: its letters and
+            # digits would only ever match by chance.
+            pending.extend(
+                (item, depth + 1)
+                for key, item in value.items()
+                if not (key == "pdf" and isinstance(item, str))
+            )
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
         elif (
@@ -111,9 +146,14 @@ class _Replay:
     Each case is checked before any of its actions runs: no individual number, reference
     data that exists, every item well formed, each seq used once in the whole file."""
 
-    def __init__(self, *, skip_existing: bool):
-        self.skip_existing = skip_existing
+    def __init__(self, *, skip_existing: bool, amend: bool = False, personal_data: Any = None):
+        self.skip_existing, self.amend = skip_existing, amend
+        self.personal_data = personal_data is not False
         self.refs = _References()
+        self.amended: dict[int, int] = {}  # case id → how many of the file's actions it took
+        # Only cases there before the import are amended (or refused as already there): a
+        # file may hold copies of one case (demo.demo_case_copies), each a case of its own.
+        self.before = Case.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
         self.used: dict[int, tuple[str, str]] = {}  # seq → the case and item that use it
         self.waiting: list[tuple[int, _Step]] = []  # a heap: the next seq first
         self.imported: list[int] = []  # case ids in the file's order, 0 until opened
@@ -133,12 +173,34 @@ class _Replay:
     def _add(self, position: int, raw: Any) -> None:
         _screen(raw, f"case {position}")
         replay = _CaseReplay(position, raw, self.refs)
-        if self.skip_existing:
-            key = (replay.values["office"].pk, replay.values["discovered_on"])
-            if key not in self.adding and replay.exists():
+        there = replay.already_there(self.before)
+        if there is not None and self.amend:
+            if there.pk in self.amended:
+                raise InterchangeError(
+                    f"the file holds {there.reference} twice", case=replay.name, field="reference"
+                )
+            steps = replay.continue_from(there, personal_data=self.personal_data)
+            self.amended[there.pk] = len(steps)
+            if not steps:  # nothing newer: the case must already be where the file says
+                replay.verify()
+                self.imported.append(there.pk)
                 return
-            self.adding.add(key)
-        steps = replay.steps()
+        else:
+            if self.skip_existing:
+                key = (replay.values["office"].pk, replay.values["discovered_on"])
+                if key not in self.adding and replay.exists():
+                    return
+                self.adding.add(key)
+            if there is not None and replay.same_case(there):
+                # Never twice: adding it again would make a second case of the same error.
+                raise InterchangeError(
+                    f"this case is already in this database as {there.reference}; import "
+                    "with --amend (amend=True) to add the file's newer actions to it, or with "
+                    "--skip-existing to leave it out",
+                    case=replay.name,
+                    field="reference",
+                )
+            steps = replay.steps()
         for step in steps:
             if step.seq in self.used:
                 case, item = self.used[step.seq]
@@ -168,6 +230,121 @@ class _Replay:
                 self.imported[replay.slot] = replay.case_pk
 
 
+_SECTIONS = (
+    "updates",
+    "parties",
+    "links",
+    "contacts",
+    "agreements",
+    "visits",
+    "letters",
+    "ledger",
+    "transitions",
+    "timeline",
+    "documents",
+)
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """A kind of action a case's list in the file holds, one item per action."""
+
+    section: str  # the case's list
+    item: str  # what a message calls one: "ledger item" (then its place, "ledger item 3")
+    replay: str  # the _CaseActions method that replays one
+    blame: str = ""  # the field to name when its service's error names none
+    # The fields that say which action it is, when an amendment matches the file's actions
+    # with the case's own (besides the kind, its place and `by`): fields that never change
+    # once the action is taken (an answer recorded later, a party's name edited later
+    # would not do).
+    same: tuple[str, ...] = ()
+    only: Callable[[Any], bool] | None = None  # which items of the list are actions
+
+
+def _hand_written(event: Any) -> bool:
+    """A 経過 line a service wrote is replayed with its action, not on its own."""
+    return isinstance(event, dict) and event.get("action", "") == ""
+
+
+# Each kind of action that stands on its own in a case; a new kind is one line here and its
+# method in actions.py (and its list in export.py). Updates, parties with their updates,
+# and contacts with their later answers are nested, and listed in _CaseReplay.actions.
+ACTIONS = (
+    _Kind("links", "link", "_link", same=("source", "target", "data_kind")),
+    _Kind(
+        "agreements",
+        "agreement",
+        "_agreement",
+        same=("payer", "amount", "form", "agreed_on", "party", "note"),
+    ),
+    _Kind(
+        "visits",
+        "visit",
+        "_visit",
+        same=("party", "visited_on", "place", "purpose", "handed_over", "collected"),
+    ),
+    _Kind("letters", "letter", "_letter", same=("party", "sent_on", "note")),
+    _Kind(
+        "ledger",
+        "ledger item",
+        "_posting",
+        same=("kind", "on", "owed", "holder", "party", "amount", "side", "method", "reason"),
+    ),
+    _Kind("transitions", "transition", "_transition", blame="step", same=("step", "on", "note")),
+    _Kind(
+        "timeline", "timeline entry", "_timeline", same=("on", "actor", "text"), only=_hand_written
+    ),
+    _Kind(
+        "documents",
+        "document",
+        "_document",
+        same=("kind", "fiscal_year", "number", "version", "dated", "party", "sha256"),
+    ),
+)
+_SAME = {
+    "opened": ("reported_on",),
+    "update": (),
+    "party": ("label",),
+    "party update": (),
+    "contact": ("agencies", "made_by", "contacted_on", "channel", "request"),
+    "contact answer": (),
+    "link correction": (),
+    "link excuse": (),
+    **{kind.item: kind.same for kind in ACTIONS},
+}
+
+
+@dataclass
+class _Action:
+    """One action of a case document: where it stands, what it is, and its replay."""
+
+    seq: int
+    item: str  # "ledger item 3"
+    kind: str  # "ledger item"
+    obj: Any
+    call: Callable[[], object]
+    blame: str
+
+
+def _first_difference(have: _Action, given: _Action) -> str | None:
+    """The first field in which the file's action is not the case's own, or None."""
+    if have.item != given.item:
+        return "seq"
+    if not isinstance(given.obj, dict) or given.obj.get("by") != have.obj.get("by"):
+        return "by"
+    same = _SAME[have.kind]
+    together = given.obj.get("answer_recorded") is None and have.obj.get("answer_recorded") is None
+    if have.kind == "contact" and together:
+        # Both say the answer (if any) came with the request: an answer the case does not
+        # have would otherwise have no action of its own to bring it. (A case whose answer
+        # came later has that answer as an action of its own, compared in its place.)
+        same = (*same, "answered_on", "answer")
+    for name in same:
+        if given.obj.get(name) != have.obj.get(name):
+            return name
+    return None
+
+
 @dataclass
 class _Step:
     seq: int
@@ -193,6 +370,7 @@ class _CaseReplay(_CaseActions):
         self.contacts: dict[int, AgencyContact] = {}
         self.links: dict[int, Misregistration] = {}
         self.postings: dict[int, list[LedgerEntry]] = {}  # seq → the entries it posted
+        self.timeline_after = 0  # 経過 lines up to this id were there before the import
         with self.at(""):
             municipality = refs.municipality(_text(raw, "municipality"))
             self.values = {
@@ -236,67 +414,137 @@ class _CaseReplay(_CaseActions):
 
     # -- steps ---------------------------------------------------------------------------
 
-    def steps(self) -> list[_Step]:
-        raw, steps = self.raw, []
+    def actions(self, raw: Any) -> list["_Action"]:
+        """The actions of a case document, in seq order, each with its replay."""
+        actions: list[_Action] = []
 
-        def add(item: str, obj: Any, action: Callable, blame: str = "") -> None:
+        def add(item: str, kind: str, obj: Any, action: Callable, blame: str = "") -> None:
             with self.at(item):
                 seq = _int(obj, "seq")
-            steps.append(_Step(seq, self, item, partial(action, obj), blame))
+            actions.append(_Action(seq, item, kind, obj, partial(action, obj), blame))
 
         with self.at(""):
-            sections = {
-                name: _list(raw, name)
-                for name in (
-                    "updates",
-                    "parties",
-                    "links",
-                    "contacts",
-                    "agreements",
-                    "visits",
-                    "letters",
-                    "ledger",
-                    "transitions",
-                    "timeline",
-                )
-            }
-        add("opened", self.opened, self._open)
+            sections = {name: _list(raw, name) for name in _SECTIONS}
+            opened = _value(raw, "opened")
+        add("opened", "opened", opened, self._open)
         for i, update in enumerate(sections["updates"], start=1):
-            add(f"update {i}", update, partial(self._update, i - 1))
+            add(f"update {i}", "update", update, partial(self._update, i - 1))
         for i, party in enumerate(sections["parties"], start=1):
-            add(f"party {i}", party, self._party_add, "label")
+            add(f"party {i}", "party", party, self._party_add, "label")
             with self.at(f"party {i}"):
                 party_updates = _list(party, "updates")
             for j, update in enumerate(party_updates, start=1):
-                add(f"party {i} update {j}", update, partial(self._party_update, party, j - 1))
+                item = f"party {i} update {j}"
+                add(item, "party update", update, partial(self._party_update, party, j - 1))
         for i, link in enumerate(sections["links"], start=1):
-            add(f"link {i}", link, self._link)
+            # The link itself is an action of ACTIONS; a correction or a manager's reason
+            # recorded after it is an action of its own.
             for part, action in (
                 ("correction", self._link_correction),
                 ("excuse", self._link_excuse),
             ):
                 later = _value(link, f"{part}_recorded", None) if isinstance(link, dict) else None
                 if later is not None:
-                    add(f"link {i} {part}", later, partial(action, link))
+                    add(f"link {i} {part}", f"link {part}", later, partial(action, link))
         for i, contact in enumerate(sections["contacts"], start=1):
-            add(f"contact {i}", contact, self._contact)
+            add(f"contact {i}", "contact", contact, self._contact)
             answer = _value(contact, "answer_recorded", None) if isinstance(contact, dict) else None
             if answer is not None:
-                add(f"contact {i} answer", answer, partial(self._answer, contact))
-        for i, agreement in enumerate(sections["agreements"], start=1):
-            add(f"agreement {i}", agreement, self._agreement)
-        for i, visit in enumerate(sections["visits"], start=1):
-            add(f"visit {i}", visit, self._visit)
-        for i, letter in enumerate(sections["letters"], start=1):
-            add(f"letter {i}", letter, self._letter)
-        for i, posting in enumerate(sections["ledger"], start=1):
-            add(f"ledger item {i}", posting, self._posting)
-        for i, transition in enumerate(sections["transitions"], start=1):
-            add(f"transition {i}", transition, self._transition, "step")
-        for i, event in enumerate(sections["timeline"], start=1):
-            if isinstance(event, dict) and event.get("action", "") == "":
-                add(f"timeline entry {i}", event, self._timeline)
-        return steps
+                add(f"contact {i} answer", "contact answer", answer, partial(self._answer, contact))
+        for kind in ACTIONS:
+            for i, obj in enumerate(sections[kind.section], start=1):
+                if kind.only is None or kind.only(obj):
+                    add(f"{kind.item} {i}", kind.item, obj, getattr(self, kind.replay), kind.blame)
+        return sorted(actions, key=lambda action: action.seq)
+
+    def steps(self, actions: "list[_Action] | None" = None) -> list[_Step]:
+        return [
+            _Step(a.seq, self, a.item, a.call, a.blame)
+            for a in (self.actions(self.raw) if actions is None else actions)
+        ]
+
+    # -- amending a case that is already here ----------------------------------------------
+
+    def already_there(self, before: int) -> Case | None:
+        """The case of the file's reference in its municipality, if the database had it
+        before the import began."""
+        reference = self.raw.get("reference")
+        if not isinstance(reference, str) or not before:  # no case was there: no query
+            return None
+        return (
+            Case.objects.filter(
+                reference=reference,
+                municipality=self.values["office"].municipality,
+                pk__lte=before,
+            )
+            .select_related("office", "created_by")
+            .first()
+        )
+
+    def same_case(self, case: Case) -> bool:
+        """Whether a case with the file's reference is the file's case: opened by the same
+        person at the same office about the same discovery."""
+        return (
+            case.office_id == self.values["office"].pk
+            and case.discovered_on == self.values["discovered_on"]
+            and case.created_by_id == self.opener.pk
+        )
+
+    def continue_from(self, case: Case, *, personal_data: bool) -> list[_Step]:
+        """The steps that amend `case` with this file: the file's actions after those the
+        case has already taken.
+
+        The case's own actions are read as an export of it would write them (with or
+        without personal data as the file is), in the order they were taken. They must be
+        the file's first actions, one for one: the same kind of item at the same place
+        ("ledger item 3"), by the same user, with the same identifying fields (_SAME).
+        The first that differs refuses the case, naming it; so does a case that has taken
+        more actions than the file holds. The remaining actions are newer: they replay."""
+        with self.at("", blame="reference"):
+            exporter = _CaseExport(case, personal_data=personal_data)
+            document = exporter.document()
+            for seq, (_, item) in enumerate(sorted(exporter.items, key=lambda i: i[0]), 1):
+                item["seq"] = seq
+        mine = self.actions(document)  # read only: these are never run
+        theirs = self.actions(self.raw)
+        for i, have in enumerate(mine):
+            if i >= len(theirs):
+                raise InterchangeError(
+                    f"the case in this database ({case.reference}) has taken "
+                    f"{len(mine)} actions, the file holds {len(theirs)}: the database is newer "
+                    f"than the file ({have.item}, by {have.obj.get('by')}, is not in the file)",
+                    case=self.name,
+                    field="reference",
+                )
+            given = theirs[i]
+            field = _first_difference(have, given)
+            if field is not None:
+                found = f"its action {i + 1} is {have.item} by {have.obj.get('by')}"
+                if field not in ("seq", "by"):
+                    found += f", with {field} {_quote(have.obj.get(field))}"
+                raise InterchangeError(
+                    f"does not continue the case in this database ({case.reference}): "
+                    f"{found}; nothing was changed",
+                    case=self.name,
+                    item=given.item,
+                    field=field,
+                )
+            made = exporter.made.get(id(have.obj))
+            if isinstance(made, AgencyContact):
+                self.contacts[given.seq] = made
+            elif isinstance(made, Misregistration):
+                self.links[given.seq] = made
+            elif made is not None:
+                self.postings[given.seq] = list(made)
+        self.case_pk = case.pk
+        self.timeline_after = (
+            TimelineEvent.objects.filter(case=case)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+            or 0
+        )
+        return self.steps(theirs[len(mine) :])
 
     # -- the check -----------------------------------------------------------------------
 
@@ -330,7 +578,9 @@ class _CaseReplay(_CaseActions):
                 wanted.setdefault(key, []).append(flag)
         if not wanted:
             return
-        for event in TimelineEvent.objects.filter(case=case).order_by("id"):
+        for event in TimelineEvent.objects.filter(case=case, id__gt=self.timeline_after).order_by(
+            "id"
+        ):
             flags = wanted.get((event.action, event.occurred_on.isoformat(), event.text))
             if flags:
                 flag = flags.pop(0)

@@ -11,7 +11,8 @@ from cases.scoping import membership_of
 from cases.services import CASE_FIELDS, PARTY_FIELDS
 
 FORMAT = "tadasu-cases"
-VERSION = 1
+VERSION = 2  # 2: issued documents (`documents`) and the `pdfs` header
+READABLE = (1, 2)  # a version 1 file has no documents and imports as it always did
 
 
 class InterchangeError(Exception):
@@ -37,9 +38,12 @@ def check_header(document: Any) -> None:
     """A case file of this format and version, with a list of cases."""
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise InterchangeError(f'not a Tadasu case file (expected "format": "{FORMAT}")')
-    if document.get("version") != VERSION:
+    version = document.get("version")
+    if isinstance(version, bool) or version not in READABLE:
         raise InterchangeError(
-            f"version {_quote(document.get('version'))} is not supported (expected {VERSION})"
+            f"version {_quote(version)} is not supported (expected "
+            + " or ".join(str(v) for v in READABLE)
+            + ")"
         )
     if not isinstance(document.get("cases"), list):
         raise InterchangeError('"cases" must be a list')

@@ -28,7 +28,7 @@ from django.conf import settings
 
 from .rules import InterchangeError, check_header
 
-_HEADER = ("format", "version")
+_HEADER = ("format", "version", "personal_data")
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,11 @@ class Limits:
     string: int = 100_000  # characters of one string (or key)
     items: int = 100_000  # items of one array inside a case, or keys of one object
     case_values: int = 500_000  # values (strings, numbers, arrays, objects) in one case
+    # A document's PDF in base64 ("pdf"), the one string allowed past `string`: 20 MB of
+    # PDF each (documents.services.PDF_MAX_BYTES), and 48 MB of PDF in one case, which the
+    # second pass holds in memory with the case.
+    pdf_chars: int = 27_962_028  # 4 * ceil(20 MiB / 3)
+    case_pdf_chars: int = 67_108_864  # 48 MiB of PDF in base64
 
     @property
     def file_bytes(self) -> int:
@@ -56,6 +61,11 @@ class NotJSONError(Exception):
 
 def read_cases(file: BinaryIO) -> Iterator[Any]:
     """The cases of a case file, one at a time, once its header has been checked."""
+    return read_file(file)[1]
+
+
+def read_file(file: BinaryIO) -> tuple[dict, Iterator[Any]]:
+    """The header of a case file (checked) and its cases, one at a time."""
     if not file.seekable():
         # A pipe (/dev/stdin) cannot be read twice: the passes read a copy on disk.
         copy = tempfile.TemporaryFile()  # noqa: SIM115  # closed with the cases it yields
@@ -77,7 +87,7 @@ def read_cases(file: BinaryIO) -> Iterator[Any]:
             raise refused from refused.__cause__
     check_header(header)
     file.seek(0)
-    return _cases(file, parser)
+    return header, _cases(file, parser)
 
 
 def _cases(file: BinaryIO, parser: Any) -> Iterator[Any]:
@@ -131,6 +141,7 @@ def _header(file: BinaryIO, parser: Any) -> Any:
     builder = ijson.ObjectBuilder()
     stack: list[_Open] = []
     case_values = 0
+    pdf = _PdfBudget()
     with _not_json():
         for event, value in parser.basic_parse(file, use_float=True):
             if event in ("end_map", "end_array"):
@@ -165,12 +176,17 @@ def _header(file: BinaryIO, parser: Any) -> Any:
                         raise _refused("an array has more than {} items", LIMITS.items, stack)
                 if stack[0].key == "cases":
                     case_values = 0 if depth == 2 else case_values + 1
+                    if depth == 2:
+                        pdf.chars = 0
                     if case_values > LIMITS.case_values:
                         raise _refused(
                             "a case holds more than {} values", LIMITS.case_values, stack
                         )
             if event == "string":
-                _check_string(value, stack)
+                if stack and stack[-1].key == "pdf" and stack[-1].is_map and depth > 2:
+                    pdf.check(value, stack)
+                else:
+                    _check_string(value, stack)
             if event in ("start_map", "start_array"):
                 if depth >= LIMITS.depth:
                     raise _refused(
@@ -182,6 +198,24 @@ def _header(file: BinaryIO, parser: Any) -> Any:
             if fed:
                 builder.event(event, value)
     return builder.value
+
+
+class _PdfBudget:
+    """The PDF characters of the case being read."""
+
+    def __init__(self):
+        self.chars = 0
+
+    def check(self, value: str, stack: list[_Open]) -> None:
+        if len(value) > LIMITS.pdf_chars:
+            raise _refused("a PDF is longer than {} characters of base64", LIMITS.pdf_chars, stack)
+        self.chars += len(value)
+        if self.chars > LIMITS.case_pdf_chars:
+            raise _refused(
+                "the PDFs of a case are longer than {} characters of base64",
+                LIMITS.case_pdf_chars,
+                stack,
+            )
 
 
 def _check_string(value: str, stack: list[_Open]) -> None:

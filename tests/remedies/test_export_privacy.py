@@ -97,6 +97,7 @@ def test_an_export_to_a_file_is_audited_in_the_citys_trail(demo, tmp_path):
         "municipality": "401005",
         "cases": 3,
         "personal_data": False,
+        "pdfs": False,
         "destination": str(path.resolve()),
         "selection": "all",
         "via": "command",

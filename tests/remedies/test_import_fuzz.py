@@ -2,7 +2,9 @@
 InterchangeError, writing nothing — never another exception, never half a file; and the
 same file read as a stream (import_case_file) comes to the same end."""
 
+import base64
 import copy
+import hashlib
 import io
 import json
 import os
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 from cases.models import AuditEntry, Case, Party, TimelineEvent
 from remedies.demo import _organisations, _users
 from remedies.interchange import InterchangeError, import_case_file, import_cases
-from remedies.models import LedgerEntry
+from remedies.models import Document, LedgerEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -50,9 +52,51 @@ def _paths(node, prefix=()):
 PATHS = list(_paths(DEMO))
 
 
+def _with_a_document() -> dict:
+    """The demo file with an issued letter (and its PDF) in its last case."""
+    document = copy.deepcopy(DEMO)
+    pdf = b"%PDF-1.4\n% a letter\n%%EOF\n"
+    seqs = (_at(document, path) for path in _paths(document) if path[-1] == "seq")
+    last = max(seq for seq in seqs if isinstance(seq, int))
+    document["cases"][-1]["documents"] = [
+        {
+            "seq": last + 1,
+            "by": "staff",
+            "kind": "apology",
+            "fiscal_year": 2022,
+            "number": 1,
+            "number_text": "第1号",
+            "version": 1,
+            "dated": "2023-03-20",
+            "party": "C氏",
+            "approved_by": None,
+            "sha256": hashlib.sha256(pdf).hexdigest(),
+            "pdf": base64.b64encode(pdf).decode(),
+        }
+    ]
+    return document
+
+
+def _at(node, path):
+    for key in path:
+        node = node[key]
+    return node
+
+
+WITH_DOCUMENT = _with_a_document()
+DOCUMENT_PATHS = [
+    path
+    for path in _paths(WITH_DOCUMENT)
+    if path[:3] == ("cases", len(DEMO["cases"]) - 1, "documents")
+]
+
+
 def _counts():
     with scopes_disabled():
-        return [m.objects.count() for m in (Case, Party, TimelineEvent, LedgerEntry, AuditEntry)]
+        return [
+            m.objects.count()
+            for m in (Case, Party, TimelineEvent, LedgerEntry, AuditEntry, Document)
+        ]
 
 
 @pytest.fixture
@@ -69,7 +113,27 @@ def reference_data(db):
 )
 @given(path=st.sampled_from(PATHS), value=JUNK)
 def test_a_damaged_case_file_imports_whole_or_not_at_all(reference_data, path, value):
-    document = copy.deepcopy(DEMO)
+    _damaged(DEMO, path, value)
+
+
+@settings(
+    max_examples=int(os.environ.get("TADASU_FUZZ_EXAMPLES_IMPORT", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(path=st.sampled_from(DOCUMENT_PATHS), value=JUNK)
+def test_a_damaged_document_entry_imports_whole_or_not_at_all(reference_data, path, value):
+    _damaged(WITH_DOCUMENT, path, value)
+
+
+def test_the_document_file_imports_undamaged(reference_data):
+    with scopes_disabled():
+        assert len(import_cases(copy.deepcopy(WITH_DOCUMENT))) == 3
+        assert Document.objects.get().sha256 == WITH_DOCUMENT["cases"][-1]["documents"][0]["sha256"]
+
+
+def _damaged(original: dict, path: tuple, value) -> None:
+    document = copy.deepcopy(original)
     node = document
     for key in path[:-1]:
         node = node[key]

@@ -104,8 +104,8 @@ def test_a_number_with_a_fraction_is_refused_as_json_loads_read_it(tmp_path, dem
             {"format": "something-else"},
             'not a Tadasu case file (expected "format": "tadasu-cases")',
         ),
-        ({"version": 2}, "version 2 is not supported (expected 1)"),
-        ({"version": [1]}, "version [1] is not supported (expected 1)"),
+        ({"version": 3}, "version 3 is not supported (expected 1 or 2)"),
+        ({"version": [1]}, "version [1] is not supported (expected 1 or 2)"),
         ({"cases": {"0": {}}}, '"cases" must be a list'),
     ],
 )

@@ -100,7 +100,7 @@ def test_export_holds_no_database_ids_or_creation_times(demo_file):
                 yield from keys(value)
 
     assert {"id", "pk", "created_at", "updated_at", "at"}.isdisjoint(set(keys(demo_file)))
-    assert demo_file["format"] == "tadasu-cases" and demo_file["version"] == 1
+    assert demo_file["format"] == "tadasu-cases" and demo_file["version"] == 2
 
 
 def _worked_case(world) -> None:
@@ -393,8 +393,10 @@ def test_a_missing_office_is_named_before_anything_is_written(demo_file):
 def test_a_file_of_another_format_is_refused():
     with pytest.raises(InterchangeError, match="not a Tadasu case file"):
         import_cases({"format": "something-else", "version": 1, "cases": []})
-    with pytest.raises(InterchangeError, match="version 2 is not supported"):
-        import_cases({"format": "tadasu-cases", "version": 2, "cases": []})
+    with pytest.raises(InterchangeError, match="version 3 is not supported"):
+        import_cases({"format": "tadasu-cases", "version": 3, "cases": []})
+    with pytest.raises(InterchangeError, match="version true is not supported"):
+        import_cases({"format": "tadasu-cases", "version": True, "cases": []})
 
 
 # ---- the commands ------------------------------------------------------------------------

@@ -32,6 +32,12 @@ class Command(BaseCommand):
             help="also write each person's phone number, address, bank and cashless "
             "account (the audit entry says so)",
         )
+        parser.add_argument(
+            "--with-pdfs",
+            action="store_true",
+            help="also write the PDF of each issued document (base64); the letters name "
+            "people and their addresses, so this needs --with-personal-data",
+        )
 
     def handle(
         self,
@@ -39,8 +45,14 @@ class Command(BaseCommand):
         references: list[str],
         output: str | None,
         with_personal_data: bool,
+        with_pdfs: bool,
         **options,
     ) -> None:
+        if with_pdfs and not with_personal_data:
+            raise CommandError(
+                "--with-pdfs needs --with-personal-data: the documents name people and "
+                "their addresses."
+            )
         # Cross-tenant by nature: an export may span municipalities.
         with scopes_disabled():
             cases = None
@@ -50,7 +62,7 @@ class Command(BaseCommand):
                 if missing:
                     raise CommandError(f"No case has the reference {', '.join(missing)}.")
             try:
-                document = export_cases(cases, personal_data=with_personal_data)
+                document = export_cases(cases, personal_data=with_personal_data, pdfs=with_pdfs)
             except InterchangeError as error:
                 raise CommandError(str(error)) from error
         text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
@@ -63,6 +75,7 @@ class Command(BaseCommand):
                 personal_data=with_personal_data,
                 destination=destination,
                 references=references,
+                pdfs=with_pdfs,
             )
 
         if not output:
@@ -74,8 +87,9 @@ class Command(BaseCommand):
             audit(str(path.resolve()))
             stream.write(text)
         what = "with" if with_personal_data else "without"
+        pdfs = ", with the PDFs of issued documents" if with_pdfs else ""
         self.stderr.write(
-            f"{len(document['cases'])} case(s) written to {output} ({what} personal data)."
+            f"{len(document['cases'])} case(s) written to {output} ({what} personal data{pdfs})."
         )
 
 

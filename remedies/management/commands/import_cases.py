@@ -3,7 +3,7 @@ from django_scopes import scopes_disabled
 
 from cases.audit_verify import checkpoint_after_bulk_job
 from cases.models import Case
-from remedies.interchange import InterchangeError, NotJSONError, import_case_file
+from remedies.interchange import InterchangeError, NotJSONError, import_file
 from remedies.tasks import case_import_enqueue
 
 _BATCH = 500  # cases listed per query once the import is done
@@ -23,15 +23,24 @@ class Command(BaseCommand):
             help="leave out a case whose office and discovery date are already recorded",
         )
         parser.add_argument(
+            "--amend",
+            action="store_true",
+            help="a case whose reference is already in the database takes the file's "
+            "actions that are newer than its own (its own must be the file's first ones); "
+            "without it, a case that is already here is refused",
+        )
+        parser.add_argument(
             "--background",
             action="store_true",
             help="queue the import as a job for the job workers (remedies/tasks.py) and return",
         )
 
-    def handle(self, *args, file: str, skip_existing: bool, background: bool, **options) -> None:
+    def handle(
+        self, *args, file: str, skip_existing: bool, amend: bool, background: bool, **options
+    ) -> None:
         if background:
             try:
-                job = case_import_enqueue(path=file, skip_existing=skip_existing)
+                job = case_import_enqueue(path=file, skip_existing=skip_existing, amend=amend)
             except OSError as error:
                 raise CommandError(f"{file}: {error.strerror}") from error
             self.stdout.write(f"Job {job.pk} queued: a job worker imports {file}.")
@@ -40,14 +49,19 @@ class Command(BaseCommand):
         # take more memory than a server may have to spare.
         try:
             with open(file, "rb") as stream:
-                imported = import_case_file(stream, skip_existing=skip_existing)
+                outcome = import_file(stream, skip_existing=skip_existing, amend=amend)
         except OSError as error:
             raise CommandError(f"{file}: {error.strerror}") from error
         except NotJSONError as error:
             raise CommandError(f"{file}: not a JSON file in UTF-8 ({error})") from error
         except InterchangeError as error:
             raise CommandError(f"{file}: {error}\nNothing was imported.") from error
-        self.stdout.write(self.style.SUCCESS(f"Imported {len(imported)} case(s)."))
+        imported, amended = outcome.cases, outcome.amended
+        created = len(imported) - len(amended)
+        message = f"Imported {created} case(s)."
+        if amend:
+            message += f" Amended {len(amended)} case(s)."
+        self.stdout.write(self.style.SUCCESS(message))
         self.stdout.write(checkpoint_after_bulk_job())
         with scopes_disabled():
             for start in range(0, len(imported), _BATCH):
@@ -58,4 +72,7 @@ class Command(BaseCommand):
                 found = {pk: row for pk, *row in rows}
                 for pk in batch:
                     reference, office, discovered_on = found[pk]
-                    self.stdout.write(f"  {reference}  {office}  {discovered_on}")
+                    line = f"  {reference}  {office}  {discovered_on}"
+                    if pk in amended:
+                        line += f"  amended: {amended[pk]} newer action(s)"
+                    self.stdout.write(line)
