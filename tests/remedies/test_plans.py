@@ -74,6 +74,8 @@ def _excess_case(world, *, by=None, office=None, contractor=None, excess=15000):
             target=c,
             data_kind=DataKind.CASHLESS_ACCOUNT,
             paid_through=True,
+            # Corrected at once: closing needs every link corrected (cases/links.py).
+            corrected_on=TODAY - timedelta(days=195),
         )
         agency, _ = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
         on = TODAY - timedelta(days=190)
