@@ -215,8 +215,25 @@ def _money(entries: list[LedgerEntry]) -> dict:
     def total(*kinds: str) -> int:
         return sum(e.delta for e in entries if e.kind in kinds)
 
+    def corrections(sign: int) -> list[dict]:
+        # The national system's correction, still standing: +1 the points withdrawn from
+        # this person, −1 those granted to them.
+        return [
+            {"on": e.on.isoformat(), "amount": abs(e.delta)}
+            for e in entries
+            if e.kind == EntryKind.NATIONAL_CORRECTION
+            and e.delta * sign > 0
+            and e.pk not in reversed_ids
+        ]
+
+    withdrawn, restored = corrections(+1), corrections(-1)
     return {
         "misallocated": total(EntryKind.MISALLOCATION),
+        # Corrections by the national system (国による是正): no one's payment or cost.
+        "withdrawn": sum(c["amount"] for c in withdrawn),
+        "restored": sum(c["amount"] for c in restored),
+        "corrections_withdrawn": withdrawn,
+        "corrections_restored": restored,
         "paid": -total(EntryKind.PAYMENT, EntryKind.REGRANT),
         "collected": total(EntryKind.COLLECTION),
         "written_off": total(EntryKind.WRITE_OFF),
@@ -318,7 +335,17 @@ def masked_parties(case: Case) -> list[dict]:
                 "apologised": b.party.pk in apologised,
                 "balance": b.amount,
                 "status": b.status,
-                **{k: money[k] for k in ("misallocated", "paid", "collected", "written_off")},
+                **{
+                    k: money[k]
+                    for k in (
+                        "misallocated",
+                        "paid",
+                        "collected",
+                        "written_off",
+                        "withdrawn",
+                        "restored",
+                    )
+                },
             }
         )
     return people
