@@ -460,9 +460,7 @@ def letter_delivery_record(
         raise RemedyError(_("Choose how the letter was sent."), field="delivery")
     sent_on = _required_date(case, sent_on, "sent_on")
     if sent_on < letter.document.dated:
-        raise RemedyError(
-            _("A letter cannot be sent before the date it bears."), field="sent_on"
-        )
+        raise RemedyError(_("A letter cannot be sent before the date it bears."), field="sent_on")
     before = {"sent_on": letter.sent_on.isoformat(), "delivery": letter.delivery}
     letter.sent_on, letter.delivery = sent_on, delivery
     letter.save(update_fields=["sent_on", "delivery"])

@@ -232,7 +232,5 @@ class Renderer(DocumentRenderer):
         lines = [self.t(f"費用負担（支払額から回収額を差し引いた額）：{borne}", "indent")]
         restored = sum(p.get("restored", 0) for p in people)
         if restored:
-            lines.append(
-                self.t(f"国による是正：{yen(restored)}（費用負担なし）", "indent")
-            )
+            lines.append(self.t(f"国による是正：{yen(restored)}（費用負担なし）", "indent"))
         return [table, *notes, self.spacer(2), *lines]
