@@ -49,7 +49,7 @@ def test_load_demo_is_idempotent(demo):
     before = _counts()
     call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert _counts() == before
-    assert before[2] == 3
+    assert before[2] == 4  # the story's three cases and the national correction
 
 
 def test_load_demo_refuses_without_debug(settings):
