@@ -632,39 +632,14 @@ def ledger_post_national_correction(
         )
     note = (note or "").strip()
     group = uuid.uuid4()
-    sides = [(holder, amount), (owed, -amount)]
-    before = {party.pk: balance_of(party) for party, _ in sides}
+    # Each row with its own audit entry (every ledger row is named by one), both in this
+    # transaction: the pair is one action, and one 経過 line tells it.
     entries = [
-        LedgerEntry.objects.create(
-            case=case,
-            party=party,
-            kind=EntryKind.NATIONAL_CORRECTION,
-            delta=delta,
-            on=on,
-            note=note,
-            group=group,
-            created_by=by,
+        _post(
+            case, party, EntryKind.NATIONAL_CORRECTION, delta, on=on, by=by, note=note, group=group
         )
-        for party, delta in sides
+        for party, delta in ((holder, amount), (owed, -amount))
     ]
-    # One audit entry for the pair (the action is one), written before the totals move:
-    # every path takes the audit head before a city's total row (see _post).
-    audit_log(
-        f"tadasu.ledger.{EntryKind.NATIONAL_CORRECTION}",
-        by=by,
-        case=case,
-        obj=entries[0],
-        data={
-            "holder": holder.label,
-            "owed": owed.label,
-            "amount": amount,
-            "entries": [e.pk for e in entries],
-        },
-    )
-    for entry in entries:
-        _keep_total(
-            case, kind=entry.kind, side="", delta=entry.delta, before=before[entry.party_id]
-        )
     with translation.override("ja"):
         text = _(
             "The national points system corrected the error: %(amount)s in points was "

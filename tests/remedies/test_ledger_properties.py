@@ -3,10 +3,11 @@
 A Hypothesis state machine builds a small case (2–4 people, a misregistration link, the
 cause and prevention recorded) and then posts misallocations, payments, collections in
 instalments, regrants, corrections by the national system, write-offs, reversals, visits,
-letters (recorded by hand or issued as お詫び状), agency answers, agreements and every stage step, as staff, manager or contractor, with amounts from the absurd to the
-real. The test keeps its own model of the case and predicts, before every call, whether the
-service must accept it or refuse it, and how (what is allowed is written from DESIGN.md; where
-several refusals apply, which one is given follows the order the services check in):
+letters (recorded by hand or issued as お詫び状), agency answers, agreements and every
+stage step, as staff, manager or contractor, with amounts from the absurd to the real. The
+test keeps its own model of the case and predicts, before every call, whether the service
+must accept it or refuse it, and how (what is allowed is written from DESIGN.md; where several
+refusals apply, which one is given follows the order the services check in):
 
 - denied   — PermissionDenied (the role or the stage does not allow it);
 - conflict — RemedyError(conflict=True) (the form was stale);
