@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
-from cases.models import Agency, Case, Party, Role, User
+from cases.models import Agency, Case, Party, Role, TimelineEvent, User
 from cases.services import (
     actor_of,
     add_timeline,
@@ -426,13 +426,13 @@ def letter_for_issued_document(document: Document, *, by: User) -> ApologyLetter
         document=document,
         created_by=by,
     )
-    with translation.override("ja"):
-        text = _("Issued an apology letter to %(party)s.") % {"party": document.party.label}
+    # The 経過 tells the apology, not the issuing (bookkeeping, in the audit trail): the
+    # letter went to the person, on its date until staff record when it actually went.
     add_timeline(
         document.case,
         on=document.dated,
         actor=actor_of(by),
-        text=text,
+        text=_letter_line(document.party, ""),
         action="letter.issued",
         by=by,
     )
@@ -444,6 +444,18 @@ def letter_for_issued_document(document: Document, *, by: User) -> ApologyLetter
         data={"party": document.party.label, "number": document_number(document)},
     )
     return letter
+
+
+def _letter_line(party: Party, delivery: str) -> str:
+    """The 経過 line of an issued letter: sent (until staff say how), posted or handed."""
+    with translation.override("ja"):
+        if delivery == Delivery.HAND:
+            text = _("Handed the apology letter to %(party)s.")
+        elif delivery == Delivery.POST:
+            text = _("Sent the apology letter to %(party)s by post.")
+        else:
+            text = _("Sent an apology letter to %(party)s.")
+        return text % {"party": party.label}
 
 
 @transaction.atomic
@@ -462,15 +474,29 @@ def letter_delivery_record(
     if sent_on < letter.document.dated:
         raise RemedyError(_("A letter cannot be sent before the date it bears."), field="sent_on")
     before = {"sent_on": letter.sent_on.isoformat(), "delivery": letter.delivery}
+    # The letter's 経過 line, written when it was issued, moves to the day it went and says
+    # how: one line per letter (a line of a letter issued before this existed is added).
+    line = (
+        TimelineEvent.objects.select_for_update()
+        .filter(
+            case=case,
+            action="letter.issued",
+            occurred_on=letter.sent_on,
+            text=_letter_line(letter.party, letter.delivery),
+        )
+        .order_by("id")
+        .first()
+    )
     letter.sent_on, letter.delivery = sent_on, delivery
     letter.save(update_fields=["sent_on", "delivery"])
-    with translation.override("ja"):
-        if delivery == Delivery.HAND:
-            text = _("Handed the apology letter to %(party)s.")
-        else:
-            text = _("Sent the apology letter to %(party)s by post.")
-        text = text % {"party": letter.party.label}
-    add_timeline(case, on=sent_on, actor=actor_of(by), text=text, action="letter.delivered", by=by)
+    text = _letter_line(letter.party, delivery)
+    if line is None:
+        line = add_timeline(
+            case, on=sent_on, actor=actor_of(by), text=text, action="letter.issued", by=by
+        )
+    else:
+        line.occurred_on, line.text = sent_on, text
+        line.save(update_fields=["occurred_on", "text"])
     audit_log(
         "tadasu.letter.delivered",
         by=by,
@@ -482,6 +508,7 @@ def letter_delivery_record(
             "before": before,
             "sent_on": sent_on.isoformat(),
             "delivery": delivery,
+            "timeline_event": line.pk,
         },
     )
     return letter

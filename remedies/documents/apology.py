@@ -45,10 +45,11 @@ HANDED = {
 
 
 def build(*, case: Case, party: Party, **_) -> dict:
-    return {
-        "case": frozen.case_data(case),
-        "party": frozen.party_data(party),
-    }
+    case_data = frozen.case_data(case)
+    # A letter prints no 経過, and leaving it out keeps each letter independent of the
+    # others: issuing one writes the case a 経過 line (the apology, services.py).
+    case_data.pop("timeline", None)
+    return {"case": case_data, "party": frozen.party_data(party)}
 
 
 def read_ahead(targets: list[tuple[Case, Party]]) -> None:

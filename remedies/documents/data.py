@@ -90,7 +90,8 @@ _reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
 def reuse_case_data() -> Iterator[None]:
     """Within a bulk issue (letters to every person of some cases) read each case's data
     once, and people's data in batches (read_parties). Issuing a document changes nothing
-    that data holds: the 経過 line it writes is bookkeeping, outside the story."""
+    that data holds, but for an お詫び状's 経過 line (the apology), which no letter prints
+    (apology.build leaves the 経過 out)."""
     token = _reused.set({})
     try:
         yield

@@ -62,10 +62,11 @@ def test_issuing_the_letters_on_the_page_lets_the_case_close_with_nothing_else(
             ("D氏", DATED, ""),
         ]
         assert all(lt.document.kind == DocumentKind.APOLOGY for lt in letters)
+        # The 経過 tells the apology (not the issuing, which is bookkeeping).
         lines = TimelineEvent.objects.filter(case=case, action="letter.issued")
-        assert sorted(lines.values_list("text", flat=True)) == [
-            "C氏あてのお詫び状を発行。",
-            "D氏あてのお詫び状を発行。",
+        assert sorted(lines.values_list("occurred_on", "text")) == [
+            (DATED, "C氏にお詫び状を送付。"),
+            (DATED, "D氏にお詫び状を送付。"),
         ]
     assert _close_blockers(case) == []
     with tenant_scope(world.manager):
@@ -123,11 +124,21 @@ def test_the_sending_date_is_recorded_on_the_issued_letter(client, world, visiti
         letter.refresh_from_db()
         assert (letter.sent_on, letter.delivery) == (date(2023, 3, 3), Delivery.HAND)
         assert ApologyLetter.objects.filter(party=c).count() == 1
-        line = TimelineEvent.objects.get(case=case, action="letter.delivered")
+        # The letter's one 経過 line moved to the day it was handed over, and says so.
+        [line] = TimelineEvent.objects.filter(case=case, action="letter.issued")
         assert (line.occurred_on, line.text) == (date(2023, 3, 3), "C氏にお詫び状を手渡し。")
         audit = AuditEntry.objects.get(action="tadasu.letter.delivered")
         assert audit.data["before"] == {"sent_on": "2023-03-01", "delivery": ""}
         assert audit.data["delivery"] == "hand"
+        assert audit.data["timeline_event"] == line.pk
+    # Corrected afterwards: still one line, moved again.
+    client.post(url, {"delivery": Delivery.POST, "sent_on": "2023-03-04"})
+    with scopes_disabled():
+        lines = TimelineEvent.objects.filter(case=case, action="letter.issued")
+        assert list(lines.values_list("occurred_on", "text")) == [
+            (date(2023, 3, 4), "C氏にお詫び状を郵送。")
+        ]
+    client.post(url, {"delivery": Delivery.HAND, "sent_on": "2023-03-03"})
     page = client.get(f"/cases/{case.reference}/").content.decode()
     assert "手渡し" in page.split('id="visits"')[1].split("</section>")[0]
     # The documents list says it too, beside the letter.
