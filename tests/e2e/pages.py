@@ -20,6 +20,7 @@ class Facts:
     entry_id: int  # a ledger entry of the open case
     sheet_id: int  # the demo's reception sheet (receptions/demo_receptions.csv)
     reception_id: int  # its first reception
+    letter_id: int  # the apology record of the お詫び状 issued to A氏 on the open case
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ PAGES: list[MainPage] = [
     MainPage("agreement", "staff", lambda f: _case(f, "agreements/new/"), submit_empty="保存"),
     MainPage("visit", "contractor", lambda f: _case(f, "visits/new/"), submit_empty="保存"),
     MainPage("apology letter", "staff", lambda f: _case(f, "letters/new/"), submit_empty="保存"),
+    MainPage("apology letter sent", "staff", lambda f: _case(f, f"letters/{f.letter_id}/sent/")),
     *[
         MainPage(f"ledger: {kind}", user, lambda f, k=kind: _case(f, f"ledger/{k}/new/"), "保存")
         for kind, user in (
@@ -67,6 +69,7 @@ PAGES: list[MainPage] = [
             ("payment", "staff"),
             ("collection", "staff"),
             ("regrant", "staff"),
+            ("national_correction", "staff"),
             ("write_off", "manager"),
         )
     ],

@@ -122,7 +122,9 @@ def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, w
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/dashboard/").status_code == 200
             counts.append(len(queries))
-    assert scratch[0] == scratch[1] <= 22, scratch
+    # 23: the corrections by the national system are one query of their own (a small
+    # partial index), apart from the per-contractor totals of the costs.
+    assert scratch[0] == scratch[1] <= 23, scratch
     assert served[0] == served[1] < scratch[0], served
 
 
