@@ -40,7 +40,7 @@ class CasesConfig(AppConfig):
 
         # Attachments: a section at the foot of the case page (after the documents).
         from . import sections
-        from .attachments import attachments_section
+        from .attachments.views import attachments_section
 
         sections.register(
             sections.Section(

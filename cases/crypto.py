@@ -120,7 +120,9 @@ class EncryptedJSONField(EncryptedTextField):
         return value
 
     def value_to_string(self, obj):
-        return json.dumps(self.value_from_object(obj), ensure_ascii=False)
+        # The document itself, as Django's own JSONField does, so that a serialized row
+        # (a backup, cases/backup.py) loads back as the same document and not as its text.
+        return self.value_from_object(obj)
 
 
 class EncryptedBinaryField(models.BinaryField):

@@ -580,13 +580,14 @@ class AuditHead(models.Model):
         return f"{self.chain}#{self.seq} {self.last_mac[:12]}"
 
 
-# --- Attachments (cases/attachments.py holds the service and views) ------------------------
+# --- Attachments (cases/attachments/: services, forms, views) -----------------------------
 
 
 def _attachment_storage():
-    from .storage import AttachmentStorage
+    # Named by migration 0005; the storage is the "attachments" alias of STORAGES.
+    from .storage import attachments
 
-    return AttachmentStorage()
+    return attachments()
 
 
 def _attachment_stored_name(instance: "Attachment", filename: str) -> str:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import attachments, views
+from . import views
+from .attachments import views as attachments
 
 app_name = "cases"
 
@@ -21,7 +22,7 @@ urlpatterns = [
         views.timeline_publish,
         name="timeline_publish",
     ),
-    # Attachments (cases/attachments.py): upload, and the only way a stored file goes out.
+    # Attachments (cases/attachments/views.py): upload, and the only way a stored file goes out.
     path("<str:ref>/attachments/new/", attachments.attachment_new, name="attachment_new"),
     path(
         "<str:ref>/attachments/<int:attachment_id>/",

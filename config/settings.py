@@ -5,6 +5,7 @@ Without DATABASE_URL the embedded SQLite file under var/ is used.
 """
 
 import contextlib
+import json
 import os
 import secrets
 from collections.abc import Callable
@@ -47,6 +48,19 @@ def env_int(name: str, default: int, *, minimum: int = 1) -> int:
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}.")
     return number
+
+
+def env_json(name: str, default: dict) -> dict:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        parsed = json.loads(value)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {error}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object.")
+    return parsed
 
 
 def _development_file(name: str, make: Callable[[], bytes]) -> Path:
@@ -263,13 +277,36 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
 
-# --- Storages: Django's defaults, plus where audit checkpoints are written -----------------
+# --- Storages: files, and where audit checkpoints are written ----------------------------
+# Documents (issued PDFs), attachments (scans) and uploaded reception sheets each have an
+# alias, encrypted by cases/storage.py whatever the backend. By default each is a folder under
+# TADASU_FILES_DIR (owner-only). On several machines, point them at shared object storage:
+#   TADASU_FILES_BACKEND=cases.storage_s3.EncryptedS3Storage
+#   TADASU_FILES_OPTIONS='{"bucket_name": "tadasu-files", "endpoint_url": "https://…"}'
+# (django-storages' S3Storage options; credentials from its AWS_* variables). Each alias then
+# keeps its files under its own prefix ("location") of the bucket.
+FILES_DIR = Path(env_str("TADASU_FILES_DIR", str(VAR_DIR)))
+TADASU_FILES_BACKEND = env_str("TADASU_FILES_BACKEND", "cases.storage.EncryptedFileSystemStorage")
+TADASU_FILES_OPTIONS = env_json("TADASU_FILES_OPTIONS", {})
+# An installation from before the aliases kept attachments at TADASU_ATTACHMENT_DIR.
+TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(FILES_DIR / "attachments")))
+
+
+def _files(alias: str, folder: Path) -> dict:
+    if TADASU_FILES_BACKEND == "cases.storage.EncryptedFileSystemStorage":
+        return {"BACKEND": TADASU_FILES_BACKEND, "OPTIONS": {"location": str(folder)}}
+    return {"BACKEND": TADASU_FILES_BACKEND, "OPTIONS": {**TADASU_FILES_OPTIONS, "location": alias}}
+
+
 # A checkpoint is never overwritten (cases/audit_verify.py); in production point
 # TADASU_AUDIT_CHECKPOINT_STORAGE at a storage class the database's administrators cannot
 # write to, e.g. django-storages' S3 storage on a bucket with object lock.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "documents": _files("documents", FILES_DIR / "documents"),
+    "attachments": _files("attachments", TADASU_ATTACHMENT_DIR),
+    "uploads": _files("uploads", FILES_DIR / "uploads"),
     "audit_checkpoints": {
         "BACKEND": env_str(
             "TADASU_AUDIT_CHECKPOINT_STORAGE", "django.core.files.storage.FileSystemStorage"
@@ -308,11 +345,10 @@ DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "tadasu@localhost")
 # Links in mail need the address users reach Tadasu at; no request exists to derive it.
 TADASU_SITE_URL = env_str("TADASU_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
-# --- Attachments (cases/attachments.py) ---------------------------------------------------
+# --- Attachments (cases/attachments/) ----------------------------------------------------
 # Scans kept with a case (signed receipts, agencies' answers) hold personal data: their bytes
-# live outside STATIC_ROOT and every URL space, under random names, and leave only through the
+# live in the "attachments" storage above, under random names, and leave only through the
 # access-checked download view. TADASU_ATTACHMENT_MAX_MB bounds one file.
-TADASU_ATTACHMENT_DIR = Path(env_str("TADASU_ATTACHMENT_DIR", str(VAR_DIR / "attachments")))
 TADASU_ATTACHMENT_MAX_MB = env_int("TADASU_ATTACHMENT_MAX_MB", 10)
 # Every uploaded file Django writes (the attachment storage sets the same itself): owner-only.
 FILE_UPLOAD_PERMISSIONS = 0o600

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
+from cases import storage
 from cases.models import Case, Contractor, Municipality, Office, Party, User
 
 
@@ -196,21 +197,45 @@ class Counterpart(models.Model):
         return f"{self.case} {self.party}"
 
 
+def _upload_stored_name(instance: "PendingUpload", filename: str) -> str:
+    return storage.random_name(".csv")
+
+
+class PendingUploadQuerySet(models.QuerySet):
+    def discard(self) -> int:
+        """Delete these uploads and their stored sheets (a queryset's delete() alone would
+        leave the files behind)."""
+        names = [name for name in self.values_list("file", flat=True) if name]
+        count, _ = self.delete()
+        for name in names:
+            storage.uploads().delete(name)
+        return count
+
+
 class PendingUpload(models.Model):
-    """An uploaded sheet between its preview and the confirmation: kept in the database
-    (every app server sees it; no personal data in URLs, logs or the session), referenced
-    from the uploader's session by a random token, and deleted on import or expiry."""
+    """An uploaded sheet between its preview and the confirmation: the row in the database,
+    the sheet in the "uploads" storage, encrypted (every app server sees both; no personal
+    data in URLs, logs or the session), referenced from the uploader's session by a random
+    token, and discarded on import or expiry."""
 
     token = models.CharField(max_length=64, unique=True)
     municipality = models.ForeignKey(Municipality, on_delete=models.CASCADE, related_name="+")
     uploaded_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
     file_name = models.CharField(max_length=120)
-    content = models.BinaryField()  # an Excel sheet is kept as CSV (sheets.to_csv)
+    # An Excel sheet is kept as CSV (sheets.to_csv).
+    file = models.FileField(storage=storage.uploads, upload_to=_upload_stored_name, editable=False)
     sha256 = models.CharField(max_length=64)  # of the file as uploaded
     row_count = models.PositiveIntegerField(default=0)  # counted when uploaded
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ScopedManager(municipality="municipality")
+    objects = ScopedManager(
+        municipality="municipality",
+        _manager_class=models.Manager.from_queryset(PendingUploadQuerySet),
+    )
 
     def __str__(self) -> str:
         return self.file_name
+
+    def read(self) -> bytes:
+        with self.file.storage.open(self.file.name, "rb") as handle:
+            return handle.read()

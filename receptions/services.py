@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -59,17 +60,28 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
     if sheets.is_xlsx(data):
         data = sheets.to_csv(table)
     expiry = timezone.now() - timedelta(minutes=settings.TADASU_RECEPTION_UPLOAD_MINUTES)
-    PendingUpload.objects.filter(created_at__lt=expiry).delete()
-    PendingUpload.objects.filter(uploaded_by=by).delete()
-    return PendingUpload.objects.create(
+    PendingUpload.objects.filter(created_at__lt=expiry).discard()
+    PendingUpload.objects.filter(uploaded_by=by).discard()
+    pending = PendingUpload(
         token=secrets.token_urlsafe(32),
         municipality_id=membership.municipality_id,
         uploaded_by=by,
         file_name=file_name,
-        content=data,
         sha256=digest,
         row_count=len(table.rows),
     )
+    pending.file.save("sheet.csv", ContentFile(data), save=False)
+    try:
+        pending.save()
+    except BaseException:
+        pending.file.storage.delete(pending.file.name)
+        raise
+    return pending
+
+
+def upload_discard(pending: PendingUpload) -> None:
+    """The sheet was imported (or abandoned): its row and its stored file go."""
+    PendingUpload.objects.filter(pk=pending.pk).discard()
 
 
 def pending_upload(*, token: str | None, by: User) -> PendingUpload | None:

@@ -73,7 +73,7 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
     try:
         # The first rows only: the whole sheet was read (and screened) when uploaded, and
         # an Excel file of 100,000 rows takes seconds to read again.
-        table = sheets.read_table(bytes(pending.content), limit=sheets.PREVIEW_ROWS)
+        table = sheets.read_table(pending.read(), limit=sheets.PREVIEW_ROWS)
     except SheetRefused as error:
         messages.error(request, error.message)
         return redirect("receptions:upload")
@@ -88,7 +88,7 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             sheet = services.sheet_import(
-                data=bytes(pending.content),
+                data=pending.read(),
                 sha256=pending.sha256,
                 file_name=pending.file_name,
                 mapping=form.mapping(),
@@ -100,7 +100,7 @@ def sheet_preview(request: HttpRequest) -> HttpResponse:
         except ReceptionError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            pending.delete()
+            services.upload_discard(pending)
             request.session.pop(SESSION_KEY, None)
             messages.success(
                 request,

@@ -12,7 +12,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_scopes import ScopedManager
 
-from cases.crypto import EncryptedBinaryField, EncryptedJSONField
+from cases import storage
+from cases.crypto import EncryptedJSONField
 from cases.models import Agency, Case, Contractor, Municipality, Party
 
 MAX_AMOUNT = 10_000_000  # yen; anything larger in one entry is a typing error
@@ -367,6 +368,10 @@ class DocumentSequence(models.Model):
         return f"{self.municipality_id}/{self.fiscal_year}: {self.last_number}"
 
 
+def _document_stored_name(instance: "Document", filename: str) -> str:
+    return storage.random_name(".pdf")
+
+
 class Document(models.Model):
     """An issued PDF. Its data is frozen into `data` before the PDF is drawn; once issued,
     neither is ever changed. A reissue is a new row (version + 1) that supersedes this one."""
@@ -395,7 +400,10 @@ class Document(models.Model):
     dated = models.DateField(_("date of the document"))
     # Both name people: encrypted at rest like every other personal detail.
     data = EncryptedJSONField(default=dict)
-    pdf = EncryptedBinaryField(null=True, blank=True)
+    # The PDF, encrypted, in the "documents" storage (cases/storage.py) under a random name.
+    file = models.FileField(
+        storage=storage.documents, upload_to=_document_stored_name, blank=True, editable=False
+    )
     sha256 = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -418,7 +426,7 @@ class Document(models.Model):
                 name="document_number_version_unique",
             ),
             models.CheckConstraint(
-                condition=~Q(status="issued") | (Q(pdf__isnull=False) & ~Q(sha256="")),
+                condition=~Q(status="issued") | (~Q(file="") & ~Q(sha256="")),
                 name="document_issued_has_pdf",
             ),
         ]
@@ -436,6 +444,19 @@ class Document(models.Model):
 
     def delete(self, *args, **kwargs):
         raise TypeError("documents are never deleted")
+
+    @property
+    def pdf(self) -> bytes | None:
+        """The stored PDF's bytes (read and decrypted once per instance), or None before
+        it is issued."""
+        if not self.file:
+            return None
+        cached = self.__dict__.get("_pdf")
+        if cached is None or cached[0] != self.file.name:
+            with self.file.storage.open(self.file.name, "rb") as handle:
+                cached = (self.file.name, handle.read())
+            self.__dict__["_pdf"] = cached
+        return cached[1]
 
     @classmethod
     def from_db(cls, db, field_names, values):

@@ -106,6 +106,28 @@ def client() -> AxesClient:
 # --- end of log-in through django-axes ----------------------------------------------------
 
 
+@pytest.fixture(scope="session")
+def files_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("files")
+
+
+def point_file_storages(settings, folder) -> None:
+    """Documents, attachments and uploaded sheets kept under `folder` (encrypted, as ever)."""
+    storages = dict(settings.STORAGES)
+    for alias in ("documents", "attachments", "uploads"):
+        storages[alias] = {
+            "BACKEND": "cases.storage.EncryptedFileSystemStorage",
+            "OPTIONS": {"location": str(folder / alias)},
+        }
+    settings.STORAGES = storages
+
+
+@pytest.fixture(autouse=True)
+def _file_storages(settings, files_dir):
+    # Tests never write letters or scans into the checkout's var/ folder.
+    point_file_storages(settings, files_dir)
+
+
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Each test starts with an empty cache: a rolled-back test leaves audit ids to be

@@ -25,7 +25,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.attachments import attachment_add
+from cases.attachments.services import attachment_add
 from cases.deadlines import TIMED_STAGES
 from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind, TimelineEvent
 from cases.scoping import tenant_scope

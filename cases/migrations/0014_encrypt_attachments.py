@@ -11,9 +11,7 @@ def encrypt_existing(apps, schema_editor) -> None:
     from cases.storage import encrypt_stored
 
     Attachment = apps.get_model("cases", "Attachment")
-    names = list(Attachment._base_manager.values_list("file", flat=True))
-    if names:
-        encrypt_stored(names)
+    encrypt_stored(Attachment._base_manager.all())
 
 
 class Migration(migrations.Migration):

@@ -5,14 +5,16 @@ close), so permission here is "city staff or manager of the municipality", not "
 """
 
 import hashlib
+import logging
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
+from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cases import permissions
+from cases import permissions, storage
 from cases.audit import audit_log
 from cases.models import Case, Membership, Municipality, Party, Role, User
 from cases.scoping import membership_of
@@ -32,6 +34,8 @@ from ..models import (
 from ..services import letter_for_issued_document
 from . import data as frozen
 from . import module_for
+
+logger = logging.getLogger(__name__)
 
 # ---- who may read a document ---------------------------------------------------------
 # A document tells about every case it covers (a press release may cover several), so it is
@@ -256,10 +260,17 @@ def _seal(document: Document, pdf: bytes | None = None) -> None:
     """`pdf`: the bytes already drawn from document.data (by a worker in a bulk issue)."""
     if pdf is None:
         pdf = render(document.data)
-    document.pdf = pdf
-    document.sha256 = hashlib.sha256(pdf).hexdigest()
+    store_pdf(document, pdf)
     document.status = DocumentStatus.ISSUED
     document.issued_at = timezone.now()
+
+
+def store_pdf(document: Document, pdf: bytes) -> None:
+    """Write the PDF to the documents storage (encrypted) and record its hash; the row is
+    saved by the caller. Written before the row commits: a transaction that then fails
+    leaves an unreferenced encrypted file behind, never a row without its file."""
+    document.file.save(storage.random_name(".pdf"), ContentFile(pdf), save=False)
+    document.sha256 = hashlib.sha256(pdf).hexdigest()
 
 
 def _log(document: Document, action: str, text: str, by: User) -> None:
@@ -443,12 +454,24 @@ def document_download(*, document: Document, by: User) -> bytes:
         raise RemedyError(_("This document has not been issued yet."))
     with translation.override("ja"):
         text = _("%(document)s was downloaded.") % {"document": _label(document)}
+    try:
+        pdf = document.pdf
+    except FileNotFoundError:
+        logger.error("document %s: stored file %s is missing", document.pk, document.file.name)
+        raise RemedyError(
+            _(
+                "The stored file of this document is missing. Ask the administrator to "
+                "restore it from the backup."
+            )
+        ) from None
     _log(document, "downloaded", text, by)
-    return bytes(document.pdf)
+    return pdf
 
 
 def verify(document: Document) -> bool:
-    """The stored PDF still has the hash recorded when it was issued."""
-    return bool(document.pdf) and hashlib.sha256(bytes(document.pdf)).hexdigest() == (
-        document.sha256
-    )
+    """The stored PDF is there and still has the hash recorded when it was issued."""
+    try:
+        pdf = document.pdf
+    except FileNotFoundError:
+        return False
+    return bool(pdf) and hashlib.sha256(pdf).hexdigest() == document.sha256

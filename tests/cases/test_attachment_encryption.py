@@ -16,6 +16,7 @@ from django_scopes import scopes_disabled
 
 from cases import crypto
 from cases.models import Attachment
+from tests.conftest import point_file_storages
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +27,8 @@ PDF = (
 
 @pytest.fixture(autouse=True)
 def attachment_dir(settings, tmp_path) -> Path:
-    settings.TADASU_ATTACHMENT_DIR = tmp_path / "attachments"
-    return settings.TADASU_ATTACHMENT_DIR
+    point_file_storages(settings, tmp_path)
+    return tmp_path / "attachments"
 
 
 @pytest.fixture
@@ -80,8 +81,12 @@ def test_rotate_keys_re_encrypts_attachment_files(client, case, stored, settings
     crypto.reset_keys()
     try:
         call_command("rotate_keys", stdout=io.StringIO())
-        assert Fernet(new_key.encode()).decrypt(path.read_bytes()) == PDF
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        # Written anew under a fresh name (never rewritten in place), the old file gone.
+        attachment.refresh_from_db()
+        rotated = Path(attachment.file.path)
+        assert rotated != path and not path.exists()
+        assert Fernet(new_key.encode()).decrypt(rotated.read_bytes()) == PDF
+        assert stat.S_IMODE(rotated.stat().st_mode) == 0o600
         settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old keys can now be dropped
         crypto.reset_keys()
         assert _download(client, case, attachment) == PDF
@@ -99,10 +104,14 @@ def test_files_stored_in_clear_before_are_encrypted(client, case, stored, how):
         importlib.import_module("cases.migrations.0014_encrypt_attachments").encrypt_existing(
             apps, None
         )
+    attachment.refresh_from_db()
+    path = Path(attachment.file.path)
     assert crypto.decrypt_bytes(path.read_bytes()) == PDF
     assert _download(client, case, attachment) == PDF
-    # Run again: nothing is encrypted twice.
+    # Run again: nothing is encrypted twice, and the file stays where it is.
     call_command("encrypt_attachments", stdout=io.StringIO())
+    attachment.refresh_from_db()
+    assert Path(attachment.file.path) == path
     assert crypto.decrypt_bytes(path.read_bytes()) == PDF
 
 

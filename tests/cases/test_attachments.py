@@ -12,11 +12,12 @@ from django.utils import translation
 from django.utils.translation import gettext
 from django_scopes import scopes_disabled
 
-from cases.attachments import attachment_add, clean_file_name
+from cases.attachments.services import attachment_add, clean_file_name
 from cases.errors import CaseError
 from cases.models import Attachment, AuditEntry, Case, Stage, TimelineEvent
 from cases.mynumber import check_digit
 from cases.scoping import tenant_scope
+from tests.conftest import point_file_storages
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +29,8 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 64
 
 @pytest.fixture(autouse=True)
 def attachment_dir(settings, tmp_path) -> Path:
-    settings.TADASU_ATTACHMENT_DIR = tmp_path / "attachments"
-    return settings.TADASU_ATTACHMENT_DIR
+    point_file_storages(settings, tmp_path)
+    return tmp_path / "attachments"
 
 
 def _upload(client, user, case, content: bytes, name: str, description: str = ""):

@@ -16,10 +16,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         with scopes_disabled():
-            names = list(Attachment.objects.values_list("file", flat=True))
-        encrypted, missing = encrypt_stored(names)
+            rows = Attachment.objects.all()
+            encrypted, missing = encrypt_stored(rows)
+            total = rows.count()
         if missing:
             self.stderr.write(f"{missing} attachment files are missing.")
-        self.stdout.write(
-            self.style.SUCCESS(f"Encrypted {encrypted} of {len(names)} attachment files.")
-        )
+        self.stdout.write(self.style.SUCCESS(f"Encrypted {encrypted} of {total} attachment files."))

@@ -1,6 +1,9 @@
 """Re-encrypt every encrypted value, and every attachment file, with the first key of
 TADASU_FIELD_KEYS.
 
+Files (documents, attachments, uploaded sheets) are written anew under fresh names and the
+old files deleted (cases/storage.py).
+
 Rotation: put the new key first in TADASU_FIELD_KEYS (keep the old ones after it), run this
 command, check it reports no failures, then remove the old keys.
 """
@@ -11,8 +14,7 @@ from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
 from cases.crypto import EncryptedBinaryField, EncryptedTextField, _fernet
-from cases.models import Attachment
-from cases.storage import rotate_stored
+from cases.storage import encrypted_file_fields, rotate_stored
 
 
 class Command(BaseCommand):
@@ -56,11 +58,12 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} rows with the newest key."))
         # The files after the rows: a failure here leaves the rows rotated, and a second run
         # rotates again what is already under the newest key (MultiFernet.rotate accepts it).
-        with scopes_disabled():
-            names = list(Attachment.objects.values_list("file", flat=True))
-        rotated, missing = rotate_stored(names)
-        if missing:
-            self.stderr.write(f"{missing} attachment files are missing.")
-        self.stdout.write(
-            self.style.SUCCESS(f"Re-encrypted {rotated} attachment files with the newest key.")
-        )
+        for model, field in encrypted_file_fields():
+            label = f"{model._meta.label}.{field}"
+            with scopes_disabled():
+                rotated, missing = rotate_stored(model._base_manager.all(), field)
+            if missing:
+                self.stderr.write(f"{label}: {missing} files are missing.")
+            self.stdout.write(
+                self.style.SUCCESS(f"{label}: re-encrypted {rotated} files with the newest key.")
+            )

@@ -1,46 +1,24 @@
-"""Attachments: scans kept with a case file (a signed receipt, an agency's written answer).
-
-The bytes live outside every URL space (settings.TADASU_ATTACHMENT_DIR, cases/storage.py)
-under a random name and leave only through `attachment_download`, which finds the
-attachment inside the user's tenant scope (another city's or company's file is a 404).
-What a file is comes from its first bytes, never from its name or the browser's
-Content-Type: only PDF, PNG and JPEG are kept, and nothing else is ever served back.
-
-Who may add one: city staff and managers while the case is open, and staff of the
-contractor that ran the desk, on its own cases (its field staff bring back the signed
-receipts). Everyone who sees the case, auditors included, may read them.
-"""
+"""Attachments: the rules for keeping a scan with a case, and reading it back (services)."""
 
 import hashlib
-import logging
 import re
 import unicodedata
 
-from django import forms
 from django.conf import settings
-from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
-from . import permissions
-from .access import case_for, member_required
-from .audit import audit_log
-from .errors import CaseError
-from .forms import TadasuForm
-from .models import Attachment, Case, Membership, User
-from .mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
-from .mynumber import contains_individual_number
-from .scoping import membership_of
-from .services import actor_of, add_timeline, lock_case, require_member, today
-
-logger = logging.getLogger(__name__)
+from .. import permissions
+from ..audit import audit_log
+from ..errors import CaseError
+from ..models import Attachment, Case, Membership, User
+from ..mynumber import MESSAGE as INDIVIDUAL_NUMBER_MESSAGE
+from ..mynumber import contains_individual_number
+from ..scoping import membership_of
+from ..services import actor_of, add_timeline, lock_case, require_member, today
 
 # Content type → (the bytes a file of that type starts with, extension it is served with).
 # A small explicit table instead of libmagic: three formats, each with a fixed signature.
@@ -190,83 +168,3 @@ def attachment_open(*, attachment: Attachment, by: User):
         data={"sha256": attachment.sha256},
     )
     return attachment.file.open("rb")
-
-
-# ---- form and views ------------------------------------------------------------------
-
-
-class AttachmentForm(TadasuForm):
-    file = forms.FileField(label=gettext_lazy("File"))
-    description = forms.CharField(
-        label=gettext_lazy("Description"),
-        max_length=200,
-        required=False,
-        help_text=gettext_lazy("For example: C氏の受領書（署名済み）, デジタル庁からの回答"),
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = _("PDF, PNG or JPEG, up to %(max)s MB.") % {
-            "max": settings.TADASU_ATTACHMENT_MAX_MB
-        }
-        self.fields["file"].widget.attrs["accept"] = ".pdf,.png,.jpg,.jpeg"
-
-
-@member_required
-def attachment_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = case_for(request, ref)
-    if not can_add_attachment(request.membership, case):
-        raise PermissionDenied(_("You may read this case but not change it."))
-    form = AttachmentForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            attachment_add(
-                case=case,
-                by=request.user,
-                upload=form.cleaned_data["file"],
-                description=form.cleaned_data["description"],
-            )
-        except CaseError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
-            messages.success(request, _("The file was attached."))
-            return redirect(
-                reverse("cases:detail", kwargs={"ref": case.reference}) + "#attachments"
-            )
-    return render(request, "cases/attachment_form.html", {"case": case, "form": form})
-
-
-@member_required
-def attachment_download(request: HttpRequest, ref: str, attachment_id: int) -> HttpResponse:
-    case = case_for(request, ref)
-    # Through the scoped case: an attachment of another case is not found here either.
-    attachment = get_object_or_404(Attachment, case=case, pk=attachment_id)
-    try:
-        handle = attachment_open(attachment=attachment, by=request.user)
-    except FileNotFoundError:
-        logger.error("attachment %s: stored file %s is missing", attachment.pk, attachment.file)
-        raise Http404 from None
-    extension = SIGNATURES[attachment.content_type][1]
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        # ASCII only, like documents: names of people stay out of logs and proxies.
-        filename=f"tadasu-attachment-{case.reference}-{attachment.pk}.{extension}",
-        content_type=attachment.content_type,
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def attachments_section(request: HttpRequest, case: Case) -> dict:
-    """Context of the case page's attachments section (registered in apps.py)."""
-    can_add = can_add_attachment(request.membership, case)
-    return {
-        "case": case,
-        "attachments": list(
-            Attachment.objects.filter(case=case).select_related("uploaded_by").order_by("id")
-        ),
-        "can_add": can_add,
-        "form": AttachmentForm() if can_add else None,
-    }
