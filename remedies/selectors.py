@@ -47,11 +47,7 @@ def _entries(case: Case) -> list[LedgerEntry]:
 
 def _letters(case: Case) -> list[ApologyLetter]:
     """The apology letters, each issued one with its document number (`.number`)."""
-    letters = list(
-        ApologyLetter.objects.filter(case=case)
-        .select_related("party", "document")
-        .defer("document__pdf")
-    )
+    letters = list(ApologyLetter.objects.filter(case=case).select_related("party", "document"))
     for letter in letters:
         letter.number = services.document_number(letter.document) if letter.document else ""
     return letters

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cases', '0015_issuer_kind_letter_settings_publication'),
-        ('remedies', '0008_document_kinds_and_unnumbered'),
+        ('remedies', '0009_document_files'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
