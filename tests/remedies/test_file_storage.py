@@ -81,5 +81,5 @@ def test_a_letter_whose_file_is_gone_says_so_instead_of_failing(world, story, ob
     with scopes_disabled():
         letter = Document.objects.get(pk=letter.pk)
     assert services.verify(letter) is False
-    with tenant_scope(world.staff), pytest.raises(RemedyError, match="missing"):
+    with tenant_scope(world.staff), pytest.raises(RemedyError, match="見つかりません"):
         services.document_download(document=letter, by=world.staff)
