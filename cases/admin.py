@@ -12,7 +12,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
 
 from .admin_audit import AuditedAdminMixin
+from .crypto import mask
 from .models import Agency, Contractor, Membership, Municipality, Office, Role, User
+from .setup_checks import SEAL_MAX_BYTES, seal_problem
 
 
 class MembershipForm(forms.ModelForm):
@@ -74,9 +76,60 @@ class OfficeInline(admin.TabularInline):
     extra = 0
 
 
+class MunicipalityForm(forms.ModelForm):
+    """The designated account number is never shown back (only its last digits, in the help
+    text): left empty it stays as it is. The seal is replaced by uploading a new image,
+    checked as the set-up checks it."""
+
+    payment_account_number = forms.CharField(
+        label=_("designated account: number"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+    )
+    seal_upload = forms.FileField(label=_("official seal image (PNG or JPEG)"), required=False)
+
+    class Meta:
+        model = Municipality
+        # Every field but the seal's bytes (replaced through seal_upload).
+        fields = [f.name for f in Municipality._meta.fields if f.editable and not f.primary_key]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        stored = self.instance.payment_account_number if self.instance.pk else ""
+        self.fields["payment_account_number"].help_text = (
+            _("Stored: %(masked)s. Leave empty to keep it.") % {"masked": mask(stored)}
+            if stored
+            else _("Seven digits.")
+        )
+
+    def clean_payment_account_number(self) -> str:
+        number = self.cleaned_data["payment_account_number"].strip()
+        if not number:
+            return self.instance.payment_account_number if self.instance.pk else ""
+        if not (number.isascii() and number.isdigit() and len(number) == 7):
+            raise forms.ValidationError(_("Enter the account number as its seven digits."))
+        return number
+
+    def clean_seal_upload(self):
+        upload = self.cleaned_data.get("seal_upload")
+        if upload is None:
+            return None
+        data = upload.read(SEAL_MAX_BYTES + 1)
+        problem = seal_problem(data)
+        if problem:
+            raise forms.ValidationError(problem)
+        return data
+
+    def save(self, commit: bool = True):
+        if self.cleaned_data.get("seal_upload"):
+            self.instance.seal_image = self.cleaned_data["seal_upload"]
+        return super().save(commit)
+
+
 @admin.register(Municipality)
 class MunicipalityAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ("code", "name", "department", "contact_phone")
+    form = MunicipalityForm
+    list_display = ("code", "name", "kind", "department", "contact_phone")
     search_fields = ("code", "name")
     inlines = [OfficeInline]
 

@@ -35,11 +35,13 @@ SECRET_FIELDS = frozenset({"password", "password1", "password2", "usable_passwor
 # Not secret, but of no use to an auditor and possibly holding what a user typed
 # (django-axes keeps the request's query and form data of a failed log-in).
 SKIPPED_FIELDS = frozenset({"get_data", "post_data", "http_accept", "path_info", "user_agent"})
+# Images kept as bytes: the trail says whether there is one, never holds it.
+IMAGE_FIELDS = frozenset({"seal_image", "seal_upload"})
 # Personal data of the people behind the accounts and the letters, masked in the trail.
 # A model not listed here masks the fields the case file masks (cases.services).
 PERSONAL = {
     "cases.user": frozenset({"first_name", "last_name", "email"}),
-    "cases.municipality": frozenset({"contact_people", "sender_name"}),
+    "cases.municipality": frozenset({"contact_people", "sender_name", "payment_account_number"}),
     "cases.office": frozenset(),
     "cases.contractor": frozenset(),
     "cases.agency": frozenset(),
@@ -83,6 +85,8 @@ def _plain(value: Any, *, related: type[models.Model] | None = None) -> Any:
 
 
 def _field_value(model: type[models.Model], name: str, value: Any, related=None) -> Any:
+    if name in IMAGE_FIELDS:
+        return "[image]" if value else None
     value = _plain(value, related=related)
     if name in _personal_fields(model) and value not in (None, ""):
         return _masked(name, str(value))

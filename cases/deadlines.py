@@ -4,14 +4,35 @@ A business day is a weekday that is not a national holiday (jpholiday, which fol
 Cabinet Office's list including substitute holidays), not in the year-end break 12/29–1/3
 (行政機関の休日に関する法律 第1条), and not a day the municipality itself closes (ClosedDay).
 
-A case in stage S since day s is due on the N-th business day after s (s itself is not
-counted: a case referred on Friday with 1 day is due on Monday), where N is the
-municipality's StageDeadline for S or DEFAULT_DAYS. It is overdue from the day after.
+The clock, one rule for the case page, the lists, the work queues, the dashboard and the
+reminders:
 
-For lists, each stage's rule becomes one date comparison, so the database can filter and
-count overdue cases with an index instead of computing a deadline per row:
-    due on or before day E  ⇔  at least N business days lie in (s, E]
-                            ⇔  s < the N-th business day counted back from E (inclusive)
+- A case in stage S since day s may use N business days in S, where N is the
+  municipality's StageDeadline for S or DEFAULT_DAYS. Day s itself is not counted.
+- While the city waits on an agency's answer the clock stops. A request asked on day c and
+  answered on day a (an AgencyContact; any other app may register such a wait with
+  `register_pause`) stops the clock on the business days in (c, a]: the day the request
+  went out was a working day, the day the answer came was still a day of waiting, work
+  resumes on the next business day. A request still unanswered stops it from c + 1 on, for
+  as long as it stays unanswered. Overlapping requests stop it once, not twice; a request
+  answered before the stage began does not touch it; one asked in an earlier stage and
+  still open stops the new stage's clock too.
+- used(E) = business days in (s, E] on which the clock ran. The case is due by day E when
+  used(E) ≥ N (its due date is the day used reaches N) and overdue on day T when
+  used(T) ≥ N + 1: one business day past the due date on which the clock ran. A case due on
+  Friday is not overdue on Saturday, but is on Monday; a case whose request went out on its
+  due day is not overdue while it waits. Business days left = N − used(T), negative when
+  late.
+
+For lists, the database must filter and count without computing a clock per row. A case
+that never waited in its stage (no request unanswered or answered after s) has
+used(E) = business days in (s, E], so its rule is one date comparison on an index:
+    used(E) ≥ K  ⇔  at least K business days lie in (s, E]
+                 ⇔  s < the K-th business day counted back from E (inclusive)
+The few cases that did wait are loaded once (one query per municipality: their stage,
+stage_since and requests), their clocks computed here, and their ids joined in. Both
+paths run the same `active_days`; tests/cases/test_deadlines.py checks with Hypothesis that
+the per-case marks and the queryset filters agree for random request histories.
 """
 
 from bisect import bisect_right
@@ -21,7 +42,7 @@ from datetime import date, timedelta
 from functools import cache
 
 import jpholiday
-from django.db.models import Q
+from django.db.models import Exists, F, Model, OuterRef, Q
 
 from .models import ClosedDay, Municipality, Stage, StageDeadline
 
@@ -153,52 +174,174 @@ def days_by_stage(municipality: Municipality | int | None) -> dict[str, int]:
     return days
 
 
+# A wait on an agency: (asked on, answered on, or None while unanswered).
+Pause = tuple[date, date | None]
+
+
+@dataclass(frozen=True)
+class PauseSource:
+    """Rows of another app that stop a case's clock while they wait (AgencyContact).
+
+    cases/ must not import remedies/ (DESIGN.md, Boundaries): remedies registers its model
+    at start-up, as it registers its case-page sections."""
+
+    model: type[Model]  # with a foreign key `case`
+    start: str  # the day the wait began
+    end: str  # the day it ended; null while waiting
+
+
+_PAUSE_SOURCES: list[PauseSource] = []
+
+
+def register_pause(source: PauseSource) -> None:
+    if source not in _PAUSE_SOURCES:
+        _PAUSE_SOURCES.append(source)
+
+
+def _may_stop(source: PauseSource, stage_since) -> Q:
+    """The rows that may stop the clock of their case's current stage: still waiting, or
+    answered after the stage began. The same condition in the subquery and the load."""
+    return Q(**{f"{source.end}__isnull": True}) | Q(**{f"{source.end}__gt": stage_since})
+
+
 @dataclass(frozen=True)
 class Deadline:
-    due_on: date
+    stage: str
+    # None while the clock is stopped with days still left: the day is not known yet.
+    due_on: date | None
     overdue: bool
     # Business days left until due (0 on the day itself), or how many are past (negative).
     business_days_left: int
+    # The earliest unanswered request, when the clock is stopped now.
+    paused_since: date | None = None
+    # Business days of the stage, up to today, on which the clock was stopped.
+    paused_days: int = 0
 
     @property
     def business_days_late(self) -> int:
         return max(-self.business_days_left, 0)
 
+    @property
+    def paused(self) -> bool:
+        return self.paused_since is not None
+
+    @property
+    def stage_label(self) -> str:
+        return Stage(self.stage).label
+
 
 class Deadlines:
-    """Deadlines for one municipality on one day: two queries to build, none per case."""
+    """Deadlines for one municipality on one day: two queries to build, a third the first
+    time a clock or filter needs the cases that waited on an agency; none per case."""
 
     def __init__(self, municipality: Municipality | int | None, today: date):
         self.today = today
+        self.municipality_id = getattr(municipality, "pk", municipality)
         self.calendar = BusinessCalendar.for_municipality(municipality)
         self.days = days_by_stage(municipality)
+        self._waited: dict[int, tuple[str, date, list[Pause]]] | None = None
 
-    def for_case(self, stage: str, stage_since: date) -> Deadline | None:
+    # ---- the rule --------------------------------------------------------------------
+
+    def active_days(self, since: date, end: date, pauses: Iterable[Pause] = ()) -> int:
+        """used(end): business days in (since, end] on which the clock ran."""
+        if end <= since:
+            return 0
+        spans = sorted(
+            (max(start, since), end if stop is None else min(stop, end)) for start, stop in pauses
+        )
+        stopped, reach = 0, since
+        for low, high in spans:
+            low = max(low, reach)  # overlapping waits stop the clock once
+            if high > low:
+                stopped += self.calendar.between(low, high)
+                reach = high
+        return self.calendar.between(since, end) - stopped
+
+    def _reach_day(self, since: date, n: int, pauses: list[Pause]) -> date:
+        """The first day on which used reaches n (it must reach it)."""
+        day = self.calendar.add(since, n)
+        while (used := self.active_days(since, day, pauses)) < n:
+            # Never past the answer: the next n − used business days hold at most that many
+            # days on which the clock ran.
+            day = self.calendar.add(day, n - used)
+        return day
+
+    def clock(self, stage: str, stage_since: date, pauses: Iterable[Pause] = ()) -> Deadline | None:
         if stage not in self.days:
             return None
-        due = self.calendar.add(stage_since, self.days[stage])
+        pauses = list(pauses)
+        n = self.days[stage]
+        used = self.active_days(stage_since, self.today, pauses)
+        waiting = [start for start, stop in pauses if stop is None]
+        left = n - used
+        due = None if waiting and left > 0 else self._reach_day(stage_since, n, pauses)
         return Deadline(
+            stage=stage,
             due_on=due,
-            overdue=due < self._last_business_day,
-            business_days_left=self.calendar.between(self.today, due),
+            overdue=left < 0,
+            business_days_left=left,
+            paused_since=min(waiting) if waiting else None,
+            paused_days=max(self.calendar.between(stage_since, self.today), 0) - used,
         )
 
-    def due_by(self, end: date) -> Q:
-        """Cases whose deadline falls on or before `end`."""
+    def for_case(self, case) -> Deadline | None:
+        """The clock of one case of this municipality, with its waits on agencies."""
+        if case.stage not in self.days:
+            return None
+        waited = self.waited().get(case.pk)
+        return self.clock(case.stage, case.stage_since, waited[2] if waited else ())
+
+    # ---- the same rule as a database filter -------------------------------------------
+
+    def waited(self) -> dict[int, tuple[str, date, list[Pause]]]:
+        """The municipality's cases whose current stage's clock any wait may have stopped:
+        case id → (stage, stage_since, waits). One query per registered source."""
+        if self._waited is None:
+            self._waited = {}
+            for source in _PAUSE_SOURCES:
+                rows = (
+                    source.model.objects.filter(
+                        case__municipality_id=self.municipality_id,
+                        case__stage__in=list(self.days),
+                    )
+                    .filter(_may_stop(source, F("case__stage_since")))
+                    .values_list(
+                        "case_id", "case__stage", "case__stage_since", source.start, source.end
+                    )
+                )
+                for case_id, stage, since, start, stop in rows:
+                    self._waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
+        return self._waited
+
+    def _has_waited(self) -> Q:
         condition = Q(pk__in=[])
-        for stage, days in self.days.items():
-            cutoff = self.calendar.back(end, days)
-            condition |= Q(stage=stage, stage_since__lt=cutoff)
+        for source in _PAUSE_SOURCES:
+            rows = source.model.objects.filter(case=OuterRef("pk")).filter(
+                _may_stop(source, OuterRef("stage_since"))
+            )
+            condition |= Q(Exists(rows))
         return condition
 
-    @property
-    def _last_business_day(self) -> date:
-        return self.calendar.back(self.today, 1)
+    def _reached(self, end: date, extra: int) -> Q:
+        """Cases whose clock has run at least N + extra business days by `end`."""
+        plain = Q(pk__in=[])
+        for stage, days in self.days.items():
+            plain |= Q(stage=stage, stage_since__lt=self.calendar.back(end, days + extra))
+        waited = [
+            case_id
+            for case_id, (stage, since, pauses) in self.waited().items()
+            if self.active_days(since, end, pauses) >= self.days[stage] + extra
+        ]
+        return (plain & ~self._has_waited()) | Q(pk__in=waited)
+
+    def due_by(self, end: date) -> Q:
+        """Cases whose deadline falls on or before `end` (as the waits stand today)."""
+        return self._reached(end, 0)
 
     def overdue(self) -> Q:
-        """Cases past their deadline by at least one business day: a case due on Friday is
-        not overdue on Saturday, but is on Monday."""
-        return self.due_by(self._last_business_day - timedelta(days=1))
+        """Cases whose clock has run more business days than the stage allows."""
+        return self._reached(self.today, 1)
 
     def due_within(self, business_days: int) -> Q:
         """Overdue, or due within the next `business_days` business days (today included
@@ -209,7 +352,7 @@ class Deadlines:
 
 class DeadlineBook:
     """Deadlines across the municipalities a user sees (one for city staff, those its
-    company serves for contractor staff), built lazily: two queries per municipality."""
+    company serves for contractor staff), built lazily: a few queries per municipality."""
 
     def __init__(self, municipality_ids: Iterable[int], today: date):
         self.today = today
@@ -225,8 +368,7 @@ class DeadlineBook:
         """Set `.deadline` on each case, for lists and the case page."""
         cases = list(cases)
         for case in cases:
-            deadlines = self.of(case.municipality_id)
-            case.deadline = deadlines.for_case(case.stage, case.stage_since)
+            case.deadline = self.of(case.municipality_id).for_case(case)
         return cases
 
     def _each(self, condition) -> Q:

@@ -11,6 +11,7 @@ from .models import (
     CaseKind,
     CauseCategory,
     Contractor,
+    CorrectionWay,
     DataKind,
     Membership,
     Office,
@@ -231,6 +232,44 @@ class MisregistrationForm(TadasuForm):
         for name in ("source", "target"):
             self.fields[name].queryset = parties
             self.fields[name].label_from_instance = party_choice_label
+
+
+class LinkCorrectionForm(TadasuForm):
+    corrected_on = forms.DateField(
+        label=_("Corrected on"),
+        widget=DateInput(),
+        error_messages={"required": _("Enter the date it was corrected.")},
+    )
+    # Starts blank: a correction recorded with the link earlier may not say how.
+    corrected_how = forms.ChoiceField(
+        label=_("How it was corrected"), choices=[("", "—"), *CorrectionWay.choices]
+    )
+    correction_note = forms.CharField(
+        label=_("About the correction (optional)"),
+        max_length=200,
+        required=False,
+        help_text=_("For example: re-registered on the spot while the person waited."),
+    )
+
+    @staticmethod
+    def initial_from(link) -> dict:
+        return {
+            "corrected_on": link.corrected_on,
+            "corrected_how": link.corrected_how,
+            "correction_note": link.correction_note,
+        }
+
+
+class LinkExcuseForm(TadasuForm):
+    reason = forms.CharField(
+        label=_("Why it cannot be corrected"),
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Enter the reason.")},
+        help_text=_(
+            "For example: the points were already granted and the national system cannot undo them."
+        ),
+    )
 
 
 def party_choice_label(party: Party) -> str:

@@ -14,7 +14,7 @@ from django.utils.translation import pgettext_lazy
 from django_fsm import ConcurrentTransitionMixin, FSMField
 from django_scopes import ScopedManager
 
-from .crypto import EncryptedTextField
+from .crypto import EncryptedBinaryField, EncryptedTextField
 from .issuer import MunicipalityKind, suggest_kind, validate_code
 
 
@@ -67,6 +67,9 @@ class Municipality(models.Model):
     letters_sealed = models.BooleanField(
         _("letters carry the official seal (otherwise 公印省略)"), default=False
     )
+    # The official seal's image (公印の印影), PNG or JPEG, checked and size-limited when set
+    # (cases/setup.py); kept encrypted in the database like an issued PDF.
+    seal_image = EncryptedBinaryField(_("official seal image"), null=True, blank=True)
     # Which kinds of document take an outgoing document number (文書番号); blank forms and
     # press releases never do. Comma-separated DocumentKind values.
     numbered_kinds = models.CharField(
@@ -91,9 +94,8 @@ class Municipality(models.Model):
     payment_account_type = models.CharField(
         _("designated account: type"), max_length=10, blank=True, default="普通"
     )
-    payment_account_number = models.CharField(
-        _("designated account: number"), max_length=20, blank=True
-    )
+    # Encrypted at rest and masked on screen, as every account number Tadasu keeps.
+    payment_account_number = EncryptedTextField(_("designated account: number"), blank=True)
     payment_account_holder = models.CharField(
         _("designated account: holder"), max_length=100, blank=True
     )
@@ -429,6 +431,16 @@ class DataKind(models.TextChoices):
     OTHER = "other", _("other data")
 
 
+class CorrectionWay(models.TextChoices):
+    """Who set the record right (修正方法)."""
+
+    PERSON = "person", _("by the person, in the portal")  # 本人がマイナポータルで
+    MUNICIPALITY = "municipality", _("by the municipality's staff")
+    CONTRACTOR = "contractor", _("by the desk's staff (contractor)")
+    AGENCY = "agency", _("by the agency or payment operator")
+    OTHER = "other", _("other")
+
+
 class Misregistration(models.Model):
     """source's data was registered into target's record.
 
@@ -456,6 +468,23 @@ class Misregistration(models.Model):
     corrected_on = models.DateField(_("corrected on"), null=True, blank=True)
     paid_through = models.BooleanField(_("something was paid through it"), default=False)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # How it was set right (cases/links.py records it, with its 経過 line).
+    corrected_how = models.CharField(
+        _("corrected how"), max_length=20, choices=CorrectionWay.choices, blank=True
+    )
+    correction_note = models.CharField(_("about the correction"), max_length=200, blank=True)
+    # A manager's reason why the link cannot be corrected (the points were granted and the
+    # national system cannot undo it): the case may close without a correction.
+    uncorrectable_reason = models.TextField(_("why it cannot be corrected"), blank=True)
+    excused_by = models.ForeignKey(
+        User,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by (manager)"),
+    )
+    excused_on = models.DateField(_("reason recorded on"), null=True, blank=True)
 
     objects = ScopedManager(municipality="case__municipality", contractor="case__contractor")
 

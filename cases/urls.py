@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import link_views, views
 from .attachments import views as attachments
 
 app_name = "cases"
@@ -15,6 +15,8 @@ urlpatterns = [
     path("<str:ref>/parties/<int:party_id>/edit/", views.party_edit, name="party_edit"),
     path("<str:ref>/parties/<int:party_id>/reveal/", views.party_reveal, name="party_reveal"),
     path("<str:ref>/links/new/", views.link_new, name="link_new"),
+    path("<str:ref>/links/<int:link_id>/correct/", link_views.link_correct, name="link_correct"),
+    path("<str:ref>/links/<int:link_id>/excuse/", link_views.link_excuse, name="link_excuse"),
     path("<str:ref>/timeline/", views.case_timeline, name="timeline"),
     path("<str:ref>/timeline/new/", views.timeline_new, name="timeline_new"),
     path(

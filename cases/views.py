@@ -13,7 +13,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import exports, pagecache, permissions, reveal, searches, sections, selectors, services
+from . import (
+    exports,
+    pagecache,
+    permissions,
+    reveal,
+    searches,
+    sections,
+    selectors,
+    services,
+)
 from .access import case_for, editable_case_for, member_required
 from .audit import audit_log
 from .errors import CaseError
@@ -154,7 +163,11 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
         reveal_rule = reveal.rule_for(request.membership, case)
         for party in parties:
             party.can_reveal = reveal.offers_something(reveal_rule, party)
-        links = list(Misregistration.objects.filter(case=case).select_related("source", "target"))
+        links = list(
+            Misregistration.objects.filter(case=case).select_related(
+                "source", "target", "excused_by"
+            )
+        )
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
         timeline_total = case.timeline.count()
@@ -166,6 +179,7 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "timeline": timeline,
             "timeline_total": timeline_total,
             "can_edit": permissions.can_edit_case(request.membership, case),
+            "is_manager": permissions.is_manager_of(request.membership, case),
             "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }

@@ -33,3 +33,11 @@ def fiscal_year(day: date) -> int:
 def yen(amount: int) -> str:
     """Amounts as official documents write them: 15,000円."""
     return f"{amount:,}円"
+
+
+def fiscal_year_label(year: int) -> str:
+    """令和8年度 for fiscal year 2026 (April 2026 – March 2027). The era is the one in force
+    on the year's last day of December, so that FY2019 reads 令和元年度 as cities write it
+    (the era changed on 1 May 2019, a month into that fiscal year)."""
+    name, era = era_year(date(year, 12, 31))
+    return f"{name}{'元' if era == 1 else era}年度"

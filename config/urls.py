@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from cases import audit_views
+from cases import audit_views, setup_views
 from cases import views as case_views
 
 urlpatterns = [
@@ -18,5 +18,11 @@ urlpatterns = [
     path("", include("overview.urls")),
     path("audit/", audit_views.audit_list, name="audit_list"),
     path("audit/export/", audit_views.audit_export, name="audit_export"),
+    path("setup/municipality/", setup_views.municipality_setup, name="municipality_setup"),
+    path(
+        "setup/municipality/done/",
+        setup_views.municipality_setup_done,
+        name="municipality_setup_done",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,12 @@
 """The managers' dashboard: where every case of the municipality stands and what is late.
 
+Two parts, each its own block below:
+- Now: the open cases by stage, the overdue ones (the one clock of cases/deadlines.py),
+  the unanswered agency requests, the money outstanding and the cost borne to date.
+- The period (overview/periods.py; this 年度 unless the reader chooses another or a range of
+  dates): every case active in it, open or closed, by kind, office, cause and contractor;
+  cases opened and closed per month of the period; the desks' checklist completion.
+
 Every figure is aggregated in the database, a fixed number of queries whatever the number
 of cases, timeline entries or ledger rows (tests/overview/test_dashboard.py counts them).
 """
@@ -8,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Prefetch
+from django.db.models import BooleanField, Count, ExpressionWrapper, Prefetch, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -29,11 +36,12 @@ from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
 from remedies.ledger import COST_FIELDS, national_corrections
 from remedies.models import AgencyContact, CityLedgerTotal, Side
+from remedies.plans import overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
+from .periods import Period
 
-MONTHS = 12
 LIST_LENGTH = 10
 
 
@@ -41,12 +49,9 @@ LIST_LENGTH = 10
 class Dashboard:
     municipality: Municipality
     today: date
+    # Now
     open_total: int
     by_stage: BarChart
-    by_kind: BarChart
-    by_office: BarChart
-    by_cause: BarChart
-    by_contractor: BarChart
     overdue_total: int
     overdue_by_stage: BarChart
     oldest_overdue: list[Case]
@@ -54,10 +59,21 @@ class Dashboard:
     owed: int
     held: int
     costs: BarChart
+    # The period: cases active in it, open or closed since
+    period: Period
+    period_total: int
+    period_closed: int
+    by_kind: BarChart
+    by_office: BarChart
+    by_cause: BarChart
+    by_contractor: BarChart
     months: MonthChart
     completion: CompletionPanel  # receptions: checklist completion by office and month
+    # Repayment plans: instalments not paid one business day after their due date.
+    instalments_overdue: int = 0
+    instalments_overdue_amount: int = 0
     # 国による是正: points the national system moved back to the people owed. Nobody's cost,
-    # so shown apart from the costs: (yen, cases).
+    # so shown apart from the costs: (yen, cases), over every case of the municipality.
     corrections: tuple[int, int] = (0, 0)
 
 
@@ -65,13 +81,15 @@ def _count(n: int) -> str:
     return _("%(n)s cases") % {"n": f"{n:,}"}
 
 
-def _open_breakdown(municipality: Municipality) -> list[dict]:
-    # One grouped query, read from the case_breakdown_idx index alone; the five breakdowns
-    # are folded from it in Python. Its size is bounded by stages × kinds × offices ×
-    # causes × contractors, not by the case count.
+def _breakdown(municipality: Municipality, period: Period) -> list[dict]:
+    # One grouped query over the cases open now or active in the period, flagged by which
+    # (a case may be both); the breakdowns are folded from it in Python. Its size is bounded
+    # by stages × kinds × offices × causes × contractors × 2, not by the case count.
     rows = list(
-        Case.objects.filter(municipality=municipality, stage__in=OPEN_STAGES)
-        .values("stage", "kind", "office_id", "cause_category", "contractor_id")
+        Case.objects.filter(municipality=municipality)
+        .filter(Q(stage__in=OPEN_STAGES) | period.active())
+        .annotate(in_period=ExpressionWrapper(period.active(), output_field=BooleanField()))
+        .values("stage", "kind", "office_id", "cause_category", "contractor_id", "in_period")
         .annotate(n=Count("id"))
         .order_by()
     )
@@ -111,18 +129,8 @@ def _month_labels(day: date) -> tuple[str, str, str]:
     return date_format(day, "M Y"), date_format(day, "M"), str(day.year)
 
 
-def _month_starts(today: date) -> list[date]:
-    """The first days of the last MONTHS months, this one included, oldest first."""
-    first = date(today.year, today.month, 1)
-    starts = []
-    for back in range(MONTHS - 1, -1, -1):
-        y, m = divmod(first.year * 12 + first.month - 1 - back, 12)
-        starts.append(date(y, m + 1, 1))
-    return starts
-
-
-def _months(municipality: Municipality, today: date) -> list[tuple]:
-    starts = _month_starts(today)
+def _months(municipality: Municipality, period: Period) -> list[tuple]:
+    starts = period.month_starts()
 
     # Opened: the day the city learned of the case. Closed: the day a case now closed was
     # closed (its stage_since). Both read from indexes on the case table.
@@ -131,12 +139,12 @@ def _months(municipality: Municipality, today: date) -> list[tuple]:
 
     cases = Case.objects.filter(municipality=municipality)
     opened = per_month(
-        cases.filter(opened_on__gte=starts[0])
+        cases.filter(opened_on__range=(period.start, period.end))
         .annotate(month=TruncMonth("opened_on"))
         .values("month")
     )
     closed = per_month(
-        cases.filter(stage=Stage.CLOSED, stage_since__gte=starts[0])
+        cases.filter(stage=Stage.CLOSED, stage_since__range=(period.start, period.end))
         .annotate(month=TruncMonth("stage_since"))
         .values("month")
     )
@@ -151,26 +159,13 @@ def _months(municipality: Municipality, today: date) -> list[tuple]:
     ]
 
 
-def dashboard(municipality: Municipality, today: date) -> Dashboard:
-    rows = _open_breakdown(municipality)
-    money = _money(municipality)
-    contractor_ids = {r["contractor_id"] for r in rows} | {r["contractor_id"] for r in money}
-    names = dict(
-        Contractor.objects.filter(pk__in=contractor_ids - {None}).values_list("id", "name")
-    )
-    for row in rows:
-        row["contractor__name"] = names.get(row["contractor_id"])
-    stages = _fold(rows, "stage")
-    kinds = _fold(rows, "kind")
-    offices = _fold(rows, "office__name")
-    causes = _fold(rows, "cause_category")
-    contractors = _fold(rows, "contractor__name")
-
-    deadlines = Deadlines(municipality, today)
+def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, list[Case]]:
+    """Overdue cases per stage, and the longest overdue, by the one clock."""
     overdue_cases = Case.objects.filter(municipality=municipality).filter(deadlines.overdue())
     overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
     # The longest overdue: per stage, the oldest few from the (municipality, stage,
-    # stage_since) index, then merged; one ORDER BY over every stage would sort them all.
+    # stage_since) index, then merged by days late; one ORDER BY over every stage would
+    # sort them all.
     oldest = []
     for stage in OPEN_STAGES:
         oldest += (
@@ -178,11 +173,14 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
             .select_related("office", "assignee")
             .order_by("stage_since", "id")[:LIST_LENGTH]
         )
-    oldest = sorted(oldest, key=lambda c: (c.stage_since, c.pk))[:LIST_LENGTH]
     for case in oldest:
-        case.deadline = deadlines.for_case(case.stage, case.stage_since)
+        case.deadline = deadlines.for_case(case)
+    oldest = sorted(oldest, key=lambda c: (-c.deadline.business_days_late, c.pk))[:LIST_LENGTH]
+    return overdue, oldest
 
-    waiting = list(
+
+def _waiting_on_agencies(municipality: Municipality) -> list[AgencyContact]:
+    return list(
         AgencyContact.objects.filter(
             municipality=municipality,
             case__stage__in=OPEN_STAGES,
@@ -193,8 +191,16 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         .order_by("contacted_on", "id")[:LIST_LENGTH]
     )
 
-    owed = sum(r["owed"] for r in money)
-    held = sum(r["held"] for r in money)
+
+def _instalments_overdue(municipality: Municipality, deadlines: Deadlines, today: date) -> dict:
+    """Instalments of repayment plans not paid one business day after their due date."""
+    cutoff = overdue_cutoff(deadlines.calendar, today)
+    return overdue_instalments({municipality.pk: cutoff}).aggregate(
+        n=Count("id"), amount=Sum("unpaid")
+    )
+
+
+def _costs(municipality: Municipality, money: list[dict], names: dict) -> BarChart:
     cost_items = [
         (names.get(r["contractor_id"]) or _("(no contractor)"), r["contractor"])
         for r in sorted(money, key=lambda r: names.get(r["contractor_id"]) or "")
@@ -207,8 +213,35 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         cost = sum(r[side] for r in money)
         if cost:
             cost_items.append((label, cost))
+    return bar_chart(_("Cost borne"), cost_items, fmt=yen)
 
+
+def dashboard(municipality: Municipality, today: date, period: Period | None = None) -> Dashboard:
+    period = period or Period.current(today)
+    rows = _breakdown(municipality, period)
+    money = _money(municipality)
+    contractor_ids = {r["contractor_id"] for r in rows} | {r["contractor_id"] for r in money}
+    names = dict(
+        Contractor.objects.filter(pk__in=contractor_ids - {None}).values_list("id", "name")
+    )
+    for row in rows:
+        row["contractor__name"] = names.get(row["contractor_id"])
+    open_now = [r for r in rows if r["stage"] in OPEN_STAGES]
+    in_period = [r for r in rows if r["in_period"]]
+
+    # ---- now ---------------------------------------------------------------------------
+    stages = _fold(open_now, "stage")
+    deadlines = Deadlines(municipality, today)
+    overdue, oldest = _overdue(municipality, deadlines)
     open_stages = [s for s in Stage if s in OPEN_STAGES]
+    instalments = _instalments_overdue(municipality, deadlines, today)
+
+    # ---- the period --------------------------------------------------------------------
+    kinds = _fold(in_period, "kind")
+    offices = _fold(in_period, "office__name")
+    causes = _fold(in_period, "cause_category")
+    contractors = _fold(in_period, "contractor__name")
+
     return Dashboard(
         municipality=municipality,
         today=today,
@@ -216,30 +249,6 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
         by_stage=bar_chart(
             _("Open cases by stage"),
             [(s.label, stages.get(s.value, 0)) for s in open_stages],
-            fmt=_count,
-        ),
-        by_kind=bar_chart(
-            _("Open cases by kind"),
-            [(k.label, kinds[k.value]) for k in CaseKind if kinds.get(k.value)],
-            fmt=_count,
-        ),
-        by_office=bar_chart(
-            _("Open cases by office"), sorted(offices.items(), key=lambda i: -i[1]), fmt=_count
-        ),
-        by_cause=bar_chart(
-            _("Open cases by cause"),
-            [
-                (CauseCategory(c).label if c else _("Not recorded yet"), n)
-                for c, n in sorted(causes.items(), key=lambda i: -i[1])
-            ],
-            fmt=_count,
-        ),
-        by_contractor=bar_chart(
-            _("Open cases by contractor"),
-            [
-                (name or _("(no contractor)"), n)
-                for name, n in sorted(contractors.items(), key=lambda i: (-i[1], i[0] or ""))
-            ],
             fmt=_count,
         ),
         overdue_total=sum(overdue.values()),
@@ -250,12 +259,41 @@ def dashboard(municipality: Municipality, today: date) -> Dashboard:
             css=lambda label: "alt",
         ),
         oldest_overdue=oldest,
-        waiting_on_agencies=waiting,
-        owed=owed,
-        held=held,
-        costs=bar_chart(_("Cost borne"), cost_items, fmt=yen),
-        months=month_chart(_months(municipality, today)),
-        # The prevention measure's record: the same twelve months as the chart above.
-        completion=completion_rates(since=_month_starts(today)[0]),
+        waiting_on_agencies=_waiting_on_agencies(municipality),
+        owed=sum(r["owed"] for r in money),
+        held=sum(r["held"] for r in money),
+        costs=_costs(municipality, money, names),
+        period=period,
+        period_total=sum(r["n"] for r in in_period),
+        period_closed=sum(r["n"] for r in in_period if r["stage"] == Stage.CLOSED),
+        by_kind=bar_chart(
+            _("Cases by kind"),
+            [(k.label, kinds[k.value]) for k in CaseKind if kinds.get(k.value)],
+            fmt=_count,
+        ),
+        by_office=bar_chart(
+            _("Cases by office"), sorted(offices.items(), key=lambda i: -i[1]), fmt=_count
+        ),
+        by_cause=bar_chart(
+            _("Cases by cause"),
+            [
+                (CauseCategory(c).label if c else _("Not recorded yet"), n)
+                for c, n in sorted(causes.items(), key=lambda i: -i[1])
+            ],
+            fmt=_count,
+        ),
+        by_contractor=bar_chart(
+            _("Cases by contractor"),
+            [
+                (name or _("(no contractor)"), n)
+                for name, n in sorted(contractors.items(), key=lambda i: (-i[1], i[0] or ""))
+            ],
+            fmt=_count,
+        ),
+        months=month_chart(_months(municipality, period)),
+        # The prevention measure's record, over the same period.
+        completion=completion_rates(since=period.start, until=period.end),
+        instalments_overdue=instalments["n"] or 0,
+        instalments_overdue_amount=instalments["amount"] or 0,
         corrections=national_corrections(municipality.pk),
     )

@@ -1,12 +1,15 @@
 """Work queues: what each person should look at next.
 
 - My cases: open cases assigned to me (city staff and managers).
-- Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon and not
-  waiting on an agency; for managers also documents awaiting approval (決裁) and cases in
-  settlement, which only a manager can close; for contractor staff, their company's cases
-  in the visit stage.
+- Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon by the
+  one clock of cases/deadlines.py (which stops while an agency's answer is awaited, so the
+  dashboard, the case list and this queue agree on every case); for managers also
+  documents awaiting approval (決裁) and cases in settlement, which only a manager can
+  close; for contractor staff, their company's cases in the visit stage.
 - Waiting on an agency: open cases with a request to an agency still unanswered.
 - Visits this week: visits recorded for this week, Monday to Sunday.
+- Overdue instalments (city roles): instalments of repayment plans in force, in open
+  cases, not paid one business day after their due date (remedies/plans.py).
 
 Every queue is one bounded query (at most QUEUE_LENGTH rows, and a count), all inside
 the tenant scope, so the page costs the same whatever the number of cases.
@@ -15,11 +18,12 @@ the tenant scope, so the page costs the same whatever the number of cases.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 
 from cases.deadlines import DeadlineBook
 from cases.models import Agency, Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
+from remedies.plans import days_late, overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
@@ -49,6 +53,7 @@ class Queues:
     to_visit: Queue | None = None
     agencies: Queue | None = None
     visits: Queue | None = None
+    instalments: Queue | None = None
 
 
 def _queue(key: str, qs: QuerySet, book: DeadlineBook | None = None) -> Queue:
@@ -65,10 +70,6 @@ def _cases() -> QuerySet[Case]:
     )
 
 
-def _unanswered() -> QuerySet[AgencyContact]:
-    return AgencyContact.objects.filter(case=OuterRef("pk"), answered_on__isnull=True)
-
-
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
     today = book.today
     monday = today - timedelta(days=today.weekday())
@@ -83,9 +84,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         )
         result.due = _queue(
             "due",
-            mine.filter(book.due_within(DUE_SOON_DAYS))
-            .exclude(Exists(_unanswered()))
-            .order_by(*by_due),
+            mine.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
             book,
         )
     if membership.role == Role.MANAGER:
@@ -116,8 +115,28 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         .select_related("case", "party")
         .order_by("visited_on", "id"),
     )
+    if membership.role != Role.CONTRACTOR:
+        result.instalments = _overdue_instalments(book)
     for contact in result.agencies.rows if result.agencies else []:
         contact.waiting_days = book.of(contact.case.municipality_id).calendar.between(
             contact.contacted_on, today
         )
     return result
+
+
+def _overdue_instalments(book: DeadlineBook) -> Queue:
+    """Missed instalments, longest overdue first, each with `.days_late` in its
+    municipality's business days (the calendars are the deadline book's, already read)."""
+    cutoffs = {
+        mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
+    }
+    queue = _queue(
+        "instalments",
+        overdue_instalments(cutoffs)
+        .select_related("plan__party", "plan__case", "plan__case__assignee")
+        .order_by("due_on", "plan_id", "number"),
+    )
+    for row in queue.rows:
+        calendar = book.of(row.plan.case.municipality_id).calendar
+        row.days_late = days_late(calendar, row.due_on, book.today)
+    return queue

@@ -48,8 +48,8 @@ def due_cases(municipality: Municipality, today: date, days: int) -> list[Case]:
             .select_related("assignee", "office")
             .order_by("stage_since", "id")
         )
-    for case in cases:
-        case.deadline = deadlines.for_case(case.stage, case.stage_since)
+        for case in cases:
+            case.deadline = deadlines.for_case(case)
     return cases
 
 

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -20,7 +21,7 @@ from cases.selectors import deadline_book
 
 from . import services
 from .dashboard import dashboard as build_dashboard
-from .forms import ClosedDayForm, DeadlinesForm
+from .forms import ClosedDayForm, DeadlinesForm, PeriodForm
 from .queues import queues_for
 
 DASHBOARD_ROLES = (Role.MANAGER, Role.AUDITOR)
@@ -46,26 +47,42 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     membership = _city_reader(request)
     municipality = membership.municipality
     today = timezone.localdate()
+    # The period: this 年度 unless the reader chose another, or a range of dates. A bad
+    # choice is answered next to its field and the current 年度 is shown meanwhile.
+    form = PeriodForm(request.GET or None, today=today)
+    period = form.period()
     # The figures are the same for every reader of the municipality: they are computed
-    # once per change (the audit version), per day (deadlines move with it) and language.
+    # once per change (the audit version), per day (deadlines move with it), period and
+    # language.
     key = ":".join(
         [
             "dashboard",
             str(municipality.pk),
             str(municipality_version(municipality.pk)),
             today.isoformat(),
+            period.key,
             get_language() or "ja",
         ]
     )
-    body = cache.get(key)
-    if body is None:
-        board = build_dashboard(municipality, today)
-        body = render_to_string("overview/dashboard_body.html", {"board": board}, request)
-        cache.set(key, body, DASHBOARD_CACHE_SECONDS)
+    parts = cache.get(key)
+    if parts is None:
+        board = build_dashboard(municipality, today, period)
+        parts = {
+            name: render_to_string(f"overview/{template}.html", {"board": board}, request)
+            for name, template in (("now", "dashboard_body"), ("period", "dashboard_period"))
+        }
+        cache.set(key, parts, DASHBOARD_CACHE_SECONDS)
     return render(
         request,
         "overview/dashboard.html",
-        {"body": body, "municipality": municipality, "today": today},
+        {
+            "body": mark_safe(parts["now"]),  # noqa: S308  # nosec B308 B703  # our template
+            "period_body": mark_safe(parts["period"]),  # noqa: S308  # nosec B308 B703
+            "municipality": municipality,
+            "today": today,
+            "period_form": form,
+            "period": period,
+        },
     )
 
 

@@ -6,10 +6,17 @@ class RemediesConfig(AppConfig):
     name = "remedies"
     verbose_name = _("Remedies")
 
+    @staticmethod
+    def demo_step() -> None:
+        # The instalment case (remedies/demo.py), dated back from the day it is loaded.
+        from .demo import load_instalment_demo
+
+        load_instalment_demo()
+
     def ready(self) -> None:
         # The stage machine's proxy model (CaseFile) lives in workflow.py, beside the
         # facts its guards check; importing it here registers it with the app registry.
-        from cases import handovers, screening, sections
+        from cases import deadlines, handovers, screening, sections
 
         from . import ledger, views, workflow  # noqa: F401
         from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
@@ -35,6 +42,10 @@ class RemediesConfig(AppConfig):
                 "remedies/documents_section.html",
                 document_views.case_documents_section,
             )
+        )
+        # A request to an agency stops the stage's clock until it is answered.
+        deadlines.register_pause(
+            deadlines.PauseSource(AgencyContact, start="contacted_on", end="answered_on")
         )
         # A case's money totals move with it when it changes contractor (cases/handovers.py).
         handovers.on_contractor_changed(ledger.case_contractor_changed)

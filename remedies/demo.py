@@ -15,22 +15,36 @@ To change the story, change the file (or build the cases in the UI and export th
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone, translation
 from django_scopes import scopes_disabled
 
+from cases.agencies import ensure_reference_agencies
 from cases.models import (
     Agency,
+    Case,
+    CaseKind,
+    CauseCategory,
     Contractor,
+    DataKind,
     Membership,
     Municipality,
     Office,
     Role,
     User,
 )
+from cases.scoping import tenant_scope
+from cases.services import case_open, misregistration_add, party_add
 
+from . import ledger, plans
+from .documents.services import document_issue
 from .interchange import import_cases
+from .models import Channel, DocumentKind, Method, Purpose, Side
+from .services import agreement_add, contact_add, visit_record
+from .workflow import case_transition
 
 DEMO_PASSWORD = "tadasu-demo"  # noqa: S105  # nosec B105  # published demo password, refused without DEBUG
 
@@ -43,9 +57,9 @@ OFFICES = {
     "yahatahigashi": "八幡東区役所 マイナポイント支援窓口",
     "kokuraminami": "小倉南区役所 マイナポイント支援窓口",
     "yahatanishi": "八幡西区役所 マイナポイント支援窓口",
-    # The fourth case is not in the city's press release: an illustrative case, marked as
-    # such in its records, of points put right by the national system (国による是正).
-    "tobata": "戸畑区役所 マイナポイント支援窓口",
+    # Not in the city's press release: an illustrative case, marked as such in its records,
+    # of points put right by the national system (国による是正).
+    "wakamatsu": "若松区役所 マイナポイント支援窓口",
 }
 
 
@@ -105,13 +119,8 @@ def _organisations() -> dict:
     agec.municipalities.add(kitakyushu)
     other, _ = Contractor.objects.get_or_create(name=OTHER_CONTRACTOR)
     other.municipalities.add(kitakyushu, other_city)
-    for name, kind in [
-        ("デジタル庁", Agency.Kind.NATIONAL),
-        ("総務省", Agency.Kind.NATIONAL),
-        ("マイナポイント緊急窓口", Agency.Kind.HELPDESK),
-        ("キャッシュレス決済事業者", Agency.Kind.PAYMENT_OPERATOR),
-    ]:
-        Agency.objects.get_or_create(name=name, defaults={"kind": kind})
+    # Reference data (migration 0016); written again only where a test emptied the tables.
+    ensure_reference_agencies(Agency)
     return {
         KITAKYUSHU: kitakyushu,
         OTHER_CITY: other_city,
@@ -183,3 +192,134 @@ def demo_case_copies(count: int) -> tuple[dict, Iterator[dict]]:
 
     copies = (shifted(cases[i % len(cases)], (i // len(cases) + 1) * 10_000) for i in range(count))
     return data, copies
+
+
+# ---- a fourth case: an excess returned in instalments (issue 15) ------------------------
+
+INSTALMENT_OFFICE = "戸畑区役所 マイナポイント支援窓口"  # fictitious case at a real ward's desk
+
+
+def load_instalment_demo() -> Case | None:
+    """A cashless link error whose excess (15,000円, illustrative) is being returned in three
+    instalments: the first paid on time, the second missed, the third still to come. Dated
+    back from today, so that the second stays overdue and the third is never due yet,
+    whenever the demo is loaded. Written through the services, as staff and manager would;
+    skipped when the case is there already (idempotent)."""
+    with scopes_disabled():
+        city = Municipality.objects.get(code="401005")
+        office, _ = Office.objects.get_or_create(municipality=city, name=INSTALMENT_OFFICE)
+        if Case.objects.filter(office=office).exists():
+            return None
+        staff = User.objects.get(username="staff")
+        agec = Contractor.objects.get(name=AGEC)
+        agency = Agency.objects.get(name="マイナポイント緊急窓口")
+    t = timezone.localdate()
+
+    def day(n: int):
+        return t - timedelta(days=n)
+
+    amount = 15000
+    with transaction.atomic(), tenant_scope(staff), translation.override("ja"):
+        case = case_open(
+            by=staff,
+            office=office,
+            kind=CaseKind.CASHLESS_LINK,
+            contractor=agec,
+            discovered_on=day(130),
+            discovery="E氏から、ポイントが付与されていないとの問合せ。",
+            summary="E氏のマイナポイントが、F氏のキャッシュレス決済サービスに付与されていた"
+            "（金額は例示）。",
+            cause_category=CauseCategory.LOGOUT_OMITTED,
+            cause_text="前の方の手続後にログアウトせず、次の方の手続を行った。",
+            prevention="一人の対応を終える度に必ずログアウトし、完了チェック表で確認する。",
+            assignee=staff,
+        )
+        e = party_add(case=case, by=staff, label="E氏", name="山田 美咲")
+        f = party_add(
+            case=case,
+            by=staff,
+            label="F氏",
+            name="中村 健太",
+            address="北九州市戸畑区千防一丁目1番1号",
+        )
+        misregistration_add(
+            case=case,
+            by=staff,
+            source=f,
+            target=e,
+            data_kind=DataKind.CASHLESS_ACCOUNT,
+            paid_through=True,
+        )
+        contact_add(
+            case=case,
+            by=staff,
+            agencies=[agency],
+            contacted_on=day(129),
+            channel=Channel.PHONE,
+            request="E氏・F氏のポイント付与状況を照会。",
+            answered_on=day(125),
+            answer="E氏分のポイントはF氏の決済サービスに付与済み。取消しはできない。",
+        )
+        case_transition(case=case, step="refer", by=staff, on=day(129))
+        ledger.ledger_post_misallocation(
+            case=case, owed=e, holder=f, amount=amount, on=day(125), by=staff
+        )
+        case_transition(case=case, step="negotiate", by=staff, on=day(125))
+        agreement_add(
+            case=case,
+            by=staff,
+            payer=Side.CONTRACTOR,
+            amount=amount,
+            form=Method.CASH,
+            agreed_on=day(120),
+            party=e,
+        )
+        case_transition(case=case, step="agree", by=staff, on=day(120))
+        visit_record(
+            case=case,
+            by=staff,
+            party=e,
+            visited_on=day(115),
+            place="E氏宅",
+            purpose=Purpose.HAND_OVER,
+            city_attendees="市職員1名",
+            contractor_attendees="委託事業者2名",
+            handed_over=amount,
+            hand_over_side=Side.CONTRACTOR,
+            hand_over_method=Method.CASH,
+        )
+        visit_record(
+            case=case,
+            by=staff,
+            party=f,
+            visited_on=day(115),
+            place="戸畑区役所",
+            purpose=Purpose.APOLOGY,
+            city_attendees="市職員1名",
+            contractor_attendees="委託事業者1名",
+            outcome="F氏に謝罪し、重複して付与された分の返還をお願いした。一括での返還は難しいとのこと。",
+        )
+        case_transition(case=case, step="settle", by=staff, on=day(110))
+        plans.plan_agree(
+            case=case,
+            party=f,
+            agreed_on=day(100),
+            instalments=[(day(70), 5000), (day(35), 5000), (t + timedelta(days=25), 5000)],
+            note="F氏の申出により、毎月5,000円ずつの3回分割とした。",
+            by=staff,
+        )
+        document_issue(
+            kind=DocumentKind.REPAYMENT_REQUEST, by=staff, case=case, party=f, dated=day(98)
+        )
+        ledger.ledger_post_collection(
+            case=case,
+            party=f,
+            amount=5000,
+            side=Side.MUNICIPALITY,
+            method=Method.BANK_TRANSFER,
+            on=day(72),
+            by=staff,
+            note="第1回分",
+        )
+    # In settlement: the case waits for the rest of F's instalments before a manager closes it.
+    return case

@@ -14,7 +14,7 @@ from cases.forms import (
 )
 from cases.models import Agency, Party
 
-from .models import MAX_AMOUNT, Channel, Delivery, Method, Purpose, Side
+from .models import MAX_AMOUNT, MAX_INSTALMENTS, Channel, Delivery, Method, Purpose, Side
 
 CITY_OR_CONTRACTOR = [
     (Side.MUNICIPALITY.value, Side.MUNICIPALITY.label),
@@ -228,3 +228,65 @@ class TransitionForm(TadasuForm):
     note = forms.CharField(
         label=_("Note or reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
+
+
+class PlanForm(LedgerForm):
+    """A repayment plan: who, when agreed, and the schedule as rows of due date and amount.
+    The rows are numbered fields (due_1, amount_1, …) so that a message about one row
+    stands next to it; `count` and `first_due` propose an even monthly split."""
+
+    party = PartyChoiceField(label=_("Person repaying"), queryset=Party.objects.none())
+    agreed_on = forms.DateField(label=_("Agreed on"), widget=DateInput())
+    count = forms.IntegerField(
+        label=_("Number of instalments"),
+        required=False,
+        min_value=1,
+        max_value=MAX_INSTALMENTS,
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
+    first_due = forms.DateField(label=_("First due date"), required=False, widget=DateInput())
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    # Carries the messages about the schedule as a whole (its sum, its length).
+    schedule = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    ROWS_SHOWN = 3  # blank rows offered below the last one filled in
+    # What "Fill in the rows" needs; the rows themselves are replaced.
+    SPLIT_FIELDS = ("expected_head", "party", "agreed_on", "count", "first_due")
+
+    def __init__(self, *args, parties=None, **kwargs):
+        super().__init__(*args, parties=parties, **kwargs)
+        for n in range(1, MAX_INSTALMENTS + 1):
+            self.fields[f"due_{n}"] = forms.DateField(
+                label=_("Due date of instalment %(n)s") % {"n": n},
+                required=False,
+                widget=DateInput(),
+            )
+            self.fields[f"amount_{n}"] = YenField(
+                label=_("Amount of instalment %(n)s (yen)") % {"n": n},
+                required=False,
+                min_value=None,
+                max_value=None,
+            )
+
+    def _filled(self, n: int) -> bool:
+        return bool(self[f"due_{n}"].value() or self[f"amount_{n}"].value())
+
+    def last_filled(self) -> int:
+        return max((n for n in range(1, MAX_INSTALMENTS + 1) if self._filled(n)), default=0)
+
+    def rows(self) -> list:
+        """(due field, amount field) pairs to show: every row up to the last one filled in,
+        and a few blank ones after it."""
+        shown = min(max(self.last_filled() + self.ROWS_SHOWN, 6), MAX_INSTALMENTS)
+        return [(n, self[f"due_{n}"], self[f"amount_{n}"]) for n in range(1, shown + 1)]
+
+    def instalments(self) -> list[tuple]:
+        """The rows up to the last one filled in, as (due date, amount); gaps are kept so
+        that the service's message about row n lands on row n."""
+        data = self.cleaned_data
+        return [
+            (data.get(f"due_{n}"), data.get(f"amount_{n}"))
+            for n in range(1, self.last_filled() + 1)
+        ]

@@ -529,3 +529,92 @@ class CityLedgerTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.municipality_id}/{self.contractor_id} owed={self.owed} held={self.held}"
+
+
+MAX_INSTALMENTS = 36  # three years of monthly instalments; more is a typing error
+
+
+class RepaymentPlan(models.Model):
+    """An agreed schedule by which a person returns an excess in instalments (分割納付).
+
+    Agreed on a date with the person; its instalments sum to the excess the person held at
+    that moment (`total`). Whether an instalment is paid is never stored: it is derived from
+    the ledger, the person's entries after `ledger_head` (what they returned since the
+    agreement) allocated to the instalments in due order (remedies/plans.py). A plan that is
+    renegotiated is kept, marked superseded, and points at its replacement's `replaces`."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="repayment_plans")
+    party = models.ForeignKey(
+        Party,
+        on_delete=models.PROTECT,
+        related_name="repayment_plans",
+        verbose_name=_("person repaying"),
+    )
+    agreed_on = models.DateField(_("agreed on"))
+    total = models.BigIntegerField(_("amount to repay (yen)"))
+    # The newest ledger entry of the case when the plan was agreed: what the person returns
+    # after it counts towards this plan.
+    ledger_head = models.BigIntegerField(default=0)
+    note = models.TextField(_("note"), blank=True)
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
+    superseded_on = models.DateField(_("superseded on"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = scoped()
+
+    class Meta:
+        verbose_name = _("repayment plan")
+        verbose_name_plural = _("repayment plans")
+        ordering = ["agreed_on", "id"]
+        constraints = [
+            # One plan in force per person; a renegotiated one is superseded first.
+            models.UniqueConstraint(
+                fields=["party"],
+                condition=Q(superseded_on__isnull=True),
+                name="repayment_plan_one_active",
+            ),
+            models.CheckConstraint(condition=Q(total__gte=1), name="repayment_plan_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agreed_on} {self.party} {self.total}"
+
+    @property
+    def active(self) -> bool:
+        return self.superseded_on is None
+
+
+class Instalment(models.Model):
+    """One instalment of a repayment plan: its number, due date and amount (分割納付 第n回).
+    `cumulative` is the plan's amount up to and including this instalment, frozen with it,
+    so that "not paid by now" is one comparison with what the person has returned."""
+
+    plan = models.ForeignKey(RepaymentPlan, on_delete=models.PROTECT, related_name="instalments")
+    number = models.PositiveSmallIntegerField(_("instalment"))
+    due_on = models.DateField(_("due on"))
+    amount = models.PositiveIntegerField(_("amount (yen)"))
+    cumulative = models.BigIntegerField()
+
+    objects = ScopedManager(
+        municipality="plan__case__municipality", contractor="plan__case__contractor"
+    )
+
+    class Meta:
+        verbose_name = _("instalment")
+        verbose_name_plural = _("instalments")
+        ordering = ["plan", "number"]
+        indexes = [models.Index(fields=["due_on"])]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "number"], name="instalment_number_unique"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=1, amount__lte=MAX_AMOUNT), name="instalment_amount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan_id}#{self.number} {self.due_on} {self.amount}"

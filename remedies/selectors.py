@@ -5,9 +5,10 @@ from django.utils import timezone
 
 from cases import permissions
 from cases.deadlines import Deadlines
-from cases.models import Agency, Case, Membership, User
+from cases.links import links_to_correct
+from cases.models import Agency, Case, Membership, Stage, User
 
-from . import ledger, services
+from . import ledger, plans, services
 from .models import (
     AgencyContact,
     ApologyLetter,
@@ -19,6 +20,9 @@ from .models import (
 from .stage_history import bar, stage_spans
 from .workflow import steps_for
 
+# The stages a case closes from: the case page points to the links still to correct.
+CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
+
 
 def stage_panel(case: Case, user: User) -> dict:
     today = timezone.localdate()
@@ -26,8 +30,9 @@ def stage_panel(case: Case, user: User) -> dict:
     return {
         "case": case,
         "options": steps_for(case, user),
-        "deadline": Deadlines(case.municipality_id, today).for_case(case.stage, case.stage_since),
+        "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
+        "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
         "total_days": sum(s.days for s in spans),
     }
 
@@ -76,11 +81,13 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             for e in entries
             if e.kind == EntryKind.NATIONAL_CORRECTION and e.delta < 0 and not e.is_reversed
         ),
+        "plans": plans.case_plans(case, entries, timezone.localdate()),
         "head": ledger.ledger_head(case),
         "can_edit": permissions.can_edit_case(membership, case),
         "can_visit": permissions.can_record_visit(membership, case),
         "is_manager": permissions.is_manager_of(membership, case),
         "any_balance": any(b.amount for b in balances),
+        "any_excess": any(b.amount < 0 for b in balances),
         # The national system's correction is offered only where points went astray.
         "points_case": ledger.points_involved(case),
     }

@@ -15,6 +15,7 @@ urlpatterns = [
     path("letters/<int:letter_id>/sent/", views.letter_delivery, name="letter_delivery"),
     path("ledger/<str:kind>/new/", views.ledger_new, name="ledger_new"),
     path("ledger/<int:entry_id>/reverse/", views.ledger_reverse, name="ledger_reverse"),
+    path("plans/new/", views.plan_new, name="plan_new"),
     path("stage/<str:step>/", views.transition, name="transition"),
     path("documents/new/", document_views.case_document, name="document_new"),
 ]

@@ -19,7 +19,7 @@ from cases.errors import CaseError
 from cases.models import Case, Party, Role
 from cases.wareki import wareki, yen
 
-from . import forms, ledger, selectors, services
+from . import forms, ledger, plans, selectors, services
 from .errors import RemedyError
 from .models import AgencyContact, ApologyLetter, Delivery, EntryKind, LedgerEntry, Side
 from .workflow import STEPS, case_transition
@@ -329,6 +329,82 @@ def transition(request: HttpRequest, ref: str, step: str) -> HttpResponse:
     else:
         messages.success(request, _("The case moved on: %(step)s.") % {"step": STEPS[step].label})
     return _back(case, "stage")
+
+
+@member_required
+def plan_new(request: HttpRequest, ref: str) -> HttpResponse:
+    """Agree a repayment plan with a person who holds an excess (or renegotiate theirs).
+    "Fill in" proposes an even monthly split into the rows, saving nothing; "Save" records
+    the rows as they stand."""
+    case = editable_case_for(request, ref)
+    parties = _parties(case)
+    initial = _initial(case, agreed_on=timezone.localdate())
+    excess = _excesses(case)
+    if len(excess) == 1:
+        initial["party"] = excess[0][0].pk
+    form = forms.PlanForm(request.POST or None, parties=parties, initial=initial)
+    status = 200
+    if request.method == "POST" and "fill" in request.POST:
+        # The rows are about to be replaced: only what the split needs must be valid.
+        form.is_valid()
+        if not any(name in form.errors for name in forms.PlanForm.SPLIT_FIELDS):
+            form = _filled_plan_form(form, parties)
+    elif request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            plans.plan_agree(
+                case=case,
+                party=d["party"],
+                agreed_on=d["agreed_on"],
+                instalments=form.instalments(),
+                note=d["note"],
+                expected_head=d["expected_head"],
+                by=request.user,
+            )
+        except (CaseError, RemedyError) as error:
+            if getattr(error, "conflict", False):
+                status = 409
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The repayment plan was recorded."))
+            return _back(case, "plans")
+    return render(
+        request,
+        "remedies/plan_form.html",
+        {"case": case, "form": form, "excess": excess},
+        status=status,
+    )
+
+
+def _excesses(case: Case) -> list[tuple[Party, int]]:
+    """Who holds an excess, and how much (as a positive amount)."""
+    return [(b.party, -b.amount) for b in ledger.balances(case) if b.amount < 0]
+
+
+def _filled_plan_form(form: forms.PlanForm, parties) -> forms.PlanForm:
+    """The same form with its rows replaced by an even monthly split of the person's excess
+    (nothing is saved); a missing count or first date is said next to its field."""
+    d = form.cleaned_data
+    if not d.get("count"):
+        form.add_error("count", _("Enter the number of instalments."))
+    if not d.get("first_due"):
+        form.add_error("first_due", _("Enter the first due date."))
+    excess = -ledger.balance_of(d["party"])
+    if excess <= 0:
+        form.add_error(
+            "party", _("%(party)s holds no excess to be repaid.") % {"party": d["party"].label}
+        )
+    if any(name in form.errors for name in forms.PlanForm.SPLIT_FIELDS):
+        return form
+    data = form.data.copy()
+    for n in range(1, forms.MAX_INSTALMENTS + 1):
+        data[f"due_{n}"] = data[f"amount_{n}"] = ""
+    for n, (due, amount) in enumerate(
+        plans.split_evenly(excess, min(d["count"], excess), d["first_due"]), start=1
+    ):
+        data[f"due_{n}"] = due.isoformat()
+        data[f"amount_{n}"] = str(amount)
+    return forms.PlanForm(data, parties=parties)
 
 
 # ---- sections of the case page (registered in apps.py) ----------------------------------

@@ -12,7 +12,9 @@ between the apps points one way, and the whole machine reads in one place.
     negotiation     agree        visit           staff    a compensation agreement
     visit           settle       settlement      staff    a visit or letter per identified person
     visit,          close        closed          manager  every balance zero; every identified
-      settlement                                          person apologised to; prevention
+      settlement                                          person apologised to; prevention;
+                                                          every link corrected, or a manager's
+                                                          reason why it cannot be
     any open stage  withdraw     withdrawn       manager  a reason
     closed,         reopen       inquiry         manager  a reason
       withdrawn
@@ -33,6 +35,7 @@ from django_fsm import ConcurrentTransition, transition
 
 from cases import permissions
 from cases.audit import audit_log
+from cases.links import link_text, links_to_correct
 from cases.models import Case, Stage, User
 from cases.scoping import membership_of
 from cases.services import actor_of, add_timeline, check_event_date, today
@@ -136,6 +139,15 @@ def _needs_everything_settled(case: Case) -> list[str]:
     ]
     if not case.prevention.strip():
         reasons.append(_("No prevention measures have been recorded."))
+    reasons += [
+        _(
+            "The misregistration %(link)s has not been corrected: record its correction "
+            "(“Record the correction” under “Whose data went where”), or a manager records "
+            "why it cannot be corrected."
+        )
+        % {"link": link_text(link)}
+        for link in links_to_correct(case)
+    ]
     return reasons
 
 

@@ -123,9 +123,18 @@ def point_file_storages(settings, folder) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _file_storages(settings, files_dir):
-    # Tests never write letters or scans into the checkout's var/ folder.
+def _file_storages(settings, files_dir, tmp_path):
+    # Tests never write letters, scans or checkpoints into the checkout's var/ folder, nor
+    # read the checkpoints `make run` left there (signed by the development key). Each test
+    # starts with no checkpoint: one test's checkpoint must not judge another's trail.
     point_file_storages(settings, files_dir)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "audit_checkpoints": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "audit-checkpoints")},
+        },
+    }
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,17 @@ from django_scopes import scopes_disabled
 from cases import services
 from cases.attachments.services import attachment_add
 from cases.deadlines import TIMED_STAGES
-from cases.models import Agency, CaseKind, CauseCategory, ClosedDay, DataKind, TimelineEvent
+from cases.models import (
+    Agency,
+    CaseKind,
+    CauseCategory,
+    ClosedDay,
+    CorrectionWay,
+    DataKind,
+    Misregistration,
+    TimelineEvent,
+    User,
+)
 from cases.scoping import tenant_scope
 from receptions import services as reception_sheets
 from remedies import ledger
@@ -230,7 +240,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
 
 
 def build_estates(world, *, foreign: bool = True) -> dict[str, Estate]:
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     own = _build(
         world,
         tag="ミギワ",
@@ -291,6 +301,7 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "day_id": estate.extra.get("closed_day"),
         # A 経過 line of the case: its first, which is for publication.
         "event_id": _first_event(estate),
+        "link_id": _first_link(estate),
     }
     if objects.get(param) is None:
         raise AssertionError(
@@ -298,6 +309,11 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
             "add one to tests/endpoints.py"
         )
     return objects[param].pk
+
+
+def _first_link(estate: Estate):
+    with scopes_disabled():
+        return Misregistration.objects.filter(case=estate.case).order_by("id").first()
 
 
 def _first_event(estate: Estate):
@@ -371,6 +387,11 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "target": e.d.pk,
         "data_kind": DataKind.BANK_ACCOUNT,
     },
+    "cases:link_correct": lambda w, e, v: {
+        "corrected_on": "2023-02-08",
+        "corrected_how": CorrectionWay.PERSON,
+    },
+    "cases:link_excuse": lambda w, e, v: {"reason": "ポイントは付与済みで訂正できない。"},
     "cases:timeline_new": lambda w, e, v: {
         "occurred_on": "2023-02-08",
         "actor": "北九州市",
@@ -397,6 +418,15 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "amount": "5000",
         "form": "cash",
         "agreed_on": "2023-02-10",
+    },
+    "remedies:plan_new": lambda w, e, v: {
+        "expected_head": _head(e.case),
+        "party": e.d.pk,
+        "agreed_on": "2023-02-10",
+        "due_1": "2023-03-10",
+        "amount_1": "2,000",
+        "due_2": "2023-04-10",
+        "amount_2": "3000",
     },
     "remedies:visit_new": lambda w, e, v: {
         "expected_head": _head(e.case),
@@ -443,6 +473,24 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
     "receptions:counterpart_add": lambda w, e, v: {"affected": e.extra["affected"].pk},
     "overview:deadlines": lambda w, e, v: {str(stage): 12 for stage in TIMED_STAGES},
     "overview:closed_day_new": lambda w, e, v: {"day": "2023-02-13", "name": "臨時閉庁日"},
+    "municipality_setup": lambda w, e, v: {
+        "code": "439002",
+        "name": "みほん町",
+        "department": "総務課",
+        "sender_title": "みほん町長",
+        "sender_name": "山田　一郎",
+        "desks": "みほん町役場 住民課窓口",
+        "contractors": [w.contractor_co.pk],
+        "users-TOTAL_FORMS": "2",
+        "users-INITIAL_FORMS": "0",
+        "users-0-username": "yamada-kacho",
+        "users-0-last_name": "山田",
+        "users-0-role": "manager",
+        "users-1-username": "kawai",
+        "users-1-last_name": "川井",
+        "users-1-role": "contractor",
+        "users-1-contractor": w.contractor_co.name,
+    },
 }
 
 
@@ -461,9 +509,16 @@ class Callers:
     def __init__(self, world):
         self.clients: dict[str, Client] = {}
         self.cookies: dict[str, str] = {}
-        for role in ROLES:
+        # The superuser (no organisation) is no column of the access matrix: its only pages
+        # of its own are tested in tests/cases/test_municipality_setup.py; the form fuzzer
+        # posts them as it.
+        superuser = User.objects.create_superuser("root", "root@example.jp", "x" * 20)
+        for role in (*ROLES, "superuser"):
             client = Client()
-            if role != "anonymous":
+            if role == "superuser":
+                client.force_login(superuser)
+                self.cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+            elif role != "anonymous":
                 client.force_login(getattr(world, role))
                 self.cookies[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
             self.clients[role] = client

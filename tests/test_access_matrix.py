@@ -54,6 +54,9 @@ logout                                 -        ok    ok      ok         ok     
 set_language                           -        ok    ok      ok         ok               ok      ok               noop
 audit_list                             -        403   ok      403        403              ok      403              login
 audit_export                           -        403   ok      403        403              ok      403              login
+# A superuser's pages (tests/cases/test_municipality_setup.py): no member may use them.
+municipality_setup                     -        403   403     403        403              403     403              login
+municipality_setup_done                -        403   403     403        403              403     403              login
 
 cases:list                             -        ok    ok      ok         ok               ok      ok               login
 # staff_other_city may open cases, but only for its own city: the form refuses this office.
@@ -77,6 +80,13 @@ cases:party_reveal                     foreign  404   404     404        ok     
 cases:party_reveal                     mixed    404   404     404        404              404     404              login
 cases:link_new                         own      ok    ok      403        404              403     404              login
 cases:link_new                         foreign  404   404     404        403              404     ok               login
+cases:link_correct                     own      ok    ok      403        404              403     404              login
+cases:link_correct                     foreign  404   404     404        403              404     ok               login
+cases:link_correct                     mixed    404   404     403        404              403     404              login
+# Why a link cannot be corrected: a manager's word only.
+cases:link_excuse                      own      403   ok      403        404              403     404              login
+cases:link_excuse                      foreign  404   404     404        403              404     403              login
+cases:link_excuse                      mixed    404   404     403        404              403     404              login
 cases:timeline_new                     own      ok    ok      403        404              403     404              login
 cases:timeline_new                     foreign  404   404     404        403              404     ok               login
 cases:timeline_publish                 own      ok    ok      403        404              403     404              login
@@ -95,6 +105,8 @@ remedies:contact_answer                foreign  404   404     404        403    
 remedies:contact_answer                mixed    404   404     403        404              403     404              login
 remedies:agreement_new                 own      ok    ok      403        404              403     404              login
 remedies:agreement_new                 foreign  404   404     404        403              404     ok               login
+remedies:plan_new                      own      ok    ok      403        404              403     404              login
+remedies:plan_new                      foreign  404   404     404        403              404     ok               login
 remedies:visit_new                     own      ok    ok      ok         404              403     404              login
 remedies:visit_new                     foreign  404   404     404        ok               404     ok               login
 remedies:letter_new                    own      ok    ok      403        404              403     404              login

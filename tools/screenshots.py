@@ -187,6 +187,19 @@ def main(out: Path) -> None:
                     .get_attribute("href")
                 )
                 pdf = page.request.get(link).body()
+
+                # The superuser's set-up page, after a submission with mistakes.
+                page.context.clear_cookies()
+                page.goto("/accounts/login/?next=/setup/municipality/")
+                page.get_by_label("ユーザー名").fill("admin")
+                page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+                page.get_by_role("button", name="ログイン").click()
+                page.wait_for_url(lambda url: "/setup/municipality/" in url)
+                page.get_by_label("地方公共団体コード").fill("072011")
+                page.get_by_label("自治体名").fill("みほん町")
+                page.get_by_role("button", name="自治体を登録する").click()
+                page.wait_for_load_state()
+                page.screenshot(path=out / "municipality-setup.png")
                 browser.close()
         finally:
             server.terminate()

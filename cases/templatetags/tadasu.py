@@ -78,24 +78,33 @@ def masked_address(value: str | None) -> str:
 
 @register.filter
 def deadline(value) -> str:
-    """A case's deadline as lists show it: 令和5年3月24日（あと3開庁日）, or marked overdue.
+    """A case's deadline as lists show it: 令和5年3月24日（あと3開庁日）; marked overdue with
+    the stage and the days late (調査：3開庁日超過); or stopped while an agency is asked.
 
     A filter rather than an included template: lists show it on every row."""
     if not value:
         return mark_safe('<span class="muted">—</span>')  # nosec B308 B703  # a constant
-    due = jdate(value.due_on)
     if value.overdue:
         n = value.business_days_late
-        late = ngettext("%(n)s business day late", "%(n)s business days late", n) % {"n": n}
+        late = ngettext(
+            "%(stage)s: %(n)s business day late", "%(stage)s: %(n)s business days late", n
+        ) % {"stage": value.stage_label, "n": n}
         return format_html(
             '<span class="badge overdue-badge">{}</span> {}<span class="muted">（{}）</span>',
             gettext("Overdue"),
-            due,
+            jdate(value.due_on),
             late,
         )
     n = value.business_days_left
+    if value.due_on is None:
+        left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
+        return format_html(
+            '<span class="badge paused-badge">{}</span><span class="muted">（{}）</span>',
+            gettext("Clock stopped: awaiting an agency"),
+            left,
+        )
     if n == 0:
         left = gettext("due today")
     else:
         left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
-    return format_html('{}<span class="muted">（{}）</span>', due, left)
+    return format_html('{}<span class="muted">（{}）</span>', jdate(value.due_on), left)

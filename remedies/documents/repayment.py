@@ -5,8 +5,9 @@ date, and how to pay (the municipality's designated account, or a payment slip),
 the municipality's settings. The reminder (督促, remedies/documents/reminder.py) is its own
 numbered letter citing this one.
 
-An instalment schedule (issue 15) goes into the data as `instalments`, a list of
-{"on", "amount"}; this letter prints it under 記 when present and builds none itself.
+When the person agreed a repayment plan (remedies/plans.py), its instalments still to be
+paid go into the data as `instalments` ({"number", "on", "amount"}), and the letter names
+the schedule under 記: the due date is each instalment's own.
 """
 
 from datetime import date, timedelta
@@ -14,7 +15,9 @@ from datetime import date, timedelta
 from reportlab.lib.units import mm
 
 from cases.models import Case, DataKind, Municipality, Party
+from cases.services import today
 
+from .. import plans
 from .apology import honorific
 from .base import DocumentRenderer, kin, yen
 from .data import party_role
@@ -59,7 +62,37 @@ def due_date(dated: date, days: int) -> date:
     return dated + timedelta(days=days or 30)
 
 
-def build(*, case: Case, party: Party, municipality: Municipality, **_kw) -> dict:
+def schedule_data(party: Party, dated: date | None) -> tuple[list[dict], dict | None]:
+    """The person's plan in force, as the letter names it: the instalments still to be paid
+    (what is left of each) and, for a reminder, those missed by the document's date."""
+    state = plans.party_plan_state(party, dated or today())
+    if state is None:
+        return [], None
+    open_rows = [
+        {"number": s.number, "on": s.due_on.isoformat(), "amount": s.unpaid}
+        for s in state.instalments
+        if s.unpaid
+    ]
+    plan = {
+        "agreed_on": state.plan.agreed_on.isoformat(),
+        "total": state.plan.total,
+        "missed": [
+            {
+                "number": s.number,
+                "on": s.due_on.isoformat(),
+                "amount": s.unpaid,
+                "days_late": s.days_late,
+            }
+            for s in state.overdue
+        ],
+    }
+    return open_rows, plan
+
+
+def build(
+    *, case: Case, party: Party, municipality: Municipality, dated: date | None = None, **_kw
+) -> dict:
+    instalments, plan = schedule_data(party, dated)
     return {
         "case": {
             "reference": case.reference,
@@ -76,7 +109,9 @@ def build(*, case: Case, party: Party, municipality: Municipality, **_kw) -> dic
         },
         "money": excess_data(party, case, municipality),
         "payment": payment_data(municipality),
-        "instalments": [],
+        # Filled from the person's repayment plan in force (remedies/plans.py), if any.
+        "instalments": instalments,
+        "plan": plan,
     }
 
 
@@ -96,6 +131,8 @@ class Renderer(DocumentRenderer):
     def due(self) -> str:
         """The due date: the one frozen with the data, or the date of issue plus the
         municipality's number of days."""
+        if self.data.get("instalments"):
+            return "各回の期限"
         if self.data.get("due_on"):
             return self.date(self.data["due_on"])
         dated = date.fromisoformat(self.data["dated"]) if self.data.get("dated") else date.today()
@@ -154,13 +191,26 @@ class Renderer(DocumentRenderer):
                 f"2　ご返還の理由　　{REASON.get(self.data_kind, REASON_OTHER)}",
                 "heading",
             ),
-            self.t(f"3　返還期限　　{self.due()}", "heading"),
+            *self.due_items(),
             self.t("4　返還方法", "heading"),
             *[self.t(line, "indent") for line in self.how_to_pay()],
         ]
-        if self.data.get("instalments"):
-            items += [self.t("5　分割によるご返還", "heading"), self.instalment_table()]
         return items
+
+    def due_items(self) -> list:
+        """Item 3: the due date, or with a plan the schedule agreed (each instalment's own
+        due date), in a table right under it."""
+        plan = self.data.get("plan")
+        if not (plan and self.data.get("instalments")):
+            return [self.t(f"3　返還期限　　{self.due()}", "heading")]
+        return [
+            self.t(
+                f"3　返還期限　　分割によるご返還（{self.date(plan['agreed_on'])}にお約束いただいた"
+                "日程）",
+                "heading",
+            ),
+            self.instalment_table(),
+        ]
 
     def how_to_pay(self) -> list[str]:
         pay = self.data["payment"]
@@ -176,12 +226,24 @@ class Renderer(DocumentRenderer):
         ]
 
     def instalment_table(self):
-        rows = [["回", "期限", "金額"]]
-        rows += [
-            [f"第{i}回", self.date(row["on"]), kin(row["amount"])]
-            for i, row in enumerate(self.data["instalments"], start=1)
-        ]
-        return self.table(rows, [20 * mm, 50 * mm, 40 * mm])
+        return self.schedule_table(
+            ["回", "期限", "金額"],
+            [
+                [f"第{row.get('number', i)}回", self.date(row["on"]), kin(row["amount"])]
+                for i, row in enumerate(self.data["instalments"], start=1)
+            ],
+        )
+
+    def schedule_table(self, header: list[str], rows: list[list[str]]):
+        """Instalments two to a line (第1回 … | 第2回 …), read across then down, so that a
+        schedule of a year still leaves the letter on one page."""
+        if len(rows) == 1:
+            return self.table([header, *rows], [18 * mm, 46 * mm, 38 * mm])
+        lines = [header + header]
+        for i in range(0, len(rows), 2):
+            right = rows[i + 1] if i + 1 < len(rows) else ["", "", ""]
+            lines.append(rows[i] + right)
+        return self.table(lines, [15 * mm, 38 * mm, 28 * mm] * 2)
 
     def breakdown(self) -> list:
         """The sum behind the amount, where part was already returned or written off."""

@@ -180,7 +180,12 @@ def _freeze(
     # frozen into the data (kinds, stages, methods) must be Japanese too.
     with translation.override("ja"):
         body = module_for(kind).build(
-            case=case, party=party, entry=entry, cases=cases, municipality=municipality
+            case=case,
+            party=party,
+            entry=entry,
+            cases=cases,
+            municipality=municipality,
+            dated=dated,
         )
     return {
         "kind": kind,

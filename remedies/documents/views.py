@@ -17,7 +17,7 @@ from cases.models import Case, Role
 from ..errors import RemedyError
 from ..models import Document, DocumentKind, DocumentStatus
 from . import services
-from .forms import CaseDocumentForm, PressReleaseForm
+from .forms import CASE_KINDS, CaseDocumentForm, PressReleaseForm
 
 
 def _require_city(request: HttpRequest) -> None:
@@ -44,8 +44,17 @@ def case_document(request: HttpRequest, ref: str) -> HttpResponse:
     """Prepare a document for this case: preview (GET with ?preview) or issue (POST)."""
     _require_city(request)
     case = case_for(request, ref)
-    data = request.POST if request.method == "POST" else (request.GET or None)
-    form = CaseDocumentForm(data, case=case)
+    # A preview is asked for with ?preview; other query values only pre-select the form (the
+    # reminder link next to a missed instalment names the kind and the person).
+    preview = request.method == "GET" and "preview" in request.GET
+    data = request.POST if request.method == "POST" else (request.GET if preview else None)
+    initial = {}
+    if request.method == "GET" and not preview:
+        if request.GET.get("kind") in CASE_KINDS:
+            initial["kind"] = request.GET["kind"]
+        if request.GET.get("party", "").isdigit():
+            initial["party"] = int(request.GET["party"])
+    form = CaseDocumentForm(data, case=case, initial=initial)
     if data is not None and form.is_valid():
         d = form.cleaned_data
         kwargs = {

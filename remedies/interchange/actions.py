@@ -3,6 +3,7 @@ every permission and guard applies again."""
 
 from typing import Any
 
+from cases import links as link_services
 from cases import services as case_services
 from cases.models import Case, Party, User
 from cases.services import CASE_FIELDS, PARTY_FIELDS
@@ -133,16 +134,53 @@ class _CaseActions:
             )
 
     def _link(self, item: dict) -> None:
-        case_services.misregistration_add(
+        # A correction with its way (corrected_how) and a manager's excuse are recorded by
+        # their own services: with the link, or later at their own seq (*_recorded).
+        recorded_apart = _value(item, "correction_recorded", None) is not None
+        with_way = bool(_text(item, "corrected_how", ""))
+        link = case_services.misregistration_add(
             case=self._case(),
             by=self._by(item),
             source=self._party(item, "source"),
             target=self._party(item, "target"),
             data_kind=_text(item, "data_kind"),
             registered_on=_date(item, "registered_on", optional=True),
-            corrected_on=_date(item, "corrected_on", optional=True),
+            corrected_on=None
+            if with_way or recorded_apart
+            else _date(item, "corrected_on", optional=True),
             paid_through=_bool(item, "paid_through", False),
             note=_text(item, "note", ""),
+        )
+        self.links[_int(item, "seq")] = link
+        if with_way and not recorded_apart:
+            self._link_correction(item, item)
+        if (
+            _text(item, "uncorrectable_reason", "")
+            and _value(item, "excuse_recorded", None) is None
+        ):
+            self._link_excuse(item, item, by_field="excused_by")
+
+    def _recorded_link(self, link: dict):
+        found = self.links.get(_int(link, "seq"))
+        if found is None:
+            raise _FieldError("seq", "the link must be recorded before its correction")
+        return found
+
+    def _link_correction(self, link: dict, item: dict) -> None:
+        link_services.link_correct(
+            link=self._recorded_link(link),
+            by=self._by(item),
+            corrected_on=_date(link, "corrected_on", optional=True),
+            corrected_how=_text(link, "corrected_how", ""),
+            correction_note=_text(link, "correction_note", ""),
+        )
+
+    def _link_excuse(self, link: dict, item: dict, by_field: str = "by") -> None:
+        link_services.link_excuse(
+            link=self._recorded_link(link),
+            by=self.refs.user(_value(item, by_field), by_field),
+            reason=_text(link, "uncorrectable_reason", ""),
+            on=_date(link, "excused_on", optional=True),
         )
 
     def _contact(self, item: dict) -> None:

@@ -157,22 +157,7 @@ class _CaseExport:
         transitions = self._transitions()
         document["updates"] = self._case_updates(document, transitions)
         document["parties"] = self._parties()
-        document["links"] = [
-            self._item(
-                self._made("tadasu.misregistration.added", link),
-                case.created_by,
-                2,
-                link.pk,
-                source=link.source.label,
-                target=link.target.label,
-                data_kind=link.data_kind,
-                registered_on=_iso(link.registered_on),
-                corrected_on=_iso(link.corrected_on),
-                paid_through=link.paid_through,
-                note=link.note,
-            )[1]
-            for link in case.misregistrations.select_related("source", "target").order_by("pk")
-        ]
+        document["links"] = self._links()
         document["contacts"] = self._contacts()
         document["agreements"] = [
             self._item(
@@ -262,6 +247,50 @@ class _CaseExport:
             parties.append(document)
         return parties
 
+    def _links(self) -> list[dict]:
+        links = []
+        for link in self.case.misregistrations.select_related(
+            "source", "target", "excused_by"
+        ).order_by("pk"):
+            added = self._made("tadasu.misregistration.added", link)
+            corrected = self._made("tadasu.misregistration.corrected", link)
+            excused = self._made("tadasu.misregistration.excused", link)
+            document = self._item(
+                added,
+                self.case.created_by,
+                2,
+                link.pk,
+                source=link.source.label,
+                target=link.target.label,
+                data_kind=link.data_kind,
+                registered_on=_iso(link.registered_on),
+                corrected_on=_iso(link.corrected_on),
+                paid_through=link.paid_through,
+                note=link.note,
+                corrected_how=link.corrected_how,
+                correction_note=link.correction_note,
+                correction_recorded=None,
+                uncorrectable_reason=link.uncorrectable_reason,
+                excused_by=link.excused_by.username if link.excused_by else None,
+                excused_on=_iso(link.excused_on),
+                excuse_recorded=None,
+            )[1]
+            # Recorded after the link (their own seq), unless in the same call.
+            if (
+                corrected is not None
+                and link.corrected_how
+                and not self._one_call(added, corrected)
+            ):
+                document["correction_recorded"] = self._item(corrected, None, 2, link.pk)[1]
+            if (
+                excused is not None
+                and link.uncorrectable_reason
+                and not self._right_after(added, excused)
+            ):
+                document["excuse_recorded"] = self._item(excused, None, 2, link.pk)[1]
+            links.append(document)
+        return links
+
     def _contacts(self) -> list[dict]:
         contacts = []
         for contact in (
@@ -290,6 +319,11 @@ class _CaseExport:
                 document["answer_recorded"] = self._item(answered, None, 3, contact.pk)[1]
             contacts.append(document)
         return contacts
+
+    def _right_after(self, first: AuditEntry | None, second: AuditEntry) -> bool:
+        """Whether nothing else was done to the case between two audit entries (a link and
+        the manager's excuse, replayed together by the import)."""
+        return first is None or not any(first.id < entry.id < second.id for entry in self.audit)
 
     def _one_call(self, first: AuditEntry | None, second: AuditEntry) -> bool:
         """Whether two audit entries come from one service call (contact_add with its

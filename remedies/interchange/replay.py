@@ -20,7 +20,7 @@ from django_scopes import scopes_disabled
 
 from cases.audit import audit_batch
 from cases.errors import CaseError
-from cases.models import Case, TimelineEvent
+from cases.models import Case, Misregistration, TimelineEvent
 from cases.mynumber import contains_individual_number
 from cases.services import PERSONAL_FIELDS
 
@@ -191,6 +191,7 @@ class _CaseReplay(_CaseActions):
         self.case_pk: int | None = None
         self.slot = self.left = 0  # where it stands in the file's order; actions to run
         self.contacts: dict[int, AgencyContact] = {}
+        self.links: dict[int, Misregistration] = {}
         self.postings: dict[int, list[LedgerEntry]] = {}  # seq → the entries it posted
         with self.at(""):
             municipality = refs.municipality(_text(raw, "municipality"))
@@ -270,6 +271,13 @@ class _CaseReplay(_CaseActions):
                 add(f"party {i} update {j}", update, partial(self._party_update, party, j - 1))
         for i, link in enumerate(sections["links"], start=1):
             add(f"link {i}", link, self._link)
+            for part, action in (
+                ("correction", self._link_correction),
+                ("excuse", self._link_excuse),
+            ):
+                later = _value(link, f"{part}_recorded", None) if isinstance(link, dict) else None
+                if later is not None:
+                    add(f"link {i} {part}", later, partial(action, link))
         for i, contact in enumerate(sections["contacts"], start=1):
             add(f"contact {i}", contact, self._contact)
             answer = _value(contact, "answer_recorded", None) if isinstance(contact, dict) else None

@@ -105,8 +105,8 @@ def test_a_case_due_on_friday_is_overdue_on_monday_not_on_saturday(world):
     with tenant_scope(world.manager):
         StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=1)
         since = friday - timedelta(days=1)  # Thursday: due Friday
-        saturday = Deadlines(world.city, friday + timedelta(days=1)).for_case("inquiry", since)
-        tuesday = Deadlines(world.city, friday + timedelta(days=4)).for_case("inquiry", since)
+        saturday = Deadlines(world.city, friday + timedelta(days=1)).clock("inquiry", since)
+        tuesday = Deadlines(world.city, friday + timedelta(days=4)).clock("inquiry", since)
     assert saturday.due_on == friday and not saturday.overdue
     # Monday 11/23 is a holiday, so Tuesday is the first business day after the deadline.
     assert tuesday.overdue and tuesday.business_days_late == 1

@@ -275,7 +275,7 @@ def test_a_remedy_service_refuses_it(world, case):
     from remedies import services as remedy_services
     from remedies.models import AgencyContact, Channel
 
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     with scopes_disabled(), pytest.raises(CaseError) as error:
         remedy_services.contact_add(
             case=case,

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from cases.models import Case, Misregistration, Party, User
+from remedies.models import AgencyContact, Channel, Side
 
 from ..factories import CaseFactory, PartyFactory, UserFactory
 
@@ -111,16 +112,27 @@ def test_lists_show_only_cases_the_user_may_see(client, world, case):
 def test_case_list_query_count_does_not_grow(client, world, django_assert_max_num_queries):
     _login(client, world.staff)
     for count in (3, 30):
-        CaseFactory.create_batch(
+        for case in CaseFactory.create_batch(
             count,
             office=world.office,
             contractor=world.contractor_co,
             assignee=world.staff,
             created_by=world.staff,
-        )
+        ):
+            # Each waiting on an agency: their clocks are read in one query, not one per row.
+            AgencyContact.objects.create(
+                case=case,
+                municipality=world.city,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=case.discovered_on,
+                channel=Channel.PHONE,
+                request="照会",
+                created_by=world.staff,
+            )
         cache.clear()  # factory rows bypass the audited services that move the page version
-        # Two of them read the municipality's deadlines and closed days, one the version.
-        with django_assert_max_num_queries(11):
+        # Three of them read the municipality's deadlines, closed days and the cases that
+        # waited on an agency (cases/deadlines.py), one the version.
+        with django_assert_max_num_queries(12):
             assert client.get("/cases/").status_code == 200
         # Served again with nothing changed: the rendered body comes from the cache.
         with django_assert_max_num_queries(5):

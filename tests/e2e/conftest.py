@@ -244,5 +244,6 @@ def demo(transactional_db):
             entry_id=entry.pk,
             sheet_id=sheet.pk,
             reception_id=sheet.receptions.order_by("pk").first().pk,
+            link_id=open_case.misregistrations.order_by("pk").first().pk,
             letter_id=letter.pk,
         )

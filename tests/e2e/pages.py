@@ -20,6 +20,7 @@ class Facts:
     entry_id: int  # a ledger entry of the open case
     sheet_id: int  # the demo's reception sheet (receptions/demo_receptions.csv)
     reception_id: int  # its first reception
+    link_id: int  # the open case's link B氏 → A氏
     letter_id: int  # the apology record of the お詫び状 issued to A氏 on the open case
 
 
@@ -50,6 +51,17 @@ PAGES: list[MainPage] = [
     MainPage("add a person", "staff", lambda f: _case(f, "parties/new/"), submit_empty="保存"),
     MainPage("edit a person", "staff", lambda f: _case(f, f"parties/{f.party_id}/edit/")),
     MainPage("record a link", "staff", lambda f: _case(f, "links/new/"), submit_empty="保存"),
+    MainPage(
+        "correct a link",
+        "staff",
+        lambda f: _case(f, f"links/{f.link_id}/correct/"),
+        submit_empty="保存",
+    ),
+    MainPage(
+        "why a link cannot be corrected",
+        "manager",
+        lambda f: _case(f, f"links/{f.link_id}/excuse/"),
+    ),
     MainPage("timeline entry", "staff", lambda f: _case(f, "timeline/new/"), submit_empty="保存"),
     MainPage("agency contact", "staff", lambda f: _case(f, "contacts/new/"), submit_empty="保存"),
     MainPage(
@@ -61,6 +73,7 @@ PAGES: list[MainPage] = [
     MainPage("agreement", "staff", lambda f: _case(f, "agreements/new/"), submit_empty="保存"),
     MainPage("visit", "contractor", lambda f: _case(f, "visits/new/"), submit_empty="保存"),
     MainPage("apology letter", "staff", lambda f: _case(f, "letters/new/"), submit_empty="保存"),
+    MainPage("repayment plan", "staff", lambda f: _case(f, "plans/new/"), submit_empty="保存"),
     MainPage("apology letter sent", "staff", lambda f: _case(f, f"letters/{f.letter_id}/sent/")),
     *[
         MainPage(f"ledger: {kind}", user, lambda f, k=kind: _case(f, f"ledger/{k}/new/"), "保存")
@@ -81,6 +94,11 @@ PAGES: list[MainPage] = [
     MainPage("work queues", "staff", lambda f: "/queues/"),
     MainPage("work queues (manager)", "manager", lambda f: "/queues/"),
     MainPage("dashboard", "manager", lambda f: "/dashboard/"),
+    MainPage(
+        "dashboard, a bad period",
+        "manager",
+        lambda f: "/dashboard/?start=2023-02-01&end=2023-01-01",
+    ),
     MainPage("deadline settings", "manager", lambda f: "/dashboard/deadlines/"),
     MainPage("reception sheets", "staff", lambda f: "/receptions/"),
     MainPage("import a reception sheet", "staff", lambda f: "/receptions/import/"),
@@ -88,4 +106,10 @@ PAGES: list[MainPage] = [
     MainPage("desk checklist", "staff", lambda f: f"/receptions/{f.reception_id}/checklist/"),
     MainPage("not found", "contractor", lambda f: "/cases/no-such-case/", status=404),
     MainPage("not allowed", "auditor", lambda f: "/cases/new/", status=403),
+    MainPage(
+        "set up a municipality",
+        "admin",
+        lambda f: "/setup/municipality/",
+        submit_empty="自治体を登録する",
+    ),
 ]

@@ -46,7 +46,7 @@ def test_staff_see_their_overdue_cases_and_cases_nobody_has_taken(client, world,
 
 def test_a_case_waiting_on_an_agency_is_not_waiting_on_me(client, world, today, story):
     case, _c, _d = story
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     with tenant_scope(world.staff):
         services.case_take(case=case, by=world.staff)
         remedies.contact_add(
@@ -57,12 +57,14 @@ def test_a_case_waiting_on_an_agency_is_not_waiting_on_me(client, world, today, 
             channel=Channel.PHONE,
             request="口座の状況を照会。",
         )
-    # Long overdue: still not mine to chase while the agency has not answered.
+    # In inquiry since 2/6 (10 business days): overdue by 3/1 if the clock had run, but it
+    # stopped when the agency was asked on 2/8, so not mine to chase.
     with scopes_disabled():
-        Case.objects.filter(pk=case.pk).update(stage_since=date(2023, 1, 4))
+        Case.objects.filter(pk=case.pk).update(stage_since=date(2023, 2, 6))
     client.force_login(world.staff)
     page = client.get("/queues/").content.decode()
     assert case.reference not in _section(page, "waiting-on-me").split("担当者未定の案件")[0]
+    assert "回答待ち" in _section(page, "mine")
     agencies = _section(page, "agencies")
     assert case.reference in agencies and "口座の状況を照会。" in agencies
     # 2/8 → 3/1 is 14 business days (2/11 建国記念の日 and 2/23 天皇誕生日 are holidays).

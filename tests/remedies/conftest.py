@@ -43,7 +43,7 @@ def answered(world, story):
     case, c, d = story
     from cases.models import Agency
 
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     with tenant_scope(world.staff):
         remedies.contact_add(
             case=case,

@@ -114,7 +114,12 @@ def _case(world, *, stage: str = Stage.INQUIRY, owed: int = 0):
         c = services.party_add(case=case, by=staff, label="C氏", name="佐藤 花子")
         d = services.party_add(case=case, by=staff, label="D氏", name="鈴木 次郎")
         services.misregistration_add(
-            case=case, by=staff, source=d, target=c, data_kind=DataKind.CASHLESS_ACCOUNT
+            case=case,
+            by=staff,
+            source=d,
+            target=c,
+            data_kind=DataKind.CASHLESS_ACCOUNT,
+            corrected_on=date(2023, 2, 7),
         )
         if stage == Stage.INQUIRY:
             return case, c, d

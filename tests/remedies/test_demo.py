@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from cases.models import Case, Membership, Misregistration, Party, TimelineEvent, User
@@ -49,7 +50,8 @@ def test_load_demo_is_idempotent(demo):
     before = _counts()
     call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert _counts() == before
-    assert before[2] == 4  # the story's three cases and the national correction
+    # The three reference cases, the national correction and the instalment case.
+    assert before[2] == 5
 
 
 def test_load_demo_refuses_without_debug(settings):
@@ -142,3 +144,19 @@ def test_demo_stages_balances_and_costs_are_the_story(demo):
         ]
         assert d_entries.get(kind="collection").visit.purpose == "joint_check"
         assert ledger.costs(third)["contractor"] == 0  # paid to C, collected back from D
+
+
+def test_demo_has_a_case_with_a_missed_instalment(demo, client):
+    from remedies import plans
+
+    with scopes_disabled():
+        case = _by_office("戸畑")
+        f = case.parties.get(label="F氏")
+        state = plans.party_plan_state(f, timezone.localdate())
+        assert case.stage == "settlement"
+        assert [s.status for s in state.instalments] == ["paid", "overdue", "due"]
+    client.login(username="staff", password="tadasu-demo")
+    queue = client.get("/queues/").content.decode()
+    assert case.reference in queue and "分割納付 第2回 期限超過" in queue
+    client.login(username="manager", password="tadasu-demo")
+    assert "5,000円" in client.get("/dashboard/").content.decode()

@@ -23,7 +23,7 @@ MESSAGE = "案件の始まり（令和5年2月7日）より前の日付です。
 
 
 def _writes(world, case, c, d):
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     return {
         "stage": lambda on: case_transition(case=case, step="refer", by=world.staff, on=on),
         "visit": lambda on: remedies.visit_record(

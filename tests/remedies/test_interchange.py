@@ -11,13 +11,14 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django_scopes import scopes_disabled
 
-from cases import services
+from cases import links, services
 from cases.models import (
     Agency,
     AuditEntry,
     Case,
     CaseKind,
     CauseCategory,
+    CorrectionWay,
     DataKind,
     Party,
     TimelineEvent,
@@ -125,8 +126,11 @@ def _worked_case(world) -> None:
     d = services.party_add(
         case=case, by=staff, label="D氏", identified=False, identification_note="照会中"
     )
-    services.misregistration_add(
+    link = services.misregistration_add(
         case=case, by=staff, source=d, target=c, data_kind=DataKind.CASHLESS_ACCOUNT
+    )
+    other_link = services.misregistration_add(
+        case=case, by=staff, source=c, target=d, data_kind=DataKind.BANK_ACCOUNT
     )
     d = services.party_update(
         party=d, by=staff, identified=True, name="鈴木 次郎", identified_on=date(2023, 2, 10)
@@ -217,6 +221,17 @@ def _worked_case(world) -> None:
         case=case, party=d, reason="少額のため", on=date(2023, 2, 21), by=manager
     )
     remedies.letter_record(case=case, by=staff, party=c, sent_on=date(2023, 2, 21))
+    # Corrected later (its own seq), and a link a manager says cannot be corrected.
+    links.link_correct(
+        link=link,
+        by=staff,
+        corrected_on=date(2023, 2, 20),
+        corrected_how=CorrectionWay.PERSON,
+        correction_note="本人がマイナポータルで再登録",
+    )
+    links.link_excuse(
+        link=other_link, by=manager, reason="口座は既に解約済みのため", on=date(2023, 2, 21)
+    )
     case_transition(case=case, step="settle", by=staff, on=date(2023, 2, 22))
     case_transition(case=case, step="close", by=manager, on=date(2023, 2, 22))
     case_transition(case=case, step="reopen", by=manager, on=date(2023, 2, 25), note="再調査")
@@ -224,7 +239,7 @@ def _worked_case(world) -> None:
 
 
 def test_a_case_with_every_kind_of_action_round_trips(world):
-    Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     exported = export_and_forget(lambda: _worked_case(world))
     assert nothing_imported()
 
@@ -354,7 +369,7 @@ def test_a_missing_user_stops_the_import_and_is_named(demo_file):
         import_cases(demo_file)
 
     assert str(caught.value) == (
-        'case 2 (401005-2022-002), ledger item 2, field "by": '
+        'case 2 (401005-2022-002), link 1, field "excused_by": '
         'user "manager" is not in this database'
     )
     assert nothing_imported()

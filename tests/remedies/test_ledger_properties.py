@@ -236,6 +236,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 target=target,
                 data_kind=DataKind.CASHLESS_ACCOUNT,
                 paid_through=True,
+                corrected_on=date(2023, 2, 7),  # corrected on the spot: closing may follow
             )
         self.case_pk = case.pk
 
@@ -1018,7 +1019,12 @@ def _two_people(world):
         c = services.party_add(case=case, by=world.staff, label="C氏", name="佐藤 花子")
         d = services.party_add(case=case, by=world.staff, label="D氏", name="鈴木 次郎")
         services.misregistration_add(
-            case=case, by=world.staff, source=d, target=c, data_kind=DataKind.CASHLESS_ACCOUNT
+            case=case,
+            by=world.staff,
+            source=d,
+            target=c,
+            data_kind=DataKind.CASHLESS_ACCOUNT,
+            corrected_on=date(2023, 2, 7),
         )
     return case, c, d
 
@@ -1108,7 +1114,7 @@ def test_manager_cannot_write_off_on_a_withdrawn_case(world):
 
 def _ready_to_close(world):
     case, c, d = _two_people(world)
-    agency = Agency.objects.create(name="デジタル庁", kind=Agency.Kind.NATIONAL)
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     with tenant_scope(world.staff):
         remedies.contact_add(
             case=case,

@@ -226,7 +226,7 @@ def test_agency_contact_waiting_shows_how_long(client, world, story):
     case, _, _ = story
     from cases.models import Agency
 
-    agency = Agency.objects.create(name="デジタル庁", kind="national")
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind="national")[0]
     client.force_login(world.staff)
     response = client.post(
         f"/cases/{case.reference}/contacts/new/",

@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.utils import translation
 from django_scopes import scopes_disabled
 
-from cases import services
-from cases.models import CaseKind, TimelineEvent
+from cases import links, services
+from cases.models import CaseKind, CorrectionWay, Misregistration, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
@@ -191,6 +191,21 @@ def test_close_needs_zero_balances_apologies_prevention_and_a_manager(world, ans
     assert "再発防止策" in _reasons(error)
     with tenant_scope(world.staff):
         services.case_update(case=case, by=world.staff, prevention="毎回ログアウトする。")
+    # The link D→C was never marked corrected: closing names it and the action to take.
+    with pytest.raises(RemedyError) as error:
+        _move(world, case, "close", by=world.manager)
+    assert _reasons(error) == (
+        "誤登録（D氏→C氏・キャッシュレス決済）が修正されていません。「誤登録の状況」の"
+        "「修正を記録」で修正日を記録するか、課長・係長が修正できない理由を記録してください。"
+    )
+    with tenant_scope(world.staff):
+        link = Misregistration.objects.get(case=case)
+        links.link_correct(
+            link=link,
+            by=world.staff,
+            corrected_on=date(2023, 3, 16),
+            corrected_how=CorrectionWay.CONTRACTOR,
+        )
     _move(world, case, "close", by=world.manager)
     assert _stage(case) == "closed"
 

@@ -43,7 +43,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('cases', '0015_issuer_kind_letter_settings_publication'),
-        ('remedies', '0009_document_files'),
+        ('remedies', '0010_repayment_plans'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

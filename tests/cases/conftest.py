@@ -1,0 +1,1 @@
+from tests.remedies.conftest import answered, story  # noqa: F401 — shared fixtures

@@ -1,0 +1,151 @@
+"""The stage clock stops while an agency's answer is awaited (cases/deadlines.py), and the
+per-case marks (case page, lists) and the database filters (counts, queues, the overdue
+filter) agree on every case, whatever the history of requests."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cases.deadlines import DEFAULT_DAYS, TIMED_STAGES, BusinessCalendar, DeadlineBook, Deadlines
+from cases.models import Case, Stage, StageDeadline
+from cases.scoping import tenant_scope
+from remedies.models import AgencyContact, Channel, Side
+from tests.factories import CaseFactory
+
+calendar = BusinessCalendar()
+
+
+def naive_used(since: date, end: date, pauses) -> int:
+    """used(end) by walking day by day: a business day after `since` on which no request
+    was waiting (asked before it, unanswered or answered on or after it)."""
+    used = 0
+    day = since + timedelta(days=1)
+    while day <= end:
+        waiting = any(c < day and (a is None or day <= a) for c, a in pauses)
+        if calendar.is_business_day(day) and not waiting:
+            used += 1
+        day += timedelta(days=1)
+    return used
+
+
+days = st.dates(min_value=date(2026, 6, 1), max_value=date(2026, 12, 31))
+pause = st.tuples(days, st.one_of(st.none(), st.integers(0, 40)))
+
+
+@settings(deadline=None, max_examples=200)
+@given(since=days, end=days, pauses=st.lists(pause, max_size=4))
+def test_the_clock_counts_the_business_days_nobody_waited(since, end, pauses):
+    pauses = [(c, None if a is None else c + timedelta(days=a)) for c, a in pauses]
+    deadlines = Deadlines(None, end)
+    assert deadlines.active_days(since, end, pauses) == naive_used(since, end, pauses)
+
+
+@settings(deadline=None, max_examples=200)
+@given(
+    since=st.dates(min_value=date(2026, 6, 1), max_value=date(2026, 11, 30)),
+    pauses=st.lists(pause, max_size=3),
+    stage=st.sampled_from(TIMED_STAGES),
+)
+def test_a_clock_says_when_it_is_due_and_how_late_it_is(since, pauses, stage):
+    today = date(2026, 12, 2)
+    pauses = [(c, None if a is None else min(c + timedelta(days=a), today)) for c, a in pauses]
+    pauses = [(c, a) for c, a in pauses if c <= today]
+    deadline = Deadlines(None, today).clock(stage, since, pauses)
+    n = DEFAULT_DAYS[stage]
+    used = naive_used(since, today, pauses)
+    assert deadline.business_days_left == n - used
+    assert deadline.overdue == (used > n)
+    waiting = [c for c, a in pauses if a is None]
+    assert deadline.paused == bool(waiting)
+    if deadline.due_on is None:
+        assert waiting and used < n
+    else:
+        # The due date is the day the clock reached its N-th business day.
+        assert naive_used(since, deadline.due_on, pauses) == n
+        assert naive_used(since, deadline.due_on - timedelta(days=1), pauses) == n - 1
+
+
+history = st.lists(
+    st.tuples(
+        st.sampled_from([*TIMED_STAGES, Stage.CLOSED]),
+        st.integers(0, 20),  # stage since, days before today
+        st.lists(
+            # a request: asked (days before today), answered after it (None: still waiting)
+            st.tuples(st.integers(0, 25), st.one_of(st.none(), st.integers(0, 10))),
+            max_size=3,
+        ),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+@pytest.mark.django_db
+def test_marks_and_database_filters_agree_for_random_request_histories(world):
+    # Short limits, so that cases land on their due day, a day either side, and in waits.
+    limits = dict(zip(TIMED_STAGES, (2, 3, 1, 4, 2), strict=True))
+    for stage, n in limits.items():
+        StageDeadline.objects.create(municipality=world.city, stage=stage, business_days=n)
+
+    @settings(
+        deadline=None,
+        max_examples=40,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(cases=history, today=st.dates(date(2026, 9, 1), date(2026, 12, 31)))
+    def check(cases, today):
+        with transaction.atomic():
+            pauses_of = {}
+            for stage, since_back, requests in cases:
+                case = CaseFactory(
+                    office=world.office,
+                    created_by=world.staff,
+                    stage=stage,
+                    stage_since=today - timedelta(days=since_back),
+                )
+                pauses_of[case.pk] = []
+                for asked_back, answer_after in requests:
+                    asked = today - timedelta(days=asked_back)
+                    answered = (
+                        None
+                        if answer_after is None
+                        else min(asked + timedelta(days=answer_after), today)
+                    )
+                    AgencyContact.objects.create(
+                        case=case,
+                        municipality=world.city,
+                        made_by=Side.MUNICIPALITY,
+                        contacted_on=asked,
+                        channel=Channel.PHONE,
+                        request="照会",
+                        answered_on=answered,
+                        created_by=world.staff,
+                    )
+                    pauses_of[case.pk].append((asked, answered))
+            with tenant_scope(world.manager):
+                book = DeadlineBook([world.city.pk], today)
+                marked = book.mark(Case.objects.all())
+                by_marks = {c.pk for c in marked if c.deadline and c.deadline.overdue}
+                by_filter = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
+                assert by_marks == by_filter
+                for k in (1, 3):
+                    end = calendar.add(today - timedelta(days=1), k)
+                    expected = {
+                        c.pk
+                        for c in marked
+                        if c.stage in limits
+                        and naive_used(c.stage_since, end, pauses_of[c.pk]) >= limits[c.stage]
+                    }
+                    found = Case.objects.filter(book.due_within(k)).values_list("pk", flat=True)
+                    assert expected == set(found)
+                for c in marked:
+                    if c.stage in limits:
+                        used = naive_used(c.stage_since, today, pauses_of[c.pk])
+                        assert c.deadline.overdue == (used > limits[c.stage])
+                        assert c.deadline.business_days_left == limits[c.stage] - used
+            transaction.set_rollback(True)
+
+    check()

@@ -1,0 +1,159 @@
+"""The dashboard over a period: this 年度 by default, another 年度 or a range of dates; the
+breakdowns count cases open or closed in the period; months run April to March."""
+
+import re
+from datetime import date, timedelta
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from cases.models import CauseCategory, Stage
+from cases.wareki import fiscal_year_label
+from overview.periods import Period
+from remedies.models import AgencyContact, Channel, Side
+from tests.factories import CaseFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _page(client, query: str = "") -> str:
+    return re.sub(r"\s+", " ", client.get(f"/dashboard/{query}").content.decode())
+
+
+def _row(label: str, n: int) -> str:
+    return f'<th scope="row">{label}</th><td class="num">{n}件</td>'
+
+
+def test_fiscal_year_labels_follow_the_era_of_the_year():
+    assert fiscal_year_label(2026) == "令和8年度"
+    assert fiscal_year_label(2019) == "令和元年度"
+    assert fiscal_year_label(2018) == "平成30年度"
+    assert Period.fiscal(2022) == Period(date(2022, 4, 1), date(2023, 3, 31), 2022)
+    assert [d.month for d in Period.fiscal(2022).month_starts()] == [
+        4,
+        5,
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+        12,
+        1,
+        2,
+        3,
+    ]
+
+
+def test_a_closed_case_keeps_its_cause_in_its_fiscal_year(client, world, today):
+    # Closed in 令和4年度 (today is 2023-03-01): it still counts there, not in 令和3年度.
+    CaseFactory(
+        office=world.office,
+        stage=Stage.CLOSED,
+        opened_on=date(2022, 9, 21),
+        stage_since=date(2022, 11, 29),
+        cause_category=CauseCategory.SHARED_DEVICE,
+    )
+    # Closed in 令和3年度: gone from 令和4年度, there in 令和3年度.
+    CaseFactory(
+        office=world.office2,
+        stage=Stage.CLOSED,
+        opened_on=date(2021, 6, 1),
+        stage_since=date(2021, 7, 1),
+        cause_category=CauseCategory.ID_MISTYPED,
+    )
+    client.force_login(world.manager)
+    page = _page(client)
+    assert "令和4年度の案件" in page
+    assert _row("端末の共用", 1) in page
+    assert "ID入力誤り" not in page.split('id="h-period"')[1]
+    # Open cases by stage are now: neither closed case is open.
+    assert '対応中の案件</p><p class="big-number"><a href="/cases/">0件' in page
+    # Months April → March of the 年度, with the close in November.
+    months = re.findall(r'<th scope="row">(\d{4}年\d+月)</th><td class="num">(\d+)</td>', page)
+    expected = [f"2022年{m}月" for m in range(4, 13)] + [f"2023年{m}月" for m in (1, 2, 3)]
+    assert [m for m, _n in months] == expected
+    assert '<th scope="row">2022年11月</th><td class="num">0</td><td class="num">1</td>' in page
+
+    page = _page(client, "?year=2021")
+    assert "令和3年度の案件" in page
+    assert _row("端末の共用", 0) not in page and "端末の共用" not in page.split('id="h-period"')[1]
+    period_part = page.split('id="h-period"')[1]
+    assert "2021年7月" in period_part and "2022年4月" not in period_part
+
+
+def test_a_range_of_dates_and_its_months(client, world, today):
+    CaseFactory(office=world.office, stage=Stage.INQUIRY, opened_on=date(2022, 10, 5))
+    client.force_login(world.manager)
+    page = _page(client, "?start=2022-10-01&end=2022-12-31")
+    assert "令和4年10月1日から令和4年12月31日までの案件" in page
+    period_part = page.split('id="h-period"')[1]
+    months = re.findall(r'<th scope="row">(\d{4}年\d+月)</th><td class="num">', period_part)
+    assert months == ["2022年10月", "2022年11月", "2022年12月"]
+    assert '<th scope="row">2022年10月</th><td class="num">1</td>' in period_part
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("?start=2023-02-01&end=2023-01-01", "end", "終了日に開始日より前の日付は指定できません。"),
+        ("?start=2023-02-01", "end", "期間の終了日を入力してください。"),
+        ("?start=2019-01-01&end=2023-01-01", "end", "期間は36か月以内で指定してください。"),
+        ("?year=1999", "year", "正しく選択してください"),
+        ("?start=2023-02-31&end=2023-03-01", "start", "日付"),
+    ],
+)
+def test_a_bad_period_is_answered_next_to_the_field_and_this_year_is_shown(
+    client, world, today, query, field, message
+):
+    client.force_login(world.manager)
+    response = client.get(f"/dashboard/{query}")
+    assert response.status_code == 200
+    page = re.sub(r"\s+", " ", response.content.decode())
+    error = re.search(rf'<p class="error" id="id_{field}_error">(.*?)</p>', page)
+    assert error and message in error.group(1), page[:0]
+    assert "令和4年度の案件" in page  # the default period meanwhile
+
+
+def test_the_year_selector_shows_fiscal_years_in_wareki(client, world, today):
+    client.force_login(world.manager)
+    page = _page(client)
+    assert '<option value="2022" selected>令和4年度</option>' in page
+    assert '<option value="2019">令和元年度</option>' in page
+
+
+def test_dashboard_queries_are_the_same_for_10_and_200_cases_of_every_kind(client, world, today):
+    """Open, closed in the period, closed before it, waiting on an agency: the same number
+    of queries whatever their number."""
+    client.force_login(world.manager)
+    counts = []
+    made = 0
+    for total in (10, 200):
+        while made < total:
+            kind = made % 4
+            case = CaseFactory(
+                office=world.office if made % 2 else world.office2,
+                created_by=world.staff,
+                stage=Stage.CLOSED if kind in (1, 2) else Stage.AGENCY_CONTACT,
+                opened_on=date(2022, 4, 1) + timedelta(days=made % 300),
+                stage_since=date(2021, 5, 1) if kind == 2 else date(2022, 12, 1),
+                cause_category=CauseCategory.LOGOUT_OMITTED,
+            )
+            if kind == 3:
+                AgencyContact.objects.create(
+                    case=case,
+                    municipality=world.city,
+                    made_by=Side.MUNICIPALITY,
+                    contacted_on=date(2022, 12, 5),
+                    channel=Channel.PHONE,
+                    request="照会",
+                    created_by=world.staff,
+                )
+            made += 1
+        cache.clear()
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/dashboard/?year=2022").status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
