@@ -7,7 +7,8 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django_scopes import scopes_disabled
 
-from cases.models import AuditEntry, Stage, TimelineEvent
+from cases.links import link_correct
+from cases.models import AuditEntry, CorrectionWay, Stage, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import services as remedies
 from remedies.documents.bulk import documents_issue_many
@@ -23,9 +24,16 @@ DATED = date(2023, 3, 1)
 
 @pytest.fixture
 def visiting(world, answered):
-    """Nothing moved wrongly: referred, then straight to visits. C and D identified."""
+    """Nothing moved wrongly: referred, then straight to visits; the link corrected (closing
+    needs it). C and D identified."""
     case, c, d = answered
     with tenant_scope(world.staff):
+        link_correct(
+            link=case.misregistrations.get(),
+            by=world.staff,
+            corrected_on=date(2023, 2, 10),
+            corrected_how=CorrectionWay.MUNICIPALITY,
+        )
         case_transition(case=case, step="refer", by=world.staff, on=date(2023, 2, 10))
         case_transition(case=case, step="plan_visits", by=world.staff, on=date(2023, 2, 10))
     return case, c, d
