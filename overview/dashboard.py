@@ -34,7 +34,7 @@ from cases.models import (
 )
 from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
-from remedies.ledger import COST_FIELDS
+from remedies.ledger import COST_FIELDS, national_corrections
 from remedies.models import AgencyContact, CityLedgerTotal, Side
 from remedies.plans import overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
@@ -72,6 +72,9 @@ class Dashboard:
     # Repayment plans: instalments not paid one business day after their due date.
     instalments_overdue: int = 0
     instalments_overdue_amount: int = 0
+    # 国による是正: points the national system moved back to the people owed. Nobody's cost,
+    # so shown apart from the costs: (yen, cases), over every case of the municipality.
+    corrections: tuple[int, int] = (0, 0)
 
 
 def _count(n: int) -> str:
@@ -292,4 +295,5 @@ def dashboard(municipality: Municipality, today: date, period: Period | None = N
         completion=completion_rates(since=period.start, until=period.end),
         instalments_overdue=instalments["n"] or 0,
         instalments_overdue_amount=instalments["amount"] or 0,
+        corrections=national_corrections(municipality.pk),
     )

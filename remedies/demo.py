@@ -1,6 +1,8 @@
 """The reference story (docs/reference-story.md) as demo data.
 
-The three cases live in demo_cases.json, a case interchange file (docs/interchange.md):
+The three cases of the reference story, and a fourth, illustrative one (points put right by
+the national points system, not in the press release), live in demo_cases.json, a case
+interchange file (docs/interchange.md):
 loading them replays every action through the same services a user's clicks call, as
 the user who took it. Names of citizens are fictitious; dates, actors and wording follow
 the press release. The press release gives no amounts: the 5,000円 in the file is
@@ -55,6 +57,9 @@ OFFICES = {
     "yahatahigashi": "八幡東区役所 マイナポイント支援窓口",
     "kokuraminami": "小倉南区役所 マイナポイント支援窓口",
     "yahatanishi": "八幡西区役所 マイナポイント支援窓口",
+    # Not in the city's press release: an illustrative case, marked as such in its records,
+    # of points put right by the national system (国による是正).
+    "wakamatsu": "若松区役所 マイナポイント支援窓口",
 }
 
 

@@ -14,7 +14,7 @@ from cases.forms import (
 )
 from cases.models import Agency, Party
 
-from .models import MAX_AMOUNT, MAX_INSTALMENTS, Channel, Method, Purpose, Side
+from .models import MAX_AMOUNT, MAX_INSTALMENTS, Channel, Delivery, Method, Purpose, Side
 
 CITY_OR_CONTRACTOR = [
     (Side.MUNICIPALITY.value, Side.MUNICIPALITY.label),
@@ -149,6 +149,11 @@ class LetterForm(TadasuForm):
         self.fields["party"].queryset = parties.filter(identified=True)
 
 
+class LetterDeliveryForm(TadasuForm):
+    delivery = forms.ChoiceField(label=_("How it was sent"), choices=Delivery.choices)
+    sent_on = forms.DateField(label=_("Sent or handed over on"), widget=DateInput())
+
+
 class MisallocationForm(LedgerForm):
     owed = PartyChoiceField(label=_("Whose money or points it was"), queryset=Party.objects.none())
     holder = PartyChoiceField(label=_("Who received it"), queryset=Party.objects.none())
@@ -182,6 +187,28 @@ class RegrantForm(LedgerForm):
     amount = YenField(label=_("Amount (yen)"))
     on = forms.DateField(label=_("Date"), widget=DateInput())
     note = forms.CharField(label=_("Note"), required=False)
+
+
+class NationalCorrectionForm(LedgerForm):
+    holder = PartyChoiceField(
+        label=_("Points withdrawn from"),
+        queryset=Party.objects.none(),
+        help_text=_("The person who held the points granted by mistake."),
+    )
+    owed = PartyChoiceField(
+        label=_("Points granted to"),
+        queryset=Party.objects.none(),
+        help_text=_("The person who should have received them."),
+    )
+    amount = YenField(label=_("Amount (yen)"), help_text=_("1 point = 1 yen."))
+    on = forms.DateField(
+        label=_("Corrected by the national system on"),
+        widget=DateInput(),
+        help_text=_("The date the national points system made the correction."),
+    )
+    note = forms.CharField(
+        label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class WriteOffForm(LedgerForm):

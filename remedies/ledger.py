@@ -3,7 +3,9 @@
 Balances are never stored: they are sums of append-only entries. A misallocation of X
 from C to D posts +X to C (owed) and −X to D (holds an excess); a payment to C posts −X;
 a collection from D posts +X; points re-granted by the national system post −X; a
-write-off (manager, with a reason) brings a balance to zero; a reversal negates an entry.
+correction by the national system (points taken back from D and given to C) posts +X to D
+and −X to C and costs nobody; a write-off (manager, with a reason) brings a balance to zero;
+a reversal negates an entry.
 """
 
 import uuid
@@ -12,14 +14,14 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
 from cases.issuer import words as issuer_words
-from cases.models import Case, Party, User
+from cases.models import Case, CaseKind, DataKind, Party, User
 from cases.services import (
     actor_of,
     add_timeline,
@@ -104,6 +106,29 @@ def costs_by_case(cases: list[Case]) -> dict[int, dict[str, int]]:
             (row["paid"] or 0) + (row["collected"] or 0) + (row["reversed_"] or 0)
         )
     return result
+
+
+def points_involved(case: Case) -> bool:
+    """Whether points of the national programme went astray in this case (a cashless link
+    error, or a cashless account registered into someone's record): only then can the
+    national points system correct it."""
+    return (
+        case.kind == CaseKind.CASHLESS_LINK
+        or case.misregistrations.filter(data_kind=DataKind.CASHLESS_ACCOUNT).exists()
+    )
+
+
+def national_corrections(municipality_id: int) -> tuple[int, int]:
+    """(yen, cases): the points the national system has moved back to the people owed in
+    the municipality's cases, less what was reversed; one query on a small partial index.
+    Corrections are no one's cost, so the dashboard shows them apart from the costs."""
+    restored = LedgerEntry.objects.filter(
+        case__municipality_id=municipality_id,
+        kind=EntryKind.NATIONAL_CORRECTION,
+        delta__lt=0,
+        reversed_by__isnull=True,
+    ).aggregate(total=Sum("delta"), cases=Count("case", distinct=True))
+    return -(restored["total"] or 0), restored["cases"]
 
 
 def ledger_head(case: Case) -> int:
@@ -548,6 +573,80 @@ def ledger_post_regrant(
         }
     _record(case, on, text, "ledger.regrant", by, note)
     return entry
+
+
+@transaction.atomic
+def ledger_post_national_correction(
+    *,
+    case: Case,
+    holder: Party,
+    owed: Party,
+    amount: int,
+    on: date,
+    by: User,
+    note: str = "",
+    expected_head: int | None = None,
+) -> list[LedgerEntry]:
+    """The national points system moved points it granted to the wrong person back: taken
+    from `holder` (+amount) and granted to `owed` (−amount), on the day it did so. Both
+    sides are posted together and reversed together; nobody bears a cost (no side), and
+    it is not a write-off."""
+    case = _begin(case, by, expected_head, on)
+    if not points_involved(case):
+        raise RemedyError(
+            _(
+                "Only a case where points were granted to the wrong person can be corrected "
+                "by the national points system."
+            )
+        )
+    _check_party(case, holder, "holder")
+    _check_party(case, owed, "owed")
+    if owed.pk == holder.pk:
+        raise RemedyError(_("Choose two different people."), field="owed")
+    amount = _check_amount(amount)
+    held = -balance_of(holder)
+    if held <= 0:
+        raise RemedyError(
+            _("%(party)s holds no excess: the points were not withdrawn from this person.")
+            % {"party": holder.label},
+            field="holder",
+        )
+    owed_amount = balance_of(owed)
+    if owed_amount <= 0:
+        raise RemedyError(
+            _("%(party)s is owed nothing: the points were not restored to this person.")
+            % {"party": owed.label},
+            field="owed",
+        )
+    if amount > held:
+        raise RemedyError(
+            _("%(party)s holds an excess of %(excess)s; %(amount)s is more than that.")
+            % {"party": holder.label, "excess": yen(held), "amount": yen(amount)},
+            field="amount",
+        )
+    if amount > owed_amount:
+        raise RemedyError(
+            _("%(party)s is owed %(owed)s; restoring %(amount)s is more than that.")
+            % {"party": owed.label, "owed": yen(owed_amount), "amount": yen(amount)},
+            field="amount",
+        )
+    note = (note or "").strip()
+    group = uuid.uuid4()
+    # Each row with its own audit entry (every ledger row is named by one), both in this
+    # transaction: the pair is one action, and one 経過 line tells it.
+    entries = [
+        _post(
+            case, party, EntryKind.NATIONAL_CORRECTION, delta, on=on, by=by, note=note, group=group
+        )
+        for party, delta in ((holder, amount), (owed, -amount))
+    ]
+    with translation.override("ja"):
+        text = _(
+            "The national points system corrected the error: %(amount)s in points was "
+            "withdrawn from %(holder)s and granted to %(owed)s."
+        ) % {"amount": yen(amount), "holder": holder.label, "owed": owed.label}
+    _record(case, on, text, "ledger.national_correction", by, note)
+    return entries
 
 
 @transaction.atomic

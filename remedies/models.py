@@ -177,13 +177,37 @@ class Visit(models.Model):
         return f"{self.visited_on} {self.party}"
 
 
+class Delivery(models.TextChoices):
+    """How an apology letter reached the person."""
+
+    POST = "post", _("sent by post")  # 郵送
+    HAND = "hand", _("handed over")  # 手渡し
+
+
 class ApologyLetter(models.Model):
-    """An apology sent in writing (お詫び状) to a person who was not visited."""
+    """An apology in writing (お詫び状): the record that the person was apologised to.
+
+    Written by hand for a letter made outside Tadasu, or by issuing the お詫び状 in Tadasu
+    (`document` then names it): issuing is the apology, dated the document's date until
+    staff record when it was actually sent or handed over (`delivery`)."""
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="apology_letters")
     party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="apology_letters")
     sent_on = models.DateField(_("sent on"))
     note = models.CharField(_("note"), max_length=200, blank=True)
+    # The お詫び状 issued in Tadasu (its newest version, after a reissue).
+    document = models.OneToOneField(
+        "Document",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="apology_record",
+        verbose_name=_("document"),
+    )
+    # Empty until staff record how and when the issued letter reached the person.
+    delivery = models.CharField(
+        _("how it was sent"), max_length=10, choices=Delivery.choices, blank=True
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -205,6 +229,10 @@ class EntryKind(models.TextChoices):
     PAYMENT = "payment", _("payment to the person")
     COLLECTION = "collection", _("collection from the person")
     REGRANT = "regrant", _("points re-granted")
+    # The national points system moved wrongly granted points back: withdrawn from the
+    # person who held them (+), restored to the person owed (−). Posted as a pair; a
+    # correction, not a cost or a write-off (国による是正).
+    NATIONAL_CORRECTION = "national_correction", _("corrected by the national system")
     WRITE_OFF = "write_off", _("write-off")
     REVERSAL = "reversal", _("reversal")
 
@@ -258,7 +286,15 @@ class LedgerEntry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["id"]
-        indexes = [models.Index(fields=["case", "party"])]
+        indexes = [
+            models.Index(fields=["case", "party"]),
+            # The dashboard's corrections by the national system: a few rows in any ledger.
+            models.Index(
+                fields=["case"],
+                condition=Q(kind="national_correction"),
+                name="ledger_national_correction_idx",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~Q(delta=0) & Q(delta__gte=-MAX_AMOUNT, delta__lte=MAX_AMOUNT),
@@ -276,6 +312,11 @@ class LedgerEntry(models.Model):
             models.CheckConstraint(
                 condition=~Q(kind="write_off") | Q(approved_by__isnull=False),
                 name="ledger_write_off_approved",
+            ),
+            # A correction by the national system costs nobody: no side bears it.
+            models.CheckConstraint(
+                condition=~Q(kind="national_correction") | Q(side="") & Q(group__isnull=False),
+                name="ledger_national_correction_no_side",
             ),
         ]
 

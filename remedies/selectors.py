@@ -8,8 +8,15 @@ from cases.deadlines import Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Stage, User
 
-from . import ledger, plans
-from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
+from . import ledger, plans, services
+from .models import (
+    AgencyContact,
+    ApologyLetter,
+    CompensationAgreement,
+    EntryKind,
+    LedgerEntry,
+    Visit,
+)
 from .stage_history import bar, stage_spans
 from .workflow import steps_for
 
@@ -43,6 +50,14 @@ def _entries(case: Case) -> list[LedgerEntry]:
     return entries
 
 
+def _letters(case: Case) -> list[ApologyLetter]:
+    """The apology letters, each issued one with its document number (`.number`)."""
+    letters = list(ApologyLetter.objects.filter(case=case).select_related("party", "document"))
+    for letter in letters:
+        letter.number = services.document_number(letter.document) if letter.document else ""
+    return letters
+
+
 def remedies_overview(case: Case, membership: Membership | None) -> dict:
     contacts = list(
         AgencyContact.objects.filter(case=case).prefetch_related(
@@ -56,10 +71,16 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "contacts": contacts,
         "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
-        "letters": list(ApologyLetter.objects.filter(case=case).select_related("party")),
+        "letters": _letters(case),
         "balances": balances,
         "costs": ledger.costs(case),
         "entries": entries,
+        # Points the national system moved back to the people owed, less reversals.
+        "corrected": -sum(
+            e.delta
+            for e in entries
+            if e.kind == EntryKind.NATIONAL_CORRECTION and e.delta < 0 and not e.is_reversed
+        ),
         "plans": plans.case_plans(case, entries, timezone.localdate()),
         "head": ledger.ledger_head(case),
         "can_edit": permissions.can_edit_case(membership, case),
@@ -67,4 +88,6 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "is_manager": permissions.is_manager_of(membership, case),
         "any_balance": any(b.amount for b in balances),
         "any_excess": any(b.amount < 0 for b in balances),
+        # The national system's correction is offered only where points went astray.
+        "points_case": ledger.points_involved(case),
     }

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
-from cases.models import Agency, Case, Party, Role, User
+from cases.models import Agency, Case, Party, Role, TimelineEvent, User
 from cases.services import (
     actor_of,
     add_timeline,
@@ -22,7 +22,7 @@ from cases.services import (
     lock_for_edit,
     require_member,
 )
-from cases.wareki import yen
+from cases.wareki import wareki, yen
 
 from . import ledger
 from .errors import RemedyError
@@ -32,6 +32,10 @@ from .models import (
     ApologyLetter,
     Channel,
     CompensationAgreement,
+    Delivery,
+    Document,
+    DocumentKind,
+    DocumentStatus,
     Method,
     Purpose,
     Side,
@@ -348,12 +352,29 @@ def visit_record(
 def letter_record(
     *, case: Case, by: User, party: Party, sent_on: date, note: str = ""
 ) -> ApologyLetter:
-    """Record that an apology letter was sent to a person."""
+    """Record that an apology letter made outside Tadasu was sent to a person. A お詫び状
+    issued in Tadasu is recorded by issuing it (letter_for_issued_document)."""
     case = lock_for_edit(case, by)
     _check_party(case, party)
     sent_on = _required_date(case, sent_on, "sent_on")
     if not party.identified:
         raise RemedyError(_("A letter needs an identified person."), field="party")
+    issued = (
+        ApologyLetter.objects.filter(party=party, document__isnull=False)
+        .select_related("document")
+        .first()
+    )
+    if issued is not None:
+        # One record per letter: the clerk records when the issued letter went out on that
+        # letter, rather than entering it a second time.
+        raise RemedyError(
+            _(
+                "The apology letter to %(party)s was issued in Tadasu (%(number)s) and is "
+                "already recorded. Record when it was sent on that letter."
+            )
+            % {"party": party.label, "number": document_number(issued.document)},
+            field="party",
+        )
     letter = ApologyLetter.objects.create(
         case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
     )
@@ -361,4 +382,133 @@ def letter_record(
         text = _("Sent an apology letter to %(party)s.") % {"party": party.label}
     add_timeline(case, on=sent_on, actor=actor_of(by), text=text, action="letter.sent", by=by)
     audit_log("tadasu.letter.recorded", by=by, case=case, obj=letter, data={"party": party.label})
+    return letter
+
+
+def document_number(document: Document) -> str:
+    """デ推第12号 as the document carries it, or 令和5年2月20日付 where the municipality
+    does not number the kind."""
+    return document.data.get("number_text") or f"{wareki(document.dated)}付"
+
+
+def letter_for_issued_document(document: Document, *, by: User) -> ApologyLetter | None:
+    """Issuing a お詫び状 is the apology to its person: the letter record, dated the
+    document's date, is written with the issue (in its transaction). A new version of a
+    letter takes over its predecessor's record, so that a person keeps one record per
+    letter. Documents awaiting approval count from the day they are issued."""
+    if (
+        document.kind != DocumentKind.APOLOGY
+        or document.status != DocumentStatus.ISSUED
+        or document.party_id is None
+    ):
+        return None
+    if document.supersedes_id is not None:
+        letter = (
+            ApologyLetter.objects.select_for_update()
+            .filter(document_id=document.supersedes_id)
+            .first()
+        )
+        if letter is not None:
+            letter.document = document
+            letter.save(update_fields=["document"])
+            audit_log(
+                "tadasu.letter.reissued",
+                by=by,
+                case=document.case,
+                obj=letter,
+                data={"party": document.party.label, "number": document_number(document)},
+            )
+            return letter
+    letter = ApologyLetter.objects.create(
+        case=document.case,
+        party=document.party,
+        sent_on=document.dated,
+        document=document,
+        created_by=by,
+    )
+    # The 経過 tells the apology, not the issuing (bookkeeping, in the audit trail): the
+    # letter went to the person, on its date until staff record when it actually went.
+    add_timeline(
+        document.case,
+        on=document.dated,
+        actor=actor_of(by),
+        text=_letter_line(document.party, ""),
+        action="letter.issued",
+        by=by,
+    )
+    audit_log(
+        "tadasu.letter.recorded",
+        by=by,
+        case=document.case,
+        obj=letter,
+        data={"party": document.party.label, "number": document_number(document)},
+    )
+    return letter
+
+
+def _letter_line(party: Party, delivery: str) -> str:
+    """The 経過 line of an issued letter: sent (until staff say how), posted or handed."""
+    with translation.override("ja"):
+        if delivery == Delivery.HAND:
+            text = _("Handed the apology letter to %(party)s.")
+        elif delivery == Delivery.POST:
+            text = _("Sent the apology letter to %(party)s by post.")
+        else:
+            text = _("Sent an apology letter to %(party)s.")
+        return text % {"party": party.label}
+
+
+@transaction.atomic
+def letter_delivery_record(
+    *, letter: ApologyLetter, by: User, sent_on: date, delivery: str
+) -> ApologyLetter:
+    """When and how an issued お詫び状 actually reached its person (posted or handed
+    over): the date of the apology record becomes that day."""
+    case = lock_for_edit(letter.case, by)
+    letter = ApologyLetter.objects.select_for_update().get(pk=letter.pk, case=case)
+    if letter.document_id is None:
+        raise RemedyError(_("This letter was not issued in Tadasu."))
+    if delivery not in Delivery.values:
+        raise RemedyError(_("Choose how the letter was sent."), field="delivery")
+    sent_on = _required_date(case, sent_on, "sent_on")
+    if sent_on < letter.document.dated:
+        raise RemedyError(_("A letter cannot be sent before the date it bears."), field="sent_on")
+    before = {"sent_on": letter.sent_on.isoformat(), "delivery": letter.delivery}
+    # The letter's 経過 line, written when it was issued, moves to the day it went and says
+    # how: one line per letter (a line of a letter issued before this existed is added).
+    line = (
+        TimelineEvent.objects.select_for_update()
+        .filter(
+            case=case,
+            action="letter.issued",
+            occurred_on=letter.sent_on,
+            text=_letter_line(letter.party, letter.delivery),
+        )
+        .order_by("id")
+        .first()
+    )
+    letter.sent_on, letter.delivery = sent_on, delivery
+    letter.save(update_fields=["sent_on", "delivery"])
+    text = _letter_line(letter.party, delivery)
+    if line is None:
+        line = add_timeline(
+            case, on=sent_on, actor=actor_of(by), text=text, action="letter.issued", by=by
+        )
+    else:
+        line.occurred_on, line.text = sent_on, text
+        line.save(update_fields=["occurred_on", "text"])
+    audit_log(
+        "tadasu.letter.delivered",
+        by=by,
+        case=case,
+        obj=letter,
+        data={
+            "party": letter.party.label,
+            "number": document_number(letter.document),
+            "before": before,
+            "sent_on": sent_on.isoformat(),
+            "delivery": delivery,
+            "timeline_event": line.pk,
+        },
+    )
     return letter

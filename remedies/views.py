@@ -21,7 +21,7 @@ from cases.wareki import wareki, yen
 
 from . import forms, ledger, plans, selectors, services
 from .errors import RemedyError
-from .models import AgencyContact, EntryKind, LedgerEntry, Side
+from .models import AgencyContact, ApologyLetter, Delivery, EntryKind, LedgerEntry, Side
 from .workflow import STEPS, case_transition
 
 
@@ -175,6 +175,37 @@ def letter_new(request: HttpRequest, ref: str) -> HttpResponse:
     )
 
 
+@member_required
+def letter_delivery(request: HttpRequest, ref: str, letter_id: int) -> HttpResponse:
+    case = editable_case_for(request, ref)
+    letter = get_object_or_404(
+        ApologyLetter.objects.select_related("party", "document"),
+        case=case,
+        pk=letter_id,
+        document__isnull=False,
+    )
+    form = forms.LetterDeliveryForm(
+        request.POST or None,
+        initial={"sent_on": letter.sent_on, "delivery": letter.delivery or Delivery.POST},
+    )
+    return _form_page(
+        request,
+        case,
+        form,
+        services.letter_delivery_record,
+        call={"letter": letter},
+        title=_("Record when the apology letter was sent"),
+        lead=_("Apology letter %(number)s to %(party)s, dated %(date)s.")
+        % {
+            "number": services.document_number(letter.document),
+            "party": letter.party.label,
+            "date": wareki(letter.document.dated),
+        },
+        done=_("The sending of the letter was recorded."),
+        anchor="visits",
+    )
+
+
 LEDGER_FORMS = {
     "misallocation": (
         forms.MisallocationForm,
@@ -196,7 +227,20 @@ LEDGER_FORMS = {
         ledger.ledger_post_regrant,
         gettext_lazy("Record points re-granted by the national system"),
     ),
+    "national_correction": (
+        forms.NationalCorrectionForm,
+        ledger.ledger_post_national_correction,
+        gettext_lazy("Record a correction by the national points system"),
+    ),
     "write_off": (forms.WriteOffForm, ledger.ledger_write_off, gettext_lazy("Write off a balance")),
+}
+
+LEDGER_LEADS = {
+    "national_correction": gettext_lazy(
+        "The national points system took the points granted by mistake back from the person "
+        "who held them and granted them to the person owed. Both sides are entered together; "
+        "it is a correction, not a cost to anyone and not a write-off."
+    ),
 }
 
 
@@ -220,6 +264,7 @@ def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
         service,
         call={"case": case},
         title=str(title),
+        lead=str(LEDGER_LEADS.get(kind, "")),
         done=_("The ledger entry was recorded."),
         anchor="ledger",
     )

@@ -45,7 +45,7 @@ from receptions import services as reception_sheets
 from remedies import ledger
 from remedies import services as remedies
 from remedies.documents import services as documents
-from remedies.models import Channel, DocumentKind
+from remedies.models import ApologyLetter, Channel, DocumentKind
 from remedies.views import LEDGER_FORMS
 from remedies.workflow import STEPS
 
@@ -289,6 +289,11 @@ RECEPTION_MAPPING = {
 }
 
 
+def _letter_of(document):
+    with scopes_disabled():
+        return ApologyLetter.objects.filter(document=document).first()
+
+
 # Which estate's object fills each URL parameter (approve needs a document awaiting it).
 def _object_id(route: Route, param: str, estate: Estate) -> int:
     if param == "document_id":
@@ -297,6 +302,8 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
     objects = {
         "party_id": estate.c,
         "contact_id": estate.contact,
+        # The apology record of the お詫び状 the estate issued to C.
+        "letter_id": _letter_of(estate.document),
         "entry_id": estate.entry,
         "attachment_id": estate.attachment,
         "sheet_id": estate.extra.get("sheet"),
@@ -368,6 +375,7 @@ def _ledger(kind: str, estate: Estate) -> dict:
         "payment": {"party": c, "amount": "1000", "side": "contractor", "method": "cash"},
         "collection": {"party": d, "amount": "1000", "side": "contractor", "method": "cash"},
         "regrant": {"party": c, "amount": "1000"},
+        "national_correction": {"holder": d, "owed": c, "amount": "1000"},
         "write_off": {"party": c, "reason": "回収不能と判断"},
     }.get(kind, {})
 
@@ -444,7 +452,9 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "collected_by": "contractor",
         "collection_method": "cash",
     },
-    "remedies:letter_new": lambda w, e, v: {"party": e.c.pk, "sent_on": "2023-02-10"},
+    # D: C's apology was issued in Tadasu, and is not recorded a second time by hand.
+    "remedies:letter_new": lambda w, e, v: {"party": e.d.pk, "sent_on": "2023-02-10"},
+    "remedies:letter_delivery": lambda w, e, v: {"delivery": "post", "sent_on": "2023-02-10"},
     "remedies:ledger_new": lambda w, e, v: _ledger(v, e),
     "remedies:ledger_reverse": lambda w, e, v: {
         "expected_head": _head(e.case),

@@ -111,6 +111,9 @@ remedies:visit_new                     own      ok    ok      ok         404    
 remedies:visit_new                     foreign  404   404     404        ok               404     ok               login
 remedies:letter_new                    own      ok    ok      403        404              403     404              login
 remedies:letter_new                    foreign  404   404     404        403              404     ok               login
+remedies:letter_delivery               own      ok    ok      403        404              403     404              login
+remedies:letter_delivery               foreign  404   404     404        403              404     ok               login
+remedies:letter_delivery               mixed    404   404     403        404              403     404              login
 remedies:ledger_new[misallocation]     own      ok    ok      403        404              403     404              login
 remedies:ledger_new[misallocation]     foreign  404   404     404        403              404     ok               login
 remedies:ledger_new[payment]           own      ok    ok      403        404              403     404              login
@@ -119,6 +122,8 @@ remedies:ledger_new[collection]        own      ok    ok      403        404    
 remedies:ledger_new[collection]        foreign  404   404     404        403              404     ok               login
 remedies:ledger_new[regrant]           own      ok    ok      403        404              403     404              login
 remedies:ledger_new[regrant]           foreign  404   404     404        403              404     ok               login
+remedies:ledger_new[national_correction] own    ok    ok      403        404              403     404              login
+remedies:ledger_new[national_correction] foreign 404   404     404        403              404     ok               login
 remedies:ledger_new[write_off]         own      403   ok      403        404              403     404              login
 remedies:ledger_new[write_off]         foreign  404   404     404        403              404     403              login
 # An unknown kind is refused before the case is looked up: the same 403 for any reference,

@@ -45,10 +45,11 @@ HANDED = {
 
 
 def build(*, case: Case, party: Party, **_) -> dict:
-    return {
-        "case": frozen.case_data(case),
-        "party": frozen.party_data(party),
-    }
+    case_data = frozen.case_data(case)
+    # A letter prints no 経過, and leaving it out keeps each letter independent of the
+    # others: issuing one writes the case a 経過 line (the apology, services.py).
+    case_data.pop("timeline", None)
+    return {"case": case_data, "party": frozen.party_data(party)}
 
 
 def read_ahead(targets: list[tuple[Case, Party]]) -> None:
@@ -75,7 +76,8 @@ def what_happened(party: dict, name: str) -> list[str]:
 
 def what_was_done(party: dict, renderer: DocumentRenderer, *, name: str) -> list[str]:
     """Only what really happened for this person: each handing-over with its date, amount
-    and form; points the national system granted again; a return; or nothing lost."""
+    and form; points the national system granted again; points the national system moved
+    back (restored to this person, or withdrawn from them); a return; or nothing lost."""
     case = renderer.data["case"]
     money = party["money"]
     done = []
@@ -97,6 +99,21 @@ def what_was_done(party: dict, renderer: DocumentRenderer, *, name: str) -> list
             f"{when}に、本来{name}に付与されるべきであった{yen(p['amount'])}相当分を、"
             f"{payer}から{how}。"
         )
+    # The national system's correction: nothing was handed over by anyone, the points
+    # themselves were put where they belong.
+    for c in money.get("corrections_restored", []):
+        done.append(
+            f"{renderer.date(c['on'])}に、国のマイナポイントの仕組みによる是正が行われ、"
+            f"別の方に誤って付与されていた{yen(c['amount'])}分のポイントが、本来付与される"
+            f"べき{name}に改めて付与されました。"
+        )
+    for c in money.get("corrections_withdrawn", []):
+        done.append(
+            f"{renderer.date(c['on'])}に、国のマイナポイントの仕組みによる是正が行われ、"
+            f"{name}に誤って付与されていた{yen(c['amount'])}分のポイントは取り消されました。"
+        )
+    if money.get("withdrawn") and money["balance"] == 0 and not money["collections"]:
+        done.append(f"このため、{name}にご返還いただくものはございません。")
     for c in money["collections"]:
         done.append(
             f"誤って付与された{yen(c['amount'])}については、{renderer.date(c['on'])}に"

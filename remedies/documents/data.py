@@ -90,7 +90,8 @@ _reused: ContextVar[dict | None] = ContextVar("reused_case_data", default=None)
 def reuse_case_data() -> Iterator[None]:
     """Within a bulk issue (letters to every person of some cases) read each case's data
     once, and people's data in batches (read_parties). Issuing a document changes nothing
-    that data holds: the 経過 line it writes is bookkeeping, outside the story."""
+    that data holds, but for an お詫び状's 経過 line (the apology), which no letter prints
+    (apology.build leaves the 経過 out)."""
     token = _reused.set({})
     try:
         yield
@@ -215,8 +216,25 @@ def _money(entries: list[LedgerEntry]) -> dict:
     def total(*kinds: str) -> int:
         return sum(e.delta for e in entries if e.kind in kinds)
 
+    def corrections(sign: int) -> list[dict]:
+        # The national system's correction, still standing: +1 the points withdrawn from
+        # this person, −1 those granted to them.
+        return [
+            {"on": e.on.isoformat(), "amount": abs(e.delta)}
+            for e in entries
+            if e.kind == EntryKind.NATIONAL_CORRECTION
+            and e.delta * sign > 0
+            and e.pk not in reversed_ids
+        ]
+
+    withdrawn, restored = corrections(+1), corrections(-1)
     return {
         "misallocated": total(EntryKind.MISALLOCATION),
+        # Corrections by the national system (国による是正): no one's payment or cost.
+        "withdrawn": sum(c["amount"] for c in withdrawn),
+        "restored": sum(c["amount"] for c in restored),
+        "corrections_withdrawn": withdrawn,
+        "corrections_restored": restored,
         "paid": -total(EntryKind.PAYMENT, EntryKind.REGRANT),
         "collected": total(EntryKind.COLLECTION),
         "written_off": total(EntryKind.WRITE_OFF),
@@ -318,7 +336,17 @@ def masked_parties(case: Case) -> list[dict]:
                 "apologised": b.party.pk in apologised,
                 "balance": b.amount,
                 "status": b.status,
-                **{k: money[k] for k in ("misallocated", "paid", "collected", "written_off")},
+                **{
+                    k: money[k]
+                    for k in (
+                        "misallocated",
+                        "paid",
+                        "collected",
+                        "written_off",
+                        "withdrawn",
+                        "restored",
+                    )
+                },
             }
         )
     return people

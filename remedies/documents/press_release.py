@@ -114,6 +114,9 @@ def outcome(case: dict) -> str:
             )
         elif target["balance"] > 0:
             done = f"正しい{'金額' if bank else 'ポイント分の金額'}をお渡しできるよう対応している。"
+        elif target.get("restored") and not target["paid"]:
+            # Nobody handed anything over: the national system put the points right.
+            done = "国のマイナポイントの仕組みにより、正しいポイントが付与された。"
         else:
             done = f"正しい{'金額' if bank else 'ポイント分の金額'}をお渡しした。"
         sentences.append(f"別人（{source['label']}）{what}が登録された方（{target['label']}）")
@@ -123,6 +126,11 @@ def outcome(case: dict) -> str:
         if not source["identified"]:
             note = f"（{source['note']}）" if source["note"] else ""
             sentences.append(f"他方で、{whose}は特定に至っていない{note}。")
+        elif source.get("withdrawn") and source["apologised"]:
+            sentences.append(
+                f"{whose}にも謝罪した。誤って付与されたポイントは、国のマイナポイントの仕組みに"
+                "より取り消された。"
+            )
         elif source["apologised"] and source["collected"]:
             sentences.append(f"{whose}にも謝罪し、誤って多く付与された金額を返還いただいた。")
         elif source["apologised"]:

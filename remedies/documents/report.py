@@ -55,14 +55,33 @@ def roles_of(label: str, links: list[dict]) -> list[str]:
     return list(dict.fromkeys(roles))
 
 
+MONEY_KEYS = ("misallocated", "paid", "collected", "written_off", "withdrawn", "restored")
+
+
 def money_status(person: dict) -> str:
     if person["balance"] > 0:
         return f"未精算（{yen(person['balance'])}のお渡しが必要）"
     if person["balance"] < 0:
         return f"未精算（{yen(-person['balance'])}の返還が必要）"
-    if not any(person[k] for k in ("misallocated", "paid", "collected", "written_off")):
+    if not any(person.get(k) for k in MONEY_KEYS):
         return "金銭の移動なし"
-    return "精算済（償却あり）" if person["written_off"] else "精算済"
+    how = []
+    if person.get("withdrawn") or person.get("restored"):
+        how.append("国による是正")
+    if person["written_off"]:
+        how.append("償却あり")
+    return f"精算済（{'・'.join(how)}）" if how else "精算済"
+
+
+def correction_text(person: dict) -> str:
+    """The national system's correction for this person, as the 精算 table states it:
+    points taken back from the holder, granted to the person owed."""
+    parts = []
+    if person.get("withdrawn"):
+        parts.append(f"取消 {yen(person['withdrawn'])}")
+    if person.get("restored"):
+        parts.append(f"付与 {yen(person['restored'])}")
+    return "\n".join(parts) or "—"
 
 
 def keep_headings(styles: dict[str, ParagraphStyle]) -> dict[str, ParagraphStyle]:
@@ -165,24 +184,29 @@ class Renderer(DocumentRenderer):
         return self.table(rows, [32 * mm, 36 * mm, self.frame_width - 68 * mm])
 
     def ledger(self, case: dict, people: list[dict]) -> list:
-        rows = [["関係者", "お渡し額", "返還額", "償却額", "残高", "状況"]]
+        # The national system's corrections get a column of their own, only where there is
+        # one: they are neither a payment, a return nor a write-off.
+        corrected = any(p.get("withdrawn") or p.get("restored") for p in people)
+        header = ["関係者", "お渡し額", "返還額", "償却額", "残高", "状況"]
+        if corrected:
+            header.insert(3, "国による是正")
+        rows = [header]
         for p in people:
-            rows.append(
-                [
-                    p["label"],
-                    *(
-                        self.t(amount, "number")
-                        for amount in (
-                            yen(p["paid"]),
-                            yen(p["collected"]),
-                            yen(abs(p["written_off"])),
-                            signed_yen(p["balance"]),
-                        )
-                    ),
-                    money_status(p),
-                ]
-            )
+            amounts = [
+                self.t(amount, "number")
+                for amount in (
+                    yen(p["paid"]),
+                    yen(p["collected"]),
+                    yen(abs(p["written_off"])),
+                    signed_yen(p["balance"]),
+                )
+            ]
+            if corrected:
+                amounts.insert(2, self.t(correction_text(p), "number"))
+            rows.append([p["label"], *amounts, money_status(p)])
         widths = [20 * mm, 22 * mm, 22 * mm, 22 * mm, 22 * mm]
+        if corrected:
+            widths = [18 * mm, 20 * mm, 20 * mm, 26 * mm, 20 * mm, 22 * mm]
         table = self.table(rows, [*widths, self.frame_width - sum(widths)])
         costs = case["costs"]
         borne = "、".join(
@@ -190,12 +214,23 @@ class Renderer(DocumentRenderer):
             for side, name in COST_SIDES
             if side != "national" or costs.get(side)
         )
-        return [
-            table,
+        notes = [
             self.t(
                 "※ 残高は、正の値がその方にお渡しすべき額、負の値がその方が誤って保有している額。",
                 "small",
-            ),
-            self.spacer(2),
-            self.t(f"費用負担（支払額から回収額を差し引いた額）：{borne}", "indent"),
+            )
         ]
+        if corrected:
+            notes.append(
+                self.t(
+                    "※ 国による是正は、国のマイナポイントの仕組みにより、誤って付与されたポイント"
+                    "が付与を受けた方から取り消され（取消）、本来付与されるべき方に付与された"
+                    "（付与）もの。いずれの費用負担も生じない。",
+                    "small",
+                )
+            )
+        lines = [self.t(f"費用負担（支払額から回収額を差し引いた額）：{borne}", "indent")]
+        restored = sum(p.get("restored", 0) for p in people)
+        if restored:
+            lines.append(self.t(f"国による是正：{yen(restored)}（費用負担なし）", "indent"))
+        return [table, *notes, self.spacer(2), *lines]

@@ -31,6 +31,7 @@ from ..models import (
     EntryKind,
     LedgerEntry,
 )
+from ..services import letter_for_issued_document
 from . import data as frozen
 from . import module_for
 
@@ -392,7 +393,8 @@ def new_document(
 
 
 def record_issue(document: Document, *, by: User) -> None:
-    """The audit entry and 経過 line of a document just issued or put up for approval."""
+    """The audit entry of a document just issued or put up for approval, and for an お詫び
+    状 issued, the apology record of its person."""
     needs_approval = document.status == DocumentStatus.AWAITING_APPROVAL
     with translation.override("ja"):
         if needs_approval:
@@ -400,6 +402,7 @@ def record_issue(document: Document, *, by: User) -> None:
         else:
             text = _("%(document)s was issued.") % {"document": _label(document)}
     _log(document, "requested" if needs_approval else "issued", text, by)
+    letter_for_issued_document(document, by=by)
 
 
 @transaction.atomic
@@ -415,6 +418,7 @@ def document_approve(*, document: Document, by: User) -> Document:
     with translation.override("ja"):
         text = _("%(document)s was approved and issued.") % {"document": _label(document)}
     _log(document, "approved", text, by)
+    letter_for_issued_document(document, by=by)
     return document
 
 

@@ -48,8 +48,13 @@ def excess_data(party: Party, case: Case, municipality: Municipality) -> dict:
         ]
     returned = sum(c["amount"] for c in collections)
     written_off = sum(e.delta for e in live if e.kind == EntryKind.WRITE_OFF and e.delta > 0)
+    # Points the national system took back from the person: no return of theirs.
+    withdrawn = sum(
+        e.delta for e in live if e.kind == EntryKind.NATIONAL_CORRECTION and e.delta > 0
+    )
     return {
         "granted": granted,
+        "withdrawn": withdrawn,
         # What the person held beyond what was theirs, before anything was returned.
         "excess": max(-balance, 0) + returned + written_off,
         "collections": collections,
@@ -107,6 +112,11 @@ class Renderer(DocumentRenderer):
             self.table(
                 [
                     ["誤って付与された額", kin(money["granted"])],
+                    *(
+                        [["国による是正で取り消された額", kin(money["withdrawn"])]]
+                        if money.get("withdrawn")
+                        else []
+                    ),
                     ["返還を要する額", kin(money["excess"])],
                 ],
                 [60 * mm, width - 60 * mm],

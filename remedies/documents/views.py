@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from cases import permissions
 from cases.access import case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Role
@@ -192,7 +193,7 @@ def case_documents_section(request: HttpRequest, case: Case) -> dict:
     covering = Document.objects.filter(Q(case=case) | Q(cases=case))
     documents = list(
         services.readable(Document.objects.filter(pk__in=covering.values("pk")), request.membership)
-        .select_related("party", "superseded_by")
+        .select_related("party", "superseded_by", "apology_record")
         .order_by("-created_at", "-id")
     )
     return {
@@ -200,4 +201,5 @@ def case_documents_section(request: HttpRequest, case: Case) -> dict:
         "documents": [(d, services.verify(d)) for d in documents],
         "can_issue": request.membership.role in (Role.STAFF, Role.MANAGER),
         "is_manager": request.membership.role == Role.MANAGER,
+        "can_edit_case": permissions.can_edit_case(request.membership, case),
     }

@@ -291,6 +291,16 @@ class _CaseActions:
                 by=by,
                 note=_text(item, "note", ""),
             )
+        elif kind == EntryKind.NATIONAL_CORRECTION:
+            posted = ledger.ledger_post_national_correction(
+                case=case,
+                holder=self._party(item, "holder"),
+                owed=self._party(item, "owed"),
+                amount=_int(item, "amount"),
+                on=on,
+                by=by,
+                note=_text(item, "note", ""),
+            )
         elif kind == EntryKind.REGRANT:
             posted = ledger.ledger_post_regrant(
                 case=case,

@@ -445,6 +445,15 @@ class _CaseExport:
                     "method": first.method,
                     "note": first.note,
                 }
+            elif first.kind == EntryKind.NATIONAL_CORRECTION:
+                owed = next(e for e in entries if e.delta < 0)
+                holder = next(e for e in entries if e.delta > 0)
+                fields |= {
+                    "holder": holder.party.label,
+                    "owed": owed.party.label,
+                    "amount": holder.delta,
+                    "note": first.note,
+                }
             elif first.kind == EntryKind.REGRANT:
                 fields |= {"party": first.party.label, "amount": -first.delta, "note": first.note}
             elif first.kind == EntryKind.WRITE_OFF:

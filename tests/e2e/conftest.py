@@ -200,8 +200,8 @@ def people(transactional_db) -> People:
 # --- the demo (remedies/demo.py), for the page-by-page checks and the screenshots ---------
 @pytest.fixture
 def demo(transactional_db):
-    """The three reference cases, their users (password DEMO_PASSWORD), two issued letters
-    and a receipt on the closed case, and one ledger entry on the open case."""
+    """The demo's cases, their users (password DEMO_PASSWORD), two issued letters and a
+    receipt on the closed case, and one ledger entry and a letter to A on the open case."""
     from datetime import date
 
     from django_scopes import scopes_disabled
@@ -244,6 +244,9 @@ def demo(transactional_db):
         (entry, *_) = ledger.ledger_post_misallocation(
             case=open_case, owed=a, holder=b, amount=1000, on=date(2023, 2, 22), by=users["staff"]
         )
+        letter = document_issue(
+            kind=DocumentKind.APOLOGY, by=users["staff"], case=open_case, party=a
+        ).apology_record
         return Facts(
             open_ref=open_case.reference,
             closed_ref=closed.reference,
@@ -254,4 +257,5 @@ def demo(transactional_db):
             reception_id=sheet.receptions.order_by("pk").first().pk,
             link_id=open_case.misregistrations.order_by("pk").first().pk,
             job_id=job.pk,
+            letter_id=letter.pk,
         )

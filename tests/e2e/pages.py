@@ -22,6 +22,7 @@ class Facts:
     reception_id: int  # its first reception
     link_id: int  # the open case's link B氏 → A氏
     job_id: int  # the import of that sheet, as a finished background job
+    letter_id: int  # the apology record of the お詫び状 issued to A氏 on the open case
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ PAGES: list[MainPage] = [
     MainPage("visit", "contractor", lambda f: _case(f, "visits/new/"), submit_empty="保存"),
     MainPage("apology letter", "staff", lambda f: _case(f, "letters/new/"), submit_empty="保存"),
     MainPage("repayment plan", "staff", lambda f: _case(f, "plans/new/"), submit_empty="保存"),
+    MainPage("apology letter sent", "staff", lambda f: _case(f, f"letters/{f.letter_id}/sent/")),
     *[
         MainPage(f"ledger: {kind}", user, lambda f, k=kind: _case(f, f"ledger/{k}/new/"), "保存")
         for kind, user in (
@@ -81,6 +83,7 @@ PAGES: list[MainPage] = [
             ("payment", "staff"),
             ("collection", "staff"),
             ("regrant", "staff"),
+            ("national_correction", "staff"),
             ("write_off", "manager"),
         )
     ],

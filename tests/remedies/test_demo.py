@@ -50,7 +50,8 @@ def test_load_demo_is_idempotent(demo):
     before = _counts()
     call_command("load_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert _counts() == before
-    assert before[2] == 4  # the three reference cases and the instalment case
+    # The three reference cases, the national correction and the instalment case.
+    assert before[2] == 5
 
 
 def test_load_demo_refuses_without_debug(settings):

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks_db.models import DBTaskResult
@@ -29,8 +30,9 @@ DATED = date(2023, 3, 16)
 # One letter taken by a worker, measured: taking its task row, the job and its key, the
 # letter as document_issue issues it alone (its reads, number, audit entry), the job's count
 # and the task's outcome. The batches of 25 of the former process pool cost 2 a letter: the
-# price of a letter that any worker can take and that is never issued twice.
-LETTER_QUERIES = 40
+# price of a letter that any worker can take and that is never issued twice. An お詫び状 is
+# also its person's apology record (its row, 経過 line and audit entry): 49 measured.
+LETTER_QUERIES = 50
 
 
 @pytest.fixture
@@ -96,12 +98,15 @@ def _without_number(data: dict) -> dict:
 
 
 def test_each_bulk_letter_is_the_letter_issued_alone(world, people):
-    in_bulk = _bulk(world, people)
-    with tenant_scope(world.staff):
+    # Issued alone from the same state, then taken back: an お詫び状 issued is the person's
+    # apology record, which a second letter to the same person would then mention.
+    with tenant_scope(world.staff), transaction.atomic():
         alone = [
             services.document_issue(kind="apology", by=world.staff, case=c, party=p, dated=DATED)
             for c, p in people
         ]
+        transaction.set_rollback(True)
+    in_bulk = _bulk(world, people)
     for bulk_letter, letter in zip(in_bulk, alone, strict=True):
         assert _without_number(bulk_letter.data) == _without_number(letter.data)
         assert bytes(bulk_letter.pdf) == services.render(bulk_letter.data)

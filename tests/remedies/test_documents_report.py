@@ -17,7 +17,6 @@ from reportlab.graphics.shapes import String
 from cases import services as case_services
 from cases.models import Case, CaseKind, Office, User
 from cases.scoping import tenant_scope
-from remedies.demo import INSTALMENT_OFFICE
 from remedies.documents import fonts as pdf_fonts
 from remedies.documents.diagram import movement_drawing
 from remedies.documents.fonts import MINCHO_CANDIDATES, fonts
@@ -81,13 +80,16 @@ def demo(settings):
     return User.objects.get(username="staff")
 
 
+# The seed's three cases; the demo's fourth (a correction by the national system) is not in
+# the city's press release.
+SEED_WARDS = ("八幡東区役所", "小倉南区役所", "八幡西区役所")
+
+
 @pytest.fixture
 def demo_cases(demo) -> dict[str, Case]:
     with tenant_scope(demo):
-        # The three reference cases of the press release; not the instalment case, which the
-        # demo adds beside the story (remedies.demo.load_instalment_demo).
-        cases = Case.objects.exclude(office__name=INSTALMENT_OFFICE).select_related("office")
-        return {c.office.name.split(" ")[0]: c for c in cases}
+        cases = {c.office.name.split(" ")[0]: c for c in Case.objects.select_related("office")}
+    return {ward: cases[ward] for ward in SEED_WARDS}
 
 
 def _plain(value: str) -> str:

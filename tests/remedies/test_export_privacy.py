@@ -57,7 +57,7 @@ def test_a_file_without_personal_data_imports_and_exports_the_same():
 
     created = import_cases(exported)
 
-    assert len(created) == 3
+    assert len(created) == 4
     with scopes_disabled():
         parties = list(Party.objects.all())
         assert parties and all(getattr(p, f) == "" for p in parties for f in CONTACT_FIELDS)
@@ -88,14 +88,14 @@ def test_an_export_to_a_file_is_audited_in_the_citys_trail(demo, tmp_path):
     path = tmp_path / "cases.json"
     err = io.StringIO()
     call_command("export_cases", "--output", str(path), stderr=err)
-    assert "3 case(s) written" in err.getvalue() and "without personal data" in err.getvalue()
+    assert "4 case(s) written" in err.getvalue() and "without personal data" in err.getvalue()
 
     [entry] = exported_entries()
     assert entry.user is None
     assert entry.municipality == Municipality.objects.get(code="401005")
     assert entry.data == {
         "municipality": "401005",
-        "cases": 3,
+        "cases": 4,
         "personal_data": False,
         "pdfs": False,
         "destination": str(path.resolve()),
@@ -128,7 +128,7 @@ def test_personal_data_goes_out_only_when_asked_and_is_audited_as_such(demo, tmp
 def test_an_export_to_stdout_is_audited_too(demo):
     out = io.StringIO()
     call_command("export_cases", stdout=out)
-    assert len(json.loads(out.getvalue())["cases"]) == 3
+    assert len(json.loads(out.getvalue())["cases"]) == 4
     [entry] = exported_entries()
     assert entry.data["destination"] == "stdout"
     assert entry.data["personal_data"] is False

@@ -129,7 +129,7 @@ def test_a_file_that_is_not_an_object_is_not_a_case_file(tmp_path):
 
 def test_a_header_after_the_cases_is_read(tmp_path, demo_file):
     demo_reference_data()
-    assert "Imported 3 case(s)." in import_file(write(tmp_path, demo_file, cases_first=True))
+    assert "Imported 4 case(s)." in import_file(write(tmp_path, demo_file, cases_first=True))
 
 
 def test_a_file_broken_in_its_last_case_is_refused_without_quoting_it(tmp_path, demo_file):
@@ -222,8 +222,8 @@ def test_a_case_is_written_before_the_case_after_next_is_read(demo_file):
 
     with transaction.atomic(), scopes_disabled():
         imported = _Replay(skip_existing=False).run(cases())
-        assert counts == [0, 0, 1]
-        assert len(imported) == 3
+        assert counts == [0, 0, 1, 2]
+        assert len(imported) == 4
 
 
 def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file):
@@ -232,7 +232,7 @@ def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file)
     actions = [item for item in _items(demo_file) if isinstance(item.get("seq"), int)]
     max(actions, key=lambda item: item["seq"])["seq"] = 2**70  # the last action of all
 
-    assert "Imported 3 case(s)." in import_file(write(tmp_path, demo_file))
+    assert "Imported 4 case(s)." in import_file(write(tmp_path, demo_file))
 
 
 def test_the_audit_chain_holds_after_an_import_and_after_a_refused_one(tmp_path, demo_file):
@@ -269,7 +269,7 @@ def test_a_file_that_cannot_be_read_twice_is_read_from_a_copy(demo_file):
     demo_reference_data()
     pipe = Pipe(json.dumps(demo_file, ensure_ascii=False).encode())
 
-    assert len(import_case_file(pipe)) == 3
+    assert len(import_case_file(pipe)) == 4
 
 
 def _items(node):

@@ -85,6 +85,7 @@ def test_demo_round_trips_through_an_empty_database(demo_file):
         "401005-2022-001",
         "401005-2022-002",
         "401005-2022-003",
+        "401005-2022-004",
     ]
     assert lines(export_cases(personal_data=True)) == lines(exported)
 
@@ -265,7 +266,7 @@ def test_importing_twice_with_skip_existing_adds_nothing(demo_file):
     import_cases(demo_file)
     assert import_cases(demo_file, skip_existing=True) == []
     with scopes_disabled():
-        assert Case.objects.count() == 3
+        assert Case.objects.count() == len(demo_file["cases"]) == 4
 
 
 def test_export_of_named_cases_numbers_their_actions_from_one():
@@ -418,7 +419,7 @@ def test_commands_export_and_import_end_to_end(tmp_path, demo_file):
     demo_reference_data()
     out = io.StringIO()
     call_command("import_cases", str(path), stdout=out)
-    assert "Imported 3 case(s)." in out.getvalue()
+    assert "Imported 4 case(s)." in out.getvalue()
 
     out = io.StringIO()
     call_command("export_cases", "--with-personal-data", stdout=out)

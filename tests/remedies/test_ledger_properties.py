@@ -2,11 +2,12 @@
 
 A Hypothesis state machine builds a small case (2–4 people, a misregistration link, the
 cause and prevention recorded) and then posts misallocations, payments, collections in
-instalments, regrants, write-offs, reversals, visits, letters, agency answers, agreements
-and every stage step, as staff, manager or contractor, with amounts from the absurd to the
-real. The test keeps its own model of the case and predicts, before every call, whether the
-service must accept it or refuse it, and how (what is allowed is written from DESIGN.md; where
-several refusals apply, which one is given follows the order the services check in):
+instalments, regrants, corrections by the national system, write-offs, reversals, visits,
+letters (recorded by hand or issued as お詫び状), agency answers, agreements and every
+stage step, as staff, manager or contractor, with amounts from the absurd to the real. The
+test keeps its own model of the case and predicts, before every call, whether the service
+must accept it or refuse it, and how (what is allowed is written from DESIGN.md; where several
+refusals apply, which one is given follows the order the services check in):
 
 - denied   — PermissionDenied (the role or the stage does not allow it);
 - conflict — RemedyError(conflict=True) (the form was stale);
@@ -44,6 +45,7 @@ from cases.models import (
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
+from remedies.documents.services import document_issue
 from remedies.errors import RemedyError
 from remedies.models import (
     MAX_AMOUNT,
@@ -52,6 +54,7 @@ from remedies.models import (
     Channel,
     CityLedgerTotal,
     CompensationAgreement,
+    DocumentKind,
     EntryKind,
     LedgerEntry,
     LedgerTotal,
@@ -243,6 +246,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.identified = {p.pk for p in self.parties if p.identified}
         self.reached = set()  # a visit or a letter
         self.apologised = set()  # a visit with an apology, or a letter
+        self.issued = set()  # an お詫び状 issued in Tadasu
         self.answered = False
         self.agreed = False
         self.prevention = True
@@ -490,6 +494,55 @@ class LedgerMachine(RuleBasedStateMachine):
             self.balance[party.pk] -= amount
             self.entries += 1
 
+    @rule(
+        who=PEOPLE,
+        holder=PARTY,
+        owed=PARTY,
+        amount=AMOUNTS,
+        portion=PORTIONS,
+        on=DATES,
+        head=HEADS,
+    )
+    def correct_nationally(self, who, holder, owed, amount, portion, on, head):
+        """The national points system takes points back from the holder and grants them to
+        the person owed: both balances move by the amount, and nobody's cost moves."""
+        holder, owed = self._party(holder, sign=-1), self._party(owed, sign=+1)
+        held, due = -self.balance[holder.pk], self.balance[owed.pk]
+        if portion is not None:
+            amount = max(min(held, due) // portion, 1)
+        refused = self._ledger_refusal(who, head, on) or (
+            INVALID
+            if owed.pk == holder.pk
+            or not 1 <= amount <= MAX_AMOUNT
+            or held <= 0
+            or due <= 0
+            or amount > min(held, due)
+            else None
+        )
+        costs = ledger.costs(self._case())
+        done = self._attempt(
+            who,
+            refused,
+            lambda by: ledger.ledger_post_national_correction(
+                case=self._case(),
+                holder=holder,
+                owed=owed,
+                amount=amount,
+                on=on,
+                by=by,
+                expected_head=self._head(head),
+            ),
+        )
+        if done:
+            assert {(e.party_id, e.delta, e.side) for e in done} == {
+                (holder.pk, amount, ""),
+                (owed.pk, -amount, ""),
+            }
+            assert ledger.costs(self._case()) == costs
+            self.balance[holder.pk] += amount
+            self.balance[owed.pk] -= amount
+            self.entries += 2
+
     @rule(who=PEOPLE, party=PARTY, reason=REASONS, on=DATES, head=HEADS)
     def write_off(self, who, party, reason, on, head):
         with_balance = [p for p in self.parties if self.balance[p.pk]] or self.parties
@@ -624,8 +677,8 @@ class LedgerMachine(RuleBasedStateMachine):
         party = self._party(party)
         if not self._editor(who):
             refused = DENIED
-        elif on > date.today() or party.pk not in self.identified:
-            refused = INVALID
+        elif on > date.today() or party.pk not in self.identified or party.pk in self.issued:
+            refused = INVALID  # an issued お詫び状 is not recorded a second time by hand
         else:
             refused = None
         done = self._attempt(
@@ -636,6 +689,34 @@ class LedgerMachine(RuleBasedStateMachine):
             ),
         )
         if done:
+            self.reached.add(party.pk)
+            self.apologised.add(party.pk)
+
+    @rule(who=PEOPLE, party=PARTY)
+    def issue_apology(self, who, party):
+        """Issuing a お詫び状 is the apology record of its person, on any stage (documents
+        are issued on closed cases too); contractor staff issue no documents."""
+        party = self._party(party)
+        if who == "contractor":
+            refused = DENIED
+        elif party.pk not in self.identified:
+            refused = INVALID
+        else:
+            refused = None
+        done = self._attempt(
+            who,
+            refused,
+            lambda by: document_issue(
+                kind=DocumentKind.APOLOGY,
+                by=by,
+                case=self._case(),
+                party=Party.objects.get(pk=party.pk),
+                dated=ON,
+            ),
+        )
+        if done:
+            assert ApologyLetter.objects.get(document=done).sent_on == ON
+            self.issued.add(party.pk)
             self.reached.add(party.pk)
             self.apologised.add(party.pk)
 
