@@ -2,6 +2,7 @@
 the worker dies halfway through the file."""
 
 import io
+import json
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,9 @@ from remedies import tasks as remedy_tasks
 from remedies.demo import DEMO_CASES, _organisations, _users
 
 pytestmark = pytest.mark.django_db
+
+# The demo's case file: every case in it, once.
+IN_FILE = len(json.loads(DEMO_CASES.read_text(encoding="utf-8"))["cases"])
 
 
 @pytest.fixture
@@ -53,8 +57,8 @@ def test_a_queued_case_file_is_imported_by_a_worker_and_then_removed(
         assert work_off(job_id=job.pk) == 1
     with scopes_disabled():
         job.refresh_from_db()
-        assert Case.objects.count() == 3
-    assert job.state == JobState.DONE and job.summary == "3件の事案を取り込みました。"
+        assert Case.objects.count() == IN_FILE
+    assert job.state == JobState.DONE and job.summary == f"{IN_FILE}件の事案を取り込みました。"
     assert list(inputs.iterdir()) == []
 
 
@@ -99,7 +103,7 @@ def test_a_worker_killed_halfway_through_the_file_leaves_one_set_of_cases(
     with scopes_disabled():
         job.refresh_from_db()
         assert job.state == JobState.DONE and job.attempts == 2
-        assert Case.objects.count() == 3
+        assert Case.objects.count() == IN_FILE
 
 
 def test_a_broken_file_fails_its_job_with_the_reason_and_imports_nothing(inputs, tmp_path):
