@@ -94,7 +94,10 @@ def link_correct(
                 values
             )
         if correction_note:
-            text = f"{text}{correction_note}"
+            # The note is a sentence of the 経過 line (it is printed in the press release):
+            # it ends as one.
+            end = "" if correction_note.endswith(("。", "．", ".", "）")) else "。"
+            text = f"{text}{correction_note}{end}"
     # The correction itself is part of the story, on the day it happened; a later fix of the
     # record is bookkeeping, dated the day it was made.
     add_timeline(

@@ -118,6 +118,14 @@ def points_involved(case: Case) -> bool:
     )
 
 
+def not_points_message() -> str:
+    """Why a case cannot take a national correction: said on the form and on saving."""
+    return _(
+        "Only a case where points were granted to the wrong person can be corrected "
+        "by the national points system."
+    )
+
+
 def national_corrections(municipality_id: int) -> tuple[int, int]:
     """(yen, cases): the points the national system has moved back to the people owed in
     the municipality's cases, less what was reversed; one query on a small partial index.
@@ -593,12 +601,7 @@ def ledger_post_national_correction(
     it is not a write-off."""
     case = _begin(case, by, expected_head, on)
     if not points_involved(case):
-        raise RemedyError(
-            _(
-                "Only a case where points were granted to the wrong person can be corrected "
-                "by the national points system."
-            )
-        )
+        raise RemedyError(not_points_message())
     _check_party(case, holder, "holder")
     _check_party(case, owed, "owed")
     if owed.pk == holder.pk:

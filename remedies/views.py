@@ -252,6 +252,13 @@ def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
     if kind == "write_off" and not permissions.is_manager_of(request.membership, case):
         raise PermissionDenied(_("Only a manager can approve a write-off."))
     form_class, service, title = LEDGER_FORMS[kind]
+    if kind == "national_correction" and not ledger.points_involved(case):
+        # Refused before the clerk fills anything in, with the message saving would give.
+        return render(
+            request,
+            "remedies/form.html",
+            {"case": case, "title": str(title), "refused": ledger.not_points_message()},
+        )
     form = form_class(
         request.POST or None,
         parties=_parties(case),

@@ -9,7 +9,7 @@ and the citizen's contact bottom right. One page; no 記, since the body says ev
 
 from cases.models import Case, CauseCategory, DataKind, Party
 
-from ..models import EntryKind, Method, Side
+from ..models import EntryKind, Method, RepaymentPlan, Side
 from . import data as frozen
 from .base import DocumentRenderer, yen
 
@@ -49,7 +49,12 @@ def build(*, case: Case, party: Party, **_) -> dict:
     # A letter prints no 経過, and leaving it out keeps each letter independent of the
     # others: issuing one writes the case a 経過 line (the apology, services.py).
     case_data.pop("timeline", None)
-    return {"case": case_data, "party": frozen.party_data(party)}
+    party_data = frozen.party_data(party)
+    if party_data["money"]["balance"] < 0:
+        # Someone who still holds an excess may have agreed a repayment plan already.
+        plan = RepaymentPlan.objects.filter(party=party, superseded_on__isnull=True).first()
+        party_data["plan_agreed_on"] = plan.agreed_on.isoformat() if plan else None
+    return {"case": case_data, "party": party_data}
 
 
 def read_ahead(targets: list[tuple[Case, Party]]) -> None:
@@ -124,6 +129,12 @@ def what_was_done(party: dict, renderer: DocumentRenderer, *, name: str) -> list
             f"{name}にお渡しすべき{yen(money['balance'])}については、改めてご連絡のうえ、"
             "速やかに対応させていただきます。"
         )
+    elif money["balance"] < 0 and party.get("plan_agreed_on"):
+        # The person already agreed how to return the rest: the letter holds to it.
+        done.append(
+            f"残りの{yen(-money['balance'])}については、{renderer.date(party['plan_agreed_on'])}"
+            "にお約束いただいた日程により、ご返還をお願いいたします。"
+        )
     elif money["balance"] < 0 and not money["written_off"]:
         done.append(
             f"誤って付与された{yen(-money['balance'])}のご返還については、改めてご相談"
@@ -164,6 +175,7 @@ def prevention(case: dict) -> list[str]:
 
 class Renderer(DocumentRenderer):
     TITLE = "お詫び状"
+    ONE_PAGE = True
 
     def story(self) -> list:
         case, party = self.data["case"], self.data["party"]

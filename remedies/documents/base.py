@@ -9,6 +9,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import (
     KeepTogether,
     Paragraph,
@@ -71,11 +72,16 @@ class DocumentRenderer:
     MARGIN_BOTTOM = 20 * mm
     BODY_SIZE = 10.5
     TITLE = ""
+    # A letter to a citizen fits on one page: when it would run on, it is set again with
+    # tighter line spacing (DOCUMENTS.md), unless even that cannot hold it.
+    ONE_PAGE = False
+    COMPACT_LEADING = 1.5
 
     def __init__(self, data: dict, *, draft: bool = False):
         self.data = data
         self.draft = draft
         self.fonts = fonts()
+        self.compact = False
         self.styles = self._styles()
 
     # ---- layout ----------------------------------------------------------------------------
@@ -85,7 +91,7 @@ class DocumentRenderer:
             "body",
             fontName=self.fonts.mincho,
             fontSize=self.BODY_SIZE,
-            leading=self.BODY_SIZE * 1.75,
+            leading=self.BODY_SIZE * (self.COMPACT_LEADING if self.compact else 1.75),
             wordWrap="CJK",
         )
         return {
@@ -100,16 +106,16 @@ class DocumentRenderer:
                 fontSize=14,
                 leading=22,
                 alignment=TA_CENTER,
-                spaceBefore=10,
-                spaceAfter=12,
+                spaceBefore=4 if self.compact else 10,
+                spaceAfter=6 if self.compact else 12,
             ),
             "heading": ParagraphStyle(
                 "heading",
                 parent=body,
                 fontName=self.fonts.gothic,
                 fontSize=11,
-                leading=18,
-                spaceBefore=8,
+                leading=16 if self.compact else 18,
+                spaceBefore=4 if self.compact else 8,
                 spaceAfter=2,
                 alignment=TA_LEFT,
             ),
@@ -124,7 +130,28 @@ class DocumentRenderer:
         return Paragraph(keep_spaces(value), self.styles[style])
 
     def t(self, value: str, style: str = "body") -> Paragraph:
+        if style == "title":
+            return Paragraph(self.title_lines(value), self.styles[style])
         return Paragraph(text(value), self.styles[style])
+
+    def title_lines(self, value: str) -> str:
+        """A subject too long for one line is broken where it reads naturally — after
+        「における」, or before its closing （お詫び）／（お願い） — never leaving an opening
+        bracket alone at the end of a line."""
+        style = self.styles["title"]
+
+        def fits(part: str) -> bool:
+            return stringWidth(part, style.fontName, style.fontSize) <= self.frame_width
+
+        if fits(value):
+            return text(value)
+        head, sep, tail = value.partition("における")
+        if sep and tail and fits(head + sep) and fits(tail):
+            return text(head + sep) + "<br/>" + text(tail)
+        cut = value.rfind("（")
+        if cut > 0 and fits(value[:cut]):
+            return text(value[:cut]) + "<br/>" + text(value[cut:])
+        return text(value)
 
     def date(self, iso: str | None) -> str:
         return jdate(iso, gregorian=self.data.get("municipality", {}).get("gregorian", False))
@@ -247,7 +274,7 @@ class DocumentRenderer:
         return table
 
     def spacer(self, height_mm: float = 4) -> Spacer:
-        return Spacer(1, height_mm * mm)
+        return Spacer(1, height_mm * mm * (0.5 if self.compact else 1))
 
     def story_dates(self, isos: list[str]) -> list[str]:
         """The date column of a 経過 table as press releases print it: the first date in
@@ -288,6 +315,19 @@ class DocumentRenderer:
         canvas.restoreState()
 
     def render(self) -> bytes:
+        pdf, pages = self._build()
+        if self.ONE_PAGE and pages > 1 and not self.compact:
+            self.compact = True
+            self.styles = self._styles()
+            tight, tight_pages = self._build()
+            if tight_pages < pages:
+                return tight
+            self.compact = False
+            self.styles = self._styles()
+        return pdf
+
+    def _build(self) -> tuple[bytes, int]:
+        """The PDF and its number of pages."""
         buffer = io.BytesIO()
         document = SimpleDocTemplate(
             buffer,
@@ -303,4 +343,4 @@ class DocumentRenderer:
             invariant=True,
         )
         document.build(self.story(), onFirstPage=self._on_page, onLaterPages=self._on_page)
-        return buffer.getvalue()
+        return buffer.getvalue(), document.page

@@ -49,6 +49,15 @@ HARM = {
         "誤った口座に給付金等が交付されている状態であり",
     ),
 }
+# Settled points put right by the national system (国による是正), not handed over by
+# anyone: alone, or beside cases where the amount was handed over.
+POINTS_CORRECTED = "マイナポイントは国のマイナポイントの仕組みにより正しく付与されており"
+POINTS_HANDED_OR_CORRECTED = (
+    "マイナポイントは正しいポイント分をお渡しし、又は国のマイナポイントの仕組みにより"
+    "正しく付与されており"
+)
+# Everyone owed was made whole, but a person given too much has not returned all of it.
+RETURN_OPEN = "、誤って多く付与された方からの返還を受けている状況であり"
 NO_HARM = "今回の事務ミスによる実害はありません。"
 STILL_OPEN = "現在、正しい状態となるよう対応を進めています。"
 
@@ -88,6 +97,12 @@ def harm_sentence(cases: list[dict]) -> str:
         paid = any(lk["paid_through"] for c in involved for lk in c["links"])
         open_ = not all(settled(c) for c in involved)
         none, done, pending = HARM[data_kind]
+        if paid and data_kind == DataKind.CASHLESS_ACCOUNT:
+            owed_open = any(p["balance"] > 0 for c in involved for p in c["people"])
+            if not owed_open:
+                # Everyone owed has their points; what may remain is a holder's return.
+                done = points_settled(involved) + (RETURN_OPEN if open_ else "")
+                open_ = False
         clauses.append(pending if paid and open_ else done if paid else none)
         harmed |= paid and open_
     harmed |= not all(settled(c) for c in cases)
@@ -95,6 +110,17 @@ def harm_sentence(cases: list[dict]) -> str:
     if not clauses:
         return f"なお、{ending}"
     return "なお、" + "、また".join(clauses) + "、" + ending
+
+
+def points_settled(cases: list[dict]) -> str:
+    """How the people owed points were made whole, over every settled case: handed the
+    amount, put right by the national system, or some one way and some the other."""
+    owed = [p for c in cases for p in c["people"] if p.get("restored") or p.get("paid")]
+    corrected = any(p.get("restored") for p in owed)
+    handed = any(p.get("paid") for p in owed)
+    if corrected and handed:
+        return POINTS_HANDED_OR_CORRECTED
+    return POINTS_CORRECTED if corrected else HARM[DataKind.CASHLESS_ACCOUNT][1]
 
 
 def outcome(case: dict) -> str:
@@ -117,6 +143,12 @@ def outcome(case: dict) -> str:
         elif target.get("restored") and not target["paid"]:
             # Nobody handed anything over: the national system put the points right.
             done = "国のマイナポイントの仕組みにより、正しいポイントが付与された。"
+        elif target.get("restored"):
+            # Part put right by the national system, the rest handed over.
+            done = (
+                "国のマイナポイントの仕組みにより一部のポイントが付与され、残りのポイント分の"
+                "金額をお渡しした。"
+            )
         else:
             done = f"正しい{'金額' if bank else 'ポイント分の金額'}をお渡しした。"
         sentences.append(f"別人（{source['label']}）{what}が登録された方（{target['label']}）")
@@ -126,13 +158,11 @@ def outcome(case: dict) -> str:
         if not source["identified"]:
             note = f"（{source['note']}）" if source["note"] else ""
             sentences.append(f"他方で、{whose}は特定に至っていない{note}。")
-        elif source.get("withdrawn") and source["apologised"]:
-            sentences.append(
-                f"{whose}にも謝罪した。誤って付与されたポイントは、国のマイナポイントの仕組みに"
-                "より取り消された。"
-            )
+        elif source.get("withdrawn"):
+            sentences.append(withdrawn_sentence(source, whose))
         elif source["apologised"] and source["collected"]:
-            sentences.append(f"{whose}にも謝罪し、誤って多く付与された金額を返還いただいた。")
+            part = "の一部" if source["balance"] < 0 else ""
+            sentences.append(f"{whose}にも謝罪し、誤って多く付与された金額{part}を返還いただいた。")
         elif source["apologised"]:
             sentences.append(f"{whose}にも謝罪した。")
         elif source["balance"] < 0:
@@ -142,6 +172,22 @@ def outcome(case: dict) -> str:
             "この事務ミスによる実害はない。" if settled(case) else "引き続き対応を進めている。"
         )
     return "".join(dict.fromkeys(sentences))
+
+
+def withdrawn_sentence(source: dict, whose: str) -> str:
+    """The person who held the points, when the national system took them back: all of
+    them, or part with the rest returned or still to be returned."""
+    taken = "国のマイナポイントの仕組みにより取り消された。"
+    if source["collected"]:
+        taken = "国のマイナポイントの仕組みにより一部が取り消され、残りの金額を返還いただいた。"
+    elif source["balance"] < 0:
+        taken = (
+            "国のマイナポイントの仕組みにより一部が取り消され、残りの金額の返還について"
+            "調整している。"
+        )
+    if source["apologised"]:
+        return f"{whose}にも謝罪した。誤って付与されたポイントは、{taken}"
+    return f"{whose}に誤って付与されたポイントは、{taken}"
 
 
 class Renderer(DocumentRenderer):

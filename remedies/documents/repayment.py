@@ -117,6 +117,7 @@ def build(
 
 class Renderer(DocumentRenderer):
     TITLE = "返還請求書"
+    ONE_PAGE = True
     SUBJECT = "誤って付与された金額のご返還について（お願い）"
 
     @property
@@ -218,11 +219,14 @@ class Renderer(DocumentRenderer):
             return [
                 "同封の納付書により、返還期限までに、納付書裏面の金融機関の窓口でお納めください。"
             ]
+        # The case number on a line of its own: in the sentence, its opening bracket was
+        # left alone at the end of a line.
         return [
-            "下記の口座に、返還期限までにお振込みください。振込名義には、お名前の前に案件番号"
-            f"（{self.data['case']['reference']}）を付してください。",
+            "下記の口座に、返還期限までにお振込みください。振込名義には、お名前の前に下記の"
+            "案件番号を付してください。",
             f"振込先　{pay['bank']}　{pay['account_type']}　{pay['account_number']}",
             f"口座名義　{pay['account_holder']}",
+            f"案件番号　{self.data['case']['reference']}",
         ]
 
     def instalment_table(self):
@@ -246,11 +250,15 @@ class Renderer(DocumentRenderer):
         return self.table(lines, [15 * mm, 38 * mm, 28 * mm] * 2)
 
     def breakdown(self) -> list:
-        """The sum behind the amount, where part was already returned or written off."""
+        """The sum behind the amount, where part was already taken back by the national
+        system (国による是正), returned or written off."""
         money = self.data["money"]
-        if not (money["returned"] or money["written_off"]):
+        withdrawn = money.get("withdrawn", 0)
+        if not (withdrawn or money["returned"] or money["written_off"]):
             return []
         rows = [["誤って付与された額", yen(money["granted"])]]
+        if withdrawn:
+            rows.append(["国による是正で取り消された額", yen(withdrawn)])
         if money["returned"]:
             rows.append(["ご返還いただいた額", yen(money["returned"])])
         if money["written_off"]:

@@ -52,7 +52,7 @@ def test_staff_record_a_correction_after_the_fact_and_the_case_page_shows_it(cli
     assert event.occurred_on == date(2023, 2, 22) and event.in_story
     assert event.text == (
         "誤登録（D氏→C氏・キャッシュレス決済）を修正した（本人がマイナポータルで修正）。"
-        "正しい口座を登録し直した"
+        "正しい口座を登録し直した。"
     )
     assert entry.data["before"]["corrected_on"] is None
     assert entry.data["after"]["corrected_on"] == "2023-02-22"
