@@ -5,12 +5,16 @@ round-trips through an empty database, and a file amends a case that took them."
 
 import copy
 import json
+import os
 from datetime import date
 
 import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django_scopes import scopes_disabled
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from cases import links, services
 from cases.models import (
@@ -31,6 +35,7 @@ from remedies.documents import services as documents
 from remedies.interchange import InterchangeError, export_cases, import_cases
 from remedies.models import ApologyLetter, Delivery, RepaymentPlan
 
+from .test_import_fuzz import JUNK, _damaged, _paths
 from .test_interchange_amend import state
 
 pytestmark = pytest.mark.django_db
@@ -356,3 +361,20 @@ def test_bad_plans_and_letters_are_refused_naming_case_item_and_field(
     assert (error.item, error.field) == (item or error.item, field)
     assert reason in error.reason
     assert state() == before
+
+
+_SECOND: list[dict] = []  # the file, built once for all examples of the test below
+
+
+@examples(
+    max_examples=int(os.environ.get("TADASU_FUZZ_EXAMPLES_IMPORT", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_a_damaged_plan_or_letter_imports_whole_or_not_at_all(world, agency, data):
+    if not _SECOND:
+        _SECOND.append(exports(world)[1])
+    (second,) = _SECOND
+    paths = [p for p in _paths(second) if p[:3] in (("cases", 0, "plans"), ("cases", 0, "letters"))]
+    _damaged(second, data.draw(st.sampled_from(paths)), data.draw(JUNK))
