@@ -402,23 +402,54 @@ def letter_for_issued_document(document: Document, *, by: User) -> ApologyLetter
         or document.party_id is None
     ):
         return None
-    if document.supersedes_id is not None:
-        letter = (
-            ApologyLetter.objects.select_for_update()
-            .filter(document_id=document.supersedes_id)
-            .first()
+    taken_over = letter_takes_over(document, by=by)
+    if taken_over is not None:
+        return taken_over
+    return _issued_letter(document, by=by)
+
+
+def letter_takes_over(document: Document, *, by: User) -> ApologyLetter | None:
+    """A new version of a お詫び状 takes over the record of the version it replaces (issued
+    here, or brought in by a case file), so that a person keeps one record per letter."""
+    if document.kind != DocumentKind.APOLOGY or document.supersedes_id is None:
+        return None
+    letter = (
+        ApologyLetter.objects.select_for_update().filter(document_id=document.supersedes_id).first()
+    )
+    if letter is None:
+        return None
+    letter.document = document
+    letter.save(update_fields=["document"])
+    audit_log(
+        "tadasu.letter.reissued",
+        by=by,
+        case=document.case,
+        obj=letter,
+        data={"party": document.party.label, "number": document_number(document)},
+    )
+    return letter
+
+
+@transaction.atomic
+def letter_for_imported_document(*, document: Document, by: User) -> ApologyLetter:
+    """The apology record of a お詫び状 that a case file brought in (issued here or
+    elsewhere): written as issuing it wrote it at the source, dated the document's date."""
+    case = lock_for_edit(document.case, by)
+    if document.kind != DocumentKind.APOLOGY:
+        raise RemedyError(_("This document is not an apology letter."), field="document")
+    if document.party_id is None:
+        raise RemedyError(_("A letter needs an identified person."), field="document")
+    if ApologyLetter.objects.filter(document=document).exists():
+        raise RemedyError(
+            _("The apology letter %(number)s is already recorded.")
+            % {"number": document_number(document)},
+            field="document",
         )
-        if letter is not None:
-            letter.document = document
-            letter.save(update_fields=["document"])
-            audit_log(
-                "tadasu.letter.reissued",
-                by=by,
-                case=document.case,
-                obj=letter,
-                data={"party": document.party.label, "number": document_number(document)},
-            )
-            return letter
+    document.case = case
+    return _issued_letter(document, by=by)
+
+
+def _issued_letter(document: Document, *, by: User) -> ApologyLetter:
     letter = ApologyLetter.objects.create(
         case=document.case,
         party=document.party,

@@ -31,7 +31,7 @@ from ..models import (
     EntryKind,
     LedgerEntry,
 )
-from ..services import letter_for_issued_document
+from ..services import letter_for_issued_document, letter_takes_over
 from . import data as frozen
 from . import module_for
 
@@ -610,4 +610,7 @@ def document_record_imported(
             "pdf": pdf is not None,
         },
     )
+    # A new version of a letter takes over its predecessor's apology record, as issuing it
+    # did at the source; the record itself comes with the file's letter (its own action).
+    letter_takes_over(document, by=by)
     return document

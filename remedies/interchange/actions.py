@@ -10,11 +10,11 @@ from cases import services as case_services
 from cases.models import Case, Party, User
 from cases.services import CASE_FIELDS, PARTY_FIELDS
 
-from .. import ledger
+from .. import ledger, plans
 from .. import services as remedies
 from ..documents.services import PDF_MAX_BYTES, document_record_imported
 from ..errors import RemedyError
-from ..models import AgencyContact, EntryKind, LedgerEntry
+from ..models import AgencyContact, ApologyLetter, Document, EntryKind, LedgerEntry, RepaymentPlan
 from ..workflow import case_transition
 from .rules import (
     _EMPTY,
@@ -70,6 +70,9 @@ class _CaseActions:
     case_pk: int | None
     contacts: dict[int, AgencyContact]
     postings: dict[int, list[LedgerEntry]]
+    documents: dict[int, Document]
+    letters: dict[int, ApologyLetter]
+    plans: dict[int, RepaymentPlan]
 
     def _case(self) -> Case:
         # Fresh each time: permissions read the stage, which the previous step may have moved.
@@ -255,13 +258,100 @@ class _CaseActions:
         self.postings[_int(item, "seq")] = list(visit.ledger_entries.order_by("pk"))
 
     def _letter(self, item: dict) -> None:
-        remedies.letter_record(
-            case=self._case(),
+        sent_on, note = _date(item, "sent_on"), _text(item, "note", "")
+        delivery = _text(item, "delivery", "")
+        deliveries = _list(item, "deliveries")
+        if _value(item, "document", None) is None:
+            if delivery or deliveries:
+                raise _FieldError("delivery", "only a letter issued as a document has one")
+            letter = remedies.letter_record(
+                case=self._case(), by=self._by(item), party=self._party(item),
+                sent_on=sent_on, note=note,
+            )  # fmt: skip
+        else:
+            # The record that issuing the お詫び状 made at the source, for the document the
+            # file brought in at that seq; dated the document's date until a delivery.
+            document = self._document_at(item)
+            party = self._party(item)
+            if document.party_id != party.pk:
+                raise _FieldError(
+                    "party", f"the document is addressed to {_quote(document.party.label)}"
+                )
+            if note:
+                raise _FieldError("note", "a letter issued as a document has no note")
+            if not deliveries and (sent_on != document.dated or delivery):
+                raise _FieldError(
+                    "sent_on", "a letter whose delivery is not recorded bears its document's date"
+                )
+            letter = remedies.letter_for_imported_document(document=document, by=self._by(item))
+        self.letters[_int(item, "seq")] = letter
+
+    def _document_at(self, item: dict) -> Document:
+        seq = _int(item, "document")
+        document = self.documents.get(seq)
+        if document is None:
+            raise _FieldError(
+                "document", f"seq {seq} is no document of this case recorded before the letter"
+            )
+        return document
+
+    def _letter_delivery(self, letter: dict, item: dict) -> None:
+        record = self.letters.get(_int(letter, "seq"))
+        if record is None:
+            raise _FieldError("seq", "the letter must be recorded before its delivery")
+        record = remedies.letter_delivery_record(
+            letter=record,
             by=self._by(item),
-            party=self._party(item),
             sent_on=_date(item, "sent_on"),
-            note=_text(item, "note", ""),
+            delivery=_text(item, "delivery"),
         )
+        deliveries = _list(letter, "deliveries")
+        if item is deliveries[-1]:  # the last one leaves the letter as the file has it
+            for name, value in (
+                ("sent_on", record.sent_on.isoformat()),
+                ("delivery", record.delivery),
+            ):
+                if _value(letter, name) != value:
+                    raise _FieldError(
+                        name,
+                        f"the letter says {_quote(_value(letter, name))}, but its last delivery "
+                        f"leaves {_quote(value)}",
+                    )
+
+    def _plan(self, item: dict) -> None:
+        rows = []
+        instalments = _list(item, "instalments")
+        for n, instalment in enumerate(instalments, start=1):
+            try:
+                number = _int(instalment, "number")
+                if number != n:
+                    raise _FieldError(
+                        "number", f"{number} is not {n} (instalments are numbered 1, 2, …)"
+                    )
+                rows.append((_date(instalment, "due_on"), _int(instalment, "amount")))
+            except _FieldError as error:
+                where = f"instalment {n}" + (f", {_quote(error.field)}" if error.field else "")
+                raise _FieldError("instalments", f"{where}: {error.reason}") from None
+        try:
+            plan = plans.plan_agree(
+                case=self._case(),
+                party=self._party(item),
+                agreed_on=_date(item, "agreed_on"),
+                instalments=rows,
+                by=self._by(item),
+                note=_text(item, "note", ""),
+            )
+        except RemedyError as error:
+            # The form's own field names (amount_3, due_3, schedule) as the file has them.
+            field = error.field or ""
+            for prefix, name in (("amount_", "amount"), ("due_", "due_on")):
+                if field.startswith(prefix):
+                    error.message = f'instalment {field[len(prefix) :]}, "{name}": {error.message}'
+                    error.field = "instalments"
+            if field == "schedule":
+                error.field = "instalments"
+            raise
+        self.plans[_int(item, "seq")] = plan
 
     def _posting(self, item: dict) -> None:
         kind, case, by, on = _text(item, "kind"), self._case(), self._by(item), _date(item, "on")
@@ -367,7 +457,7 @@ class _CaseActions:
         if number is not None:
             number = _bounded(item, "number", 2**31 - 1)
         approved_by = _value(item, "approved_by", None)
-        document_record_imported(
+        self.documents[_int(item, "seq")] = document_record_imported(
             case=self._case(),
             by=self._by(item),
             kind=_text(item, "kind"),

@@ -26,6 +26,7 @@ from ..models import (
     DocumentStatus,
     EntryKind,
     LedgerEntry,
+    RepaymentPlan,
     Visit,
 )
 from .rules import (
@@ -157,6 +158,9 @@ class _CaseExport:
         self.items: list[tuple[tuple, dict]] = []  # (order, item): seq is filled in later
         self.origins: dict[tuple, dict] = {}  # what a reversal can name: visits, postings
         self.reversals: list[tuple[dict, tuple]] = []
+        # (item, field, origin): a field that names another item by its seq (a letter's
+        # document), filled in once every seq is known.
+        self.references: list[tuple[dict, str, tuple]] = []
         # id(item) → the rows an item made (a contact; a posting's or visit's ledger
         # entries): an amending import carries on from them (replay._Amendment).
         self.made: dict[int, Any] = {}
@@ -206,8 +210,25 @@ class _CaseExport:
             .order_by("pk")
         ]
         document["visits"] = self._visits()
-        document["letters"] = [
-            self._item(
+        document["letters"] = self._letters()
+        document["ledger"] = self._ledger()
+        document["plans"] = self._plans()
+        document["transitions"] = [item for _, item in transitions]
+        document["timeline"] = self._timeline()
+        document["documents"] = self._documents()
+        return document
+
+    def _letters(self) -> list[dict]:
+        """Each apology letter: written by hand (`document` null), or the record that
+        issuing a お詫び状 made (`document`: that document's seq, filled in by
+        link_reversals), with each later record of when and how it went (`deliveries`)."""
+        letters = []
+        for letter in (
+            ApologyLetter.objects.filter(case=self.case)
+            .select_related("party", "created_by", "document")
+            .order_by("pk")
+        ):
+            item = self._item(
                 self._made("tadasu.letter.recorded", letter),
                 letter.created_by,
                 6,
@@ -215,16 +236,67 @@ class _CaseExport:
                 party=letter.party.label,
                 sent_on=_iso(letter.sent_on),
                 note=letter.note,
+                document=None,
+                delivery=letter.delivery,
+                deliveries=[],
             )[1]
-            for letter in ApologyLetter.objects.filter(case=case)
+            if letter.document_id is not None:
+                # Issued as the version whose record a reissue (tadasu.letter.reissued) has
+                # not moved yet: that many versions back from the one it names now.
+                moves = sum(
+                    1
+                    for e in self.audit
+                    if e.action == "tadasu.letter.reissued" and e.object_id == str(letter.pk)
+                )
+                issued = letter.document
+                for _ in range(moves):
+                    if issued.supersedes_id is None:
+                        break
+                    issued = Document.objects.get(pk=issued.supersedes_id)
+                self.references.append((item, "document", ("document", issued.pk)))
+            for entry in self.audit:
+                if entry.action == "tadasu.letter.delivered" and entry.object_id == str(letter.pk):
+                    item["deliveries"].append(
+                        self._item(
+                            entry,
+                            None,
+                            6,
+                            letter.pk,
+                            sent_on=entry.data.get("sent_on"),
+                            delivery=entry.data.get("delivery"),
+                        )[1]
+                    )
+            self.made[id(item)] = letter
+            letters.append(item)
+        return letters
+
+    def _plans(self) -> list[dict]:
+        """Each repayment plan as it was agreed, superseded ones kept (`superseded_on`)."""
+        plans = []
+        for plan in (
+            RepaymentPlan.objects.filter(case=self.case)
             .select_related("party", "created_by")
+            .prefetch_related("instalments")
             .order_by("pk")
-        ]
-        document["ledger"] = self._ledger()
-        document["transitions"] = [item for _, item in transitions]
-        document["timeline"] = self._timeline()
-        document["documents"] = self._documents()
-        return document
+        ):
+            entry = self._made("tadasu.plan.agree", plan) or self._made("tadasu.plan.replace", plan)
+            item = self._item(
+                entry,
+                plan.created_by,
+                11,
+                plan.pk,
+                party=plan.party.label,
+                agreed_on=_iso(plan.agreed_on),
+                note=plan.note,
+                instalments=[
+                    {"number": i.number, "due_on": _iso(i.due_on), "amount": i.amount}
+                    for i in sorted(plan.instalments.all(), key=lambda i: i.number)
+                ],
+                superseded_on=_iso(plan.superseded_on),
+            )[1]
+            self.made[id(item)] = plan
+            plans.append(item)
+        return plans
 
     def _case_updates(self, document: dict, transitions: list) -> list[dict]:
         edits = []
@@ -486,6 +558,12 @@ class _CaseExport:
             if origin not in self.origins:
                 raise InterchangeError("reverses an entry that is not exported", case=self.name)
             item["reverses"] = self.origins[origin]["seq"]
+        for item, field, origin in self.references:
+            if origin not in self.origins:
+                raise InterchangeError(
+                    f"names a {origin[0]} that is not exported", case=self.name, field=field
+                )
+            item[field] = self.origins[origin]["seq"]
 
     def _transitions(self) -> list[tuple[tuple, dict]]:
         entries = [e for e in self.audit if e.action.startswith("tadasu.case.stage.")]
@@ -567,7 +645,10 @@ class _CaseExport:
                         field="documents",
                     ) from None
                 fields["pdf"] = base64.b64encode(pdf).decode("ascii")
-            items.append(self._item(entry, document.created_by, 10, document.pk, **fields)[1])
+            item = self._item(entry, document.created_by, 10, document.pk, **fields)[1]
+            self.origins[("document", document.pk)] = item
+            self.made[id(item)] = document
+            items.append(item)
         return items
 
 

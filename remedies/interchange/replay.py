@@ -26,7 +26,7 @@ from cases.services import PERSONAL_FIELDS
 
 from .. import ledger
 from ..errors import RemedyError
-from ..models import AgencyContact, LedgerEntry
+from ..models import AgencyContact, ApologyLetter, Document, LedgerEntry, RepaymentPlan
 from .actions import _CaseActions
 from .export import _CaseExport
 from .rules import (
@@ -35,6 +35,7 @@ from .rules import (
     _date,
     _FieldError,
     _int,
+    _iso,
     _list,
     _quote,
     _References,
@@ -239,6 +240,7 @@ _SECTIONS = (
     "visits",
     "letters",
     "ledger",
+    "plans",
     "transitions",
     "timeline",
     "documents",
@@ -283,12 +285,21 @@ ACTIONS = (
         "_visit",
         same=("party", "visited_on", "place", "purpose", "handed_over", "collected"),
     ),
-    _Kind("letters", "letter", "_letter", same=("party", "sent_on", "note")),
+    # An issued letter's date moves with a later delivery: compared by its document instead.
+    _Kind("letters", "letter", "_letter", same=("party", "note", "document")),
     _Kind(
         "ledger",
         "ledger item",
         "_posting",
         same=("kind", "on", "owed", "holder", "party", "amount", "side", "method", "reason"),
+    ),
+    _Kind(
+        "plans",
+        "plan",
+        "_plan",
+        blame="instalments",
+        # A plan's superseded_on is set later, by the plan that replaces it.
+        same=("party", "agreed_on", "note", "instalments"),
     ),
     _Kind("transitions", "transition", "_transition", blame="step", same=("step", "on", "note")),
     _Kind(
@@ -310,6 +321,7 @@ _SAME = {
     "contact answer": (),
     "link correction": (),
     "link excuse": (),
+    "letter delivery": ("sent_on", "delivery"),
     **{kind.item: kind.same for kind in ACTIONS},
 }
 
@@ -326,8 +338,12 @@ class _Action:
     blame: str
 
 
-def _first_difference(have: _Action, given: _Action) -> str | None:
-    """The first field in which the file's action is not the case's own, or None."""
+def _first_difference(
+    have: _Action, given: _Action, named: Callable[[Any, Any], tuple] = lambda a, b: (a, b)
+) -> str | None:
+    """The first field in which the file's action is not the case's own, or None.
+    `named` turns the seqs an item names (a letter's document) into the items they are on
+    each side, since the case's own seqs are not the file's."""
     if have.item != given.item:
         return "seq"
     if not isinstance(given.obj, dict) or given.obj.get("by") != have.obj.get("by"):
@@ -339,8 +355,13 @@ def _first_difference(have: _Action, given: _Action) -> str | None:
         # have would otherwise have no action of its own to bring it. (A case whose answer
         # came later has that answer as an action of its own, compared in its place.)
         same = (*same, "answered_on", "answer")
+    if have.kind == "letter" and have.obj.get("document") is None:
+        same = (*same, "sent_on")  # written by hand: its date never moves
     for name in same:
-        if given.obj.get(name) != have.obj.get(name):
+        mine, theirs = have.obj.get(name), given.obj.get(name)
+        if name == "document":
+            mine, theirs = named(mine, theirs)
+        if theirs != mine:
             return name
     return None
 
@@ -370,6 +391,9 @@ class _CaseReplay(_CaseActions):
         self.contacts: dict[int, AgencyContact] = {}
         self.links: dict[int, Misregistration] = {}
         self.postings: dict[int, list[LedgerEntry]] = {}  # seq → the entries it posted
+        self.documents: dict[int, Document] = {}  # seq → the document it recorded
+        self.letters: dict[int, ApologyLetter] = {}
+        self.plans: dict[int, RepaymentPlan] = {}
         self.timeline_after = 0  # 経過 lines up to this id were there before the import
         with self.at(""):
             municipality = refs.municipality(_text(raw, "municipality"))
@@ -455,6 +479,18 @@ class _CaseReplay(_CaseActions):
             for i, obj in enumerate(sections[kind.section], start=1):
                 if kind.only is None or kind.only(obj):
                     add(f"{kind.item} {i}", kind.item, obj, getattr(self, kind.replay), kind.blame)
+        for i, letter in enumerate(sections["letters"], start=1):
+            # When and how an issued letter went, recorded later: each an action of its own.
+            with self.at(f"letter {i}"):
+                deliveries = _list(letter, "deliveries")
+            for j, delivery in enumerate(deliveries, start=1):
+                add(
+                    f"letter {i} delivery {j}",
+                    "letter delivery",
+                    delivery,
+                    partial(self._letter_delivery, letter),
+                    "delivery",
+                )
         return sorted(actions, key=lambda action: action.seq)
 
     def steps(self, actions: "list[_Action] | None" = None) -> list[_Step]:
@@ -505,8 +541,14 @@ class _CaseReplay(_CaseActions):
             document = exporter.document()
             for seq, (_, item) in enumerate(sorted(exporter.items, key=lambda i: i[0]), 1):
                 item["seq"] = seq
+            exporter.link_reversals()  # a letter names its document by seq
         mine = self.actions(document)  # read only: these are never run
         theirs = self.actions(self.raw)
+        items = {"mine": {a.seq: a.item for a in mine}, "theirs": {a.seq: a.item for a in theirs}}
+
+        def named(have: Any, given: Any) -> tuple:
+            return items["mine"].get(have, have), items["theirs"].get(given, given)
+
         for i, have in enumerate(mine):
             if i >= len(theirs):
                 raise InterchangeError(
@@ -517,7 +559,7 @@ class _CaseReplay(_CaseActions):
                     field="reference",
                 )
             given = theirs[i]
-            field = _first_difference(have, given)
+            field = _first_difference(have, given, named)
             if field is not None:
                 found = f"its action {i + 1} is {have.item} by {have.obj.get('by')}"
                 if field not in ("seq", "by"):
@@ -534,6 +576,12 @@ class _CaseReplay(_CaseActions):
                 self.contacts[given.seq] = made
             elif isinstance(made, Misregistration):
                 self.links[given.seq] = made
+            elif isinstance(made, Document):
+                self.documents[given.seq] = made
+            elif isinstance(made, ApologyLetter):
+                self.letters[given.seq] = made
+            elif isinstance(made, RepaymentPlan):
+                self.plans[given.seq] = made
             elif made is not None:
                 self.postings[given.seq] = list(made)
         self.case_pk = case.pk
@@ -557,6 +605,12 @@ class _CaseReplay(_CaseActions):
         with self.at(""):
             _text(self.raw, "stage")
             self._compare(self.raw, case_fields(case), skip=("reference",))
+        for i, item in enumerate(self.raw.get("plans") or [], start=1):
+            plan = self.plans.get(item.get("seq")) if isinstance(item, dict) else None
+            if plan is not None:
+                plan.refresh_from_db(fields=["superseded_on"])
+                with self.at(f"plan {i}"):
+                    self._compare(item, {"superseded_on": _iso(plan.superseded_on)})
         parties = {party.label: party for party in case.parties.all()}
         balances = {b.party.label: b.amount for b in ledger.balances(case)}
         for i, item in enumerate(self.raw["parties"], start=1):

@@ -52,13 +52,16 @@ def _paths(node, prefix=()):
 PATHS = list(_paths(DEMO))
 
 
+LETTER_CASE = 2  # 八幡西区, with C氏
+
+
 def _with_a_document() -> dict:
-    """The demo file with an issued letter (and its PDF) in its last case."""
+    """The demo file with an issued letter (and its PDF) in its third case (C氏's)."""
     document = copy.deepcopy(DEMO)
     pdf = b"%PDF-1.4\n% a letter\n%%EOF\n"
     seqs = (_at(document, path) for path in _paths(document) if path[-1] == "seq")
     last = max(seq for seq in seqs if isinstance(seq, int))
-    document["cases"][-1]["documents"] = [
+    document["cases"][LETTER_CASE]["documents"] = [
         {
             "seq": last + 1,
             "by": "staff",
@@ -85,9 +88,7 @@ def _at(node, path):
 
 WITH_DOCUMENT = _with_a_document()
 DOCUMENT_PATHS = [
-    path
-    for path in _paths(WITH_DOCUMENT)
-    if path[:3] == ("cases", len(DEMO["cases"]) - 1, "documents")
+    path for path in _paths(WITH_DOCUMENT) if path[:3] == ("cases", LETTER_CASE, "documents")
 ]
 
 
@@ -128,8 +129,9 @@ def test_a_damaged_document_entry_imports_whole_or_not_at_all(reference_data, pa
 
 def test_the_document_file_imports_undamaged(reference_data):
     with scopes_disabled():
-        assert len(import_cases(copy.deepcopy(WITH_DOCUMENT))) == 3
-        assert Document.objects.get().sha256 == WITH_DOCUMENT["cases"][-1]["documents"][0]["sha256"]
+        assert len(import_cases(copy.deepcopy(WITH_DOCUMENT))) == len(DEMO["cases"])
+        [document] = WITH_DOCUMENT["cases"][LETTER_CASE]["documents"]
+        assert Document.objects.get().sha256 == document["sha256"]
 
 
 def _damaged(original: dict, path: tuple, value) -> None:

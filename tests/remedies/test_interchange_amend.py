@@ -232,6 +232,10 @@ def test_a_file_of_version_1_still_imports(world, agency):
     del old["pdfs"]
     for case in old["cases"]:
         del case["documents"]
+        del case["plans"]
+        for letter in case["letters"]:  # a letter of version 1 names no document
+            for name in ("document", "delivery", "deliveries"):
+                del letter[name]
     with scopes_disabled():
         (case,) = import_cases(old)
         assert not Document.objects.exists() and case.stage == "agency_contact"
@@ -366,8 +370,9 @@ def test_a_file_amends_the_case_it_left_and_a_third_export_is_the_second(
     out = io.StringIO()
     call_command("import_cases", str(tmp_path / "second.json"), "--amend", stdout=out)
     assert "Imported 0 case(s). Amended 1 case(s)." in out.getvalue()
-    # The answer, the reversal, the posting, the party's edit, the 経過 line, the step, the letter.
-    assert "401005-2022-001" in out.getvalue() and "amended: 7 newer action(s)" in out.getvalue()
+    # The answer, the reversal, the posting, the party's edit, the 経過 line, the step, the letter
+    # (its document, and the apology record that issuing it made).
+    assert "401005-2022-001" in out.getvalue() and "amended: 8 newer action(s)" in out.getvalue()
     with scopes_disabled():
         assert Case.objects.count() == 1
         assert lines(export_cases(personal_data=True, pdfs=pdfs)) == lines(second)
@@ -384,7 +389,7 @@ def test_a_file_amends_the_case_it_left_and_a_third_export_is_the_second(
             AuditEntry.objects.filter(case=case).order_by("id").values_list("action", flat=True)
         )
         assert actions.count("tadasu.document.imported") == 4
-        assert actions[-1] == "tadasu.document.imported"
+        assert actions[-2:] == ["tadasu.document.imported", "tadasu.letter.recorded"]
         assert "tadasu.contact.answered" in actions and "tadasu.ledger.reversal" in actions
 
     # The same file again: nothing newer, nothing changes.
