@@ -214,7 +214,8 @@ def _check_schedule(rows: list[tuple[date | None, int | None]], agreed_on: date)
     """Amounts in whole yen, dates on or after the agreement, each later than the one before.
     The message goes next to the row's own field (amount_3, due_3)."""
     if not rows:
-        raise RemedyError(_("Enter at least one instalment."), field="schedule")
+        # Next to the first row's date: where the instalments are to be entered.
+        raise RemedyError(_("Enter at least one instalment."), field="due_1")
     if len(rows) > MAX_INSTALMENTS:
         raise RemedyError(
             _("A plan has at most %(n)s instalments.") % {"n": MAX_INSTALMENTS}, field="schedule"

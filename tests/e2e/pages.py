@@ -83,10 +83,16 @@ PAGES: list[MainPage] = [
             ("payment", "staff"),
             ("collection", "staff"),
             ("regrant", "staff"),
-            ("national_correction", "staff"),
             ("write_off", "manager"),
         )
     ],
+    # The open case holds no points: the page says why no national correction can be
+    # recorded, with no form (the form itself: tests/remedies/test_national_correction.py).
+    MainPage(
+        "ledger: national_correction (a case without points)",
+        "staff",
+        lambda f: _case(f, "ledger/national_correction/new/"),
+    ),
     MainPage("reverse an entry", "staff", lambda f: _case(f, f"ledger/{f.entry_id}/reverse/")),
     MainPage("prepare a document", "staff", lambda f: _case(f, "documents/new/")),
     MainPage("documents", "staff", lambda f: "/documents/"),

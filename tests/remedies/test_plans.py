@@ -212,7 +212,7 @@ def test_a_day_late_is_counted_in_the_municipalitys_business_days(world, unscope
         ([(FIRST, 10**12), (SECOND, 5000)], "amount_1", "10,000,000円"),
         ([(FIRST, "5000"), (SECOND, 10000)], "amount_1", "円単位"),
         ([(None, 15000)], "due_1", "期限"),
-        ([], "schedule", "1回"),
+        ([], "due_1", "1回"),
     ],
 )
 def test_a_bad_schedule_is_refused_next_to_its_field(world, plan_case, rows, field, message):
