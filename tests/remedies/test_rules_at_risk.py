@@ -1,0 +1,227 @@
+"""Stage and ledger rules that a small slip could break with no other test failing
+(issue 20: each was a surviving mutant). Fixed examples, so CI checks them every run; the
+randomised state machine (test_ledger_properties.py) still explores the rest."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django_scopes import scopes_disabled
+
+from cases.models import Case
+from cases.scoping import tenant_scope
+from remedies import ledger
+from remedies.errors import RemedyError
+from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Side
+from remedies.workflow import CaseFile, case_transition
+
+pytestmark = pytest.mark.django_db
+
+ON = date(2023, 3, 7)
+
+
+def _move(world, case, step, by, **kwargs):
+    with tenant_scope(by):
+        return case_transition(case=case, step=step, by=by, **kwargs)
+
+
+def _case(case):
+    with scopes_disabled():
+        return CaseFile.objects.get(pk=case.pk)
+
+
+def _ended(case, stage):
+    """A case that was closed or withdrawn earlier (how it got there is not the point)."""
+    with scopes_disabled():
+        Case.objects.filter(pk=case.pk).update(stage=stage)
+
+
+# ---- stages ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stage", ["closed", "withdrawn"])
+@pytest.mark.parametrize("note", ["", "   "])
+def test_a_case_is_not_reopened_without_a_reason(world, story, stage, note):
+    case, _, _ = story
+    _ended(case, stage)
+    with pytest.raises(RemedyError) as error:
+        _move(world, case, "reopen", world.manager, note=note)
+    assert error.value.field == "note"
+    assert _case(case).stage == stage
+
+
+@pytest.mark.parametrize("stage", ["closed", "withdrawn"])
+def test_a_closed_or_withdrawn_case_cannot_be_withdrawn(world, story, stage):
+    case, _, _ = story
+    _ended(case, stage)
+    with pytest.raises(RemedyError):
+        _move(world, case, "withdraw", world.manager, note="重複登録のため")
+    assert _case(case).stage == stage
+
+
+def test_a_stage_change_moves_the_in_this_stage_since_date(world, story):
+    case, _, _ = story
+    _move(world, case, "withdraw", world.manager, note="重複登録のため", on=date(2023, 2, 20))
+    assert (_case(case).stage, _case(case).stage_since) == ("withdrawn", date(2023, 2, 20))
+    _move(world, case, "reopen", world.manager, note="別事案と判明", on=date(2023, 3, 1))
+    assert (_case(case).stage, _case(case).stage_since) == ("inquiry", date(2023, 3, 1))
+
+
+# ---- ledger ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def misallocated(world, story):
+    """C is owed 15,000 yen, D holds an excess of 15,000 yen."""
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=15000, on=ON, by=world.staff
+        )
+    return case, c, d
+
+
+def _pay(world, case, party, amount, side=Side.CONTRACTOR):
+    with tenant_scope(world.staff):
+        return ledger.ledger_post_payment(
+            case=case,
+            party=party,
+            amount=amount,
+            side=side,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+
+
+def _collect(world, case, party, amount, side=Side.CONTRACTOR):
+    with tenant_scope(world.staff):
+        return ledger.ledger_post_collection(
+            case=case,
+            party=party,
+            amount=amount,
+            side=side,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+
+
+def _balances(case):
+    with scopes_disabled():
+        return {b.party.label: b.amount for b in ledger.balances(case)}
+
+
+def _costs(case):
+    with scopes_disabled():
+        return ledger.costs(case)
+
+
+def _city_costs(world):
+    with scopes_disabled():
+        row = CityLedgerTotal.objects.get(municipality=world.city, contractor=world.contractor_co)
+    return {"municipality": row.cost_municipality, "contractor": row.cost_contractor}
+
+
+def test_a_person_who_holds_an_excess_cannot_be_paid(world, misallocated):
+    case, _, d = misallocated
+    with pytest.raises(RemedyError) as error:
+        _pay(world, case, d, 1)
+    assert error.value.field == "amount"
+    assert _balances(case) == {"C氏": 15000, "D氏": -15000}
+
+
+def test_a_person_who_is_owed_nothing_cannot_be_paid_or_re_granted(world, story):
+    case, c, _ = story
+    with pytest.raises(RemedyError):
+        _pay(world, case, c, 1)
+    with tenant_scope(world.staff), pytest.raises(RemedyError):
+        ledger.ledger_post_regrant(case=case, party=c, amount=1, on=ON, by=world.staff)
+
+
+def test_exactly_the_balance_can_be_paid_and_collected(world, misallocated):
+    case, c, d = misallocated
+    _pay(world, case, c, 15000)
+    _collect(world, case, d, 15000)
+    assert _balances(case) == {"C氏": 0, "D氏": 0}
+
+
+@pytest.mark.parametrize("side", [Side.CONTRACTOR, Side.MUNICIPALITY])
+def test_reversing_a_payment_takes_its_cost_back_off_who_bore_it(world, misallocated, side):
+    case, c, _ = misallocated
+    word = "contractor" if side == Side.CONTRACTOR else "municipality"
+    payment = _pay(world, case, c, 6000, side=side)
+    assert _costs(case)[word] == 6000 and _city_costs(world)[word] == 6000
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=payment, reason="金額誤り", on=ON, by=world.staff)
+    assert _costs(case) == {"municipality": 0, "contractor": 0, "national": 0}
+    assert _city_costs(world) == {"municipality": 0, "contractor": 0}
+    assert _balances(case)["C氏"] == 15000
+
+
+def test_reversing_a_collection_puts_its_cost_back(world, misallocated):
+    case, c, d = misallocated
+    _pay(world, case, c, 15000)
+    collection = _collect(world, case, d, 4000)
+    assert _costs(case)["contractor"] == 11000
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=collection, reason="入金取消", on=ON, by=world.staff)
+    assert _costs(case)["contractor"] == _city_costs(world)["contractor"] == 15000
+    assert _balances(case)["D氏"] == -15000
+
+
+def test_city_staff_cannot_reverse_a_write_off_but_a_manager_can(world, misallocated):
+    case, _, d = misallocated
+    with tenant_scope(world.manager):
+        (write_off,) = ledger.ledger_write_off(
+            case=case, party=d, reason="回収不能", on=ON, by=world.manager
+        )
+    assert _balances(case)["D氏"] == 0
+    with tenant_scope(world.staff), pytest.raises(PermissionDenied):
+        ledger.ledger_reverse(entry=write_off, reason="誤り", on=ON, by=world.staff)
+    assert _balances(case)["D氏"] == 0
+    with tenant_scope(world.manager):
+        ledger.ledger_reverse(entry=write_off, reason="回収の見込みあり", on=ON, by=world.manager)
+    assert _balances(case)["D氏"] == -15000
+
+
+def test_a_reversal_needs_a_reason_and_changes_nothing_without_one(world, misallocated):
+    case, c, _ = misallocated
+    payment = _pay(world, case, c, 1000)
+    with tenant_scope(world.staff), pytest.raises(RemedyError) as error:
+        ledger.ledger_reverse(entry=payment, reason="  ", on=ON, by=world.staff)
+    assert error.value.field == "reason"
+    with scopes_disabled():
+        assert not LedgerEntry.objects.filter(kind=EntryKind.REVERSAL).exists()
+
+
+def test_a_zero_balance_has_nothing_to_write_off(world, misallocated):
+    case, c, _ = misallocated
+    _pay(world, case, c, 15000)
+    with tenant_scope(world.manager), pytest.raises(RemedyError) as error:
+        ledger.ledger_write_off(case=case, party=c, reason="不要", on=ON, by=world.manager)
+    assert error.value.field == "party"
+
+
+def test_a_write_off_of_an_amount_owed_closes_it_in_the_other_direction(world, misallocated):
+    case, c, _ = misallocated
+    with tenant_scope(world.manager):
+        (entry,) = ledger.ledger_write_off(
+            case=case, party=c, reason="受領辞退", on=ON, by=world.manager
+        )
+    assert entry.delta == -15000
+    assert _balances(case)["C氏"] == 0
+    assert _costs(case) == {"municipality": 0, "contractor": 0, "national": 0}
+
+
+def test_a_person_of_another_case_is_refused(world, misallocated, story):
+    case, c, _ = misallocated
+    with tenant_scope(world.staff):
+        from cases import services
+
+        other = services.case_open(
+            by=world.staff, office=world.office, kind=case.kind, discovered_on=ON
+        )
+    with pytest.raises(RemedyError) as error:
+        _pay(world, other, c, 1000)
+    assert error.value.field == "party"
