@@ -32,10 +32,13 @@ BIN = Path(sys.executable).parent
 # Module -> (source file, the tests that hold its rules). Keep the test lists small and
 # focused: every mutant runs them once.
 MODULES = {
-    "mynumber": ("cases/mynumber.py", ["tests/cases/test_mynumber.py"]),
+    "mynumber": (
+        "cases/mynumber.py",
+        ["tests/cases/test_mynumber.py", "tests/cases/test_invisible_controls.py"],
+    ),
     "permissions": (
         "cases/permissions.py",
-        ["tests/cases/test_rules_unscoped.py", "tests/cases/test_least_privilege.py"],
+        ["tests/cases/test_rules_unscoped.py", "tests/cases/test_scoping.py"],
     ),
     "scoping": (
         "cases/scoping.py",
@@ -47,14 +50,14 @@ MODULES = {
     ),
     "workflow": (
         "remedies/workflow.py",
-        ["tests/remedies/test_workflow.py", "tests/remedies/test_rules_mutation.py"],
+        ["tests/remedies/test_workflow.py", "tests/remedies/test_rules_at_risk.py"],
     ),
     "ledger": (
         "remedies/ledger.py",
         [
             "tests/remedies/test_ledger.py",
             "tests/remedies/test_ledger_totals.py",
-            "tests/remedies/test_rules_mutation.py",
+            "tests/remedies/test_rules_at_risk.py",
         ],
     ),
     "audit": (
@@ -70,7 +73,7 @@ MODULES = {
         [
             "tests/remedies/test_interchange.py",
             "tests/remedies/test_interchange_amend.py",
-            "tests/remedies/test_rules_mutation.py",
+            "tests/remedies/test_rules_at_risk.py",
         ],
     ),
     "stream": (
@@ -106,9 +109,14 @@ KEEP_COMPARISON = {
 KEEP_UNARY = {"Delete_Not", "Delete_USub", "USub_UAdd"}
 
 
+def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
+    """Our own programs (the venv's Cosmic Ray, git), with arguments built here."""
+    return subprocess.run([str(a) for a in args], **kwargs)  # noqa: S603  # nosec B603
+
+
 def excluded_operators() -> list[str]:
-    names = subprocess.run(
-        [str(BIN / "cosmic-ray"), "operators"], capture_output=True, text=True, check=True
+    names = _run(
+        [BIN / "cosmic-ray", "operators"], capture_output=True, text=True, check=True
     ).stdout.split()
     excluded = []
     for name in names:
@@ -129,8 +137,8 @@ def scratch_copy(dest: Path) -> None:
     """The tracked files as they are in the working tree (uncommitted edits included)."""
     if dest.exists():
         shutil.rmtree(dest)
-    files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    files = _run(
+        [shutil.which("git"), "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
     ).stdout.split(b"\0")
     for raw in files:
         if not raw:
@@ -147,9 +155,8 @@ def scratch_copy(dest: Path) -> None:
 def write_config(workdir: Path, module: str, tests: list[str], timeout: float) -> Path:
     # `python -m pytest` puts the scratch copy first on sys.path, ahead of the editable
     # install of the working tree, so the mutated module is the one imported.
-    command = f"{BIN / 'python'} -m pytest -x -q -p no:randomly --no-header -o addopts= " + " ".join(
-        tests
-    )
+    pytest = f"{BIN / 'python'} -m pytest -x -q --no-header"
+    command = f"{pytest} {' '.join(tests)}"
     excluded = ",\n  ".join(f'"{e}"' for e in excluded_operators())
     config = workdir / "cosmic-ray.toml"
     config.write_text(
@@ -240,18 +247,15 @@ def run(name: str, timeout: float) -> str:
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("CI", None)
     cr = str(BIN / "cosmic-ray")
-    subprocess.run([cr, "init", str(config), str(session)], cwd=src, env=env, check=True)
-    subprocess.run(
-        [str(BIN / "cr-filter-operators"), str(session), str(config)], cwd=src, env=env, check=True
-    )
+    _run([cr, "init", config, session], cwd=src, env=env, check=True)
+    _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
     started = time.monotonic()
-    baseline = subprocess.run(
-        [cr, "baseline", str(config)], cwd=src, env=env, capture_output=True, text=True
-    )  # a throwaway session of its own
+    # The baseline runs the tests once unmutated, in a throwaway session of its own.
+    baseline = _run([cr, "baseline", config], cwd=src, env=env, capture_output=True, text=True)
     if baseline.returncode != 0:
         tail = (baseline.stdout + baseline.stderr)[-2000:]
         return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
-    subprocess.run([cr, "exec", str(config), str(session)], cwd=src, env=env, check=True)
+    _run([cr, "exec", config, session], cwd=src, env=env, check=True)
     minutes = (time.monotonic() - started) / 60
     return report(name) + f" [{minutes:.1f} min]"
 
