@@ -110,3 +110,37 @@ def test_a_case_due_on_friday_is_overdue_on_monday_not_on_saturday(world):
     assert saturday.due_on == friday and not saturday.overdue
     # Monday 11/23 is a holiday, so Tuesday is the first business day after the deadline.
     assert tuesday.overdue and tuesday.business_days_late == 1
+
+
+@pytest.mark.django_db
+def test_each_municipalitys_calendar_and_deadlines_stay_its_own(world):
+    """A contractor serving two cities sees each case's deadline by its own city's rules:
+    one city's closed days and per-stage settings never leak into the other's."""
+    thursday = date(2026, 11, 12)
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=2)
+    ClosedDay.objects.create(municipality=world.city, day=date(2026, 11, 13))  # Friday
+    ours = CaseFactory(
+        office=world.office, contractor=world.other_co, stage=Stage.INQUIRY, stage_since=thursday
+    )
+    theirs = CaseFactory(
+        office=world.other_city_office,
+        contractor=world.other_co,
+        stage=Stage.INQUIRY,
+        stage_since=thursday,
+    )
+    today = date(2026, 11, 19)
+    with tenant_scope(world.other_contractor):
+        book = DeadlineBook([world.city.pk, world.other_city.pk], today)
+        marked = {c.pk: c.deadline for c in book.mark(Case.objects.all())}
+        overdue = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
+        due_soon = set(Case.objects.filter(book.due_within(7)).values_list("pk", flat=True))
+    # The city: two business days, its closed Friday skipped: due Tuesday 17th, 2 days late.
+    assert (marked[ours.pk].due_on, marked[ours.pk].business_days_late) == (
+        date(2026, 11, 17),
+        2,
+    )
+    # The other city: the default ten business days, Friday 13th open, 23rd a holiday.
+    assert (marked[theirs.pk].due_on, marked[theirs.pk].overdue) == (date(2026, 11, 27), False)
+    assert marked[theirs.pk].business_days_left == 5  # 13th, 16th–19th used
+    assert overdue == {ours.pk}
+    assert theirs.pk in due_soon
