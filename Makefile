@@ -71,10 +71,10 @@ bench: $(STAMP)
 # Mutation testing of the core rules with Cosmic Ray (docs/TESTING.md): each module is
 # mutated in a scratch copy under var/mutation/ and tested with its own tests
 # (tools/mutation.py, MODULES). Not part of CI. `make mutation MODULES="mynumber deadlines"`
-# runs some; `make mutation MODULES=... REPORT=1` prints the last figures again.
+# runs some; REPORT=1 prints the last figures again, AGAIN=1 tries only the last survivors.
 MODULES ?=
 mutation: $(STAMP)
-	$(PY) tools/mutation.py $(if $(REPORT),--report) $(MODULES)
+	$(PY) tools/mutation.py $(if $(REPORT),--report) $(if $(AGAIN),--again) $(MODULES)
 
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".

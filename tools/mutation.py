@@ -9,6 +9,7 @@ seconds, not the whole suite.
     .venv/bin/python tools/mutation.py                      # every module
     .venv/bin/python tools/mutation.py mynumber permissions # some of them
     .venv/bin/python tools/mutation.py --report mynumber    # the last run's figures again
+    .venv/bin/python tools/mutation.py --again mynumber     # only the last survivors, again
 
 Per module the result is in var/mutation/<module>/: session.sqlite (Cosmic Ray's own
 session, `cr-report` / `cr-html` read it), survivors.txt (each surviving mutant as a diff)
@@ -235,7 +236,9 @@ def report(name: str) -> str:
     return line
 
 
-def run(name: str, timeout: float) -> str:
+def run(name: str, timeout: float, *, again: bool = False) -> str:
+    """Mutate the module and run its tests on each mutant. With `again`, only the mutants
+    that survived the last run are tried once more, with the tests as they are now."""
     module, tests = MODULES[name]
     workdir = OUT / name
     workdir.mkdir(parents=True, exist_ok=True)
@@ -243,12 +246,18 @@ def run(name: str, timeout: float) -> str:
     scratch_copy(src)
     config = write_config(workdir, module, tests, timeout)
     session = workdir / "session.sqlite"
-    session.unlink(missing_ok=True)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("CI", None)
     cr = str(BIN / "cosmic-ray")
-    _run([cr, "init", config, session], cwd=src, env=env, check=True)
-    _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
+    if again and session.exists():
+        db = sqlite3.connect(session)
+        with db:
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        db.close()
+    else:
+        session.unlink(missing_ok=True)
+        _run([cr, "init", config, session], cwd=src, env=env, check=True)
+        _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
     started = time.monotonic()
     # The baseline runs the tests once unmutated, in a throwaway session of its own.
     baseline = _run([cr, "baseline", config], cwd=src, env=env, capture_output=True, text=True)
@@ -264,13 +273,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
     parser.add_argument("--report", action="store_true", help="only print the last figures")
+    parser.add_argument(
+        "--again", action="store_true", help="try only the last run's survivors once more"
+    )
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per mutant")
     args = parser.parse_args()
     names = args.modules or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
     if unknown:
         parser.error(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
-    lines = [report(n) if args.report else run(n, args.timeout) for n in names]
+    lines = [report(n) if args.report else run(n, args.timeout, again=args.again) for n in names]
     print("\n".join(lines))
     return 0
 
