@@ -48,7 +48,7 @@ def test_opening_a_case_and_adding_its_people_and_link(world, story):
 
 
 def test_each_case_and_party_service_leaves_one_entry(world, story, added):
-    case, c, d = story
+    case, c, _ = story
     assert added(services.case_update, case=case, summary="概要", cause_text="原因の詳細") == {
         "tadasu.case.changed": 1
     }
@@ -65,7 +65,7 @@ def test_each_case_and_party_service_leaves_one_entry(world, story, added):
 
 
 def test_each_remedy_service_leaves_one_entry(world, story, added):
-    case, c, d = story
+    case, _, d = story
     national = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
     other = Agency.objects.get_or_create(name="総務省", kind=Agency.Kind.NATIONAL)[0]
     assert added(
