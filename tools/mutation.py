@@ -284,7 +284,7 @@ def main() -> int:
     parser.add_argument(
         "--again", action="store_true", help="try only the last run's survivors once more"
     )
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds per mutant")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant")
     args = parser.parse_args()
     names = args.modules or list(MODULES)
     unknown = [n for n in names if n not in MODULES]
