@@ -144,3 +144,40 @@ def test_each_municipalitys_calendar_and_deadlines_stay_its_own(world):
     assert marked[theirs.pk].business_days_left == 5  # 13th, 16th–19th used
     assert overdue == {ours.pk}
     assert theirs.pk in due_soon
+
+
+# The business days of each stage until a city sets its own (README, "Deadlines").
+DOCUMENTED_DEFAULTS = {
+    Stage.INQUIRY: 10,
+    Stage.AGENCY_CONTACT: 20,
+    Stage.NEGOTIATION: 30,
+    Stage.VISIT: 15,
+    Stage.SETTLEMENT: 10,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stage", sorted(DOCUMENTED_DEFAULTS))
+def test_without_settings_each_stage_has_its_default_deadline(world, stage):
+    since = date(2026, 10, 1)
+    with tenant_scope(world.staff_other_city):
+        clock = Deadlines(world.other_city, date(2026, 10, 2)).clock(stage, since)
+    assert clock.due_on == calendar.add(since, DOCUMENTED_DEFAULTS[stage])
+    # One business day (Friday 2nd) used, none late, nothing waited for.
+    assert clock.business_days_left == DOCUMENTED_DEFAULTS[stage] - 1
+    assert (clock.overdue, clock.business_days_late, clock.paused_days) == (False, 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_clock_stopped_on_its_last_day_still_shows_that_day(world):
+    """Two business days from Thursday 12th: Friday 13th and Monday 16th. A request to an
+    agency on the 16th, still unanswered on Tuesday 17th, stops the clock with no day left:
+    the due day is known (the 16th), nothing is late, and one day (17th) was waited."""
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=2)
+    monday = date(2026, 11, 16)
+    with tenant_scope(world.staff):
+        clock = Deadlines(world.city, date(2026, 11, 17)).clock(
+            Stage.INQUIRY, date(2026, 11, 12), [(monday, None)]
+        )
+    assert (clock.due_on, clock.business_days_left, clock.overdue) == (monday, 0, False)
+    assert (clock.paused_since, clock.paused_days, clock.business_days_late) == (monday, 1, 0)

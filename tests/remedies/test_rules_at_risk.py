@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import translation
 from django_scopes import scopes_disabled
 
-from cases.models import Case
+from cases.models import Case, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies.errors import RemedyError
@@ -225,3 +226,43 @@ def test_a_person_of_another_case_is_refused(world, misallocated, story):
     with pytest.raises(RemedyError) as error:
         _pay(world, other, c, 1000)
     assert error.value.field == "party"
+
+
+# ---- what the refusal and the case's story say ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "step", "message"),
+    [
+        ("auditor", "refer", "現在の役割ではこの操作はできません。"),
+        ("contractor", "refer", "現在の役割ではこの操作はできません。"),
+        ("staff", "withdraw", "この操作は、課長・係長のみ行えます。"),
+    ],
+)
+def test_a_refused_step_says_why_in_the_users_terms(world, story, role, step, message):
+    case, _, _ = story
+    with translation.override("ja"), pytest.raises(PermissionDenied) as error:
+        _move(world, case, step, getattr(world, role), note="理由")
+    assert str(error.value) == message
+
+
+def test_only_a_step_the_clerk_described_is_part_of_the_story(world, story):
+    """The 経過 (story) shows what happened in the clerk's words; a bare stage change and a
+    manager's withdrawal reason are kept in the timeline but not in the story."""
+    case, _, _ = story
+    _move(world, case, "refer", world.staff)
+    _move(world, case, "withdraw", world.manager, note="重複登録のため")
+    _move(world, case, "reopen", world.manager, note="別事案と判明")
+    _move(world, case, "refer", world.staff, note="デジタル庁に照会を開始")
+    with scopes_disabled():
+        events = list(
+            TimelineEvent.objects.filter(case=case, action__startswith="stage.")
+            .order_by("id")
+            .values_list("action", "in_story")
+        )
+    assert events == [
+        ("stage.refer", False),
+        ("stage.withdraw", False),
+        ("stage.reopen", False),
+        ("stage.refer", True),
+    ]
