@@ -181,3 +181,9 @@ def test_a_clock_stopped_on_its_last_day_still_shows_that_day(world):
         )
     assert (clock.due_on, clock.business_days_left, clock.overdue) == (monday, 0, False)
     assert (clock.paused_since, clock.paused_days, clock.business_days_late) == (monday, 1, 0)
+
+
+def test_counting_back_crosses_into_the_previous_year():
+    # A calendar that has seen no other year yet: Tuesday 5 January 2027, Monday the 4th
+    # (御用始め), then back over the year-end break to Monday 28 December 2026 (御用納め).
+    assert BusinessCalendar().back(date(2027, 1, 5), 3) == date(2026, 12, 28)

@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import translation
+from django_fsm import ConcurrentTransition
 from django_scopes import scopes_disabled
 
 from cases.models import Case, TimelineEvent
@@ -266,3 +267,42 @@ def test_only_a_step_the_clerk_described_is_part_of_the_story(world, story):
         ("stage.reopen", False),
         ("stage.refer", True),
     ]
+
+
+def test_closing_names_who_is_still_owed_and_who_still_holds_an_excess(world, misallocated):
+    case, _, _ = misallocated
+    _ended(case, "settlement")
+    with translation.override("ja"), pytest.raises(RemedyError) as error:
+        _move(world, case, "close", world.manager)
+    reasons = str(error.value.message)
+    assert "C氏への未払残高が15,000円あります。" in reasons
+    assert "D氏に過大付与分15,000円が残っています。" in reasons
+    assert _case(case).stage == "settlement"
+
+
+def test_a_step_whose_audit_entry_cannot_be_written_changes_nothing(world, story, monkeypatch):
+    case, _, _ = story
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit store unavailable")
+
+    monkeypatch.setattr("remedies.workflow.audit_log", broken)
+    with pytest.raises(RuntimeError):
+        _move(world, case, "withdraw", world.manager, note="重複登録のため")
+    assert _case(case).stage == "inquiry"
+    with scopes_disabled():
+        assert not TimelineEvent.objects.filter(case=case, action="stage.withdraw").exists()
+
+
+def test_a_step_that_loses_a_race_is_a_conflict(world, story, monkeypatch):
+    """Another save of the case between reading and writing its stage (what django-fsm's
+    ConcurrentTransition reports): the user is asked to reload, not shown an error page."""
+    case, _, _ = story
+
+    def lost(self, *args, **kwargs):
+        raise ConcurrentTransition("the stage changed meanwhile")
+
+    monkeypatch.setattr(CaseFile, "save", lost)
+    with pytest.raises(RemedyError) as error:
+        _move(world, case, "withdraw", world.manager, note="重複登録のため")
+    assert error.value.conflict
