@@ -24,6 +24,10 @@ calendar = BusinessCalendar()
         (date(2026, 12, 29), False),  # year-end break
         (date(2027, 1, 3), False),
         (date(2027, 1, 4), True),  # 御用始め
+        (date(2026, 1, 2), False),  # year-end break, a Friday
+        (date(2025, 1, 3), False),  # year-end break, a Friday
+        (date(2026, 2, 2), True),  # the first days of any other month are ordinary days
+        (date(2026, 3, 3), True),
         (date(2023, 3, 21), False),  # 春分の日
         (date(2024, 5, 6), False),  # substitute holiday for こどもの日
     ],
@@ -166,6 +170,12 @@ def test_without_settings_each_stage_has_its_default_deadline(world, stage):
     # One business day (Friday 2nd) used, none late, nothing waited for.
     assert clock.business_days_left == DOCUMENTED_DEFAULTS[stage] - 1
     assert (clock.overdue, clock.business_days_late, clock.paused_days) == (False, 0, 0)
+    with tenant_scope(world.staff_other_city):
+        first_day = Deadlines(world.other_city, since).clock(stage, since)
+    assert (first_day.business_days_left, first_day.paused_days) == (
+        DOCUMENTED_DEFAULTS[stage],
+        0,
+    )
 
 
 @pytest.mark.django_db
