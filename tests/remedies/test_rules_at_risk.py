@@ -10,12 +10,12 @@ from django.utils import translation
 from django_fsm import ConcurrentTransition
 from django_scopes import scopes_disabled
 
-from cases.models import Case, TimelineEvent
+from cases.models import Case, CaseKind, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies.errors import RemedyError
 from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Side
-from remedies.workflow import CaseFile, case_transition
+from remedies.workflow import CaseFile, case_transition, steps_for
 
 pytestmark = pytest.mark.django_db
 
@@ -306,3 +306,24 @@ def test_a_step_that_loses_a_race_is_a_conflict(world, story, monkeypatch):
     with pytest.raises(RemedyError) as error:
         _move(world, case, "withdraw", world.manager, note="重複登録のため")
     assert error.value.conflict
+
+
+def test_reopening_is_refused_to_staff_as_a_managers_step(world, story):
+    case, _, _ = story
+    _ended(case, "closed")
+    with translation.override("ja"), pytest.raises(PermissionDenied) as error:
+        _move(world, case, "reopen", world.staff, note="再調査")
+    assert str(error.value) == "この操作は、課長・係長のみ行えます。"
+
+
+def test_the_case_page_offers_a_blocked_step_as_not_allowed_with_its_reasons(world):
+    with tenant_scope(world.staff):
+        from cases import services
+
+        case = services.case_open(
+            by=world.staff, office=world.office, kind=CaseKind.CASHLESS_LINK, discovered_on=ON
+        )
+        with translation.override("ja"):
+            (option,) = steps_for(case, world.staff)
+    assert option.step.name == "refer"
+    assert option.allowed is False and len(option.blockers) == 2
