@@ -197,3 +197,19 @@ def test_counting_back_crosses_into_the_previous_year():
     # A calendar that has seen no other year yet: Tuesday 5 January 2027, Monday the 4th
     # (御用始め), then back over the year-end break to Monday 28 December 2026 (御用納め).
     assert BusinessCalendar().back(date(2027, 1, 5), 3) == date(2026, 12, 28)
+
+
+def test_a_calendar_counts_the_same_whatever_it_was_asked_before():
+    """One calendar serves a whole page: its answers must not depend on which years it
+    happened to look at first (it extends its list of business days as it goes)."""
+    asked = [
+        (date(2026, 1, 5), date(2026, 1, 9)),
+        (date(2026, 1, 5), date(2029, 1, 9)),
+        (date(2030, 1, 4), date(2030, 6, 1)),
+        (date(2031, 3, 2), date(2032, 2, 2)),
+        (date(2024, 4, 1), date(2024, 5, 1)),
+    ]
+    shared = BusinessCalendar()
+    for start, end in asked:
+        assert shared.between(start, end) == BusinessCalendar().between(start, end), (start, end)
+        assert shared.add(start, 30) == BusinessCalendar().add(start, 30), start
