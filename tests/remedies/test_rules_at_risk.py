@@ -13,8 +13,9 @@ from django_scopes import scopes_disabled
 from cases.models import Case, CaseKind, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
+from remedies import services as remedies
 from remedies.errors import RemedyError
-from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Side
+from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Purpose, Side
 from remedies.workflow import CaseFile, case_transition, steps_for
 
 pytestmark = pytest.mark.django_db
@@ -308,14 +309,6 @@ def test_a_step_that_loses_a_race_is_a_conflict(world, story, monkeypatch):
     assert error.value.conflict
 
 
-def test_reopening_is_refused_to_staff_as_a_managers_step(world, story):
-    case, _, _ = story
-    _ended(case, "closed")
-    with translation.override("ja"), pytest.raises(PermissionDenied) as error:
-        _move(world, case, "reopen", world.staff, note="再調査")
-    assert str(error.value) == "この操作は、課長・係長のみ行えます。"
-
-
 def test_the_case_page_offers_a_blocked_step_as_not_allowed_with_its_reasons(world):
     with tenant_scope(world.staff):
         from cases import services
@@ -327,3 +320,46 @@ def test_the_case_page_offers_a_blocked_step_as_not_allowed_with_its_reasons(wor
             (option,) = steps_for(case, world.staff)
     assert option.step.name == "refer"
     assert option.allowed is False and len(option.blockers) == 2
+
+
+@pytest.mark.parametrize(("step", "stage"), [("close", "settlement"), ("reopen", "closed")])
+def test_closing_and_reopening_are_refused_to_staff_as_managers_steps(world, story, step, stage):
+    case, _, _ = story
+    _ended(case, stage)
+    with translation.override("ja"), pytest.raises(PermissionDenied) as error:
+        _move(world, case, step, world.staff, note="理由")
+    assert str(error.value) == "この操作は、課長・係長のみ行えます。"
+    assert _case(case).stage == stage
+
+
+def test_closing_names_even_one_yen_still_owed(world, story):
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=1, on=ON, by=world.staff
+        )
+    _ended(case, "settlement")
+    with translation.override("ja"), pytest.raises(RemedyError) as error:
+        _move(world, case, "close", world.manager)
+    assert "C氏への未払残高が1円あります。" in str(error.value.message)
+    assert "D氏に過大付与分1円が残っています。" in str(error.value.message)
+
+
+def test_a_visit_without_an_apology_still_counts_as_contact_for_settlement(world, story):
+    """Going to settlement needs a visit or a letter for each identified person; whether
+    the visit included the apology is a condition of closing, not of settling."""
+    case, c, d = story
+    _ended(case, "visit")
+    with tenant_scope(world.contractor):
+        for party in (c, d):
+            remedies.visit_record(
+                case=case,
+                by=world.contractor,
+                party=party,
+                visited_on=date(2023, 3, 10),
+                place="自宅",
+                purpose=Purpose.JOINT_CHECK,
+                apologised=False,
+            )
+    _move(world, case, "settle", world.staff)
+    assert _case(case).stage == "settlement"
