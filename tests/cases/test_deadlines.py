@@ -213,3 +213,18 @@ def test_a_calendar_counts_the_same_whatever_it_was_asked_before():
     for start, end in asked:
         assert shared.between(start, end) == BusinessCalendar().between(start, end), (start, end)
         assert shared.add(start, 30) == BusinessCalendar().add(start, 30), start
+
+
+@pytest.mark.django_db
+def test_due_within_zero_days_still_means_due_today(world):
+    """A reminder run with `--days 0` still reminds of what is due today."""
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=1)
+    wednesday = date(2026, 11, 18)
+    due_today = CaseFactory(
+        office=world.office, stage=Stage.INQUIRY, stage_since=wednesday - timedelta(days=1)
+    )
+    with tenant_scope(world.manager):
+        deadlines = Deadlines(world.city, wednesday)
+        for days in (0, 1):
+            assert list(Case.objects.filter(deadlines.due_within(days))) == [due_today], days
+        assert not Case.objects.filter(deadlines.overdue()).exists()
