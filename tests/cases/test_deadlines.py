@@ -210,6 +210,7 @@ def test_a_calendar_counts_the_same_whatever_it_was_asked_before():
         (date(2024, 4, 1), date(2024, 5, 1)),
     ]
     shared = BusinessCalendar()
+    assert shared.add(date(2026, 11, 21), 0) == date(2026, 11, 21)  # no days: the day itself
     for start, end in asked:
         assert shared.between(start, end) == BusinessCalendar().between(start, end), (start, end)
         assert shared.add(start, 30) == BusinessCalendar().add(start, 30), start

@@ -363,3 +363,43 @@ def test_a_visit_without_an_apology_still_counts_as_contact_for_settlement(world
             )
     _move(world, case, "settle", world.staff)
     assert _case(case).stage == "settlement"
+
+
+def test_points_are_never_paid_or_collected_by_hand(world, misallocated):
+    """Points move only through the national system (a re-grant), never as a payment or a
+    collection the city records."""
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        for post, party in ((ledger.ledger_post_payment, c), (ledger.ledger_post_collection, d)):
+            with pytest.raises(RemedyError) as error:
+                post(
+                    case=case,
+                    party=party,
+                    amount=1000,
+                    side=Side.CONTRACTOR,
+                    method=Method.POINTS,
+                    on=ON,
+                    by=world.staff,
+                )
+            assert error.value.field == "method"
+    assert _balances(case) == {"C氏": 15000, "D氏": -15000}
+
+
+def test_one_yen_of_excess_is_an_excess(world, story):
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=1, on=ON, by=world.staff
+        )
+    with scopes_disabled():
+        assert {b.party.label: b.status for b in ledger.balances(case)} == {
+            "C氏": "owed",
+            "D氏": "excess",
+        }
+
+
+def test_collecting_from_a_person_who_holds_no_excess_says_it_is_zero(world, misallocated):
+    case, c, _ = misallocated
+    with translation.override("ja"), pytest.raises(RemedyError) as error:
+        _collect(world, case, c, 1)
+    assert "C氏の過大付与分は0円です。" in str(error.value.message)
