@@ -229,3 +229,17 @@ def test_due_within_zero_days_still_means_due_today(world):
         for days in (0, 1):
             assert list(Case.objects.filter(deadlines.due_within(days))) == [due_today], days
         assert not Case.objects.filter(deadlines.overdue()).exists()
+
+
+def test_counting_back_the_longest_stage_a_city_may_set():
+    """A stage may last up to 250 business days, and the overdue filter counts back one more:
+    from early January that reaches two calendar years back. Checked against a walk back
+    day by day."""
+    end, days = date(2027, 1, 5), 251
+    walked, day = [], end
+    while len(walked) < days:
+        if calendar.is_business_day(day):
+            walked.append(day)
+        day -= timedelta(days=1)
+    assert BusinessCalendar().back(end, days) == walked[-1]
+    assert walked[-1].year == 2025
