@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # axe-core for the accessibility tests (tests/e2e/package.json, locked; `npm ci`).
 AXE    := tests/e2e/node_modules/axe-core/axe.min.js
 
-.PHONY: run serve test e2e screenshots lint format messages install clean security lock bench
+.PHONY: run serve test e2e screenshots lint format messages install clean security lock bench mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,14 @@ bench: $(STAMP)
 	  DATABASE_URL="$(BENCH_PG_URL)" $(PY) tools/bench_receptions.py --budget 30 || failed=1; \
 	else echo "SKIP: PostgreSQL does not answer at $(BENCH_PG_URL)"; fi; \
 	exit $$failed
+
+# Mutation testing of the core rules with Cosmic Ray (docs/TESTING.md): each module is
+# mutated in a scratch copy under var/mutation/ and tested with its own tests
+# (tools/mutation.py, MODULES). Not part of CI. `make mutation MODULES="mynumber deadlines"`
+# runs some; REPORT=1 prints the last figures again, AGAIN=1 tries only the last survivors.
+MODULES ?=
+mutation: $(STAMP)
+	$(PY) tools/mutation.py $(if $(REPORT),--report) $(if $(AGAIN),--again) $(MODULES)
 
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".

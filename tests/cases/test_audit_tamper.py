@@ -377,6 +377,8 @@ CHANGES = {
     "client_address": "UPDATE cases_auditentry SET client_address = %s WHERE id = %s",
     "key_id": "UPDATE cases_auditentry SET key_id = %s WHERE id = %s",
     "prev_mac": "UPDATE cases_auditentry SET prev_mac = %s WHERE id = %s",
+    "municipality_id": "UPDATE cases_auditentry SET municipality_id = %s WHERE id = %s",
+    "seq": "UPDATE cases_auditentry SET seq = %s WHERE id = %s",
 }
 
 
@@ -398,9 +400,12 @@ def test_a_change_to_any_protected_column_is_detected(trail, column):
         "client_address": "203.0.113.9",
         "key_id": "000000000000",
         "prev_mac": _sha("another predecessor"),
+        "municipality_id": Municipality.objects.exclude(pk=victim.chain).first().pk,
+        "seq": 1_000_000,
     }[column]
     _as_owner(CHANGES[column], params=[value, victim.pk])
-    _detected(f"entry {victim.pk}")
+    # An entry renumbered leaves a gap where it stood: the entry after it is named.
+    _detected("entries before it are missing" if column == "seq" else f"entry {victim.pk}")
 
 
 def test_the_mac_covers_the_data_not_the_order_its_keys_were_stored_in(trail):

@@ -24,6 +24,10 @@ calendar = BusinessCalendar()
         (date(2026, 12, 29), False),  # year-end break
         (date(2027, 1, 3), False),
         (date(2027, 1, 4), True),  # 御用始め
+        (date(2026, 1, 2), False),  # year-end break, a Friday
+        (date(2025, 1, 3), False),  # year-end break, a Friday
+        (date(2026, 2, 2), True),  # the first days of any other month are ordinary days
+        (date(2026, 3, 3), True),
         (date(2023, 3, 21), False),  # 春分の日
         (date(2024, 5, 6), False),  # substitute holiday for こどもの日
     ],
@@ -110,3 +114,132 @@ def test_a_case_due_on_friday_is_overdue_on_monday_not_on_saturday(world):
     assert saturday.due_on == friday and not saturday.overdue
     # Monday 11/23 is a holiday, so Tuesday is the first business day after the deadline.
     assert tuesday.overdue and tuesday.business_days_late == 1
+
+
+@pytest.mark.django_db
+def test_each_municipalitys_calendar_and_deadlines_stay_its_own(world):
+    """A contractor serving two cities sees each case's deadline by its own city's rules:
+    one city's closed days and per-stage settings never leak into the other's."""
+    thursday = date(2026, 11, 12)
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=2)
+    ClosedDay.objects.create(municipality=world.city, day=date(2026, 11, 13))  # Friday
+    ours = CaseFactory(
+        office=world.office, contractor=world.other_co, stage=Stage.INQUIRY, stage_since=thursday
+    )
+    theirs = CaseFactory(
+        office=world.other_city_office,
+        contractor=world.other_co,
+        stage=Stage.INQUIRY,
+        stage_since=thursday,
+    )
+    today = date(2026, 11, 19)
+    with tenant_scope(world.other_contractor):
+        book = DeadlineBook([world.city.pk, world.other_city.pk], today)
+        marked = {c.pk: c.deadline for c in book.mark(Case.objects.all())}
+        overdue = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
+        due_soon = set(Case.objects.filter(book.due_within(7)).values_list("pk", flat=True))
+    # The city: two business days, its closed Friday skipped: due Tuesday 17th, 2 days late.
+    assert (marked[ours.pk].due_on, marked[ours.pk].business_days_late) == (
+        date(2026, 11, 17),
+        2,
+    )
+    # The other city: the default ten business days, Friday 13th open, 23rd a holiday.
+    assert (marked[theirs.pk].due_on, marked[theirs.pk].overdue) == (date(2026, 11, 27), False)
+    assert marked[theirs.pk].business_days_left == 5  # 13th, 16th–19th used
+    assert overdue == {ours.pk}
+    assert theirs.pk in due_soon
+
+
+# The business days of each stage until a city sets its own (README, "Deadlines").
+DOCUMENTED_DEFAULTS = {
+    Stage.INQUIRY: 10,
+    Stage.AGENCY_CONTACT: 20,
+    Stage.NEGOTIATION: 30,
+    Stage.VISIT: 15,
+    Stage.SETTLEMENT: 10,
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("stage", sorted(DOCUMENTED_DEFAULTS))
+def test_without_settings_each_stage_has_its_default_deadline(world, stage):
+    since = date(2026, 10, 1)
+    with tenant_scope(world.staff_other_city):
+        clock = Deadlines(world.other_city, date(2026, 10, 2)).clock(stage, since)
+    assert clock.due_on == calendar.add(since, DOCUMENTED_DEFAULTS[stage])
+    # One business day (Friday 2nd) used, none late, nothing waited for.
+    assert clock.business_days_left == DOCUMENTED_DEFAULTS[stage] - 1
+    assert (clock.overdue, clock.business_days_late, clock.paused_days) == (False, 0, 0)
+    with tenant_scope(world.staff_other_city):
+        first_day = Deadlines(world.other_city, since).clock(stage, since)
+    assert (first_day.business_days_left, first_day.paused_days) == (
+        DOCUMENTED_DEFAULTS[stage],
+        0,
+    )
+
+
+@pytest.mark.django_db
+def test_a_clock_stopped_on_its_last_day_still_shows_that_day(world):
+    """Two business days from Thursday 12th: Friday 13th and Monday 16th. A request to an
+    agency on the 16th, still unanswered on Tuesday 17th, stops the clock with no day left:
+    the due day is known (the 16th), nothing is late, and one day (17th) was waited."""
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=2)
+    monday = date(2026, 11, 16)
+    with tenant_scope(world.staff):
+        clock = Deadlines(world.city, date(2026, 11, 17)).clock(
+            Stage.INQUIRY, date(2026, 11, 12), [(monday, None)]
+        )
+    assert (clock.due_on, clock.business_days_left, clock.overdue) == (monday, 0, False)
+    assert (clock.paused_since, clock.paused_days, clock.business_days_late) == (monday, 1, 0)
+
+
+def test_counting_back_crosses_into_the_previous_year():
+    # A calendar that has seen no other year yet: Tuesday 5 January 2027, Monday the 4th
+    # (御用始め), then back over the year-end break to Monday 28 December 2026 (御用納め).
+    assert BusinessCalendar().back(date(2027, 1, 5), 3) == date(2026, 12, 28)
+
+
+def test_a_calendar_counts_the_same_whatever_it_was_asked_before():
+    """One calendar serves a whole page: its answers must not depend on which years it
+    happened to look at first (it extends its list of business days as it goes)."""
+    asked = [
+        (date(2026, 1, 5), date(2026, 1, 9)),
+        (date(2026, 1, 5), date(2029, 1, 9)),
+        (date(2030, 1, 4), date(2030, 6, 1)),
+        (date(2031, 3, 2), date(2032, 2, 2)),
+        (date(2024, 4, 1), date(2024, 5, 1)),
+    ]
+    shared = BusinessCalendar()
+    assert shared.add(date(2026, 11, 21), 0) == date(2026, 11, 21)  # no days: the day itself
+    for start, end in asked:
+        assert shared.between(start, end) == BusinessCalendar().between(start, end), (start, end)
+        assert shared.add(start, 30) == BusinessCalendar().add(start, 30), start
+
+
+@pytest.mark.django_db
+def test_due_within_zero_days_still_means_due_today(world):
+    """A reminder run with `--days 0` still reminds of what is due today."""
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=1)
+    wednesday = date(2026, 11, 18)
+    due_today = CaseFactory(
+        office=world.office, stage=Stage.INQUIRY, stage_since=wednesday - timedelta(days=1)
+    )
+    with tenant_scope(world.manager):
+        deadlines = Deadlines(world.city, wednesday)
+        for days in (0, 1):
+            assert list(Case.objects.filter(deadlines.due_within(days))) == [due_today], days
+        assert not Case.objects.filter(deadlines.overdue()).exists()
+
+
+def test_counting_back_the_longest_stage_a_city_may_set():
+    """A stage may last up to 250 business days, and the overdue filter counts back one more:
+    from early January that reaches two calendar years back. Checked against a walk back
+    day by day."""
+    end, days = date(2027, 1, 5), 251
+    walked, day = [], end
+    while len(walked) < days:
+        if calendar.is_business_day(day):
+            walked.append(day)
+        day -= timedelta(days=1)
+    assert BusinessCalendar().back(end, days) == walked[-1]
+    assert walked[-1].year == 2025

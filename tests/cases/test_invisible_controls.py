@@ -10,6 +10,7 @@ from django_scopes import scopes_disabled
 from cases import services
 from cases.errors import CaseError
 from cases.models import Party, User
+from cases.mynumber import has_invisible_controls
 from cases.scoping import tenant_scope
 from receptions import services as reception_services
 from receptions.errors import SheetRefused
@@ -110,3 +111,18 @@ def test_an_import_file_with_a_hidden_control_in_a_party_name_imports_nothing(wo
         import_cases(document)
     assert error.value.field == "name" and "party" in error.value.item
     assert nothing_imported()
+
+
+@pytest.mark.parametrize("control", CONTROLS, ids=[f"U+{ord(c):04X}" for c in CONTROLS])
+def test_each_control_is_found_inside_a_japanese_name(control):
+    assert has_invisible_controls(f"山田{control}太郎")
+
+
+# Characters on either side of the refused ranges that show as what they are: spaces of
+# other widths, the paragraph separator (a line break), and ordinary names.
+@pytest.mark.parametrize(
+    "text",
+    ["山田\u202f太郎", "山田\u00a0太郎", "山田\u3000太郎", "山田\u2029太郎", "山田 太郎", "", None],
+)
+def test_visible_spaces_and_breaks_are_not_invisible_controls(text):
+    assert not has_invisible_controls(text)

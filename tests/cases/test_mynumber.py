@@ -15,6 +15,30 @@ def test_the_public_test_value_passes_and_its_neighbour_fails():
     assert not is_individual_number("123456789019")
 
 
+# The check digit is 11 minus the remainder of the weighted sum by 11, and 0 when that
+# remainder is 0 or 1 (省令第85号 第5条). One example of each edge, worked by hand: the
+# weighted sums of 10000000008, 10000000003, 10000000009 and 10000000002 are 22, 12, 24
+# and 10 (1×6 for the first digit, the last one ×2), remainders 0, 1, 2 and 10.
+@pytest.mark.parametrize(
+    ("number", "neighbour"),
+    [
+        ("100000000080", "100000000081"),  # remainder 0: check digit 0
+        ("100000000030", "100000000031"),  # remainder 1: check digit 0, not 1 or 10
+        ("100000000099", "100000000090"),  # remainder 2: check digit 9
+        ("100000000021", "100000000020"),  # remainder 10: check digit 1
+    ],
+)
+def test_the_check_digit_at_the_edges_of_the_rule(number, neighbour):
+    assert is_individual_number(number) and contains_individual_number(f"番号{number}")
+    assert not is_individual_number(neighbour)
+
+
+def test_masking_keeps_the_text_around_the_number_as_it_was():
+    masked = mask_individual_numbers("ログイン名 1234ー5678ー9018 です")
+    assert masked == "ログイン名 ************ です"
+    assert mask_individual_numbers("1234-5678-9018と123456789018") == "************と************"
+
+
 @pytest.mark.parametrize(
     "text",
     [

@@ -310,6 +310,14 @@ def _seq_twice(doc):
     doc["cases"][2]["links"][0]["seq"] = doc["cases"][0]["links"][0]["seq"]
 
 
+def _seq_true(doc):
+    doc["cases"][0]["transitions"][0]["seq"] = True  # JSON true is not the number 1
+
+
+def _stage_edited(doc):
+    doc["cases"][0]["updates"][0]["fields"] = ["prevention", "stage"]  # stage moves by steps
+
+
 def _reverses_nothing(doc):
     doc["cases"][1]["ledger"].append(
         {"seq": 999, "by": "staff", "kind": "reversal", "on": "2022-11-29", "reverses": 1}
@@ -343,6 +351,8 @@ def _reverses_nothing(doc):
         ),
         (_seq_twice, 'case 3 (401005-2022-003), link 1, field "seq": ', "seq 5 is also used by"),
         (_reverses_nothing, 'case 2 (401005-2022-002), ledger item 3, field "reverses": ', ""),
+        (_seq_true, "case 1 (401005-2022-001), ", "true is not a whole number"),
+        (_stage_edited, "case 1 (401005-2022-001), ", '"stage" cannot be edited'),
     ],
     ids=lambda v: v.__name__.strip("_") if callable(v) else "",
 )

@@ -1,0 +1,299 @@
+"""Mutation testing of the core rules with Cosmic Ray (`make mutation`, docs/TESTING.md).
+
+Cosmic Ray writes each mutant into the source file on disk and runs a test command, so the
+run happens in a scratch copy of the tracked files (var/mutation/<module>/src): the working
+tree is never touched, and an interrupted run leaves nothing mutated behind. Each module is
+tested only with the tests that exercise its rules (MODULES below), so that one mutant costs
+seconds, not the whole suite.
+
+    .venv/bin/python tools/mutation.py                      # every module
+    .venv/bin/python tools/mutation.py mynumber permissions # some of them
+    .venv/bin/python tools/mutation.py --report mynumber    # the last run's figures again
+    .venv/bin/python tools/mutation.py --again mynumber     # only the last survivors, again
+
+Per module the result is in var/mutation/<module>/: session.sqlite (Cosmic Ray's own
+session, `cr-report` / `cr-html` read it), survivors.txt (each surviving mutant as a diff)
+and score.txt (the figures). Not part of CI: a full run takes the better part of an hour.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "var" / "mutation"
+BIN = Path(sys.executable).parent
+
+# Module -> (source file, the tests that hold its rules). Keep the test lists small and
+# focused: every mutant runs them once.
+MODULES = {
+    "mynumber": (
+        "cases/mynumber.py",
+        ["tests/cases/test_mynumber.py", "tests/cases/test_invisible_controls.py"],
+    ),
+    "permissions": (
+        "cases/permissions.py",
+        ["tests/cases/test_rules_unscoped.py", "tests/cases/test_scoping.py"],
+    ),
+    "scoping": (
+        "cases/scoping.py",
+        ["tests/cases/test_rules_unscoped.py", "tests/cases/test_scoping.py"],
+    ),
+    "deadlines": (
+        "cases/deadlines.py",
+        ["tests/cases/test_deadlines.py", "tests/cases/test_clock_pauses.py"],
+    ),
+    "workflow": (
+        "remedies/workflow.py",
+        ["tests/remedies/test_workflow.py", "tests/remedies/test_rules_at_risk.py"],
+    ),
+    "ledger": (
+        "remedies/ledger.py",
+        [
+            "tests/remedies/test_ledger.py",
+            "tests/remedies/test_ledger_totals.py",
+            "tests/remedies/test_rules_at_risk.py",
+        ],
+    ),
+    "audit": (
+        "cases/audit.py",
+        ["tests/cases/test_audit.py", "tests/cases/test_audit_tamper.py"],
+    ),
+    "audit_verify": (
+        "cases/audit_verify.py",
+        ["tests/cases/test_audit.py", "tests/cases/test_audit_tamper.py"],
+    ),
+    "rules": (
+        "remedies/interchange/rules.py",
+        [
+            "tests/remedies/test_interchange.py",
+            "tests/remedies/test_interchange_amend.py",
+            "tests/remedies/test_rules_at_risk.py",
+        ],
+    ),
+    "stream": (
+        "remedies/interchange/stream.py",
+        ["tests/remedies/test_import_stream.py", "tests/remedies/test_import_limits.py"],
+    ),
+}
+
+# Most of a mutant's cost is building the test database through every migration. These
+# modules' tests need only the tables, so their runs build them from the models
+# (`--nomigrations`). The audit, ledger and import tests keep the migrations: they rely on
+# the triggers the migrations add (append-only trail and ledger).
+FROM_MODELS = {"mynumber", "permissions", "scoping", "deadlines", "workflow"}
+
+# Cosmic Ray replaces every binary operator by each of the eleven others and every
+# comparison by each of seven: most of those are noise for these modules (no bit arithmetic
+# anywhere) and would multiply the run time. Kept: the replacements a slip of the hand
+# makes (+/-, */÷, each comparison by its neighbour and its opposite, in/not in, is/is not),
+# and every other operator (and/or, not, True/False, numbers, break/continue, exceptions,
+# decorators, loops that run zero times). Dropped: VariableReplacer/VariableInserter, which
+# put random names in and would make two runs differ.
+KEEP_BINARY = {"Add_Sub", "Sub_Add", "Mul_Div", "Div_Mul", "FloorDiv_Div", "Mod_FloorDiv"}
+KEEP_COMPARISON = {
+    "Eq_NotEq",
+    "NotEq_Eq",
+    "Lt_LtE",
+    "Lt_GtE",
+    "LtE_Lt",
+    "LtE_Gt",
+    "Gt_GtE",
+    "Gt_LtE",
+    "GtE_Gt",
+    "GtE_Lt",
+    "In_NotIn",
+    "NotIn_In",
+    "Is_IsNot",
+    "IsNot_Is",
+}
+KEEP_UNARY = {"Delete_Not", "Delete_USub", "USub_UAdd"}
+
+
+def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
+    """Our own programs (the venv's Cosmic Ray, git), with arguments built here."""
+    return subprocess.run([str(a) for a in args], **kwargs)  # noqa: S603  # nosec B603
+
+
+def excluded_operators() -> list[str]:
+    names = _run(
+        [BIN / "cosmic-ray", "operators"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    excluded = []
+    for name in names:
+        short = name.removeprefix("core/")
+        for prefix, keep in (
+            ("ReplaceBinaryOperator_", KEEP_BINARY),
+            ("ReplaceComparisonOperator_", KEEP_COMPARISON),
+            ("ReplaceUnaryOperator_", KEEP_UNARY),
+        ):
+            if short.startswith(prefix) and short.removeprefix(prefix) not in keep:
+                excluded.append("^" + re.escape(name) + "$")
+        if short in ("VariableReplacer", "VariableInserter"):
+            excluded.append("^" + re.escape(name) + "$")
+    return excluded
+
+
+def scratch_copy(dest: Path) -> None:
+    """The tracked files as they are in the working tree (uncommitted edits included)."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    files = _run(
+        [shutil.which("git"), "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    for raw in files:
+        if not raw:
+            continue
+        rel = raw.decode()
+        src = ROOT / rel
+        if not src.is_file() or rel.startswith("tests/e2e/"):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
+    # `python -m pytest` puts the scratch copy first on sys.path, ahead of the editable
+    # install of the working tree, so the mutated module is the one imported.
+    pytest = f"{BIN / 'python'} -m pytest -x -q --no-header"
+    if name in FROM_MODELS:
+        pytest += " --nomigrations"
+    command = f"{pytest} {' '.join(tests)}"
+    excluded = ",\n  ".join(f'"{e}"' for e in excluded_operators())
+    config = workdir / "cosmic-ray.toml"
+    config.write_text(
+        "[cosmic-ray]\n"
+        f'module-path = "{module}"\n'
+        f"timeout = {timeout}\n"
+        "excluded-modules = []\n"
+        f'test-command = "{command}"\n\n'
+        "[cosmic-ray.distributor]\n"
+        'name = "local"\n\n'
+        "[cosmic-ray.filters.operators-filter]\n"
+        f"exclude-operators = [\n  {excluded}\n]\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def figures(session: Path) -> dict:
+    db = sqlite3.connect(session)
+    rows = db.execute(
+        "SELECT r.test_outcome, r.worker_outcome, COUNT(*) FROM work_results r "
+        "GROUP BY r.test_outcome, r.worker_outcome"
+    ).fetchall()
+    total = db.execute("SELECT COUNT(*) FROM work_items").fetchone()[0]
+    db.close()
+    killed = survived = incompetent = skipped = other = 0
+    for test_outcome, worker_outcome, count in rows:
+        if worker_outcome == "SKIPPED":
+            skipped += count
+        elif worker_outcome != "NORMAL":
+            other += count
+        elif test_outcome == "KILLED":
+            killed += count
+        elif test_outcome == "SURVIVED":
+            survived += count
+        else:
+            incompetent += count
+    done = killed + survived + incompetent
+    return {
+        "mutants": total - skipped,
+        "done": done,
+        "killed": killed,
+        "survived": survived,
+        "incompetent": incompetent,
+        "errors": other,
+        "pending": total - skipped - done - other,
+    }
+
+
+def survivors(workdir: Path, session: Path) -> str:
+    db = sqlite3.connect(session)
+    rows = db.execute(
+        "SELECT m.operator_name, m.start_pos_row, r.diff FROM work_results r "
+        "JOIN mutation_specs m ON m.job_id = r.job_id "
+        "WHERE r.test_outcome = 'SURVIVED' AND r.worker_outcome = 'NORMAL' "
+        "ORDER BY m.start_pos_row"
+    ).fetchall()
+    db.close()
+    return "\n".join(f"## line {row} {op}\n{diff}" for op, row, diff in rows)
+
+
+def report(name: str) -> str:
+    workdir = OUT / name
+    session = workdir / "session.sqlite"
+    if not session.exists():
+        return f"{name}: not run"
+    f = figures(session)
+    competent = f["killed"] + f["survived"]
+    score = 100.0 * f["killed"] / competent if competent else 0.0
+    line = (
+        f"{name}: {f['killed']} killed, {f['survived']} survived of {competent} run "
+        f"({score:.1f}%), {f['incompetent']} incompetent, {f['pending']} not run"
+    )
+    (workdir / "survivors.txt").write_text(survivors(workdir, session), encoding="utf-8")
+    (workdir / "score.txt").write_text(line + "\n", encoding="utf-8")
+    return line
+
+
+def run(name: str, timeout: float, *, again: bool = False) -> str:
+    """Mutate the module and run its tests on each mutant. With `again`, only the mutants
+    that survived the last run are tried once more, with the tests as they are now."""
+    module, tests = MODULES[name]
+    workdir = OUT / name
+    workdir.mkdir(parents=True, exist_ok=True)
+    src = workdir / "src"
+    scratch_copy(src)
+    config = write_config(workdir, name, module, tests, timeout)
+    session = workdir / "session.sqlite"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("CI", None)
+    cr = str(BIN / "cosmic-ray")
+    if again and session.exists():
+        db = sqlite3.connect(session)
+        with db:
+            db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        db.close()
+    else:
+        session.unlink(missing_ok=True)
+        _run([cr, "init", config, session], cwd=src, env=env, check=True)
+        _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
+    started = time.monotonic()
+    # The baseline runs the tests once unmutated, in a throwaway session of its own.
+    baseline = _run([cr, "baseline", config], cwd=src, env=env, capture_output=True, text=True)
+    if baseline.returncode != 0:
+        tail = (baseline.stdout + baseline.stderr)[-2000:]
+        return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
+    _run([cr, "exec", config, session], cwd=src, env=env, check=True)
+    minutes = (time.monotonic() - started) / 60
+    return report(name) + f" [{minutes:.1f} min]"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
+    parser.add_argument("--report", action="store_true", help="only print the last figures")
+    parser.add_argument(
+        "--again", action="store_true", help="try only the last run's survivors once more"
+    )
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per mutant")
+    args = parser.parse_args()
+    names = args.modules or list(MODULES)
+    unknown = [n for n in names if n not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s): {', '.join(unknown)}; known: {', '.join(MODULES)}")
+    lines = [report(n) if args.report else run(n, args.timeout, again=args.again) for n in names]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
