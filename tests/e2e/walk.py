@@ -242,6 +242,15 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     ui.press_button("保存")
     expect(section(page, "再発防止策")).to_contain_text("必ずログアウト")
 
+    # The link set right, which closing needs (cases/links.py): D's account out of C's record.
+    ui.follow_link("修正を記録")
+    check_page(page)
+    ui.fill_date("修正日", date(2023, 3, 16))
+    ui.select("修正の方法", "本人がマイナポータルで修正")
+    ui.press_button("保存")
+    # Its action now offers to change the record: it was saved.
+    expect(page.get_by_role("link", name="修正の記録を訂正")).to_be_visible()
+
     # -- 5. Letters and receipts: issued, listed with their numbers, downloaded ------------
     for kind, party, entry in (
         ("お詫び状", "C氏 佐藤 花子", None),
