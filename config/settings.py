@@ -332,20 +332,16 @@ STORAGES = {
     "documents": _files("documents", FILES_DIR / "documents"),
     "attachments": _files("attachments", TADASU_ATTACHMENT_DIR),
     "uploads": _files("uploads", FILES_DIR / "uploads"),
-    # Files waiting for their background job (a case file to import): owner-only. Workers on
-    # other machines need it shared: TADASU_JOB_INPUT_STORAGE names another storage class.
+    # Files waiting for their background job (a case file to import): encrypted and
+    # owner-only like every other file that holds people's details. Workers on other machines
+    # need it shared: TADASU_JOB_INPUT_STORAGE names another storage class (keep it an
+    # encrypting one, e.g. cases.storage_s3.EncryptedS3Storage).
     "job_inputs": {
-        "BACKEND": env_str(
-            "TADASU_JOB_INPUT_STORAGE", "django.core.files.storage.FileSystemStorage"
-        ),
-        "OPTIONS": {}
-        if env_str("TADASU_JOB_INPUT_STORAGE")
-        else {
-            "location": str(VAR_DIR / "job-inputs"),
-            "file_permissions_mode": 0o600,
-            "directory_permissions_mode": 0o700,
-        },
-    },
+        "BACKEND": env_str("TADASU_JOB_INPUT_STORAGE"),
+        "OPTIONS": TADASU_FILES_OPTIONS,
+    }
+    if env_str("TADASU_JOB_INPUT_STORAGE")
+    else _files("job_inputs", VAR_DIR / "job-inputs"),
     "audit_checkpoints": {
         "BACKEND": env_str(
             "TADASU_AUDIT_CHECKPOINT_STORAGE", "django.core.files.storage.FileSystemStorage"

@@ -112,9 +112,10 @@ def files_dir(tmp_path_factory):
 
 
 def point_file_storages(settings, folder) -> None:
-    """Documents, attachments and uploaded sheets kept under `folder` (encrypted, as ever)."""
+    """Documents, attachments, uploaded sheets and job inputs kept under `folder` (encrypted,
+    as ever)."""
     storages = dict(settings.STORAGES)
-    for alias in ("documents", "attachments", "uploads"):
+    for alias in ("documents", "attachments", "uploads", "job_inputs"):
         storages[alias] = {
             "BACKEND": "cases.storage.EncryptedFileSystemStorage",
             "OPTIONS": {"location": str(folder / alias)},

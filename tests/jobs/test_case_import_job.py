@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from django_tasks_db.models import DBTaskResult
 
+from cases import crypto
 from cases.models import Case
 from jobs.models import Job, JobState
 from jobs.worker import requeue_stale, work_off
@@ -29,7 +30,7 @@ def inputs(settings, tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
         "job_inputs": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "cases.storage.EncryptedFileSystemStorage",
             "OPTIONS": {"location": str(folder)},
         },
     }
@@ -52,7 +53,11 @@ def test_a_queued_case_file_is_imported_by_a_worker_and_then_removed(
     job = _queue()
     with scopes_disabled():
         assert not Case.objects.exists()
-    assert len(list(inputs.iterdir())) == 1
+    (waiting,) = inputs.iterdir()
+    # The file holds names and accounts: while it waits it is as unreadable as a letter.
+    stored = waiting.read_bytes()
+    assert crypto.is_encrypted(stored) and "cases" not in stored.decode("ascii")
+    assert waiting.stat().st_mode & 0o077 == 0
     with django_capture_on_commit_callbacks(execute=True):
         assert work_off(job_id=job.pk) == 1
     with scopes_disabled():

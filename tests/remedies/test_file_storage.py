@@ -8,6 +8,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import InMemoryStorage, storages
 from django.core.management import call_command
+from django.utils.module_loading import import_string
 from django_scopes import scopes_disabled
 
 from cases import crypto, storage
@@ -86,3 +87,18 @@ def test_a_letter_whose_file_is_gone_says_so_instead_of_failing(world, story, ob
         pytest.raises(RemedyError, match="保存ファイルが見つかりません"),
     ):
         services.document_download(document=letter, by=world.staff)
+
+
+@pytest.mark.parametrize("alias", ["documents", "attachments", "uploads", "job_inputs"])
+def test_every_file_that_holds_personal_details_is_encrypted_as_configured(alias, monkeypatch):
+    """The settings as an installation gets them (no test override): a case file waiting for
+    its import job holds names and accounts as much as a letter does."""
+    import importlib
+
+    import config.settings as configured
+
+    for name in ("TADASU_FILES_BACKEND", "TADASU_JOB_INPUT_STORAGE"):
+        monkeypatch.delenv(name, raising=False)
+    configured = importlib.reload(configured)
+    backend = configured.STORAGES[alias]["BACKEND"]
+    assert issubclass(import_string(backend), storage.EncryptedStorageMixin)
