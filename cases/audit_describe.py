@@ -32,7 +32,8 @@ from .models import Case, CaseKind, DataKind, Party, Stage
 Data = dict[str, Any]
 
 # Keys whose values are personal data wherever they appear: masked as the case page does.
-_NAMES = frozenset({"name", "name_kana", "first_name", "last_name", "sender_name"})
+# ("name" alone is a person's only on a Party: an office or a contractor has a name too.)
+_NAMES = frozenset({"name_kana", "first_name", "last_name", "sender_name"})
 _NUMBERS = frozenset(
     {
         "phone",
@@ -48,13 +49,14 @@ _NUMBERS = frozenset(
 )
 
 
-def masked(key: str, value: Any) -> Any:
-    """A value of a personal field as the case page shows it; other values unchanged."""
+def masked(key: str, value: Any, *, person: bool = False) -> Any:
+    """A value of a personal field as the case page shows it; other values unchanged.
+    `person`: the value is a field of a Party, whose "name" is a person's."""
     if value in (None, "") or not isinstance(value, str):
         return value
     if key == "address":
         return mask_address(value)
-    if key in _NAMES:
+    if key in _NAMES or (person and key == "name"):
         return value[:1] + "＊＊"
     if key in _NUMBERS:
         return mask(value)
@@ -94,9 +96,9 @@ def _joined(values: Any) -> str:
     return _plain(values)
 
 
-def _plain(value: Any, key: str = "") -> str:
+def _plain(value: Any, key: str = "", *, person: bool = False) -> str:
     """A value as a person reads it: no brackets, no quotes, no None."""
-    value = masked(key, value)
+    value = masked(key, value, person=person)
     if value is None or value == "":
         return _("none")
     if isinstance(value, bool):
@@ -177,9 +179,10 @@ def _changes(model: type | None, changes: Any) -> str:
     for name, pair in changes.items():
         shown = _field_names(model, name) if model is not None else _key_label(name)
         if isinstance(pair, (list, tuple)) and len(pair) == 2:
-            parts.append(f"{shown}: {_plain(pair[0], name)} → {_plain(pair[1], name)}")
+            before, after = (_plain(v, name, person=model is Party) for v in pair)
+            parts.append(f"{shown}: {before} → {after}")
         else:
-            parts.append(f"{shown}: {_plain(pair, name)}")
+            parts.append(f"{shown}: {_plain(pair, name, person=model is Party)}")
     return " / ".join(parts)
 
 
