@@ -35,7 +35,6 @@ class AuditFilterForm(TadasuForm):
         label=_("Case reference"),
         required=False,
         max_length=32,
-        help_text=_("The whole reference number, e.g. R5-0001."),
     )
     user = forms.TypedChoiceField(label=_("User"), required=False, coerce=int, empty_value=None)
     action = forms.ChoiceField(label=_("Action"), required=False)
