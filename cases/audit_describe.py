@@ -10,8 +10,8 @@ personal fields again, as the case page shows them, so that an entry written bef
 masking rule existed does not show more than the page would. Data a sentence does not
 know is shown as 「項目: 値」 pairs, never as Python's repr.
 
-The labels of remedies' and other apps' choices are looked up when a sentence is made
-(never at import), so that `cases` stays importable without them (DESIGN.md, Boundaries).
+Other apps name their own actions (remedies/audit_actions.py, jobs/audit_actions.py,
+registered from their apps.py): cases/ never imports remedies/ (DESIGN.md, Boundaries).
 """
 
 from collections.abc import Callable
@@ -74,11 +74,11 @@ def yen(amount: Any) -> str:
     return _("%(amount)s yen") % {"amount": f"{amount:,}"}
 
 
-def _sep() -> str:
+def sep() -> str:
     return pgettext("list separator", ", ")
 
 
-def _choice(choices: type, value: Any) -> str:
+def choice(choices: type, value: Any) -> str:
     """The label of a choice; the value itself if the choice is gone."""
     try:
         return str(choices(value).label)
@@ -86,17 +86,17 @@ def _choice(choices: type, value: Any) -> str:
         return str(value)
 
 
-def _stage(value: Any) -> str:
-    return _choice(Stage, value)
+def stage_name(value: Any) -> str:
+    return choice(Stage, value)
 
 
-def _joined(values: Any) -> str:
+def joined(values: Any) -> str:
     if isinstance(values, (list, tuple)):
-        return _sep().join(_plain(v) for v in values)
-    return _plain(values)
+        return sep().join(plain(v) for v in values)
+    return plain(values)
 
 
-def _plain(value: Any, key: str = "", *, person: bool = False) -> str:
+def plain(value: Any, key: str = "", *, person: bool = False) -> str:
     """A value as a person reads it: no brackets, no quotes, no None."""
     value = masked(key, value, person=person)
     if value is None or value == "":
@@ -104,9 +104,9 @@ def _plain(value: Any, key: str = "", *, person: bool = False) -> str:
     if isinstance(value, bool):
         return _("yes") if value else _("no")
     if isinstance(value, (list, tuple)):
-        return _joined(value)
+        return joined(value)
     if isinstance(value, dict):
-        return _sep().join(f"{_key_label(k)}: {_plain(v, k)}" for k, v in value.items())
+        return sep().join(f"{_key_label(k)}: {plain(v, k)}" for k, v in value.items())
     return str(value)
 
 
@@ -157,10 +157,10 @@ def _key_label(key: str) -> str:
 
 def pairs(data: Data, *, skip: tuple[str, ...] = ()) -> str:
     """The fallback: each item as 「項目: 値」, personal values masked."""
-    return " / ".join(f"{_key_label(k)}: {_plain(v, k)}" for k, v in data.items() if k not in skip)
+    return " / ".join(f"{_key_label(k)}: {plain(v, k)}" for k, v in data.items() if k not in skip)
 
 
-def _field_names(model: type, names: Any) -> str:
+def field_names(model: type, names: Any) -> str:
     """Field names as the forms label them (発生日、原因), unknown names as they are."""
     shown = []
     for name in names if isinstance(names, (list, tuple)) else [names]:
@@ -168,21 +168,21 @@ def _field_names(model: type, names: Any) -> str:
             shown.append(str(model._meta.get_field(name).verbose_name))
         except FieldDoesNotExist:
             shown.append(_key_label(str(name)))
-    return _sep().join(shown)
+    return sep().join(shown)
 
 
 def _changes(model: type | None, changes: Any) -> str:
     """{"name": ["山＊＊", "田＊＊"]} as 「氏名: 山＊＊ → 田＊＊」, values masked."""
     if not isinstance(changes, dict):
-        return _plain(changes)
+        return plain(changes)
     parts = []
     for name, pair in changes.items():
-        shown = _field_names(model, name) if model is not None else _key_label(name)
+        shown = field_names(model, name) if model is not None else _key_label(name)
         if isinstance(pair, (list, tuple)) and len(pair) == 2:
-            before, after = (_plain(v, name, person=model is Party) for v in pair)
+            before, after = (plain(v, name, person=model is Party) for v in pair)
             parts.append(f"{shown}: {before} → {after}")
         else:
-            parts.append(f"{shown}: {_plain(pair, name, person=model is Party)}")
+            parts.append(f"{shown}: {plain(pair, name, person=model is Party)}")
     return " / ".join(parts)
 
 
@@ -199,31 +199,42 @@ class Action:
 ACTIONS: dict[str, Action] = {}
 
 
-def _action(code: str, label: Promise) -> Callable:
-    def register(sentence: Callable[[Data], str] | None) -> Callable[[Data], str] | None:
-        ACTIONS[code] = Action(code, label, sentence)
+def register(code: str, label: Promise, sentence: Callable[[Data], str] | None = None) -> None:
+    """Name an action code (and say how its data reads). Other apps register theirs when
+    they start (remedies/audit_actions.py), so that cases/ never imports them."""
+    if code in ACTIONS:
+        raise ValueError(f"audit action {code} is registered twice")
+    ACTIONS[code] = Action(code, label, sentence)
+
+
+def action(code: str, label: Promise) -> Callable:
+    """register() as a decorator of the sentence."""
+
+    def decorate(sentence: Callable[[Data], str]) -> Callable[[Data], str]:
+        register(code, label, sentence)
         return sentence
 
-    return register
+    return decorate
 
 
-def _plain_action(code: str, label: Promise) -> None:
-    ACTIONS[code] = Action(code, label)
+def plain_action(code: str, label: Promise) -> None:
+    """An action whose name says it all."""
+    register(code, label)
 
 
 # Log-in and the trail itself.
-_plain_action("tadasu.auth.login", gettext_lazy("Logged in"))
-_plain_action("tadasu.auth.logout", gettext_lazy("Logged out"))
+plain_action("tadasu.auth.login", gettext_lazy("Logged in"))
+plain_action("tadasu.auth.logout", gettext_lazy("Logged out"))
 
 
-@_action("tadasu.auth.login_failed", gettext_lazy("Failed log-in"))
+@action("tadasu.auth.login_failed", gettext_lazy("Failed log-in"))
 def _login_failed(d: Data) -> str:
     return _("Log-in failed with the user name %(username)s") % {
-        "username": _plain(d.get("username"))
+        "username": plain(d.get("username"))
     }
 
 
-@_action("tadasu.audit.exported", gettext_lazy("Audit trail exported"))
+@action("tadasu.audit.exported", gettext_lazy("Audit trail exported"))
 def _audit_exported(d: Data) -> str:
     used = {k: v for k, v in d.items() if v not in (None, "")}
     if not used:
@@ -232,25 +243,25 @@ def _audit_exported(d: Data) -> str:
 
 
 # The case.
-@_action("tadasu.case.opened", gettext_lazy("Case opened"))
+@action("tadasu.case.opened", gettext_lazy("Case opened"))
 def _case_opened(d: Data) -> str:
     return _("Opened case %(reference)s (%(kind)s)") % {
         "reference": d.get("reference", ""),
-        "kind": _choice(CaseKind, d.get("kind")),
+        "kind": choice(CaseKind, d.get("kind")),
     }
 
 
-@_action("tadasu.case.changed", gettext_lazy("Case changed"))
+@action("tadasu.case.changed", gettext_lazy("Case changed"))
 def _case_changed(d: Data) -> str:
-    return _("Changed %(fields)s") % {"fields": _field_names(Case, d.get("fields", []))}
+    return _("Changed %(fields)s") % {"fields": field_names(Case, d.get("fields", []))}
 
 
-@_action("tadasu.case.assigned", gettext_lazy("Assignee set"))
+@action("tadasu.case.assigned", gettext_lazy("Assignee set"))
 def _case_assigned(d: Data) -> str:
-    return _("Assigned the case to %(user)s") % {"user": _plain(d.get("assignee"))}
+    return _("Assigned the case to %(user)s") % {"user": plain(d.get("assignee"))}
 
 
-@_action("tadasu.case.exported", gettext_lazy("Case list exported"))
+@action("tadasu.case.exported", gettext_lazy("Case list exported"))
 def _case_exported(d: Data) -> str:
     return _("Exported the case list (%(format)s, %(rows)s rows)") % {
         "format": str(d.get("format", "")).upper(),
@@ -258,65 +269,27 @@ def _case_exported(d: Data) -> str:
     }
 
 
-@_action("tadasu.cases.exported", gettext_lazy("Case files exported"))
-def _cases_exported(d: Data) -> str:
-    if d.get("personal_data"):
-        text = _("Exported %(cases)s case files with personal data to %(destination)s")
-    else:
-        text = _("Exported %(cases)s case files without personal data to %(destination)s")
-    return text % {"cases": d.get("cases", 0), "destination": _plain(d.get("destination"))}
-
-
-# The stage machine (remedies/workflow.py STEPS): one action per step.
-STAGE_STEPS: dict[str, Promise] = {
-    "refer": gettext_lazy("Referred to the agencies"),
-    "negotiate": gettext_lazy("Compensation talks started"),
-    "plan_visits": gettext_lazy("Went straight to visits"),
-    "agree": gettext_lazy("Compensation agreed"),
-    "settle": gettext_lazy("Moved to settlement"),
-    "close": gettext_lazy("Case closed"),
-    "withdraw": gettext_lazy("Case withdrawn"),
-    "reopen": gettext_lazy("Case reopened"),
-}
-
-
-def _stage_changed(d: Data) -> str:
-    text = _("Changed the stage from “%(from)s” to “%(to)s”") % {
-        "from": _stage(d.get("from")),
-        "to": _stage(d.get("to")),
-    }
-    if d.get("note"):
-        text += _(" (reason: %(note)s)") % {"note": d["note"]}
-    return text
-
-
-for _step, _label in STAGE_STEPS.items():
-    ACTIONS[f"tadasu.case.stage.{_step}"] = Action(
-        f"tadasu.case.stage.{_step}", _label, _stage_changed
-    )
-
-
 # The people and the links between them.
-@_action("tadasu.party.added", gettext_lazy("Person added"))
+@action("tadasu.party.added", gettext_lazy("Person added"))
 def _party_added(d: Data) -> str:
     if d.get("identified") is False:
-        return _("Added %(party)s (not yet identified)") % {"party": _plain(d.get("label"))}
-    return _("Added %(party)s") % {"party": _plain(d.get("label"))}
+        return _("Added %(party)s (not yet identified)") % {"party": plain(d.get("label"))}
+    return _("Added %(party)s") % {"party": plain(d.get("label"))}
 
 
-@_action("tadasu.party.changed", gettext_lazy("Person changed"))
+@action("tadasu.party.changed", gettext_lazy("Person changed"))
 def _party_changed(d: Data) -> str:
     return _("Changed %(party)s: %(changes)s") % {
-        "party": _plain(d.get("label")),
+        "party": plain(d.get("label")),
         "changes": _changes(Party, d.get("changes", {})),
     }
 
 
-@_action("tadasu.party.revealed", gettext_lazy("Personal details shown"))
+@action("tadasu.party.revealed", gettext_lazy("Personal details shown"))
 def _party_revealed(d: Data) -> str:
     values = {
-        "party": _plain(d.get("label")),
-        "fields": _field_names(Party, d.get("fields", [])),
+        "party": plain(d.get("label")),
+        "fields": field_names(Party, d.get("fields", [])),
     }
     if d.get("purpose") == "edit":
         text = _("Showed the details of %(party)s to edit them (%(fields)s)") % values
@@ -327,297 +300,121 @@ def _party_revealed(d: Data) -> str:
     return text
 
 
-@_action("tadasu.misregistration.added", gettext_lazy("Misregistration recorded"))
+@action("tadasu.misregistration.added", gettext_lazy("Misregistration recorded"))
 def _link_added(d: Data) -> str:
     return _("Recorded that the %(data)s of %(source)s was registered to %(target)s") % {
-        "data": _choice(DataKind, d.get("data_kind")),
-        "source": _plain(d.get("source")),
-        "target": _plain(d.get("target")),
+        "data": choice(DataKind, d.get("data_kind")),
+        "source": plain(d.get("source")),
+        "target": plain(d.get("target")),
     }
 
 
-@_action("tadasu.misregistration.corrected", gettext_lazy("Misregistration corrected"))
+@action("tadasu.misregistration.corrected", gettext_lazy("Misregistration corrected"))
 def _link_corrected(d: Data) -> str:
     after = d.get("after") or {}
-    text = _("Recorded the correction on %(on)s") % {"on": _date(after.get("corrected_on"))}
+    text = _("Recorded the correction on %(on)s") % {"on": on_date(after.get("corrected_on"))}
     if after.get("correction_note"):
         text += _(" (%(details)s)") % {"details": after["correction_note"]}
     return text
 
 
-@_action("tadasu.misregistration.excused", gettext_lazy("Misregistration left uncorrected"))
+@action("tadasu.misregistration.excused", gettext_lazy("Misregistration left uncorrected"))
 def _link_excused(d: Data) -> str:
-    return _("Recorded why it cannot be corrected: %(reason)s") % {
-        "reason": _plain(d.get("reason"))
-    }
+    return _("Recorded why it cannot be corrected: %(reason)s") % {"reason": plain(d.get("reason"))}
 
 
 # The 経過 and attachments.
-@_action("tadasu.timeline.added", gettext_lazy("Progress entry added"))
+@action("tadasu.timeline.added", gettext_lazy("Progress entry added"))
 def _timeline_added(d: Data) -> str:
     if d.get("public"):
         return _("Added an entry to the progress (for publication)")
     return _("Added an entry to the progress (internal)")
 
 
-_plain_action("tadasu.timeline.published", gettext_lazy("Progress entry marked for publication"))
-_plain_action("tadasu.timeline.made_internal", gettext_lazy("Progress entry made internal"))
+plain_action("tadasu.timeline.published", gettext_lazy("Progress entry marked for publication"))
+plain_action("tadasu.timeline.made_internal", gettext_lazy("Progress entry made internal"))
 
 
-@_action("tadasu.attachment.added", gettext_lazy("Attachment added"))
+@action("tadasu.attachment.added", gettext_lazy("Attachment added"))
 def _attachment_added(d: Data) -> str:
     size = d.get("size")
-    kb = f"{max(1, round(size / 1024)):,} KB" if isinstance(size, int) else _plain(size)
+    kb = f"{max(1, round(size / 1024)):,} KB" if isinstance(size, int) else plain(size)
     return _("Added an attachment (%(type)s, %(size)s)") % {
-        "type": _plain(d.get("content_type")),
+        "type": plain(d.get("content_type")),
         "size": kb,
     }
 
 
-_plain_action("tadasu.attachment.downloaded", gettext_lazy("Attachment downloaded"))
-
-
-# Agencies, agreements, visits, letters.
-@_action("tadasu.contact.added", gettext_lazy("Agencies asked"))
-def _contact_added(d: Data) -> str:
-    return _("Asked %(agencies)s") % {"agencies": _joined(d.get("agencies", []))}
-
-
-_plain_action("tadasu.contact.answered", gettext_lazy("Agency answer recorded"))
-
-
-@_action("tadasu.agreement.added", gettext_lazy("Compensation agreement recorded"))
-def _agreement_added(d: Data) -> str:
-    from remedies.models import Method, Side
-
-    return _("Agreed that the %(payer)s pays %(amount)s (%(form)s)") % {
-        "payer": _choice(Side, d.get("payer")),
-        "amount": yen(d.get("amount")),
-        "form": _choice(Method, d.get("form")),
-    }
-
-
-@_action("tadasu.visit.recorded", gettext_lazy("Visit recorded"))
-def _visit_recorded(d: Data) -> str:
-    from remedies.models import Purpose
-
-    text = _("Visited %(party)s (%(purpose)s)") % {
-        "party": _plain(d.get("party")),
-        "purpose": _choice(Purpose, d.get("purpose")),
-    }
-    if d.get("handed_over"):
-        text += _(", handed over %(amount)s") % {"amount": yen(d["handed_over"])}
-    if d.get("collected"):
-        text += _(", collected %(amount)s") % {"amount": yen(d["collected"])}
-    return text
-
-
-def _letter(d: Data) -> dict[str, str]:
-    number = d.get("number")
-    return {"party": _plain(d.get("party")), "number": f"（{number}）" if number else ""}
-
-
-@_action("tadasu.letter.recorded", gettext_lazy("Apology letter recorded"))
-def _letter_recorded(d: Data) -> str:
-    return _("Recorded the apology letter%(number)s to %(party)s") % _letter(d)
-
-
-@_action("tadasu.letter.reissued", gettext_lazy("Apology letter reissued"))
-def _letter_reissued(d: Data) -> str:
-    return _("Reissued the apology letter%(number)s to %(party)s") % _letter(d)
-
-
-@_action("tadasu.letter.delivered", gettext_lazy("Apology letter delivered"))
-def _letter_delivered(d: Data) -> str:
-    from remedies.models import Delivery
-
-    return _("Apology letter%(number)s to %(party)s: %(delivery)s on %(on)s") % {
-        **_letter(d),
-        "delivery": _choice(Delivery, d.get("delivery")),
-        "on": _date(d.get("sent_on")),
-    }
-
-
-def _plan(d: Data) -> str:
-    instalments = d.get("instalments") or []
-    return _("%(party)s returns %(amount)s in %(count)s instalments") % {
-        "party": _plain(d.get("party")),
-        "amount": yen(d.get("total")),
-        "count": len(instalments) if isinstance(instalments, list) else instalments,
-    }
-
-
-ACTIONS["tadasu.plan.agree"] = Action(
-    "tadasu.plan.agree", gettext_lazy("Repayment plan agreed"), _plan
-)
-ACTIONS["tadasu.plan.replace"] = Action(
-    "tadasu.plan.replace", gettext_lazy("Repayment plan changed"), _plan
-)
-
-
-# The ledger (remedies/ledger.py): one action per entry kind; the sign says the direction.
-LEDGER_KINDS: dict[str, Promise] = {
-    "misallocation": gettext_lazy("Misallocation recorded"),
-    "payment": gettext_lazy("Payment"),
-    "collection": gettext_lazy("Collection"),
-    "regrant": gettext_lazy("Points re-granted"),
-    "national_correction": gettext_lazy("Corrected by the national system"),
-    "write_off": gettext_lazy("Write-off"),
-    "reversal": gettext_lazy("Reversal"),
-}
-
-
-def _ledger(kind: str) -> Callable[[Data], str]:
-    def sentence(d: Data) -> str:
-        from remedies.models import Method, Side
-
-        delta = d.get("delta")
-        amount = yen(abs(delta)) if isinstance(delta, int) else _plain(delta)
-        values = {"party": _plain(d.get("party")), "amount": amount}
-        if kind == "misallocation":
-            text = (
-                _("%(amount)s owed to %(party)s")
-                if isinstance(delta, int) and delta > 0
-                else _("%(amount)s held in excess by %(party)s")
-            )
-        elif kind == "payment":
-            text = _("Paid %(amount)s to %(party)s")
-        elif kind == "collection":
-            text = _("Collected %(amount)s from %(party)s")
-        elif kind == "regrant":
-            text = _("Points worth %(amount)s re-granted to %(party)s")
-        elif kind == "write_off":
-            text = _("Wrote off %(amount)s of %(party)s")
-        else:  # a reversal, a national correction: the sign is the news
-            text = _("%(party)s: %(signed)s")
-            values["signed"] = ("+" if isinstance(delta, int) and delta > 0 else "") + yen(delta)
-        text %= values
-        extra = [_choice(Method, d["method"])] if d.get("method") else []
-        if d.get("side"):
-            extra.append(_("borne by the %(side)s") % {"side": _choice(Side, d["side"])})
-        if extra:
-            text += _(" (%(details)s)") % {"details": _sep().join(extra)}
-        return text
-
-    return sentence
-
-
-for _kind, _label in LEDGER_KINDS.items():
-    ACTIONS[f"tadasu.ledger.{_kind}"] = Action(f"tadasu.ledger.{_kind}", _label, _ledger(_kind))
-
-
-# Documents (remedies/documents/services.py).
-DOCUMENT_ACTIONS: dict[str, tuple[Promise, Promise]] = {
-    # action: (name, sentence with %(document)s)
-    "requested": (
-        gettext_lazy("Document requested for approval"),
-        gettext_lazy("Asked for approval of %(document)s"),
-    ),
-    "issued": (gettext_lazy("Document issued"), gettext_lazy("Issued %(document)s")),
-    "approved": (gettext_lazy("Document approved"), gettext_lazy("Approved %(document)s")),
-    "downloaded": (
-        gettext_lazy("Document downloaded"),
-        gettext_lazy("Downloaded %(document)s"),
-    ),
-    "imported": (gettext_lazy("Document imported"), gettext_lazy("Imported %(document)s")),
-}
-
-
-def _document(template: Promise) -> Callable[[Data], str]:
-    def sentence(d: Data) -> str:
-        from remedies.models import DocumentKind
-
-        document = _choice(DocumentKind, d.get("kind"))
-        if d.get("number"):
-            document += f"（{d['number']}）"
-        version = d.get("version")
-        if isinstance(version, int) and version > 1:
-            document += _(", version %(version)s") % {"version": version}
-        return str(template) % {"document": document}
-
-    return sentence
-
-
-for _verb, (_label, _template) in DOCUMENT_ACTIONS.items():
-    ACTIONS[f"tadasu.document.{_verb}"] = Action(
-        f"tadasu.document.{_verb}", _label, _document(_template)
-    )
+plain_action("tadasu.attachment.downloaded", gettext_lazy("Attachment downloaded"))
 
 
 # Reception sheets (receptions/).
-@_action("tadasu.reception.sheet_imported", gettext_lazy("Reception sheet imported"))
+@action("tadasu.reception.sheet_imported", gettext_lazy("Reception sheet imported"))
 def _sheet_imported(d: Data) -> str:
     # No file name: it may name a person.
     return _("Imported a reception sheet of %(rows)s rows") % {"rows": d.get("rows", 0)}
 
 
-@_action("tadasu.reception.checklist_recorded", gettext_lazy("Desk checklist recorded"))
+@action("tadasu.reception.checklist_recorded", gettext_lazy("Desk checklist recorded"))
 def _checklist(d: Data) -> str:
     return _("Recorded the completion checklist of reception %(reception)s") % {
         "reception": d.get("reception", "")
     }
 
 
-@_action("tadasu.reception.counterpart_added", gettext_lazy("Person added from a reception"))
+@action("tadasu.reception.counterpart_added", gettext_lazy("Person added from a reception"))
 def _counterpart(d: Data) -> str:
     return _("Added %(party)s from reception %(reception)s (candidate %(rank)s)") % {
-        "party": _plain(d.get("party")),
+        "party": plain(d.get("party")),
         "reception": d.get("reception", ""),
         "rank": d.get("rank", ""),
     }
 
 
-# The municipality's settings, reminders, jobs (overview/, jobs/, cases/setup.py).
-@_action("tadasu.municipality.set_up", gettext_lazy("Municipality set up"))
+# The municipality's settings and reminders (overview/, cases/setup.py).
+@action("tadasu.municipality.set_up", gettext_lazy("Municipality set up"))
 def _set_up(d: Data) -> str:
     return _("Set up %(name)s with %(desks)s desks and %(users)s users") % {
-        "name": _plain(d.get("name")),
+        "name": plain(d.get("name")),
         "desks": len(d.get("desks") or []),
         "users": len(d.get("users") or []),
     }
 
 
-@_action("tadasu.settings.deadlines", gettext_lazy("Stage deadlines changed"))
+@action("tadasu.settings.deadlines", gettext_lazy("Stage deadlines changed"))
 def _deadlines(d: Data) -> str:
     before, after = d.get("before") or {}, d.get("after") or {}
     changed = [
         _("%(stage)s: %(before)s → %(after)s days")
-        % {"stage": _stage(s), "before": before.get(s, "—"), "after": days}
+        % {"stage": stage_name(s), "before": before.get(s, "—"), "after": days}
         for s, days in after.items()
         if before.get(s) != days
     ]
-    return _("Changed the deadlines: %(changes)s") % {"changes": _sep().join(changed) or _("none")}
+    return _("Changed the deadlines: %(changes)s") % {"changes": sep().join(changed) or _("none")}
 
 
-@_action("tadasu.settings.closed_day.added", gettext_lazy("Closed day added"))
+@action("tadasu.settings.closed_day.added", gettext_lazy("Closed day added"))
 def _closed_day_added(d: Data) -> str:
     return _("Added the closed day %(day)s (%(name)s)") % {
-        "day": _date(d.get("day")),
-        "name": _plain(d.get("name")),
+        "day": on_date(d.get("day")),
+        "name": plain(d.get("name")),
     }
 
 
-@_action("tadasu.settings.closed_day.removed", gettext_lazy("Closed day removed"))
+@action("tadasu.settings.closed_day.removed", gettext_lazy("Closed day removed"))
 def _closed_day_removed(d: Data) -> str:
     return _("Removed the closed day %(day)s (%(name)s)") % {
-        "day": _date(d.get("day")),
-        "name": _plain(d.get("name")),
+        "day": on_date(d.get("day")),
+        "name": plain(d.get("name")),
     }
 
 
-@_action("tadasu.reminders.sent", gettext_lazy("Deadline reminders sent"))
+@action("tadasu.reminders.sent", gettext_lazy("Deadline reminders sent"))
 def _reminders(d: Data) -> str:
     return _("Sent %(mails)s reminder mails about %(cases)s cases") % {
         "mails": d.get("mails", 0),
         "cases": d.get("cases", 0),
     }
-
-
-@_action("tadasu.job.queued", gettext_lazy("Background job queued"))
-def _job_queued(d: Data) -> str:
-    from jobs.models import JobKind
-
-    return _("Queued: %(kind)s") % {"kind": _choice(JobKind, d.get("kind"))}
 
 
 # The admin site (cases/admin_audit.py): tadasu.admin.<model>.<verb>, for any model.
@@ -649,7 +446,7 @@ def _admin_sentence(code: str, d: Data) -> str:
     model, verb = _admin_parts(code) or (None, "changed")
     text = _("%(model)s “%(object)s” %(verb)s in the administration site") % {
         "model": str(model._meta.verbose_name) if model else code,
-        "object": _plain(d.get("object")),
+        "object": plain(d.get("object")),
         "verb": ADMIN_VERBS[verb],
     }
     if d.get("changes"):
@@ -657,7 +454,7 @@ def _admin_sentence(code: str, d: Data) -> str:
     elif d.get("values") and verb == "deleted":
         text += ": " + _changes(model, d["values"])
     if d.get("password"):
-        text += " / " + _plain(d["password"])
+        text += " / " + plain(d["password"])
     return text
 
 
@@ -703,11 +500,11 @@ def choices() -> list[tuple[str, str]]:
     ]
 
 
-def _date(value: Any) -> str:
+def on_date(value: Any) -> str:
     """An ISO date of the data as the case page writes dates (令和5年3月16日)."""
     from .templatetags.tadasu import jdate
 
     try:
         return jdate(date.fromisoformat(str(value)))
     except ValueError:
-        return _plain(value)
+        return plain(value)
