@@ -53,8 +53,10 @@ def row(entry: AuditEntry, roles: dict[str, str]) -> Row:
         name = f"{user.last_name} {user.first_name}".strip() or user.username
         role = roles.get(entry.role, entry.role)
         who = _("%(name)s (%(role)s)") % {"name": name, "role": role} if role else name
-    else:
+    elif entry.action == "tadasu.auth.login_failed":
         who = _("(not logged in)")
+    else:  # a scheduled job, a management command
+        who = _("(system)")
     return Row(
         at=timezone.localtime(entry.at).strftime("%Y-%m-%d %H:%M:%S"),
         case=entry.case.reference if entry.case_id else "",

@@ -223,3 +223,15 @@ def test_unknown_keys_read_as_labelled_items_never_as_a_python_repr():
     assert ja("tadasu.no.such.action", {"party": "C氏"}) == "対象者: C氏"
     # An entry of an older shape than its sentence expects still reads.
     assert ja("tadasu.ledger.payment", {"party": "C氏"}).startswith("C氏に")
+
+
+def test_the_sentences_read_in_english_too():
+    data = {"party": "C氏", "delta": -5000, "side": "contractor", "method": "bank_transfer"}
+    with translation.override("en"):
+        assert describe("tadasu.ledger.payment", data) == (
+            "Paid ¥5,000 to C氏 (bank transfer, borne by the contractor)"
+        )
+        stage = {"from": "settlement", "to": "closed", "note": ""}
+        assert describe("tadasu.case.stage.close", stage) == (
+            "Changed the stage from “settlement” to “closed”"
+        )

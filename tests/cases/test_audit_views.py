@@ -232,3 +232,27 @@ def test_odd_filter_values_never_break_the_page_or_the_streamed_csv(client, worl
             assert client.get("/audit/", {name: probe}).status_code == 200, (name, probe)
             response = client.get("/audit/export/", {name: probe})
             assert response.status_code == 200 and _csv(response)[0][0] == "日時"
+
+
+def test_entries_of_no_user_say_who_acted(client, world):
+    audit_log(
+        "tadasu.reminders.sent",
+        by=None,
+        municipality_id=world.city.pk,
+        data={"mails": 3, "cases": 5, "within_days": 3},
+    )
+    audit_log(
+        "tadasu.auth.login_failed",
+        by=None,
+        municipality_id=world.city.pk,
+        data={"username": "staff"},
+    )
+    client.force_login(world.auditor)
+    table = _csv(client.get("/audit/export/"))
+    rows = {r[3]: r for r in table[1:]}
+    assert rows["期限通知メールの送信"][2:5] == [
+        "（システム）",
+        "期限通知メールの送信",
+        "期限通知メールを3通送信（対象5件）",
+    ]
+    assert rows["ログイン失敗"][2] == "（ログイン前）"
