@@ -451,11 +451,19 @@ def _admin_sentence(code: str, d: Data) -> str:
     }
     if d.get("changes"):
         text += ": " + _changes(model, d["changes"])
-    elif d.get("values") and verb == "deleted":
+    elif d.get("values"):  # what was added or deleted
         text += ": " + _changes(model, d["values"])
     if d.get("password"):
-        text += " / " + plain(d["password"])
+        text += " / " + str(PASSWORD_NOTES.get(d["password"], d["password"]))
     return text
+
+
+# What cases/admin_audit.py writes of a password (never the password or its hash).
+PASSWORD_NOTES: dict[str, Promise] = {
+    "password set": gettext_lazy("password set"),
+    "password changed": gettext_lazy("password changed"),
+    "password log-in disabled": gettext_lazy("password log-in disabled"),
+}
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -463,9 +471,9 @@ def _admin_sentence(code: str, d: Data) -> str:
 
 def label_of(code: str) -> str:
     """The name of an action (「段階の変更」…); the code itself for one no longer written."""
-    action = ACTIONS.get(code)
-    if action is not None:
-        return str(action.label)
+    found = ACTIONS.get(code)
+    if found is not None:
+        return str(found.label)
     parts = _admin_parts(code)
     if parts is not None:
         model, verb = parts
@@ -483,10 +491,10 @@ def describe(code: str, data: Data | None) -> str:
     data = data if isinstance(data, dict) else {"data": data}
     if code.startswith(ADMIN_PREFIX):
         return _admin_sentence(code, data)
-    action = ACTIONS.get(code)
-    if action is not None and action.sentence is not None:
+    found = ACTIONS.get(code)
+    if found is not None and found.sentence is not None:
         try:
-            return action.sentence(data)
+            return found.sentence(data)
         except (KeyError, TypeError, ValueError, AttributeError):
             pass  # an entry of an older shape: its items as they are
     return pairs(data)

@@ -214,6 +214,8 @@ def test_the_admin_sites_entries_name_the_object_and_keep_an_offices_name():
     changes = {"email": ["", "a@b.jp"]}
     text = ja("tadasu.admin.user.changed", {"object": "staff", "changes": changes})
     assert "a@b.jp" not in text and "メールアドレス: なし → ****b.jp" in text
+    text = ja("tadasu.admin.user.changed", {"object": "staff", "password": "password changed"})
+    assert text == "管理画面でユーザー「staff」を変更 / パスワードを変更"
 
 
 def test_unknown_keys_read_as_labelled_items_never_as_a_python_repr():
