@@ -14,7 +14,8 @@ Other apps name their own actions (remedies/audit_actions.py, jobs/audit_actions
 registered from their apps.py): cases/ never imports remedies/ (DESIGN.md, Boundaries).
 """
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -27,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext
 
 from .crypto import mask, mask_address
-from .models import Case, CaseKind, DataKind, Party, Stage
+from .models import AuditEntry, Case, CaseKind, DataKind, Party, Stage
 
 Data = dict[str, Any]
 
@@ -113,6 +114,7 @@ def plain(value: Any, key: str = "", *, person: bool = False) -> str:
 # Labels of the keys that entries hold, for the 「項目: 値」 fallback.
 KEY_LABELS: dict[str, Promise] = {
     "party": gettext_lazy("person"),
+    "recipient": gettext_lazy("person"),
     "label": gettext_lazy("person"),
     "amount": gettext_lazy("amount"),
     "delta": gettext_lazy("amount"),
@@ -466,6 +468,32 @@ PASSWORD_NOTES: dict[str, Promise] = {
 }
 
 
+# ---- facts an entry's data lacks ------------------------------------------------------------
+
+# By object type, a function that looks up, for a page of entries at once, what their
+# sentences need and their data does not hold (to whom a document was issued).
+Lookup = Callable[[list[str]], dict[str, Data]]
+_LOOKUPS: dict[str, Lookup] = {}
+
+
+def register_lookup(object_type: str, lookup: Lookup) -> None:
+    """`lookup(object ids)` answers {object id: extra data} in one query."""
+    _LOOKUPS[object_type] = lookup
+
+
+def lookups(entries: Iterable[AuditEntry]) -> dict[tuple[str, str], Data]:
+    """The extra data of these entries, one query per object type that has a lookup."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for entry in entries:
+        if entry.object_type in _LOOKUPS and entry.object_id:
+            wanted[entry.object_type].add(entry.object_id)
+    found: dict[tuple[str, str], Data] = {}
+    for object_type, ids in wanted.items():
+        for object_id, extra in _LOOKUPS[object_type](sorted(ids)).items():
+            found[(object_type, str(object_id))] = extra
+    return found
+
+
 # ---- reading ----------------------------------------------------------------------------------
 
 
@@ -486,9 +514,12 @@ def is_known(code: str) -> bool:
     return code in ACTIONS or (_admin_parts(code) or (None, None))[0] is not None
 
 
-def describe(code: str, data: Data | None) -> str:
-    """The sentence of an entry: made from its data, personal values masked."""
+def describe(code: str, data: Data | None, extra: Data | None = None) -> str:
+    """The sentence of an entry: made from its data (and what `lookups` found for it),
+    personal values masked."""
     data = data if isinstance(data, dict) else {"data": data}
+    if extra:
+        data = {**data, **extra}
     if code.startswith(ADMIN_PREFIX):
         return _admin_sentence(code, data)
     found = ACTIONS.get(code)

@@ -47,7 +47,8 @@ def _roles() -> dict[str, str]:
     return {value: str(label) for value, label in Role.choices}
 
 
-def row(entry: AuditEntry, roles: dict[str, str]) -> Row:
+def row(entry: AuditEntry, roles: dict[str, str], found: dict) -> Row:
+    """One entry as the page and the CSV show it; `found`: audit_describe.lookups()."""
     user = entry.user
     if user is not None:
         name = f"{user.last_name} {user.first_name}".strip() or user.username
@@ -62,7 +63,9 @@ def row(entry: AuditEntry, roles: dict[str, str]) -> Row:
         case=entry.case.reference if entry.case_id else "",
         user=who,
         action=audit_describe.label_of(entry.action),
-        details=audit_describe.describe(entry.action, entry.data),
+        details=audit_describe.describe(
+            entry.action, entry.data, found.get((entry.object_type, entry.object_id))
+        ),
         client_address=entry.client_address or "",
     )
 
@@ -89,14 +92,30 @@ def audit_list(request: HttpRequest) -> HttpResponse:
     entries = form.filter(entries_of(request.membership.municipality_id))
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     roles = _roles()
+    entries = list(page.object_list)
+    found = audit_describe.lookups(entries)
     context = {
         "form": form,
         "page": page,
         "header": header(),
-        "rows": [row(e, roles) for e in page.object_list],
+        "rows": [row(e, roles, found) for e in entries],
         "query": _query(request),
     }
     return render(request, "cases/audit_list.html", context)
+
+
+CHUNK = 2000
+
+
+def _chunks(entries: Iterator[AuditEntry], size: int) -> Iterator[list[AuditEntry]]:
+    chunk: list[AuditEntry] = []
+    for entry in entries:
+        chunk.append(entry)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 class _Echo:
@@ -120,8 +139,11 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             yield "\ufeff"  # BOM: Excel opens UTF-8 as such (as the case list's CSV)
             yield writer.writerow(header())
             roles = _roles()
-            for entry in entries.iterator(chunk_size=2000):
-                yield writer.writerow([spreadsheet_safe(c) for c in row(entry, roles).cells()])
+            for chunk in _chunks(entries.iterator(chunk_size=CHUNK), CHUNK):
+                found = audit_describe.lookups(chunk)
+                for entry in chunk:
+                    cells = row(entry, roles, found).cells()
+                    yield writer.writerow([spreadsheet_safe(c) for c in cells])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="tadasu-audit.csv"'

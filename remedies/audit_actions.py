@@ -18,12 +18,13 @@ from cases.audit_describe import (
     plain,
     plain_action,
     register,
+    register_lookup,
     sep,
     stage_name,
     yen,
 )
 
-from .models import Delivery, DocumentKind, Method, Purpose, Side
+from .models import Delivery, Document, DocumentKind, Method, Purpose, Side
 
 
 @action("tadasu.cases.exported", gettext_lazy("Case files exported"))
@@ -201,12 +202,27 @@ def _document(template: Promise) -> Callable[[Data], str]:
         document = choice(DocumentKind, d.get("kind"))
         if d.get("number"):
             document += f"（{d['number']}）"
+        if d.get("recipient"):
+            document = _("%(document)s to %(party)s") % {
+                "document": document,
+                "party": plain(d["recipient"]),
+            }
         version = d.get("version")
         if isinstance(version, int) and version > 1:
             document += _(", version %(version)s") % {"version": version}
         return str(template) % {"document": document}
 
     return sentence
+
+
+def _document_recipients(ids: list[str]) -> dict[str, Data]:
+    """To whom each document was issued (the entry holds its kind and number only)."""
+    pks = [int(i) for i in ids if i.isdigit()]
+    rows = Document.objects.filter(pk__in=pks, party__isnull=False)
+    return {str(pk): {"recipient": label} for pk, label in rows.values_list("pk", "party__label")}
+
+
+register_lookup("remedies.document", _document_recipients)
 
 
 for _verb, (_label, _template) in DOCUMENT_ACTIONS.items():

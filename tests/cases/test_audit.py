@@ -164,6 +164,18 @@ def test_auditors_see_only_their_municipality(client, settings, demo):
     assert client.get("/audit/").status_code == 403
 
 
+def test_the_trail_names_to_whom_a_document_was_issued(client, demo):
+    """The entry holds the document's kind and number; the page looks up its recipient for
+    the whole page at once, the CSV for each chunk."""
+    from cases.models import User
+
+    client.force_login(User.objects.get(username="auditor"))
+    body = client.get("/audit/?action=tadasu.document.issued").content.decode()
+    assert "F氏への返還請求書（デ推第1号）を発行" in body
+    response = client.get("/audit/export/?action=tadasu.document.issued")
+    assert "F氏への返還請求書（デ推第1号）を発行" in b"".join(response).decode()
+
+
 def test_the_audit_export_keeps_a_user_name_from_becoming_a_formula(client, world):
     """Django user names may start with @, + or -: a spreadsheet would run them."""
     from cases.audit import audit_log

@@ -173,6 +173,11 @@ def ja(code: str, data: dict) -> str:
             "受領書（デ推第9号）、第2版を発行",
         ),
         (
+            "tadasu.document.issued",
+            {"kind": "apology", "number": "デ推第8号", "version": 1, "recipient": "C氏"},
+            "C氏へのお詫び状（デ推第8号）を発行",
+        ),
+        (
             "tadasu.misregistration.added",
             {"source": "D氏", "target": "C氏", "data_kind": "cashless_account"},
             "D氏のキャッシュレス決済がC氏に登録された誤りを記録",
