@@ -164,13 +164,15 @@ def test_auditors_see_only_their_municipality(client, settings, demo):
     assert client.get("/audit/").status_code == 403
 
 
-def test_the_trail_names_to_whom_a_document_was_issued(client, demo):
+def test_the_trail_names_to_whom_a_document_was_issued(client, demo, django_assert_max_num_queries):
     """The entry holds the document's kind and number; the page looks up its recipient for
     the whole page at once, the CSV for each chunk."""
     from cases.models import User
 
     client.force_login(User.objects.get(username="auditor"))
-    body = client.get("/audit/?action=tadasu.document.issued").content.decode()
+    client.get("/audit/")
+    with django_assert_max_num_queries(10):  # the page's nine, and one for the recipients
+        body = client.get("/audit/?action=tadasu.document.issued").content.decode()
     assert "F氏への返還請求書（デ推第1号）を発行" in body
     response = client.get("/audit/export/?action=tadasu.document.issued")
     assert "F氏への返還請求書（デ推第1号）を発行" in b"".join(response).decode()
