@@ -18,7 +18,8 @@ class RemediesConfig(AppConfig):
         # facts its guards check; importing it here registers it with the app registry.
         from cases import deadlines, handovers, screening, sections
 
-        from . import ledger, views, workflow  # noqa: F401
+        # audit_actions: the names and sentences of remedies' audit entries (/audit/).
+        from . import audit_actions, ledger, views, workflow  # noqa: F401
         from .models import AgencyContact, ApologyLetter, CompensationAgreement, LedgerEntry, Visit
 
         # Input screen (cases/screening.py): free text and the names of people present.

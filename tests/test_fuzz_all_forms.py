@@ -138,7 +138,11 @@ FORM = re.compile(r"<form\b([^>]*)>(.*?)</form>", re.IGNORECASE | re.DOTALL)
 ACTION = re.compile(r'\baction="([^"]*)"', re.IGNORECASE)
 CONTROL_NAME = re.compile(r'<(?:input|select|textarea)\b[^>]*\bname="([^"]+)"', re.IGNORECASE)
 # Parameters a view reads that its own page does not render as a control.
-QUERY_FIELDS = {"cases:list": ["page"], "audit_list": ["page"], "audit_export": ["action", "case"]}
+QUERY_FIELDS = {
+    "cases:list": ["page"],
+    "audit_list": ["page"],
+    "audit_export": ["action", "case", "user", "date_from", "date_to"],
+}
 PROBES = [
     "a\x00b",
     str(2**63),

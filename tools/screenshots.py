@@ -7,6 +7,7 @@ logs in as the demo manager in Debian's Chromium and saves 1280-pixel-wide PNGs:
 - case.png       the case page of 401005-2022-003 (C氏 / D氏, closed)
 - case-list.png  the case list
 - dashboard.png  /dashboard/, when this branch has it (a 404 is skipped with a note)
+- audit.png, audit-phone.png  the audit trail of case 3 at 1280 and at 390 pixels
 - letter.png     the first page of C氏's issued apology letter, drawn by pdftoppm
 - town-letter.png, town-repayment.png  a town's letters (a fictitious みどり町 whose own
                  staff ran the desk): the apology to the person owed, and the repayment
@@ -179,6 +180,14 @@ def main(out: Path) -> None:
                     print("dashboard: /dashboard/ answers 404 on this branch; not captured")
                 else:
                     page.screenshot(path=out / "dashboard.png", full_page=True)
+
+                # The audit trail of case 3, as an auditor (or this manager) reads it.
+                page.goto(f"/audit/?case={CASE}")
+                page.screenshot(path=out / "audit.png")
+                page.set_viewport_size({"width": 390, "height": 844})
+                page.locator("table.audit").evaluate("t => t.scrollIntoView()")
+                page.screenshot(path=out / "audit-phone.png")
+                page.set_viewport_size({"width": WIDTH, "height": 900})
 
                 page.goto(f"/cases/{CASE}/#documents")
                 link = (
