@@ -123,8 +123,8 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
         row = section(page, "内容").locator("tr", has_text=label)
         expect(row).to_contain_text(name)
         # Phone and payment ID masked to their last four characters, address to its city.
-        expect(row).to_contain_text("****" + phone[-4:])
-        expect(row).to_contain_text("****" + account[-4:])
+        expect(row).to_contain_text("＊＊＊＊" + phone[-4:])
+        expect(row).to_contain_text("＊＊＊＊" + account[-4:])
         expect(row).to_contain_text("北九州市＊＊＊＊")
         expect(row).not_to_contain_text(phone)
         expect(row).not_to_contain_text(account)
