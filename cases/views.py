@@ -154,6 +154,11 @@ def case_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Where case_detail_body.html wants the index of its sections, filled in once the page (and
+# so the list of sections this user sees) is rendered.
+SECTION_INDEX_MARK = "<!-- section-index -->"
+
+
 @member_required
 def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = case_for(request, ref)
@@ -183,7 +188,11 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }
-        return render_to_string("cases/case_detail_body.html", context, request)
+        html = render_to_string("cases/case_detail_body.html", context, request)
+        index = render_to_string(
+            "cases/section_index.html", {"index": sections.index_of(html)}, request
+        )
+        return html.replace(SECTION_INDEX_MARK, index, 1)
 
     return render(
         request,
