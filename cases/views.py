@@ -104,7 +104,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         for name in ("page", "format"):
             query.pop(name, None)
         page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = filterset.deadlines.mark(page.object_list)
+        page.object_list = selectors.mark_people(
+            filterset.deadlines.mark(page.object_list), membership
+        )
         context = {
             "page": page,
             "filter_form": filterset.form,
