@@ -35,8 +35,10 @@
     var caption = wrap.querySelector("caption");
     var section = wrap.closest("section");
     var heading = section && section.querySelector("h2, h3");
-    var text = (caption || heading || {}).textContent || "";
-    return text.replace(/\s+/g, " ").trim();
+    var text = ((caption || heading || {}).textContent || "").replace(/\s+/g, " ").trim();
+    // Named apart from its section (経過の表, not 経過), so that the two regions differ.
+    var japanese = (document.documentElement.lang || "ja").indexOf("ja") === 0;
+    return japanese ? text + "の表" : "Table: " + text;
   }
 
   function scrollableTables() {
