@@ -112,7 +112,8 @@ def test_case_list_marks_and_filters_overdue_cases(client, world, today):
     client.force_login(world.staff)
     page = client.get("/cases/").content.decode()
     row = re.search(
-        rf'<tr class="overdue">\s*<td class="nowrap"><a href="[^"]*">{late.reference}', page
+        rf'<tr class="overdue"[^>]*>\s*<td class="nowrap"[^>]*><a href="[^"]*">{late.reference}',
+        page,
     )
     assert row, "the overdue case's row is marked"
     assert "期限超過" in page and "あと" in page
