@@ -7,6 +7,7 @@ key decrypts (MultiFernet), so keys can be rotated: put a new key first, run
 """
 
 import json
+import re
 from functools import cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -88,19 +89,125 @@ class EncryptedTextField(models.TextField):
         return decrypt(value)
 
 
+# Masks are drawn with the full-width asterisk, as Japanese forms write a hidden character,
+# wherever something is hidden (numbers, names, addresses; cases/services.py, admin_audit.py).
+MASK = "＊"
+
+
 def mask(value: str | None, *, keep: int = 4) -> str:
-    """****1234: only the last characters, for numbers shown on screen."""
+    """＊＊＊＊1234: only the last characters, for numbers shown on screen."""
     if not value:
         return ""
     visible = value[-keep:] if len(value) > keep else ""
-    return "****" + visible
+    return MASK * 4 + visible
+
+
+_PREFECTURES = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+]
+# Municipalities whose name holds 市, 町, 村 or 区 before its end, where the first such
+# character would cut the name short (四日市市, 十日町市, 東村山市, 玉村町…).
+_INNER_SUFFIX_NAMES = sorted(
+    [
+        "四日市市",
+        "廿日市市",
+        "野々市市",
+        "十日町市",
+        "大町市",
+        "大町町",
+        "東村山市",
+        "武蔵村山市",
+        "羽村市",
+        "大村市",
+        "田村市",
+        "玉村町",
+        "上市町",
+        "下市町",
+        "余市町",
+    ],
+    key=len,
+    reverse=True,
+)
+_DISTRICTS_WITH_INNER_SUFFIX = frozenset(["余市郡", "高市郡", "北村山郡", "西村山郡", "東村山郡"])
+_POSTCODE = re.compile(r"^\s*(〒\s*)?\d{3}[-－‐ー]?\d{4}\s*")
+_MUNICIPALITY_END = re.compile(r"[市区町村]")
+
+
+def _municipality(rest: str) -> str:
+    """The municipality at the start of `rest` (after the prefecture): 北九州市, 千代田区,
+    遠賀郡みどり町; a designated city without its ward. '' when none is recognised."""
+    district = ""
+    gun = rest.find("郡", 1)  # 遠賀郡みどり町; 郡山市 starts with its 郡
+    if 0 < gun <= 6 and (
+        rest[: gun + 1] in _DISTRICTS_WITH_INNER_SUFFIX
+        or not _MUNICIPALITY_END.search(rest, 1, gun)
+    ):
+        district, rest = rest[: gun + 1], rest[gun + 1 :]
+    for name in _INNER_SUFFIX_NAMES:
+        if rest.startswith(name):
+            return district + name
+    # A name is at least two characters: 市川市 is not 市; the first 市, 区, 町 or 村 ends it.
+    found = _MUNICIPALITY_END.search(rest, 1)
+    if found is None or found.end() > 10:
+        return ""
+    return district + rest[: found.end()]
 
 
 def mask_address(value: str | None) -> str:
-    """The first few characters (the city, usually) and nothing of the street."""
+    """The prefecture and the municipality whole (福岡県北九州市＊＊＊＊), nothing of the ward,
+    the street or the postcode. What it cannot read shows nothing."""
     if not value:
         return ""
-    return value[:4] + "＊＊＊＊"
+    rest = _POSTCODE.sub("", value.strip())
+    prefecture = next((p for p in _PREFECTURES if rest.startswith(p)), "")
+    rest = rest[len(prefecture) :]
+    return prefecture + _municipality(rest) + MASK * 4
 
 
 class EncryptedJSONField(EncryptedTextField):

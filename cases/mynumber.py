@@ -105,7 +105,7 @@ def mask_individual_numbers(text: str) -> str:
     out, last = [], 0
     for start, end in spans:
         out.append(normalised[last:start])
-        out.append("*" * len(_digits(normalised[start:end])))
+        out.append("＊" * len(_digits(normalised[start:end])))  # full-width, as every mask
         last = end
     out.append(normalised[last:])
     return "".join(out)

@@ -41,7 +41,7 @@ class Rule:
     fields: tuple[str, ...]  # what may be shown in clear, in this order
     needs_reason: bool = False  # a reason is asked for and recorded in the audit entry
     withheld: Promise | str = ""  # why the rest is not offered, said on the page
-    # The case page shows account numbers and payment IDs masked (****1234) beside the
+    # The case page shows account numbers and payment IDs masked (＊＊＊＊1234) beside the
     # address; a role that never sees them in clear does not get their last digits either.
     masked_accounts: bool = True
 

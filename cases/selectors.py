@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from .deadlines import DeadlineBook
 from .filters import CaseFilter
-from .models import Case, Membership, Stage
+from .models import Case, Membership, Party, Role, Stage
+from .permissions import CLOSED_STAGES
 from .scoping import scope_for
 
 # The stage machine's order (調査 → … → 完了, then 取下げ), for sorting by stage.
@@ -48,3 +49,24 @@ def filtered_cases(filterset: CaseFilter) -> QuerySet[Case]:
 
 def case_list(*, membership: Membership, params: Mapping) -> QuerySet[Case]:
     return filtered_cases(case_filter(membership=membership, params=params))
+
+
+def mark_people(cases: list[Case], membership: Membership) -> list[Case]:
+    """Set `.people` on each case of a list page: (label, name or ''), one query for the
+    page. Names are shown as the case page shows them (cases/reveal.py), except that
+    contractor staff, whose work on a closed case is over, get the labels only (A氏)."""
+    rows: dict[int, list[tuple[str, str, bool]]] = {case.pk: [] for case in cases}
+    parties = (
+        Party.objects.filter(case_id__in=list(rows))
+        .order_by("case_id", "label", "id")
+        .values_list("case_id", "label", "name", "identified")
+    )
+    for case_id, label, name, identified in parties:
+        rows[case_id].append((label, name if identified else "", identified))
+    for case in cases:
+        labels_only = membership.role == Role.CONTRACTOR and case.stage in CLOSED_STAGES
+        case.people = [
+            {"label": label, "name": "" if labels_only else name, "identified": identified}
+            for label, name, identified in rows[case.pk]
+        ]
+    return cases

@@ -104,7 +104,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
         for name in ("page", "format"):
             query.pop(name, None)
         page = Paginator(cases, PAGE_SIZE).get_page(request.GET.get("page"))
-        page.object_list = filterset.deadlines.mark(page.object_list)
+        page.object_list = selectors.mark_people(
+            filterset.deadlines.mark(page.object_list), membership
+        )
         context = {
             "page": page,
             "filter_form": filterset.form,
@@ -154,6 +156,11 @@ def case_new(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Where case_detail_body.html wants the index of its sections, filled in once the page (and
+# so the list of sections this user sees) is rendered.
+SECTION_INDEX_MARK = "<!-- section-index -->"
+
+
 @member_required
 def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = case_for(request, ref)
@@ -183,7 +190,11 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
             "reveal_rule": reveal_rule,
             "sections": sections.render_context(request, case),
         }
-        return render_to_string("cases/case_detail_body.html", context, request)
+        html = render_to_string("cases/case_detail_body.html", context, request)
+        index = render_to_string(
+            "cases/section_index.html", {"index": sections.index_of(html)}, request
+        )
+        return html.replace(SECTION_INDEX_MARK, index, 1)
 
     return render(
         request,

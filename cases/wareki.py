@@ -31,7 +31,10 @@ def fiscal_year(day: date) -> int:
 
 
 def yen(amount: int) -> str:
-    """Amounts as official documents write them: 15,000円."""
+    """Amounts as official documents write them: 15,000円, and a negative one △15,000円
+    (DOCUMENTS.md), never -15,000円."""
+    if amount < 0:
+        return f"△{-amount:,}円"
     return f"{amount:,}円"
 
 

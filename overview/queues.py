@@ -1,9 +1,10 @@
 """Work queues: what each person should look at next.
 
 - My cases: open cases assigned to me (city staff and managers).
-- Waiting on me: cases nobody has taken yet; my cases that are overdue or due soon by the
-  one clock of cases/deadlines.py (which stops while an agency's answer is awaited, so the
-  dashboard, the case list and this queue agree on every case); for managers also
+- Waiting on me: cases nobody has taken yet; my cases (for a manager, every case of the
+  section) that are overdue or due soon by the one clock of cases/deadlines.py (which
+  stops while an agency's answer is awaited, so the dashboard, the case list and this
+  queue agree on every case); for managers also
   documents awaiting approval (決裁) and cases in settlement, which only a manager can
   close; for contractor staff, their company's cases in the visit stage.
 - Waiting on an agency: open cases with a request to an agency still unanswered.
@@ -82,9 +83,13 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.unassigned = _queue(
             "unassigned", _cases().filter(assignee__isnull=True).order_by(*by_due), book
         )
+        # A manager answers for every case of the section: the cases due soon or overdue
+        # are all of them, whoever holds them, so that no overdue row further down (a case
+        # in settlement, say) sits under a count of 0. Staff answer for their own.
+        watched = _cases() if membership.role == Role.MANAGER else mine
         result.due = _queue(
             "due",
-            mine.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
+            watched.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
             book,
         )
     if membership.role == Role.MANAGER:

@@ -33,6 +33,9 @@ class RemediesConfig(AppConfig):
 
         from .documents import views as document_views
 
+        sections.register(
+            sections.Section("head", "remedies/visit_shortcut.html", views.visit_shortcut_section)
+        )
         sections.register(sections.Section("top", "remedies/stage_panel.html", views.stage_section))
         sections.register(
             sections.Section("bottom", "remedies/overview.html", views.remedies_section)

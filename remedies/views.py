@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from cases import permissions
 from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
-from cases.models import Case, Party, Role
+from cases.models import Case, Party, Role, Stage
 from cases.wareki import wareki, yen
 
 from . import forms, ledger, plans, selectors, services
@@ -415,6 +415,18 @@ def _filled_plan_form(form: forms.PlanForm, parties) -> forms.PlanForm:
 
 
 # ---- sections of the case page (registered in apps.py) ----------------------------------
+
+
+def visit_shortcut_section(request: HttpRequest, case: Case) -> dict:
+    """Contractor staff open the case at the citizen's door to record a visit: the form is
+    the first thing under the title. City staff get it too while visits are the stage."""
+    membership = request.membership
+    can_visit = permissions.can_record_visit(membership, case)
+    is_contractor = membership is not None and membership.role == Role.CONTRACTOR
+    return {
+        "case": case,
+        "show": can_visit and (is_contractor or case.stage == Stage.VISIT),
+    }
 
 
 def stage_section(request: HttpRequest, case: Case) -> dict:

@@ -9,6 +9,10 @@ logs in as the demo manager in Debian's Chromium and saves 1280-pixel-wide PNGs:
 - dashboard.png  /dashboard/, when this branch has it (a 404 is skipped with a note)
 - audit.png, audit-phone.png  the audit trail of case 3 at 1280 and at 390 pixels
 - letter.png     the first page of C氏's issued apology letter, drawn by pdftoppm
+- phone-case.png, phone-menu.png, phone-visit.png, phone-case-list.png  contractor staff
+                 on a phone (390 × 844): the case page's first screen (the visit form
+                 first, the index of its sections), the menu opened, the visit form, and
+                 the case list
 - town-letter.png, town-repayment.png  a town's letters (a fictitious みどり町 whose own
                  staff ran the desk): the apology to the person owed, and the repayment
                  request to the person who holds the excess
@@ -30,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("TADASU_CHROMIUM", "/usr/bin/chromium")
 CASE = "401005-2022-003"
 WIDTH = 1280
+PHONE = {"width": 390, "height": 844}
+PHONE_CASE = "401005-2022-001"  # open, at a desk the demo contractor ran
 DEMO_PASSWORD = "tadasu-demo"  # noqa: S105  # the demo's published password (remedies/demo.py)
 
 
@@ -120,6 +126,29 @@ def _wait_for(url: str, server: subprocess.Popen) -> None:
     raise SystemExit(f"no answer from {url}")
 
 
+def _phone(browser, base: str, out: Path) -> None:
+    """Contractor staff at the citizen's door, on a phone."""
+    page = browser.new_page(
+        viewport=PHONE, locale="ja-JP", base_url=base, device_scale_factor=2, is_mobile=True
+    )
+    page.goto("/accounts/login/")
+    page.get_by_label("ユーザー名").fill("contractor")
+    page.get_by_label("パスワード").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(lambda url: "/accounts/login/" not in url)
+    page.goto(f"/cases/{PHONE_CASE}/")
+    page.screenshot(path=out / "phone-case.png")
+    page.get_by_role("button", name="メニュー").click()
+    page.screenshot(path=out / "phone-menu.png")
+    page.keyboard.press("Escape")
+    page.get_by_role("link", name="訪問を記録する").click()
+    page.wait_for_load_state()
+    page.screenshot(path=out / "phone-visit.png", full_page=True)
+    page.goto("/cases/")
+    page.screenshot(path=out / "phone-case-list.png", full_page=True)
+    page.close()
+
+
 def main(out: Path) -> None:
     missing = [p for p in (CHROMIUM, shutil.which("pdftoppm")) if not p or not Path(p).exists()]
     if missing:
@@ -196,6 +225,8 @@ def main(out: Path) -> None:
                     .get_attribute("href")
                 )
                 pdf = page.request.get(link).body()
+
+                _phone(browser, base, out)
 
                 # The superuser's set-up page, after a submission with mistakes.
                 page.context.clear_cookies()

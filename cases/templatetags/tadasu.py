@@ -7,6 +7,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext, ngettext
 
 from cases.wareki import wareki
+from cases.wareki import yen as wareki_yen
 
 register = template.Library()
 
@@ -23,9 +24,13 @@ def jdate(value: date | None) -> str:
 
 @register.filter
 def yen(value: int | None) -> str:
+    """Money on every page: 5,000円, a negative amount △5,000円 as Japanese tables write it
+    (−¥5,000 in English)."""
     if value is None:
         return ""
-    return f"{value:,}円" if (get_language() or "ja").startswith("ja") else f"¥{value:,}"
+    if (get_language() or "ja").startswith("ja"):
+        return wareki_yen(value)
+    return f"−¥{-value:,}" if value < 0 else f"¥{value:,}"
 
 
 @register.filter

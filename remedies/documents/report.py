@@ -91,7 +91,7 @@ def keep_headings(styles: dict[str, ParagraphStyle]) -> dict[str, ParagraphStyle
 
 
 def signed_yen(amount: int) -> str:
-    return f"−{yen(-amount)}" if amount < 0 else yen(amount)
+    return yen(amount)  # △5,000円 for a negative balance (cases.wareki.yen)
 
 
 def desk_of(office: str) -> str:

@@ -364,3 +364,59 @@ def test_export_names_the_assignee_family_name_first_and_leaves_unassigned_empty
     assert rows[assigned.reference][6] == f"{world.staff.last_name} {world.staff.first_name}"
     assert rows[unassigned.reference][6] == ""
     assert rows[unassigned.reference][5] == "調査"  # labels in the reader's language
+
+
+# --- who the case is about, and what happened, on each row --------------------------------
+
+
+@pytest.fixture
+def people_case(world):
+    case = CaseFactory(
+        office=world.office,
+        contractor=world.contractor_co,
+        created_by=world.staff,
+        summary="C氏のマイナポイントにD氏のキャッシュレス決済が登録されていた。" + "経緯" * 40,
+    )
+    with tenant_scope(world.staff):
+        services.party_add(case=case, by=world.staff, label="C氏", name="佐藤 花子")
+        services.party_add(
+            case=case,
+            by=world.staff,
+            label="D氏",
+            identified=False,
+            identification_note="身元をデジタル庁に照会中",
+        )
+    cache.clear()
+    return case
+
+
+def _row(client, case) -> str:
+    page = client.get(URL).content.decode()
+    start = page.index(f">{case.reference}</a>")
+    return page[start : page.index("</tr>", start)]
+
+
+@pytest.mark.parametrize("role", ["staff", "manager", "auditor", "contractor"])
+def test_each_row_names_its_people_and_says_in_a_line_what_happened(
+    client, world, people_case, role
+):
+    row = _row(_login(client, getattr(world, role)), people_case)
+    assert "C氏 佐藤 花子" in row
+    assert "D氏" in row and "身元未判明" in row
+    assert "C氏のマイナポイントにD氏のキャッシュレス決済が登録されていた。" in row
+    assert "経緯" * 40 not in row  # one line, cut short
+
+
+def test_contractor_staff_see_only_labels_once_the_case_is_closed(client, world, people_case):
+    with scopes_disabled():
+        type(people_case).objects.filter(pk=people_case.pk).update(stage="closed")
+    cache.clear()
+    row = _row(_login(client, world.contractor), people_case)
+    assert "C氏" in row and "佐藤" not in row
+    cache.clear()
+    assert "C氏 佐藤 花子" in _row(_login(client, world.staff), people_case)
+
+
+def test_other_company_contractor_sees_neither_the_row_nor_the_names(client, world, people_case):
+    page = _login(client, world.other_contractor).get(URL).content.decode()
+    assert people_case.reference not in page and "佐藤" not in page

@@ -71,7 +71,7 @@ def test_case_page_shows_details_masked(client, world, case, person):
     client.force_login(world.staff)
     body = client.get(f"/cases/{case.reference}/").content.decode()
     assert SECRET_ACCOUNT not in body and "093-111-2222" not in body
-    assert "****4321" in body and "****2222" in body and "北九州市＊＊＊＊" in body
+    assert "＊＊＊＊4321" in body and "＊＊＊＊2222" in body and "北九州市＊＊＊＊" in body
 
 
 def test_show_is_audited_and_needs_post(client, world, case, person):
@@ -93,11 +93,11 @@ def test_changes_are_audited_masked(world, person):
     with tenant_scope(world.staff):
         party_update(party=person, by=world.staff, account_number="1112223")
     entry = AuditEntry.objects.get(action="tadasu.party.changed")
-    assert entry.data["changes"]["account_number"] == ["****4321", "****2223"]
+    assert entry.data["changes"]["account_number"] == ["＊＊＊＊4321", "＊＊＊＊2223"]
     assert "1112223" not in str(entry.data)
 
 
 def test_mask_keeps_only_the_last_four():
-    assert crypto.mask("1234567") == "****4567"
-    assert crypto.mask("123") == "****"
+    assert crypto.mask("1234567") == "＊＊＊＊4567"
+    assert crypto.mask("123") == "＊＊＊＊"
     assert crypto.mask("") == ""

@@ -35,8 +35,9 @@ def test_the_check_digit_at_the_edges_of_the_rule(number, neighbour):
 
 def test_masking_keeps_the_text_around_the_number_as_it_was():
     masked = mask_individual_numbers("ログイン名 1234ー5678ー9018 です")
-    assert masked == "ログイン名 ************ です"
-    assert mask_individual_numbers("1234-5678-9018と123456789018") == "************と************"
+    assert masked == "ログイン名 ＊＊＊＊＊＊＊＊＊＊＊＊ です"
+    twelve = "＊" * 12
+    assert mask_individual_numbers("1234-5678-9018と123456789018") == f"{twelve}と{twelve}"
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,7 @@ def test_any_valid_individual_number_split_by_any_separators_is_refused(
     text = before + _split(number, gaps) + after
     assert contains_individual_number(text)
     masked = mask_individual_numbers(text)
-    assert not contains_individual_number(masked) and "*" * 12 in masked
+    assert not contains_individual_number(masked) and "＊" * 12 in masked
 
 
 @pytest.mark.parametrize(
@@ -373,9 +374,9 @@ def test_a_log_in_name_that_is_an_individual_number_is_kept_masked(client, world
     assert response.status_code == 429  # still locked out after five attempts
     failed = AuditEntry.objects.filter(action="tadasu.auth.login_failed")
     assert failed.count() == 5
-    assert {e.data["username"] for e in failed} == {"*" * 12}
+    assert {e.data["username"] for e in failed} == {"＊" * 12}
     attempts = list(AccessAttempt.objects.values_list("username", flat=True))
-    assert attempts == ["*" * 12]
+    assert attempts == ["＊" * 12]
     # An ordinary name is kept as typed.
     client.post(
         "/accounts/login/", {"username": "staff", "password": "wrong"}, REMOTE_ADDR="192.0.2.7"

@@ -123,8 +123,8 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
         row = section(page, "内容").locator("tr", has_text=label)
         expect(row).to_contain_text(name)
         # Phone and payment ID masked to their last four characters, address to its city.
-        expect(row).to_contain_text("****" + phone[-4:])
-        expect(row).to_contain_text("****" + account[-4:])
+        expect(row).to_contain_text("＊＊＊＊" + phone[-4:])
+        expect(row).to_contain_text("＊＊＊＊" + account[-4:])
         expect(row).to_contain_text("北九州市＊＊＊＊")
         expect(row).not_to_contain_text(phone)
         expect(row).not_to_contain_text(account)
@@ -170,7 +170,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     ui.press_button("保存")
     expect(balance_row(page, "C氏")).to_contain_text("5,000円")
     expect(balance_row(page, "C氏")).to_contain_text("未払あり")
-    expect(balance_row(page, "D氏")).to_contain_text("-5,000円")
+    expect(balance_row(page, "D氏")).to_contain_text("△5,000円")
     expect(balance_row(page, "D氏")).to_contain_text("過大付与あり")
 
     ui.press_button("補償協議へ進む")
@@ -210,7 +210,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     expect(visits).to_contain_text("受渡し")
     expect(visits).to_contain_text("令和5年3月10日")
     expect(balance_row(page, "C氏")).to_contain_text("精算済")
-    expect(balance_row(page, "D氏")).to_contain_text("-5,000円")
+    expect(balance_row(page, "D氏")).to_contain_text("△5,000円")
     timeline_has(page, "C氏宅を訪問して謝罪。誤ってD氏に付与された金額をお渡し。")
     ui.log_out()
 

@@ -112,9 +112,51 @@ def test_case_list_marks_and_filters_overdue_cases(client, world, today):
     client.force_login(world.staff)
     page = client.get("/cases/").content.decode()
     row = re.search(
-        rf'<tr class="overdue">\s*<td class="nowrap"><a href="[^"]*">{late.reference}', page
+        rf'<tr class="overdue"[^>]*>\s*<td class="nowrap"[^>]*><a href="[^"]*">{late.reference}',
+        page,
     )
     assert row, "the overdue case's row is marked"
     assert "期限超過" in page and "あと" in page
     only = client.get("/cases/?overdue=on").content.decode()
     assert late.reference in only and calm.reference not in only
+
+
+def _blocks(section: str) -> list[tuple[str, int, int, int]]:
+    """Each list of a queue section: (heading, count in the heading, rows, rows marked
+    overdue)."""
+    blocks = []
+    for part in re.split(r"(?=<h3>)", section)[1:]:
+        heading = re.search(r"<h3>(.*?)<span", part, re.S).group(1).strip()
+        count = int(re.search(r'class="queue-count">(\d+)件', part).group(1))
+        rows = len(re.findall(r"<tr[ >]", part)) - len(re.findall(r"<thead>", part))
+        rows += len(re.findall(r"<li>", part))  # documents awaiting approval
+        overdue = len(re.findall(r'<tr class="overdue"', part))
+        blocks.append((heading, count, rows, overdue))
+    return blocks
+
+
+@pytest.mark.parametrize("role", ["staff", "manager"])
+def test_every_queue_count_agrees_with_its_rows_and_says_why_they_are_shown(
+    client, world, today, role
+):
+    # Overdue in settlement, held by the staff member: the manager closes it.
+    late = CaseFactory(
+        office=world.office,
+        assignee=world.staff,
+        stage=Stage.SETTLEMENT,
+        stage_since=date(2023, 2, 1),
+    )
+    CaseFactory(office=world.office, stage=Stage.INQUIRY, stage_since=today)
+    client.force_login(getattr(world, role))
+    waiting = _section(client.get("/queues/").content.decode(), "waiting-on-me")
+    blocks = _blocks(waiting)
+    assert blocks, waiting
+    for heading, count, rows, _overdue in blocks:
+        assert count == rows, (heading, count, rows)
+    # The list of cases due soon or overdue comes first and counts the overdue case shown
+    # further down: no 「0件」 above a row marked 期限超過.
+    heading, count, rows, overdue = blocks[0]
+    assert "期限間近・期限超過" in heading and count == 1 and overdue == 1, blocks
+    assert late.reference in waiting.split("<h3>")[1]
+    assert waiting.count('class="queue-why"') == len(blocks)
+    assert "期限を過ぎた" in waiting.split("<h3>")[1]

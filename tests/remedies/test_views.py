@@ -89,7 +89,7 @@ def test_staff_record_a_misallocation_typed_the_japanese_way(client, world, stor
     client.force_login(world.staff)
     assert _post_misallocation(client, case, c, d).status_code == 302
     body = client.get(f"/cases/{case.reference}/").content.decode()
-    assert "15,000円" in body and "-15,000円" in body
+    assert "15,000円" in body and "△15,000円" in body and "-15,000円" not in body
 
 
 def test_a_stale_ledger_form_answers_409_and_posts_nothing(client, world, story):
