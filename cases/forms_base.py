@@ -232,6 +232,8 @@ def field_anchor(bound) -> str | None:
     """The id the summary links to: the control itself (the first box of a group)."""
     if bound.is_hidden:
         return None
+    if bound.use_fieldset and bound.auto_id:
+        return f"{bound.auto_id}_0"  # a group of boxes: its first box
     return bound.id_for_label or bound.auto_id or None
 
 

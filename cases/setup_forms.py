@@ -165,7 +165,7 @@ class MunicipalitySetupForm(TadasuForm):
 
         label = gettext("First users")
         return [
-            ("id_users-0-role", gettext("%(label)s: %(message)s") % {"label": label, "message": e})
+            ("first-users", gettext("%(label)s: %(message)s") % {"label": label, "message": e})
             for e in self.users_problems
         ]
 
