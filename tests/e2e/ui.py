@@ -16,6 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import Download, Locator, Page, expect
 
+from cases.wareki import wareki
+
 from .conftest import AXE_JS, PASSWORD
 
 # Every element Tab can stop at, in DOM order (no positive tabindex is used in Tadasu).
@@ -172,9 +174,9 @@ class KeyboardUi(Ui):
             self.page.keyboard.type(value)
 
     def fill_date(self, label, value, *, exact=False):
-        # Chromium's date field (en-US locale): month, day and year segments, typed through.
-        self._focus(self.label(label, exact))
-        self.page.keyboard.type(f"{value:%m%d%Y}")
+        # A text box taking the date year first (cases/forms_base.DateInput): typed as the
+        # papers write it, in 和暦, whatever the browser's locale.
+        self.fill(label, wareki(value), exact=exact)
 
     def select(self, label, option, *, exact=False):
         control = self.label(label, exact)
