@@ -97,7 +97,15 @@ class TadasuForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self._apply_pattern()
+
+    def _apply_pattern(self) -> None:
+        """Once per field, including fields a form adds after this __init__ (rows of a
+        plan, one field per stage): applied again before cleaning and rendering."""
         for name, field in self.fields.items():
+            if getattr(field, "_tadasu_pattern", False):
+                continue
+            field._tadasu_pattern = True
             if isinstance(field, forms.CharField):
                 field.validators.append(refuse_individual_numbers)
                 if name in self.NAME_FIELDS:
@@ -105,6 +113,14 @@ class TadasuForm(forms.Form):
             if isinstance(field, forms.DateField):
                 field.validators.append(writable_in_wareki)
             apply_form_pattern(name, field, is_filter=self.is_filter)
+
+    def __getitem__(self, name):
+        self._apply_pattern()
+        return super().__getitem__(name)
+
+    def full_clean(self):
+        self._apply_pattern()
+        super().full_clean()
 
     def error_summary_extra(self) -> list[tuple[str | None, str]]:
         """Lines the summary shows besides each field's errors: (anchor or None, text)."""
@@ -135,6 +151,8 @@ def _empty_choice(field: forms.Field, *, is_filter: bool) -> None:
         # empty_label (None: no empty option wanted).
         if field.empty_label is not None:
             field.empty_label = empty
+            # The widget's options come from an iterator over the field: tie it to this one.
+            field.widget.choices = field.choices
         return
     if not isinstance(field, forms.ChoiceField) or isinstance(field.widget, forms.RadioSelect):
         return
