@@ -21,7 +21,7 @@ from cases.wareki import wareki, yen
 
 from . import forms, ledger, plans, selectors, services
 from .errors import RemedyError
-from .models import AgencyContact, ApologyLetter, Delivery, EntryKind, LedgerEntry, Side
+from .models import AgencyContact, ApologyLetter, EntryKind, LedgerEntry, Side
 from .workflow import STEPS, case_transition
 
 
@@ -192,7 +192,8 @@ def letter_delivery(request: HttpRequest, ref: str, letter_id: int) -> HttpRespo
     )
     form = forms.LetterDeliveryForm(
         request.POST or None,
-        initial={"sent_on": letter.sent_on, "delivery": letter.delivery or Delivery.POST},
+        # How it was sent is asked, not assumed (post is usual, but a hand-over is not post).
+        initial={"sent_on": letter.sent_on, "delivery": letter.delivery},
     )
     return _form_page(
         request,
