@@ -5,9 +5,12 @@ payment (remedies/selectors.py). Initial values only: what the clerk sends is wh
 from datetime import date
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from cases import services
 from cases.models import Agency
 from cases.scoping import tenant_scope
 from remedies import ledger
@@ -119,3 +122,23 @@ def test_the_clerk_may_change_what_was_carried_forward(client, world, story):
     assert response.status_code == 302
     with scopes_disabled():
         assert ledger.balance_of(c) == 3000
+
+
+def test_carrying_forward_costs_the_same_few_queries_however_many_people(client, world, story):
+    case, c, d = story
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=5000, on=date(2023, 3, 7), by=world.staff
+        )
+    client.force_login(world.staff)
+    counts = {}
+    for extra in (0, 6):
+        with tenant_scope(world.staff):
+            for n in range(extra):
+                services.party_add(case=case, by=world.staff, label=f"E{n}氏", name=f"追加 {n}")
+        for tail in ("ledger/misallocation/new/", "ledger/payment/new/", "agreements/new/"):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(f"/cases/{case.reference}/{tail}").status_code == 200
+            counts[(extra, tail)] = len(queries)
+    for tail in ("ledger/misallocation/new/", "ledger/payment/new/", "agreements/new/"):
+        assert counts[(6, tail)] == counts[(0, tail)], counts
