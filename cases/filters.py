@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .deadlines import DeadlineBook
 from .forms import DateInput, offices_for
+from .forms_base import apply_form_pattern
 from .models import CaseKind, Contractor, Membership, Role, Stage
 from .search import MAX_QUERY, normalise
 
@@ -73,6 +74,17 @@ class CaseFilter(django_filters.FilterSet):
             self.filters["office"].field.label_from_instance = lambda o: (
                 f"{o.municipality} {o.name}"
             )
+
+    def get_form_class(self):
+        base = super().get_form_class()
+
+        class FilterForm(base):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                for name, field in self.fields.items():
+                    apply_form_pattern(name, field, is_filter=True)
+
+        return FilterForm
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         reference = value.replace("\x00", "").strip()

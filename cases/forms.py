@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .forms_base import DateInput, TadasuForm, writable_in_wareki  # noqa: F401  (re-exported)
 from .models import (
     TIMELINE_TEXT_MAX,
     Agency,
@@ -19,39 +20,8 @@ from .models import (
     Role,
     User,
 )
-from .mynumber import refuse_individual_numbers, refuse_invisible_controls
 from .publication import HAND_ENTRY_DEFAULT
 from .templatetags.tadasu import person
-from .wareki import ERAS
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
-
-
-class TadasuForm(forms.Form):
-    """Base of every Tadasu form: marks required controls (※必須, aria-required) and refuses
-    an individual number typed into any text field; the message goes next to that field
-    and the rest of the input stays as typed."""
-
-    required_css_class = "required"
-    # Fields holding a person's or organisation's name, or a label: no invisible controls.
-    NAME_FIELDS = frozenset(
-        ("label", "name", "name_kana", "actor", "city_attendees", "contractor_attendees")
-    )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name, field in self.fields.items():
-            if isinstance(field, forms.CharField):
-                field.validators.append(refuse_individual_numbers)
-                if name in self.NAME_FIELDS:
-                    field.validators.append(refuse_invisible_controls)
-            if isinstance(field, forms.DateField):
-                field.validators.append(writable_in_wareki)
 
 
 class ReportForm(TadasuForm):
@@ -233,6 +203,15 @@ class MisregistrationForm(TadasuForm):
             self.fields[name].queryset = parties
             self.fields[name].label_from_instance = party_choice_label
 
+    @staticmethod
+    def initial_for(case: Case) -> dict:
+        """The data that follows from the case's kind; asked for on a case of another kind."""
+        kinds = {
+            CaseKind.ACCOUNT_MISREGISTRATION: DataKind.BANK_ACCOUNT,
+            CaseKind.CASHLESS_LINK: DataKind.CASHLESS_ACCOUNT,
+        }
+        return {"data_kind": kinds[case.kind]} if case.kind in kinds else {}
+
 
 class LinkCorrectionForm(TadasuForm):
     corrected_on = forms.DateField(
@@ -309,18 +288,6 @@ class LanguageForm(forms.Form):
 
 
 # --- Input that used to answer 500 (found by tests/test_fuzz_all_forms.py) ----------------
-def writable_in_wareki(value) -> None:
-    """Every date is shown in wareki (cases/wareki.py), which starts with 明治: an earlier
-    date would break every page and document that shows it."""
-    first = ERAS[-1][0]
-    if value is not None and value < first:
-        raise forms.ValidationError(
-            _("Enter a date on or after %(first)s (the first day of Meiji).")
-            % {"first": first.isoformat()},
-            code="before_wareki",
-        )
-
-
 class ModelMultipleChoiceField(forms.ModelMultipleChoiceField):
     """Refuses an id no row can have before the database is asked: SQLite raises
     OverflowError (a 500) for an IN with an integer beyond 64 bits, although it answers

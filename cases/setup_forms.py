@@ -158,6 +158,17 @@ class MunicipalitySetupForm(TadasuForm):
         # their rows and in the summary.
         self.users_problems: list[str] = []
 
+    USER_ROW = _("User %(n)s")  # the first users' rows, as the error summary names them
+
+    def error_summary_extra(self) -> list[tuple[str | None, str]]:
+        from django.utils.translation import gettext
+
+        label = gettext("First users")
+        return [
+            ("first-users", gettext("%(label)s: %(message)s") % {"label": label, "message": e})
+            for e in self.users_problems
+        ]
+
     def sections(self):
         return [(legend, [self[name] for name in names]) for legend, names in SECTIONS]
 

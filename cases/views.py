@@ -320,7 +320,9 @@ def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
 def link_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = editable_case_for(request, ref)
     parties = Party.objects.filter(case=case)
-    form = MisregistrationForm(request.POST or None, parties=parties)
+    form = MisregistrationForm(
+        request.POST or None, parties=parties, initial=MisregistrationForm.initial_for(case)
+    )
     if request.method == "POST" and form.is_valid():
         link = _run(
             form, services.misregistration_add, case=case, by=request.user, **form.cleaned_data

@@ -34,6 +34,8 @@ class PeriodForm(TadasuForm):
     Read from the query string; a bad value is answered next to its field and the
     dashboard shows the current fiscal year."""
 
+    is_filter = True
+
     year = forms.TypedChoiceField(label=_("Fiscal year"), coerce=int, required=False)
     start = forms.DateField(label=_("From"), required=False, widget=DateInput())
     end = forms.DateField(label=_("To"), required=False, widget=DateInput())

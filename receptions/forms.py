@@ -70,6 +70,8 @@ class ChecklistForm(TadasuForm):
 class ReceptionSearchForm(TadasuForm):
     """Find the affected person's reception: by name (any kana), date and office."""
 
+    is_filter = True
+
     rq = forms.CharField(label=_("Name"), required=False, max_length=100)
     ron = forms.DateField(label=_("Date"), required=False, widget=DateInput())
     roffice = forms.ModelChoiceField(

@@ -115,20 +115,25 @@ class VisitForm(LedgerForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Written as it should read in the timeline."),
     )
+    # Who paid and how are asked, never assumed: they are required once an amount is given.
     handed_over = YenField(label=_("Amount handed over (yen)"), required=False)
     hand_over_side = forms.ChoiceField(
-        label=_("Paid by"), choices=CITY_OR_CONTRACTOR, required=False
+        label=_("Paid by"), choices=[("", ""), *CITY_OR_CONTRACTOR], required=False
     )
     hand_over_method = forms.ChoiceField(
-        label=_("Handed over as"), choices=MONEY_METHODS, required=False
+        label=_("Handed over as"), choices=[("", ""), *MONEY_METHODS], required=False
     )
     collected = YenField(label=_("Amount collected (yen)"), required=False)
     collected_by = forms.ChoiceField(
-        label=_("Collected by"), choices=CITY_OR_CONTRACTOR, required=False
+        label=_("Collected by"), choices=[("", ""), *CITY_OR_CONTRACTOR], required=False
     )
     collection_method = forms.ChoiceField(
-        label=_("Returned as"), choices=MONEY_METHODS, required=False
+        label=_("Returned as"), choices=[("", ""), *MONEY_METHODS], required=False
     )
+    MONEY_DETAILS = {
+        "handed_over": ("hand_over_side", "hand_over_method"),
+        "collected": ("collected_by", "collection_method"),
+    }
 
     def __init__(self, *args, contractor_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -137,6 +142,15 @@ class VisitForm(LedgerForm):
             own = [(Side.CONTRACTOR.value, Side.CONTRACTOR.label)]
             self.fields["hand_over_side"].choices = own
             self.fields["collected_by"].choices = own
+
+    def clean(self):
+        data = super().clean()
+        for amount, details in self.MONEY_DETAILS.items():
+            if data.get(amount):
+                for name in details:
+                    if not data.get(name) and name not in self.errors:
+                        self.add_error(name, self.fields[name].error_messages["required"])
+        return data
 
 
 class LetterForm(TadasuForm):

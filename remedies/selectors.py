@@ -1,12 +1,15 @@
 """Reads for the case page: bounded queries, whatever the number of rows."""
 
+import re
+import unicodedata
+
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from cases import permissions
 from cases.deadlines import Deadlines
 from cases.links import links_to_correct
-from cases.models import Agency, Case, Membership, Stage, User
+from cases.models import Agency, Case, Membership, Misregistration, Stage, User
 
 from . import ledger, plans, services
 from .models import (
@@ -15,6 +18,7 @@ from .models import (
     CompensationAgreement,
     EntryKind,
     LedgerEntry,
+    Method,
     Visit,
 )
 from .stage_history import bar, stage_spans
@@ -91,3 +95,76 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         # The national system's correction is offered only where points went astray.
         "points_case": ledger.points_involved(case),
     }
+
+
+# --- Values carried forward into the next form (initial values only) -----------------------
+# The same facts, who and how much, are known before each form asks for them: the link says
+# whose money went to whom, the agency's answer may name the amount, the misallocation and
+# the balances say who is still owed what, the agreement says who pays and in what form.
+# Each form starts from them; the clerk may change any of them.
+_AMOUNT = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)\s*(?:円|ポイント|PT|P\b)", re.ASCII | re.IGNORECASE)
+
+
+def amount_in_answers(case: Case) -> int | None:
+    """The one amount the agencies' answers name (5,000円, 5000ポイント), if exactly one."""
+    found = set()
+    for answer in AgencyContact.objects.filter(case=case).values_list("answer", flat=True):
+        text = unicodedata.normalize("NFKC", answer or "")
+        found |= {int(m.group(1).replace(",", "")) for m in _AMOUNT.finditer(text)}
+    found.discard(0)
+    return found.pop() if len(found) == 1 else None
+
+
+def misallocation_initial(case: Case) -> dict:
+    """Whose money or points it was and who received it, from the one link not yet entered
+    in the ledger: what was meant for the link's target went to its source (C's points to
+    D's cashless account: owed C, held by D); the amount from the agencies' answer."""
+    entered = set(
+        LedgerEntry.objects.filter(case=case, kind=EntryKind.MISALLOCATION).values_list(
+            "party_id", flat=True
+        )
+    )
+    links = [
+        link
+        for link in Misregistration.objects.filter(case=case).order_by("id")
+        if link.source_id != link.target_id and not {link.source_id, link.target_id} <= entered
+    ]
+    initial: dict = {}
+    if len(links) == 1:
+        initial |= {"owed": links[0].target_id, "holder": links[0].source_id}
+    amount = amount_in_answers(case)
+    if amount and not entered:
+        initial["amount"] = amount
+    return initial
+
+
+def _only(balances: list, sign: int):
+    found = [b for b in balances if b.amount * sign > 0]
+    return found[0] if len(found) == 1 else None
+
+
+def agreement_initial(case: Case) -> dict:
+    """The person still owed and how much (from the misallocation, as the ledger stands)."""
+    owed = _only(ledger.balances(case), +1)
+    return {"party": owed.party.pk, "amount": owed.amount} if owed else {}
+
+
+def payment_initial(case: Case) -> dict:
+    """The person still owed and the amount outstanding; who pays and how, as agreed."""
+    initial: dict = {}
+    owed = _only(ledger.balances(case), +1)
+    if owed:
+        initial |= {"party": owed.party.pk, "amount": owed.amount}
+        agreements = CompensationAgreement.objects.filter(case=case).order_by("-agreed_on", "-id")
+        agreement = next((a for a in agreements if a.party_id in (None, owed.party.pk)), None)
+        if agreement is not None:
+            initial["side"] = agreement.payer
+            if agreement.form != Method.POINTS:
+                initial["method"] = agreement.form
+    return initial
+
+
+def collection_initial(case: Case) -> dict:
+    """The person holding an excess and how much."""
+    excess = _only(ledger.balances(case), -1)
+    return {"party": excess.party.pk, "amount": -excess.amount} if excess else {}

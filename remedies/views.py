@@ -21,7 +21,7 @@ from cases.wareki import wareki, yen
 
 from . import forms, ledger, plans, selectors, services
 from .errors import RemedyError
-from .models import AgencyContact, ApologyLetter, Delivery, EntryKind, LedgerEntry, Side
+from .models import AgencyContact, ApologyLetter, EntryKind, LedgerEntry, Side
 from .workflow import STEPS, case_transition
 
 
@@ -114,7 +114,11 @@ def contact_answer(request: HttpRequest, ref: str, contact_id: int) -> HttpRespo
 @member_required
 def agreement_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = editable_case_for(request, ref)
-    form = forms.AgreementForm(request.POST or None, parties=_parties(case))
+    form = forms.AgreementForm(
+        request.POST or None,
+        parties=_parties(case),
+        initial={"agreed_on": timezone.localdate(), **selectors.agreement_initial(case)},
+    )
     return _form_page(
         request,
         case,
@@ -132,15 +136,17 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = case_for(request, ref)
     if not permissions.can_record_visit(request.membership, case):
         raise PermissionDenied(_("You may read this case but not change it."))
-    # Money at a visit is usually the recorder's own side's: default to it.
-    side = Side.CONTRACTOR if request.membership.role == Role.CONTRACTOR else Side.MUNICIPALITY
+    # Contractor staff book only their own company's money (a choice of one); city staff
+    # say who paid or received it, which is not assumed.
+    contractor_only = request.membership.role == Role.CONTRACTOR
+    sides = {"hand_over_side": Side.CONTRACTOR, "collected_by": Side.CONTRACTOR}
     form = forms.VisitForm(
         request.POST or None,
         parties=_parties(case),
         initial=_initial(
-            case, visited_on=timezone.localdate(), hand_over_side=side, collected_by=side
+            case, visited_on=timezone.localdate(), **(sides if contractor_only else {})
         ),
-        contractor_only=side == Side.CONTRACTOR,
+        contractor_only=contractor_only,
     )
     return _form_page(
         request,
@@ -186,7 +192,8 @@ def letter_delivery(request: HttpRequest, ref: str, letter_id: int) -> HttpRespo
     )
     form = forms.LetterDeliveryForm(
         request.POST or None,
-        initial={"sent_on": letter.sent_on, "delivery": letter.delivery or Delivery.POST},
+        # How it was sent is asked, not assumed (post is usual, but a hand-over is not post).
+        initial={"sent_on": letter.sent_on, "delivery": letter.delivery},
     )
     return _form_page(
         request,
@@ -235,6 +242,13 @@ LEDGER_FORMS = {
     "write_off": (forms.WriteOffForm, ledger.ledger_write_off, gettext_lazy("Write off a balance")),
 }
 
+# What each ledger form starts from (remedies/selectors.py): the facts already recorded.
+LEDGER_CARRIED = {
+    "misallocation": selectors.misallocation_initial,
+    "payment": selectors.payment_initial,
+    "collection": selectors.collection_initial,
+}
+
 LEDGER_LEADS = {
     "national_correction": gettext_lazy(
         "The national points system took the points granted by mistake back from the person "
@@ -259,10 +273,11 @@ def ledger_new(request: HttpRequest, ref: str, kind: str) -> HttpResponse:
             "remedies/form.html",
             {"case": case, "title": str(title), "refused": ledger.not_points_message()},
         )
+    carried = LEDGER_CARRIED.get(kind)
     form = form_class(
         request.POST or None,
         parties=_parties(case),
-        initial=_initial(case, on=timezone.localdate()),
+        initial=_initial(case, on=timezone.localdate(), **(carried(case) if carried else {})),
     )
     return _form_page(
         request,

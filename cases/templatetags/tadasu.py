@@ -113,3 +113,11 @@ def deadline(value) -> str:
     else:
         left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
     return format_html('{}<span class="muted">（{}）</span>', jdate(value.due_on), left)
+
+
+@register.simple_tag
+def error_summary(form=None, formset=None, row_label: str = "") -> list[tuple]:
+    """The error summary's lines, (anchor or None, text): see cases/forms_base.py."""
+    from cases.forms_base import error_summary_items
+
+    return error_summary_items(form or None, formset or None, row_label=row_label)

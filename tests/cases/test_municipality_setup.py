@@ -311,8 +311,8 @@ def test_page_lists_every_mistake_linked_to_its_field_and_creates_nothing(superu
     assert response.status_code == 200
     html = response.content.decode()
     assert '<a href="#id_code">' in html and "072011 の検査数字が合いません" in html
-    assert '<a href="#id_sender_title">署名者の職名: 署名者の職名を入力してください' in html
-    assert '<a href="#id_users-0-role">最初の利用者: 課長・係長（管理職）を一人以上登録' in html
+    assert '<a href="#id_sender_title">署名者の職名：署名者の職名を入力してください' in html
+    assert '<a href="#first-users">最初の利用者：課長・係長（管理職）を一人以上登録' in html
     assert '<a href="#id_users-2-contractor">' in html
     assert 'id="id_code_error"' in html and 'id="id_users-2-contractor_error"' in html
     assert row_counts() == before

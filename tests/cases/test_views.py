@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -237,7 +238,11 @@ def test_bad_case_input_is_answered_next_to_the_field(client, world, overrides, 
     assert response.status_code == 200
     body = response.content.decode()
     assert f'id="id_{field}_error"' in body
-    assert f'aria-describedby="id_{field}_error"' in body or "id_{field}_help" in body
+    # The control names its message (beside its hint, if any) and is marked invalid.
+    control = re.search(rf'<(?:input|select|textarea)[^>]*id="id_{field}"[^>]*>', body).group(0)
+    assert re.search(rf'aria-describedby="[^"]*\bid_{field}_error\b', control)
+    assert 'aria-invalid="true"' in control
+    assert f'href="#id_{field}"' in body  # and the summary links to it
     with scopes_disabled():
         assert not Case.objects.exists()
 

@@ -137,7 +137,8 @@ def base_url(live_server) -> str:
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    # en-US: date inputs then take month, day, year, typed straight through (keyboard walk).
+    # en-US: an English browser, whose own date input would ask month/day/year; the app's
+    # date boxes take the date year first or in 和暦 whatever the browser's locale.
     # The app itself ignores Accept-Language and answers in Japanese.
     return {
         **browser_context_args,

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import Download, Locator, Page, expect
 
+from cases.wareki import wareki
+
 from .conftest import AXE_JS, PASSWORD
 
 # Every element Tab can stop at, in DOM order (no positive tabindex is used in Tadasu).
@@ -37,13 +39,11 @@ _TABBABLES_JS = """
 
 
 _DISTANCE_JS = f"""(target) => {{
-  const list = ({_TABBABLES_JS})();
-  // Tab stops four times in Chromium's date field (month, day, year, picker); from inside
-  // one the count may be off by a few, and the caller measures again.
-  const stops = list.flatMap(el => el.type === 'date' ? [el, el, el, el] : [el]);
+  // One stop per control: the app's dates are text boxes (cases/forms_base.DateInput), not
+  // the browser's segmented date field.
+  const stops = ({_TABBABLES_JS})();
   const to = stops.indexOf(target);
-  const active = document.activeElement;
-  const from = active.type === 'date' ? stops.lastIndexOf(active) - 1 : stops.indexOf(active);
+  const from = stops.indexOf(document.activeElement);
   if (to < 0) return null;
   return to - from;
 }}"""
@@ -143,7 +143,7 @@ class KeyboardUi(Ui):
             self.page.keyboard.press("Tab")
             self.tabs += 1
         # The distance in tab order, then that many presses; checked, and measured again
-        # if a date field's segments made the count inexact. Only keys, either way.
+        # if the count was inexact. Only keys, either way.
         for _ in range(6):
             if handle.evaluate("el => el === document.activeElement"):
                 break
@@ -172,9 +172,9 @@ class KeyboardUi(Ui):
             self.page.keyboard.type(value)
 
     def fill_date(self, label, value, *, exact=False):
-        # Chromium's date field (en-US locale): month, day and year segments, typed through.
-        self._focus(self.label(label, exact))
-        self.page.keyboard.type(f"{value:%m%d%Y}")
+        # A text box taking the date year first (cases/forms_base.DateInput): typed as the
+        # papers write it, in 和暦, whatever the browser's locale.
+        self.fill(label, wareki(value), exact=exact)
 
     def select(self, label, option, *, exact=False):
         control = self.label(label, exact)

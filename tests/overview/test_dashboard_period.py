@@ -101,8 +101,8 @@ def test_a_range_of_dates_and_its_months(client, world, today):
         ("?start=2023-02-01&end=2023-01-01", "end", "終了日に開始日より前の日付は指定できません。"),
         ("?start=2023-02-01", "end", "期間の終了日を入力してください。"),
         ("?start=2019-01-01&end=2023-01-01", "end", "期間は36か月以内で指定してください。"),
-        ("?year=1999", "year", "正しく選択してください"),
-        ("?start=2023-02-31&end=2023-03-01", "start", "日付"),
+        ("?year=1999", "year", "年度は一覧から選択してください。"),
+        ("?start=2023-02-31&end=2023-03-01", "start", "開始日を「2024-05-01」や"),
     ],
 )
 def test_a_bad_period_is_answered_next_to_the_field_and_this_year_is_shown(

@@ -63,8 +63,8 @@ def test_a_closed_day_moves_the_deadline(client, world, today):
     ("day", "message"),
     [
         ("2023-03-04", "土曜日・日曜日はもともと閉庁日です。"),
-        ("2023-02-30", "日付を正しく入力してください。"),
-        ("", "このフィールドは必須です。"),
+        ("2023-02-30", "日付を「2024-05-01」や「令和6年5月1日」のように、年・月・日の順で"),
+        ("", "日付を入力してください。"),
     ],
 )
 def test_a_bad_closed_day_is_refused_with_a_message(client, world, day, message):

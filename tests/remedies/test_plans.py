@@ -365,7 +365,7 @@ def test_a_missed_instalment_end_to_end_through_the_pages(client, world, plan_ca
         ({"amount_1": "9" * 40, "due_1": FIRST}, "id_amount_1_error", "10,000,000円"),
         ({"amount_1": "10000", "due_1": FIRST}, "id_schedule_error", "合計"),
         ({"amount_1": "15000", "due_1": AGREED - timedelta(days=3)}, "id_due_1_error", "合意"),
-        ({"amount_1": "15000", "due_1": "2026-02-30"}, "id_due_1_error", "日付"),
+        ({"amount_1": "15000", "due_1": "2026-02-30"}, "id_due_1_error", "年・月・日の順"),
         ({"amount_1": "15000"}, "id_due_1_error", "期限"),
     ],
 )
