@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .models import (
+    DATA_KINDS_FOR_CASE,
     TIMELINE_TEXT_MAX,
     Agency,
     Case,
@@ -18,6 +19,7 @@ from .models import (
     Party,
     Role,
     User,
+    link_sentence,
 )
 from .mynumber import refuse_individual_numbers, refuse_invisible_controls
 from .publication import HAND_ENTRY_DEFAULT
@@ -209,17 +211,21 @@ class PartyForm(TadasuForm):
 
 
 class MisregistrationForm(TadasuForm):
+    """A link as one sentence: 「[D氏] の [キャッシュレス決済] が [C氏] の マイナポイント に
+    登録された」. The fields come in the sentence's order; the record (マイナポイント,
+    マイナポータル) follows from the data (models.RECORD_OF)."""
+
+    SENTENCE = ("source", "data_kind", "target")
+
     source = forms.ModelChoiceField(
-        label=_("Whose data"),
+        label=_("Whose (the person whose data it is)"),
         queryset=Party.objects.none(),
-        help_text=_("The person whose bank or cashless account was registered."),
-    )
-    target = forms.ModelChoiceField(
-        label=_("Registered into whose record"),
-        queryset=Party.objects.none(),
-        help_text=_("The person whose portal or points record received it."),
     )
     data_kind = forms.ChoiceField(label=_("Which data"), choices=DataKind.choices)
+    target = forms.ModelChoiceField(
+        label=_("Into whose record (the person it was registered for)"),
+        queryset=Party.objects.none(),
+    )
     registered_on = forms.DateField(label=_("Registered on"), required=False, widget=DateInput())
     corrected_on = forms.DateField(label=_("Corrected on"), required=False, widget=DateInput())
     paid_through = forms.BooleanField(
@@ -227,11 +233,42 @@ class MisregistrationForm(TadasuForm):
     )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
-    def __init__(self, *args, parties, **kwargs):
+    def __init__(self, *args, parties, case_kind: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("source", "target"):
             self.fields[name].queryset = parties
             self.fields[name].label_from_instance = party_choice_label
+        # A cashless case offers no 公金受取口座 (and the reverse): a wrong kind misstates
+        # what happened; the case's own kind comes first and is chosen.
+        kinds = DATA_KINDS_FOR_CASE.get(case_kind)
+        if kinds:
+            self.fields["data_kind"].choices = [(k.value, k.label) for k in kinds]
+            self.fields["data_kind"].initial = kinds[0].value
+
+    def sentence_fields(self) -> list:
+        return [self[name] for name in self.SENTENCE]
+
+    def other_fields(self) -> list:
+        return [self[name] for name in self.fields if name not in self.SENTENCE]
+
+    def preview(self) -> str:
+        """The sentence as chosen so far (the server's preview, for browsers without JS)."""
+        values = {}
+        for name in self.SENTENCE:
+            bound = self[name]
+            value = bound.value()
+            if name == "data_kind":
+                values[name] = value if value in dict(self.fields[name].choices) else ""
+                continue
+            party = next((p for p in self.fields[name].queryset if str(p.pk) == str(value)), None)
+            values[name] = party.label if party else ""
+        if not values["data_kind"] or not (values["source"] or values["target"]):
+            return ""
+        return link_sentence(
+            source=values["source"] or "…",
+            data_kind=values["data_kind"],
+            target=values["target"] or "…",
+        )
 
 
 class LinkCorrectionForm(TadasuForm):

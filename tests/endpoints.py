@@ -397,7 +397,7 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
     "cases:link_new": lambda w, e, v: {
         "source": e.c.pk,
         "target": e.d.pk,
-        "data_kind": DataKind.BANK_ACCOUNT,
+        "data_kind": DataKind.OTHER,
     },
     "cases:link_correct": lambda w, e, v: {
         "corrected_on": "2023-02-08",

@@ -131,13 +131,19 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
 
     ui.follow_link("誤登録の記録")
     check_page(page)
-    ui.select("登録された情報の本人", "D氏 鈴木 次郎")
-    ui.select("登録先の方", "C氏 佐藤 花子")
-    ui.select("登録された情報", "キャッシュレス決済", exact=True)
+    # The form reads as one sentence; its preview follows each choice.
+    preview = page.locator("#link-preview")
+    ui.select("誰の（情報の本人）", "D氏 鈴木 次郎")
+    ui.select("どの情報が", "キャッシュレス決済", exact=True)
+    expect(preview).to_contain_text("D氏のキャッシュレス決済が…のマイナポイントに登録された")
+    ui.select("誰の（登録先の方）", "C氏 佐藤 花子")
+    expect(preview).to_contain_text("D氏のキャッシュレス決済がC氏のマイナポイントに登録された")
     ui.check("公金またはポイントの支払いあり")
     ui.fill("備考", "C氏に付与されるべきポイントがD氏に付与された")
     ui.press_button("保存")
-    expect(section(page, "内容")).to_contain_text("D氏のキャッシュレス決済がC氏の記録に登録された")
+    expect(section(page, "内容")).to_contain_text(
+        "D氏のキャッシュレス決済がC氏のマイナポイントに登録された"
+    )
     # Cause came with the report: the case can go to the agencies now.
     ui.press_button("関係機関照会へ進む")
     message_is(page, "関係機関照会へ進む")
