@@ -7,6 +7,7 @@ from cases import permissions
 from cases.deadlines import Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Stage, User
+from cases.scoping import membership_of
 
 from . import ledger, plans, services
 from .models import (
@@ -18,7 +19,7 @@ from .models import (
     Visit,
 )
 from .stage_history import bar, stage_spans
-from .workflow import steps_for
+from .workflow import next_by_others, steps_for
 
 # The stages a case closes from: the case page points to the links still to correct.
 CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
@@ -30,6 +31,8 @@ def stage_panel(case: Case, user: User) -> dict:
     return {
         "case": case,
         "options": steps_for(case, user),
+        "next_by_others": next_by_others(case, user),
+        "is_manager": permissions.is_manager_of(membership_of(user), case),
         "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
         "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
