@@ -6,7 +6,7 @@ from django.utils import timezone
 from cases import permissions
 from cases.deadlines import Deadlines
 from cases.links import links_to_correct
-from cases.models import Agency, Case, Membership, Stage, User
+from cases.models import Agency, Case, Membership, Party, Stage, User
 from cases.scoping import membership_of
 
 from . import ledger, plans, services
@@ -61,6 +61,19 @@ def _letters(case: Case) -> list[ApologyLetter]:
     return letters
 
 
+def _apologies(case: Case, letters: list[ApologyLetter]) -> list[dict]:
+    """Per person, the one way to a letter: not yet issued (issue it under Documents), or
+    issued (record when it was sent). A letter recorded by hand before (an imported case
+    file) still counts and is shown as such."""
+    by_party: dict[int, list[ApologyLetter]] = {}
+    for letter in letters:
+        by_party.setdefault(letter.party_id, []).append(letter)
+    return [
+        {"party": party, "letters": by_party.get(party.pk, [])}
+        for party in Party.objects.filter(case=case).order_by("label", "id")
+    ]
+
+
 def remedies_overview(case: Case, membership: Membership | None) -> dict:
     contacts = list(
         AgencyContact.objects.filter(case=case).prefetch_related(
@@ -69,12 +82,14 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
     )
     balances = ledger.balances(case)
     entries = _entries(case)
+    letters = _letters(case)
     return {
         "case": case,
         "contacts": contacts,
         "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
-        "letters": _letters(case),
+        "letters": letters,
+        "apologies": _apologies(case, letters),
         "balances": balances,
         "costs": ledger.costs(case),
         "entries": entries,

@@ -73,7 +73,6 @@ PAGES: list[MainPage] = [
     ),
     MainPage("agreement", "staff", lambda f: _case(f, "agreements/new/"), submit_empty="保存"),
     MainPage("visit", "contractor", lambda f: _case(f, "visits/new/"), submit_empty="保存"),
-    MainPage("apology letter", "staff", lambda f: _case(f, "letters/new/"), submit_empty="保存"),
     MainPage("repayment plan", "staff", lambda f: _case(f, "plans/new/"), submit_empty="保存"),
     MainPage("apology letter sent", "staff", lambda f: _case(f, f"letters/{f.letter_id}/sent/")),
     *[
