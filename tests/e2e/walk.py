@@ -129,7 +129,8 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
         expect(row).not_to_contain_text(phone)
         expect(row).not_to_contain_text(account)
 
-    ui.follow_link("誤登録の記録")
+    # The blocked step links to the form that supplies what is missing.
+    ui.follow_link("誤登録の記録", within=section(page, "対応状況"))
     check_page(page)
     # The form reads as one sentence; its preview follows each choice.
     preview = page.locator("#link-preview")
@@ -150,7 +151,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     stage_is(page, "関係機関照会")
     timeline_has(page, "段階を変更（調査 → 関係機関照会）")
 
-    ui.follow_link("関係機関照会の記録")
+    ui.follow_link("関係機関照会の記録", within=section(page, "関係機関への照会"))
     check_page(page)
     ui.check("マイナポイント緊急窓口")
     ui.select("照会元", "委託事業者")
@@ -166,7 +167,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     timeline_has(page, "委託事業者からマイナポイント緊急窓口に連絡し、対応を依頼")
 
     # 3/7: the operator shows that C's 5,000 points went to D.
-    ui.follow_link("誤配分")
+    ui.follow_link("誤配分（誤って配分された金額）の記録", within=section(page, "対応状況"))
     check_page(page)
     ui.select("本来受け取るべき対象者", "C氏 佐藤 花子")
     ui.select("実際に受け取った対象者", "D氏 鈴木 次郎")
@@ -181,7 +182,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
 
     ui.press_button("補償協議へ進む")
     stage_is(page, "補償協議")
-    ui.follow_link("補償の合意の記録")
+    ui.follow_link("補償の合意の記録", within=section(page, "対応状況"))
     check_page(page)
     ui.select("負担者", "委託事業者")
     ui.fill("金額（円）", "5000")
@@ -200,7 +201,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     ui.log_in("contractor")
     open_case(ui, ref)
     stage_is(page, "訪問・謝罪")
-    ui.follow_link("訪問の記録")
+    ui.follow_link("訪問の記録", within=section(page, "訪問・謝罪"))
     check_page(page)
     ui.select("訪問先の対象者", "C氏 佐藤 花子")
     ui.fill_date("訪問日", date(2023, 3, 10))
@@ -223,7 +224,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     # -- 4. Staff: the joint check with D at the ward office, and the collection -----------
     ui.log_in("staff")
     open_case(ui, ref)
-    ui.follow_link("訪問の記録")
+    ui.follow_link("訪問の記録", within=section(page, "訪問・謝罪"))
     ui.select("訪問先の対象者", "D氏 鈴木 次郎")
     ui.fill_date("訪問日", date(2023, 3, 16))
     ui.fill("訪問場所", "八幡西区役所 マイナポイント支援窓口")
