@@ -94,6 +94,15 @@ PAGES: list[MainPage] = [
     ),
     MainPage("reverse an entry", "staff", lambda f: _case(f, f"ledger/{f.entry_id}/reverse/")),
     MainPage("prepare a document", "staff", lambda f: _case(f, "documents/new/")),
+    *[
+        MainPage(
+            f"prepare a document: {kind}",
+            "staff",
+            lambda f, k=kind: _case(f, f"documents/new/?kind={k}"),
+            submit_empty="発行する" if kind != "report" else None,
+        )
+        for kind in ("apology", "receipt", "settlement", "report")
+    ],
     MainPage("documents", "staff", lambda f: "/documents/"),
     MainPage("audit trail", "auditor", lambda f: "/audit/"),
     MainPage("whole timeline", "staff", lambda f: _case(f, "timeline/")),
