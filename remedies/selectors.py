@@ -19,7 +19,7 @@ from .models import (
     Visit,
 )
 from .stage_history import bar, stage_spans
-from .workflow import next_by_others, steps_for
+from .workflow import CaseFile, next_by_others, steps_for
 
 # The stages a case closes from: the case page points to the links still to correct.
 CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
@@ -28,10 +28,11 @@ CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
 def stage_panel(case: Case, user: User) -> dict:
     today = timezone.localdate()
     spans = stage_spans(case, today)
+    case_file = CaseFile.objects.get(pk=case.pk)  # the stage machine's view of the case
     return {
         "case": case,
-        "options": steps_for(case, user),
-        "next_by_others": next_by_others(case, user),
+        "options": steps_for(case_file, user),
+        "next_by_others": next_by_others(case_file, user),
         "is_manager": permissions.is_manager_of(membership_of(user), case),
         "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
@@ -61,7 +62,7 @@ def _letters(case: Case) -> list[ApologyLetter]:
     return letters
 
 
-def _apologies(case: Case, letters: list[ApologyLetter]) -> list[dict]:
+def _apologies(parties: list[Party], letters: list[ApologyLetter]) -> list[dict]:
     """Per person, the one way to a letter: not yet issued (issue it under Documents), or
     issued (record when it was sent). A letter recorded by hand before (an imported case
     file) still counts and is shown as such."""
@@ -70,7 +71,7 @@ def _apologies(case: Case, letters: list[ApologyLetter]) -> list[dict]:
         by_party.setdefault(letter.party_id, []).append(letter)
     return [
         {"party": party, "letters": by_party.get(party.pk, [])}
-        for party in Party.objects.filter(case=case).order_by("label", "id")
+        for party in sorted(parties, key=lambda p: (p.label, p.pk))
     ]
 
 
@@ -89,7 +90,8 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
         "letters": letters,
-        "apologies": _apologies(case, letters),
+        # The balances hold every person of the case (no second query for them).
+        "apologies": _apologies([b.party for b in balances], letters),
         "balances": balances,
         "costs": ledger.costs(case),
         "entries": entries,
