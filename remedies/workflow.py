@@ -449,6 +449,12 @@ def next_by_others(case: Case, user: User) -> list[Reason]:
                     "a manager closes the case."
                 )
             notes.append(Reason(text))
+            if case_file.stage == Stage.SETTLEMENT and permissions.can_edit_case(
+                membership, case_file
+            ):
+                # What still stands in the way is mostly the staff's to supply (payments,
+                # collections, apologies): say it now, with the forms, not at the manager's.
+                notes += step.blockers(case_file)
         else:
             city_steps.append(str(step.label))
     if city_steps:
