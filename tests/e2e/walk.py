@@ -243,14 +243,17 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     stage_is(page, "精算")
 
     # Prevention measures, which closing needs.
-    ui.follow_link("案件情報の編集")
+    # At 精算 staff are told a manager closes, and what still stands in the way, with its form.
+    panel = section(page, "対応状況")
+    expect(panel).to_contain_text("精算が済んだら、管理職が案件を完了にします。")
+    ui.follow_link("案件情報の編集", within=section(page, "対応状況"))
     check_page(page)
     ui.fill("再発防止策", "一人の対応を終える度に必ずログアウトし、申込画面を終了する。")
     ui.press_button("保存")
     expect(section(page, "再発防止策")).to_contain_text("必ずログアウト")
 
     # The link set right, which closing needs (cases/links.py): D's account out of C's record.
-    ui.follow_link("修正を記録")
+    ui.follow_link("修正を記録", within=section(page, "対応状況"))
     check_page(page)
     ui.fill_date("修正日", date(2023, 3, 16))
     ui.select("修正の方法", "本人がマイナポータルで修正")
