@@ -6,6 +6,7 @@ from django.utils.translation import pgettext_lazy
 
 from .forms_base import DateInput, TadasuForm, writable_in_wareki  # noqa: F401  (re-exported)
 from .models import (
+    DATA_KINDS_FOR_CASE,
     TIMELINE_TEXT_MAX,
     Agency,
     Case,
@@ -19,6 +20,7 @@ from .models import (
     Party,
     Role,
     User,
+    link_sentence,
 )
 from .publication import HAND_ENTRY_DEFAULT
 from .templatetags.tadasu import person
@@ -179,17 +181,21 @@ class PartyForm(TadasuForm):
 
 
 class MisregistrationForm(TadasuForm):
+    """A link as one sentence: 「[D氏] の [キャッシュレス決済] が [C氏] の マイナポイント に
+    登録された」. The fields come in the sentence's order; the record (マイナポイント,
+    マイナポータル) follows from the data (models.RECORD_OF)."""
+
+    SENTENCE = ("source", "data_kind", "target")
+
     source = forms.ModelChoiceField(
-        label=_("Whose data"),
+        label=_("Whose (the person whose data it is)"),
         queryset=Party.objects.none(),
-        help_text=_("The person whose bank or cashless account was registered."),
-    )
-    target = forms.ModelChoiceField(
-        label=_("Registered into whose record"),
-        queryset=Party.objects.none(),
-        help_text=_("The person whose portal or points record received it."),
     )
     data_kind = forms.ChoiceField(label=_("Which data"), choices=DataKind.choices)
+    target = forms.ModelChoiceField(
+        label=_("Into whose record (the person it was registered for)"),
+        queryset=Party.objects.none(),
+    )
     registered_on = forms.DateField(label=_("Registered on"), required=False, widget=DateInput())
     corrected_on = forms.DateField(label=_("Corrected on"), required=False, widget=DateInput())
     paid_through = forms.BooleanField(
@@ -197,20 +203,42 @@ class MisregistrationForm(TadasuForm):
     )
     note = forms.CharField(label=_("Note"), max_length=200, required=False)
 
-    def __init__(self, *args, parties, **kwargs):
+    def __init__(self, *args, parties, case_kind: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("source", "target"):
             self.fields[name].queryset = parties
             self.fields[name].label_from_instance = party_choice_label
+        # A cashless case offers no 公金受取口座 (and the reverse): a wrong kind misstates
+        # what happened; the case's own kind comes first and is chosen.
+        kinds = DATA_KINDS_FOR_CASE.get(case_kind)
+        if kinds:
+            self.fields["data_kind"].choices = [(k.value, k.label) for k in kinds]
+            self.fields["data_kind"].initial = kinds[0].value
 
-    @staticmethod
-    def initial_for(case: Case) -> dict:
-        """The data that follows from the case's kind; asked for on a case of another kind."""
-        kinds = {
-            CaseKind.ACCOUNT_MISREGISTRATION: DataKind.BANK_ACCOUNT,
-            CaseKind.CASHLESS_LINK: DataKind.CASHLESS_ACCOUNT,
-        }
-        return {"data_kind": kinds[case.kind]} if case.kind in kinds else {}
+    def sentence_fields(self) -> list:
+        return [self[name] for name in self.SENTENCE]
+
+    def other_fields(self) -> list:
+        return [self[name] for name in self.fields if name not in self.SENTENCE]
+
+    def preview(self) -> str:
+        """The sentence as chosen so far (the server's preview, for browsers without JS)."""
+        values = {}
+        for name in self.SENTENCE:
+            bound = self[name]
+            value = bound.value()
+            if name == "data_kind":
+                values[name] = value if value in dict(self.fields[name].choices) else ""
+                continue
+            party = next((p for p in self.fields[name].queryset if str(p.pk) == str(value)), None)
+            values[name] = party.label if party else ""
+        if not values["data_kind"] or not (values["source"] or values["target"]):
+            return ""
+        return link_sentence(
+            source=values["source"] or "…",
+            data_kind=values["data_kind"],
+            target=values["target"] or "…",
+        )
 
 
 class LinkCorrectionForm(TadasuForm):

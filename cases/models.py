@@ -431,6 +431,32 @@ class DataKind(models.TextChoices):
     OTHER = "other", _("other data")
 
 
+# The record a kind of data lands in: a bank account is registered in the person's
+# マイナポータル, a cashless account in the person's マイナポイント application.
+RECORD_OF = {
+    DataKind.BANK_ACCOUNT: _("My Number Portal"),  # マイナポータル
+    DataKind.CASHLESS_ACCOUNT: _("Mynapoint"),  # マイナポイント
+    DataKind.OTHER: _("record"),
+}
+
+# The link's data kinds a case of each kind offers, the usual one first.
+DATA_KINDS_FOR_CASE = {
+    CaseKind.ACCOUNT_MISREGISTRATION: [DataKind.BANK_ACCOUNT, DataKind.OTHER],
+    CaseKind.CASHLESS_LINK: [DataKind.CASHLESS_ACCOUNT, DataKind.OTHER],
+}
+
+
+def link_sentence(*, source: str, data_kind: str, target: str) -> str:
+    """「D氏のキャッシュレス決済がC氏のマイナポイントに登録された。」: a link as one sentence,
+    the same on the form's preview and on the case page."""
+    return _("%(source)s's %(data)s was registered in %(target)s's %(record)s.") % {
+        "source": source,
+        "data": DataKind(data_kind).label,
+        "target": target,
+        "record": RECORD_OF[DataKind(data_kind)],
+    }
+
+
 class CorrectionWay(models.TextChoices):
     """Who set the record right (修正方法)."""
 
@@ -506,6 +532,12 @@ class Misregistration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} → {self.target} ({self.get_data_kind_display()})"
+
+    @property
+    def sentence(self) -> str:
+        return link_sentence(
+            source=self.source.label, data_kind=self.data_kind, target=self.target.label
+        )
 
 
 # The longest 経過 entry a form accepts (documents wrap and flow any length).

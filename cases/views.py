@@ -35,7 +35,7 @@ from .forms import (
     RevealForm,
     TimelineForm,
 )
-from .models import Membership, Misregistration, Party, Role
+from .models import RECORD_OF, Membership, Misregistration, Party, Role, link_sentence
 
 # Rows per page of the case list: a screenful, as ticket trackers show.
 PAGE_SIZE = 25
@@ -320,9 +320,7 @@ def party_edit(request: HttpRequest, ref: str, party_id: int) -> HttpResponse:
 def link_new(request: HttpRequest, ref: str) -> HttpResponse:
     case = editable_case_for(request, ref)
     parties = Party.objects.filter(case=case)
-    form = MisregistrationForm(
-        request.POST or None, parties=parties, initial=MisregistrationForm.initial_for(case)
-    )
+    form = MisregistrationForm(request.POST or None, parties=parties, case_kind=case.kind)
     if request.method == "POST" and form.is_valid():
         link = _run(
             form, services.misregistration_add, case=case, by=request.user, **form.cleaned_data
@@ -330,6 +328,19 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
         if link is not None:
             messages.success(request, _("The misregistration was recorded."))
             return redirect("cases:detail", ref=case.reference)
+    # For the live preview (static/js/link_sentence.js): the sentence per data kind with
+    # the two people left to fill in, and the people by label only (no names).
+    kinds = [kind for kind, _label in form.fields["data_kind"].choices]
+    sentence_data = {
+        "sentences": {
+            kind: link_sentence(source="{source}", data_kind=kind, target="{target}")
+            for kind in kinds
+        },
+        "records": {kind: str(RECORD_OF[kind]) for kind in kinds},
+        "labels": {str(p.pk): p.label for p in parties},
+        "empty": _("Choose the two people and the data."),
+    }
+    kind = form["data_kind"].value()
     return render(
         request,
         "cases/link_form.html",
@@ -337,6 +348,9 @@ def link_new(request: HttpRequest, ref: str) -> HttpResponse:
             "form": form,
             "case": case,
             "enough_parties": parties.count() >= 2,
+            "sentence_data": sentence_data,
+            "record": RECORD_OF.get(kind, ""),
+            "preview": form.preview(),
         },
     )
 

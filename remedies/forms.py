@@ -153,16 +153,6 @@ class VisitForm(LedgerForm):
         return data
 
 
-class LetterForm(TadasuForm):
-    party = PartyChoiceField(label=_("Addressee"), queryset=Party.objects.none())
-    sent_on = forms.DateField(label=_("Sent on"), widget=DateInput())
-    note = forms.CharField(label=_("Note"), max_length=200, required=False)
-
-    def __init__(self, *args, parties=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["party"].queryset = parties.filter(identified=True)
-
-
 class LetterDeliveryForm(TadasuForm):
     delivery = forms.ChoiceField(label=_("How it was sent"), choices=Delivery.choices)
     sent_on = forms.DateField(label=_("Sent or handed over on"), widget=DateInput())

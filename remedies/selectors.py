@@ -9,7 +9,8 @@ from django.utils import timezone
 from cases import permissions
 from cases.deadlines import Deadlines
 from cases.links import links_to_correct
-from cases.models import Agency, Case, Membership, Misregistration, Stage, User
+from cases.models import Agency, Case, Membership, Misregistration, Party, Stage, User
+from cases.scoping import membership_of
 
 from . import ledger, plans, services
 from .models import (
@@ -22,7 +23,7 @@ from .models import (
     Visit,
 )
 from .stage_history import bar, stage_spans
-from .workflow import steps_for
+from .workflow import CaseFile, next_by_others, steps_for
 
 # The stages a case closes from: the case page points to the links still to correct.
 CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
@@ -31,9 +32,12 @@ CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
 def stage_panel(case: Case, user: User) -> dict:
     today = timezone.localdate()
     spans = stage_spans(case, today)
+    case_file = CaseFile.objects.get(pk=case.pk)  # the stage machine's view of the case
     return {
         "case": case,
-        "options": steps_for(case, user),
+        "options": steps_for(case_file, user),
+        "next_by_others": next_by_others(case_file, user),
+        "is_manager": permissions.is_manager_of(membership_of(user), case),
         "deadline": Deadlines(case.municipality_id, today).for_case(case),
         "bars": bar(spans),
         "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
@@ -62,6 +66,19 @@ def _letters(case: Case) -> list[ApologyLetter]:
     return letters
 
 
+def _apologies(parties: list[Party], letters: list[ApologyLetter]) -> list[dict]:
+    """Per person, the one way to a letter: not yet issued (issue it under Documents), or
+    issued (record when it was sent). A letter recorded by hand before (an imported case
+    file) still counts and is shown as such."""
+    by_party: dict[int, list[ApologyLetter]] = {}
+    for letter in letters:
+        by_party.setdefault(letter.party_id, []).append(letter)
+    return [
+        {"party": party, "letters": by_party.get(party.pk, [])}
+        for party in sorted(parties, key=lambda p: (p.label, p.pk))
+    ]
+
+
 def remedies_overview(case: Case, membership: Membership | None) -> dict:
     contacts = list(
         AgencyContact.objects.filter(case=case).prefetch_related(
@@ -70,12 +87,15 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
     )
     balances = ledger.balances(case)
     entries = _entries(case)
+    letters = _letters(case)
     return {
         "case": case,
         "contacts": contacts,
         "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
-        "letters": _letters(case),
+        "letters": letters,
+        # The balances hold every person of the case (no second query for them).
+        "apologies": _apologies([b.party for b in balances], letters),
         "balances": balances,
         "costs": ledger.costs(case),
         "entries": entries,

@@ -11,7 +11,6 @@ urlpatterns = [
     path("contacts/<int:contact_id>/answer/", views.contact_answer, name="contact_answer"),
     path("agreements/new/", views.agreement_new, name="agreement_new"),
     path("visits/new/", views.visit_new, name="visit_new"),
-    path("letters/new/", views.letter_new, name="letter_new"),
     path("letters/<int:letter_id>/sent/", views.letter_delivery, name="letter_delivery"),
     path("ledger/<str:kind>/new/", views.ledger_new, name="ledger_new"),
     path("ledger/<int:entry_id>/reverse/", views.ledger_reverse, name="ledger_reverse"),

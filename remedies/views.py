@@ -164,24 +164,6 @@ def visit_new(request: HttpRequest, ref: str) -> HttpResponse:
 
 
 @member_required
-def letter_new(request: HttpRequest, ref: str) -> HttpResponse:
-    case = editable_case_for(request, ref)
-    form = forms.LetterForm(
-        request.POST or None, parties=_parties(case), initial={"sent_on": timezone.localdate()}
-    )
-    return _form_page(
-        request,
-        case,
-        form,
-        services.letter_record,
-        call={"case": case},
-        title=_("Record an apology letter"),
-        done=_("The apology letter was recorded."),
-        anchor="visits",
-    )
-
-
-@member_required
 def letter_delivery(request: HttpRequest, ref: str, letter_id: int) -> HttpResponse:
     case = editable_case_for(request, ref)
     letter = get_object_or_404(

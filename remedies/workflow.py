@@ -28,6 +28,7 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -63,21 +64,71 @@ def _manager(case: Case, user: User) -> bool:
 
 
 # ---- guards: side-effect-free, each returns the reasons a step is blocked ---------------
+# Each reason says what is missing and carries the actions that supply it (a form's URL),
+# so the case page can link straight to the form instead of leaving the clerk to search.
+
+
+@dataclass(frozen=True)
+class Action:
+    label: str
+    href: str
+    managers_only: bool = False
+
+
+class Reason(str):
+    """A blocked step's reason: its text, and the actions that clear it."""
+
+    actions: tuple[Action, ...]
+
+    def __new__(cls, text: str, *actions: Action) -> "Reason":
+        reason = super().__new__(cls, text)
+        reason.actions = actions
+        return reason
+
+
+def _url(case: Case, name: str, **kwargs) -> str:
+    return reverse(name, kwargs={"ref": case.reference, **kwargs})
 
 
 def _needs_links_and_cause(case: Case) -> list[str]:
     reasons = []
     if not case.misregistrations.exists():
-        reasons.append(_("No misregistration has been recorded."))
+        reasons.append(
+            Reason(
+                _(
+                    "No misregistration has been recorded: record whose data was "
+                    "registered into whose record."
+                ),
+                Action(_("Record a misregistration"), _url(case, "cases:link_new")),
+            )
+        )
     if not case.cause_category:
-        reasons.append(_("The cause has not been recorded."))
+        reasons.append(
+            Reason(
+                _("The cause has not been recorded: choose it under the case details."),
+                Action(_("Edit case details"), _url(case, "cases:edit") + "#id_cause_category"),
+            )
+        )
     return reasons
 
 
 def _needs_agency_answer(case: Case) -> list[str]:
-    if not AgencyContact.objects.filter(case=case, answered_on__isnull=False).exists():
-        return [_("No agency answer has been recorded.")]
-    return []
+    if AgencyContact.objects.filter(case=case, answered_on__isnull=False).exists():
+        return []
+    waiting = AgencyContact.objects.filter(case=case).order_by("contacted_on", "id").first()
+    if waiting is not None:
+        action = Action(
+            _("Record the answer"),
+            _url(case, "remedies:contact_answer", contact_id=waiting.pk),
+        )
+    else:
+        action = Action(_("Record an agency contact"), _url(case, "remedies:contact_new"))
+    return [
+        Reason(
+            _("No agency answer has been recorded: record the agency's answer."),
+            action,
+        )
+    ]
 
 
 def _nonzero(case: Case) -> list[ledger.Balance]:
@@ -87,19 +138,38 @@ def _nonzero(case: Case) -> list[ledger.Balance]:
 def _needs_money_to_settle(case: Case) -> list[str]:
     reasons = _needs_agency_answer(case)
     if not _nonzero(case):
-        reasons.append(_("Nobody is owed anything and nobody holds an excess."))
+        reasons.append(
+            Reason(
+                _(
+                    "No money or points have been recorded as going to the wrong person: "
+                    "record the amount that was wrongly allocated (misallocation)."
+                ),
+                Action(
+                    _("Record the misallocation"),
+                    _url(case, "remedies:ledger_new", kind="misallocation"),
+                ),
+            )
+        )
     return reasons
 
 
 def _needs_no_money_moved(case: Case) -> list[str]:
     reasons = _needs_agency_answer(case)
-    reasons += [_balance_reason(b) for b in _nonzero(case)]
+    reasons += [_balance_reason(case, b) for b in _nonzero(case)]
     return reasons
 
 
 def _needs_agreement(case: Case) -> list[str]:
     if not CompensationAgreement.objects.filter(case=case).exists():
-        return [_("No compensation agreement has been recorded.")]
+        return [
+            Reason(
+                _(
+                    "No compensation agreement has been recorded: record who pays, how "
+                    "much and in what form."
+                ),
+                Action(_("Record a compensation agreement"), _url(case, "remedies:agreement_new")),
+            )
+        ]
     return []
 
 
@@ -112,40 +182,79 @@ def _identified_without(case: Case, *, apology_only: bool) -> list:
     return [p for p in case.parties.filter(identified=True) if p.pk not in reached]
 
 
+def _apology_actions(case: Case, party) -> tuple[Action, ...]:
+    letter = _url(case, "remedies:document_new") + f"?kind=apology&party={party.pk}"
+    return (
+        Action(_("Record a visit"), _url(case, "remedies:visit_new")),
+        Action(_("Issue an apology letter"), letter),
+    )
+
+
 def _needs_contact_with_everyone(case: Case) -> list[str]:
     return [
-        _("There is no visit or letter recorded for %(party)s.") % {"party": p.label}
+        Reason(
+            _("There is no visit or letter recorded for %(party)s.") % {"party": p.label},
+            *_apology_actions(case, p),
+        )
         for p in _identified_without(case, apology_only=False)
     ]
 
 
-def _balance_reason(balance: ledger.Balance) -> str:
+def _balance_reason(case: Case, balance: ledger.Balance) -> Reason:
+    write_off = Action(
+        _("Write off (manager)"),
+        _url(case, "remedies:ledger_new", kind="write_off"),
+        managers_only=True,
+    )
     if balance.amount > 0:
-        return _("%(party)s is still owed %(amount)s.") % {
-            "party": balance.party.label,
-            "amount": yen(balance.amount),
-        }
-    return _("%(party)s still holds an excess of %(amount)s.") % {
-        "party": balance.party.label,
-        "amount": yen(-balance.amount),
-    }
+        return Reason(
+            _("%(party)s is still owed %(amount)s.")
+            % {"party": balance.party.label, "amount": yen(balance.amount)},
+            Action(_("Record a payment"), _url(case, "remedies:ledger_new", kind="payment")),
+            write_off,
+        )
+    return Reason(
+        _("%(party)s still holds an excess of %(amount)s.")
+        % {"party": balance.party.label, "amount": yen(-balance.amount)},
+        Action(_("Record a collection"), _url(case, "remedies:ledger_new", kind="collection")),
+        write_off,
+    )
 
 
 def _needs_everything_settled(case: Case) -> list[str]:
-    reasons = [_balance_reason(b) for b in _nonzero(case)]
+    reasons = [_balance_reason(case, b) for b in _nonzero(case)]
     reasons += [
-        _("There is no apology recorded for %(party)s.") % {"party": p.label}
+        Reason(
+            _("There is no apology recorded for %(party)s.") % {"party": p.label},
+            *_apology_actions(case, p),
+        )
         for p in _identified_without(case, apology_only=True)
     ]
     if not case.prevention.strip():
-        reasons.append(_("No prevention measures have been recorded."))
-    reasons += [
-        _(
-            "The misregistration %(link)s has not been corrected: record its correction "
-            "(“Record the correction” under “Whose data went where”), or a manager records "
-            "why it cannot be corrected."
+        reasons.append(
+            Reason(
+                _("No prevention measures have been recorded: add them under the case details."),
+                Action(_("Edit case details"), _url(case, "cases:edit") + "#id_prevention"),
+            )
         )
-        % {"link": link_text(link)}
+    reasons += [
+        Reason(
+            _(
+                "The misregistration %(link)s has not been corrected: record its correction "
+                "(“Record the correction” under “Whose data went where”), or a manager records "
+                "why it cannot be corrected."
+            )
+            % {"link": link_text(link)},
+            Action(
+                _("Record the correction"),
+                _url(case, "cases:link_correct", link_id=link.pk),
+            ),
+            Action(
+                _("Record why it cannot be corrected"),
+                _url(case, "cases:link_excuse", link_id=link.pk),
+                managers_only=True,
+            ),
+        )
         for link in links_to_correct(case)
     ]
     return reasons
@@ -301,6 +410,61 @@ def steps_for(case: Case, user: User) -> list[StepOption]:
         options.append(StepOption(step, t.target, list(step.blockers(case_file))))
     order = list(STEPS)
     return sorted(options, key=lambda o: order.index(o.step.name))
+
+
+def next_by_others(case: Case, user: User) -> list[Reason]:
+    """What happens next that this user does not do, and who does it: for city staff, the
+    manager's close; for the contractor and the auditor, the city's steps. The contractor's
+    own part (visits) comes first for them."""
+    case_file = case if isinstance(case, CaseFile) else CaseFile.objects.get(pk=case.pk)
+    membership = membership_of(user)
+    notes: list[Reason] = []
+    if (
+        case_file.stage in (Stage.NEGOTIATION, Stage.VISIT, Stage.SETTLEMENT)
+        and not permissions.can_edit_case(membership, case_file)
+        and permissions.can_record_visit(membership, case_file)
+    ):
+        notes.append(
+            Reason(
+                _(
+                    "Your part: record each visit (who went, where, what was handed over or "
+                    "collected, whether the person was apologised to)."
+                ),
+                Action(_("Record a visit"), _url(case_file, "remedies:visit_new")),
+            )
+        )
+    city_steps = []
+    for t in case_file.get_all_stage_transitions():
+        if t.source != case_file.stage or t.has_perm(case_file, user):
+            continue
+        step = STEPS[t.name]
+        if step.needs_reason:
+            continue  # withdrawing or reopening is a manager's decision, not the next step
+        if step.managers_only:
+            if case_file.stage == Stage.SETTLEMENT:
+                text = _("When the settlement is done, a manager closes the case.")
+            else:
+                text = _(
+                    "When every person has been apologised to and every balance is zero, "
+                    "a manager closes the case."
+                )
+            notes.append(Reason(text))
+            if case_file.stage == Stage.SETTLEMENT and permissions.can_edit_case(
+                membership, case_file
+            ):
+                # What still stands in the way is mostly the staff's to supply (payments,
+                # collections, apologies): say it now, with the forms, not at the manager's.
+                notes += step.blockers(case_file)
+        else:
+            city_steps.append(str(step.label))
+    if city_steps:
+        notes.append(
+            Reason(
+                _("The city's staff take the next step: %(steps)s.")
+                % {"steps": "、".join(f"「{label}」" for label in city_steps)}
+            )
+        )
+    return notes
 
 
 @transaction.atomic

@@ -397,7 +397,7 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
     "cases:link_new": lambda w, e, v: {
         "source": e.c.pk,
         "target": e.d.pk,
-        "data_kind": DataKind.BANK_ACCOUNT,
+        "data_kind": DataKind.OTHER,
     },
     "cases:link_correct": lambda w, e, v: {
         "corrected_on": "2023-02-08",
@@ -453,7 +453,6 @@ PAYLOADS: dict[str, Callable[..., dict]] = {
         "collection_method": "cash",
     },
     # D: C's apology was issued in Tadasu, and is not recorded a second time by hand.
-    "remedies:letter_new": lambda w, e, v: {"party": e.d.pk, "sent_on": "2023-02-10"},
     "remedies:letter_delivery": lambda w, e, v: {"delivery": "post", "sent_on": "2023-02-10"},
     "remedies:ledger_new": lambda w, e, v: _ledger(v, e),
     "remedies:ledger_reverse": lambda w, e, v: {

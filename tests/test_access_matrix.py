@@ -109,8 +109,6 @@ remedies:plan_new                      own      ok    ok      403        404    
 remedies:plan_new                      foreign  404   404     404        403              404     ok               login
 remedies:visit_new                     own      ok    ok      ok         404              403     404              login
 remedies:visit_new                     foreign  404   404     404        ok               404     ok               login
-remedies:letter_new                    own      ok    ok      403        404              403     404              login
-remedies:letter_new                    foreign  404   404     404        403              404     ok               login
 remedies:letter_delivery               own      ok    ok      403        404              403     404              login
 remedies:letter_delivery               foreign  404   404     404        403              404     ok               login
 remedies:letter_delivery               mixed    404   404     403        404              403     404              login

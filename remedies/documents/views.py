@@ -17,7 +17,7 @@ from cases.models import Case, Role
 from ..errors import RemedyError
 from ..models import Document, DocumentKind, DocumentStatus
 from . import services
-from .forms import CASE_KINDS, CaseDocumentForm, PressReleaseForm
+from .forms import CASE_KINDS, KIND_HELP, CaseDocumentForm, PressReleaseForm
 
 
 def _require_city(request: HttpRequest) -> None:
@@ -41,45 +41,62 @@ def _file_name(kind: str, tag: str) -> str:
 
 @member_required
 def case_document(request: HttpRequest, ref: str) -> HttpResponse:
-    """Prepare a document for this case: preview (GET with ?preview) or issue (POST)."""
+    """Prepare a document for this case. First the kind (a link per kind: ?kind=…), then that
+    kind's fields only; "Preview" and "Issue" are both POSTs with the CSRF token in the body,
+    so no token and no choice about a person ever lands in a URL, a log or the history."""
     _require_city(request)
     case = case_for(request, ref)
-    # A preview is asked for with ?preview; other query values only pre-select the form (the
-    # reminder link next to a missed instalment names the kind and the person).
-    preview = request.method == "GET" and "preview" in request.GET
-    data = request.POST if request.method == "POST" else (request.GET if preview else None)
-    initial = {}
-    if request.method == "GET" and not preview:
-        if request.GET.get("kind") in CASE_KINDS:
-            initial["kind"] = request.GET["kind"]
-        if request.GET.get("party", "").isdigit():
-            initial["party"] = int(request.GET["party"])
-    form = CaseDocumentForm(data, case=case, initial=initial)
+    source = request.POST if request.method == "POST" else request.GET
+    kind = source.get("kind", "")
+    context = {"case": case, "kinds": _kind_choices(case, kind), "kind": kind}
+    if kind not in CASE_KINDS:
+        if request.method == "POST":
+            context["kind_error"] = _("Choose the document to prepare.")
+        return render(request, "remedies/document_form.html", context)
+    initial = {"kind": kind}
+    # The reminder link next to a missed instalment names the person (by its row id).
+    if request.method == "GET" and request.GET.get("party", "").isdigit():
+        initial["party"] = int(request.GET["party"])
+    data = request.POST if request.method == "POST" else None
+    form = CaseDocumentForm(data, case=case, kind=kind, initial=initial)
+    context["form"] = form
     if data is not None and form.is_valid():
         d = form.cleaned_data
         kwargs = {
-            "kind": d["kind"],
+            "kind": kind,
             "by": request.user,
             "case": case,
-            "party": d["party"],
-            "entry": d["entry"],
-            "dated": d["dated"],
+            "party": d.get("party"),
+            "entry": d.get("entry"),
+            "dated": d.get("dated"),
         }
         try:
-            if request.method == "POST":
-                document = services.document_issue(**kwargs)
-                if document.status == DocumentStatus.ISSUED:
-                    messages.success(request, _("The document was issued."))
-                else:
-                    messages.success(request, _("The document awaits a manager's approval."))
-                return redirect(
-                    reverse("cases:detail", kwargs={"ref": case.reference}) + "#documents"
-                )
-            pdf = services.document_preview(**kwargs)
-            return _pdf(pdf, _file_name(d["kind"], "preview"), inline=True)
+            if "preview" in request.POST:
+                pdf = services.document_preview(**kwargs)
+                return _pdf(pdf, _file_name(kind, "preview"), inline=True)
+            document = services.document_issue(**kwargs)
+            if document.status == DocumentStatus.ISSUED:
+                messages.success(request, _("The document was issued."))
+            else:
+                messages.success(request, _("The document awaits a manager's approval."))
+            return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#documents")
         except (CaseError, RemedyError) as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
-    return render(request, "remedies/document_form.html", {"case": case, "form": form})
+    return render(request, "remedies/document_form.html", context)
+
+
+def _kind_choices(case: Case, chosen: str) -> list[dict]:
+    base = reverse("remedies:document_new", kwargs={"ref": case.reference})
+    return [
+        {
+            "value": k.value,
+            "label": k.label,
+            "help": KIND_HELP[k],
+            "href": f"{base}?kind={k.value}",
+            "current": k.value == chosen,
+        }
+        for k in CASE_KINDS
+    ]
 
 
 @member_required
@@ -100,8 +117,12 @@ def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
     _require_city(request)
     if kind not in (DocumentKind.PRESS_RELEASE, DocumentKind.CHECKLIST):
         raise PermissionDenied(_("Unknown kind of document."))
+    if request.method != "POST":
+        # Preview and issue are POSTs (the CSRF token stays out of the URL): a GET, from an
+        # old bookmark, goes back to the page with the forms.
+        return redirect("documents:list")
     cases = Case.objects.order_by("-discovered_on")
-    data = request.POST if request.method == "POST" else request.GET
+    data = request.POST
     chosen: list[Case] = []
     if kind == DocumentKind.PRESS_RELEASE:
         form = PressReleaseForm(data, cases=cases)
@@ -122,11 +143,12 @@ def municipal_document(request: HttpRequest, kind: str) -> HttpResponse:
     if kind == DocumentKind.PRESS_RELEASE:
         kwargs["dated"] = form.cleaned_data.get("dated")  # the date chosen on the page
     try:
-        if request.method == "POST":
-            services.document_issue(**kwargs)
-            messages.success(request, _("The document was issued."))
-            return redirect("documents:list")
-        return _pdf(services.document_preview(**kwargs), _file_name(kind, "preview"), inline=True)
+        if "preview" in request.POST:
+            pdf = services.document_preview(**kwargs)
+            return _pdf(pdf, _file_name(kind, "preview"), inline=True)
+        services.document_issue(**kwargs)
+        messages.success(request, _("The document was issued."))
+        return redirect("documents:list")
     except (CaseError, RemedyError) as error:
         messages.error(request, error.message)
         return redirect("documents:list")

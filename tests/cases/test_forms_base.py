@@ -157,9 +157,7 @@ def test_the_report_form_asks_for_the_kind_of_error(world):
 )
 def test_the_link_form_chooses_the_data_only_where_the_case_says_it(kind, chosen):
     case = CaseFactory(kind=kind)
-    form = MisregistrationForm(
-        parties=Party.objects.none(), initial=MisregistrationForm.initial_for(case)
-    )
+    form = MisregistrationForm(parties=Party.objects.none(), case_kind=case.kind)
     assert _selected(form["data_kind"]) == chosen
 
 

@@ -285,7 +285,7 @@ def test_add_parties_and_link_them_in_the_browser_flow(client, world, case):
     assert r.status_code == 302
     body = client.get(f"{base}/").content.decode()
     assert "佐藤 花子" in body and "身元未判明" in body and "受付表から照会中" in body
-    assert "D氏のキャッシュレス決済がC氏の記録に登録された。" in body
+    assert "D氏のキャッシュレス決済がC氏のマイナポイントに登録された。" in body
 
 
 def test_a_party_linked_to_itself_is_refused_next_to_the_field(client, world, case):
@@ -297,7 +297,7 @@ def test_a_party_linked_to_itself_is_refused_next_to_the_field(client, world, ca
         {
             "source": party.pk,
             "target": party.pk,
-            "data_kind": "bank_account",
+            "data_kind": "cashless_account",
         },
     )
     assert r.status_code == 200

@@ -73,7 +73,6 @@ PAGES: list[MainPage] = [
     ),
     MainPage("agreement", "staff", lambda f: _case(f, "agreements/new/"), submit_empty="保存"),
     MainPage("visit", "contractor", lambda f: _case(f, "visits/new/"), submit_empty="保存"),
-    MainPage("apology letter", "staff", lambda f: _case(f, "letters/new/"), submit_empty="保存"),
     MainPage("repayment plan", "staff", lambda f: _case(f, "plans/new/"), submit_empty="保存"),
     MainPage("apology letter sent", "staff", lambda f: _case(f, f"letters/{f.letter_id}/sent/")),
     *[
@@ -95,6 +94,15 @@ PAGES: list[MainPage] = [
     ),
     MainPage("reverse an entry", "staff", lambda f: _case(f, f"ledger/{f.entry_id}/reverse/")),
     MainPage("prepare a document", "staff", lambda f: _case(f, "documents/new/")),
+    *[
+        MainPage(
+            f"prepare a document: {kind}",
+            "staff",
+            lambda f, k=kind: _case(f, f"documents/new/?kind={k}"),
+            submit_empty="発行する" if kind != "report" else None,
+        )
+        for kind in ("apology", "receipt", "settlement", "report")
+    ],
     MainPage("documents", "staff", lambda f: "/documents/"),
     MainPage("audit trail", "auditor", lambda f: "/audit/"),
     MainPage("whole timeline", "staff", lambda f: _case(f, "timeline/")),

@@ -129,22 +129,29 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
         expect(row).not_to_contain_text(phone)
         expect(row).not_to_contain_text(account)
 
-    ui.follow_link("誤登録の記録")
+    # The blocked step links to the form that supplies what is missing.
+    ui.follow_link("誤登録の記録", within=section(page, "対応状況"))
     check_page(page)
-    ui.select("登録された情報の本人", "D氏 鈴木 次郎")
-    ui.select("登録先の方", "C氏 佐藤 花子")
-    ui.select("登録された情報", "キャッシュレス決済", exact=True)
+    # The form reads as one sentence; its preview follows each choice.
+    preview = page.locator("#link-preview")
+    ui.select("誰の（情報の本人）", "D氏 鈴木 次郎")
+    ui.select("どの情報が", "キャッシュレス決済", exact=True)
+    expect(preview).to_contain_text("D氏のキャッシュレス決済が…のマイナポイントに登録された")
+    ui.select("誰の（登録先の方）", "C氏 佐藤 花子")
+    expect(preview).to_contain_text("D氏のキャッシュレス決済がC氏のマイナポイントに登録された")
     ui.check("公金またはポイントの支払いあり")
     ui.fill("備考", "C氏に付与されるべきポイントがD氏に付与された")
     ui.press_button("保存")
-    expect(section(page, "内容")).to_contain_text("D氏のキャッシュレス決済がC氏の記録に登録された")
+    expect(section(page, "内容")).to_contain_text(
+        "D氏のキャッシュレス決済がC氏のマイナポイントに登録された"
+    )
     # Cause came with the report: the case can go to the agencies now.
     ui.press_button("関係機関照会へ進む")
     message_is(page, "関係機関照会へ進む")
     stage_is(page, "関係機関照会")
     timeline_has(page, "段階を変更（調査 → 関係機関照会）")
 
-    ui.follow_link("関係機関照会の記録")
+    ui.follow_link("関係機関照会の記録", within=section(page, "関係機関への照会"))
     check_page(page)
     ui.check("マイナポイント緊急窓口")
     ui.select("照会元", "委託事業者")
@@ -160,7 +167,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     timeline_has(page, "委託事業者からマイナポイント緊急窓口に連絡し、対応を依頼")
 
     # 3/7: the operator shows that C's 5,000 points went to D.
-    ui.follow_link("誤配分")
+    ui.follow_link("誤配分（誤って配分された金額）の記録", within=section(page, "対応状況"))
     check_page(page)
     ui.select("本来受け取るべき対象者", "C氏 佐藤 花子")
     ui.select("実際に受け取った対象者", "D氏 鈴木 次郎")
@@ -175,7 +182,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
 
     ui.press_button("補償協議へ進む")
     stage_is(page, "補償協議")
-    ui.follow_link("補償の合意の記録")
+    ui.follow_link("補償の合意の記録", within=section(page, "対応状況"))
     check_page(page)
     ui.select("負担者", "委託事業者")
     ui.fill("金額（円）", "5000")
@@ -194,7 +201,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     ui.log_in("contractor")
     open_case(ui, ref)
     stage_is(page, "訪問・謝罪")
-    ui.follow_link("訪問の記録")
+    ui.follow_link("訪問の記録", within=section(page, "訪問・謝罪"))
     check_page(page)
     ui.select("訪問先の対象者", "C氏 佐藤 花子")
     ui.fill_date("訪問日", date(2023, 3, 10))
@@ -217,7 +224,7 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     # -- 4. Staff: the joint check with D at the ward office, and the collection -----------
     ui.log_in("staff")
     open_case(ui, ref)
-    ui.follow_link("訪問の記録")
+    ui.follow_link("訪問の記録", within=section(page, "訪問・謝罪"))
     ui.select("訪問先の対象者", "D氏 鈴木 次郎")
     ui.fill_date("訪問日", date(2023, 3, 16))
     ui.fill("訪問場所", "八幡西区役所 マイナポイント支援窓口")
@@ -236,14 +243,17 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     stage_is(page, "精算")
 
     # Prevention measures, which closing needs.
-    ui.follow_link("案件情報の編集")
+    # At 精算 staff are told a manager closes, and what still stands in the way, with its form.
+    panel = section(page, "対応状況")
+    expect(panel).to_contain_text("精算が済んだら、管理職が案件を完了にします。")
+    ui.follow_link("案件情報の編集", within=section(page, "対応状況"))
     check_page(page)
     ui.fill("再発防止策", "一人の対応を終える度に必ずログアウトし、申込画面を終了する。")
     ui.press_button("保存")
     expect(section(page, "再発防止策")).to_contain_text("必ずログアウト")
 
     # The link set right, which closing needs (cases/links.py): D's account out of C's record.
-    ui.follow_link("修正を記録")
+    ui.follow_link("修正を記録", within=section(page, "対応状況"))
     check_page(page)
     ui.fill_date("修正日", date(2023, 3, 16))
     ui.select("修正の方法", "本人がマイナポータルで修正")
@@ -252,16 +262,36 @@ def walk(ui: Ui, people, *, check_page: Callable[[Page], None] = lambda page: No
     expect(page.get_by_role("link", name="修正の記録を訂正")).to_be_visible()
 
     # -- 5. Letters and receipts: issued, listed with their numbers, downloaded ------------
+    # The apology letters: one way, from each person's line under お詫び状.
+    apologies = section(page, "訪問・謝罪")
+    for label in ("C氏", "D氏"):
+        expect(apologies.locator("li", has_text=label)).to_contain_text("お詫び状は未発行です")
+        ui.follow_link(f"お詫び状を発行する {label}", within=apologies)
+        check_page(page)
+        # The page opens on the apology letter, for that person: nothing else to choose.
+        expect(page.locator('[aria-current="page"]')).to_have_text("お詫び状")
+        expect(page.get_by_label("対象者")).to_have_value(re.compile(r"\d+"))
+        ui.press_button("発行する")
+        message_is(page, "文書を発行しました")
+    ui.follow_link("送付を記録する C氏", within=section(page, "訪問・謝罪"))
+    check_page(page)
+    ui.select("送付の方法", "郵送")  # on the letter's date, as the form proposes
+    ui.press_button("保存")
+    message_is(page, "お詫び状の送付を記録しました")
+    expect(section(page, "訪問・謝罪").locator("li", has_text="C氏")).to_contain_text("郵送")
+    # The receipt and the settlement confirmation: the kind first, then its fields only.
     for kind, party, entry in (
-        ("お詫び状", "C氏 佐藤 花子", None),
-        ("お詫び状", "D氏 鈴木 次郎", None),
-        ("受領書", "C氏 佐藤 花子", "C氏 5,000円"),
+        ("受領書", None, "C氏 5,000円"),
         ("精算・返還確認書", "D氏 鈴木 次郎", None),
     ):
         ui.follow_link("文書の作成")
         check_page(page)
-        ui.select("文書", kind, exact=True)
-        ui.select("対象者", party)
+        ui.follow_link(kind, exact=True)
+        check_page(page)
+        if party:
+            ui.select("対象者", party)
+        else:
+            expect(page.get_by_label("対象者")).to_have_count(0)
         if entry:
             control = page.get_by_label("支払")
             option = control.locator("option", has_text=entry).first.inner_text()

@@ -84,8 +84,10 @@ def test_issuing_the_letters_on_the_page_lets_the_case_close_with_nothing_else(
     # The case page shows one record per person, with the letter's number.
     page = client.get(f"/cases/{case.reference}/").content.decode()
     visits = page.split('id="visits"')[1].split("</section>")[0]
-    assert visits.count("お詫び状（") == 2
-    assert "送付日未記録（文書の日付で謝罪を記録）" in visits
+    table, letters = visits.split('id="apology-letters"')
+    assert table.count("お詫び状（") == 2
+    assert "送付日未記録（文書の日付で謝罪を記録）" in table
+    assert letters.count("発行済み") == 2
 
 
 def test_a_letter_awaiting_approval_is_no_apology_until_issued(world, visiting):

@@ -190,7 +190,7 @@ def test_case_page_issues_after_a_preview(client, world, city, story):
     client.force_login(world.staff)
     url = f"/cases/{case.reference}/documents/new/"
     assert client.get(url).status_code == 200
-    preview = client.get(url, {"kind": "apology", "party": c.pk, "preview": "1"})
+    preview = client.post(url, {"kind": "apology", "party": c.pk, "preview": "1"})
     assert preview["Content-Type"] == "application/pdf"
     assert "【案】" in pdf_text(preview.content)
     with scopes_disabled():

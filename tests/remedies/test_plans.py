@@ -321,7 +321,7 @@ def test_a_missed_instalment_end_to_end_through_the_pages(client, world, plan_ca
     doc_url = f"/cases/{case.reference}/documents/new/"
     form = _page(client, f"{doc_url}?kind=repayment_reminder&party={d.pk}")
     assert f'<option value="{d.pk}" selected' in form
-    assert '<option value="repayment_reminder" selected' in form
+    assert '<input type="hidden" name="kind" value="repayment_reminder"' in form
     dated = TODAY.isoformat()
     assert client.post(doc_url, {"kind": "repayment_request", "party": d.pk, "dated": dated})
     assert client.post(doc_url, {"kind": "repayment_reminder", "party": d.pk, "dated": dated})

@@ -15,7 +15,6 @@ pytestmark = pytest.mark.django_db
 PAGES = [
     "contacts/new/",
     "agreements/new/",
-    "letters/new/",
     "ledger/misallocation/new/",
     "ledger/payment/new/",
     "ledger/collection/new/",

@@ -64,7 +64,7 @@ def test_negotiate_needs_an_answer_and_money_out_of_place(world, story, answered
     _move(world, case, "refer")
     with pytest.raises(RemedyError) as error:
         _move(world, case, "negotiate")
-    assert "誰にも未払・過大付与の残高がありません" in _reasons(error) or "残高" in _reasons(error)
+    assert "誤って配分された金額（誤配分）を記録してください" in _reasons(error)
     with tenant_scope(world.staff):
         ledger.ledger_post_misallocation(
             case=case, owed=c, holder=d, amount=15000, on=date(2023, 3, 7), by=world.staff
