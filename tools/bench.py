@@ -55,24 +55,38 @@ class Result:
         return f"{self.name} {self.n} {self.median:.1f} {self.p95:.1f} {queries} {ratio}"
 
 
-def _configure(database_url: str | None, workdir: Path) -> str:
+def _configure(database_url: str | None, workdir: Path, *, keep: bool = False) -> str:
+    """Settings for a throwaway database in `workdir`. With `keep`, the keys are written
+    to (and read back from) `workdir/bench-keys.json`, so that a later run with the same
+    `--keep` folder reads the encrypted rows of the database it left (and a PostgreSQL
+    database is not dropped)."""
     from cryptography.fernet import Fernet
 
     url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    keyfile = workdir / "bench-keys.json"
+    if keep and keyfile.exists():
+        keys = json.loads(keyfile.read_text())
+    else:
+        keys = {
+            "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
+            "TADASU_FIELD_KEYS": Fernet.generate_key().decode(),
+            "TADASU_AUDIT_KEYS": Fernet.generate_key().decode(),
+        }
+        if keep:
+            keyfile.write_text(json.dumps(keys))
+            keyfile.chmod(0o600)
     os.environ.update(
         {
             "DATABASE_URL": url,
             "TADASU_VAR_DIR": str(workdir),
             "DJANGO_DEBUG": "0",  # production settings: no debug overhead, no query log
-            "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
             "DJANGO_ALLOWED_HOSTS": "testserver",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "TADASU_FIELD_KEYS": Fernet.generate_key().decode(),
-            "TADASU_AUDIT_KEYS": Fernet.generate_key().decode(),
             "DJANGO_SETTINGS_MODULE": "config.settings",
+            **keys,
         }
     )
-    if url.startswith(("postgres://", "postgresql://")):
+    if url.startswith(("postgres://", "postgresql://")) and not (keep and keyfile.exists()):
         _recreate_postgres(url)
     return url
 
@@ -110,10 +124,22 @@ class Bench:
         import django
 
         django.setup()
+        import logging
+
+        from django.conf import settings
         from django.core.management import call_command
+
+        # Every request is logged as production logs it (a JSON line: part of the floor),
+        # into a file beside the database instead of between the results.
+        self.log = open(Path(settings.VAR_DIR) / "requests.log", "a", encoding="utf-8")  # noqa: SIM115
+        for handler in logging.getLogger("tadasu").handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(self.log)
         from django.test.utils import override_settings
 
         call_command("migrate", verbosity=0)
+        # As production serves them (DJANGO_DEBUG=0): hashed names from the manifest.
+        call_command("collectstatic", interactive=False, verbosity=0)
         self.overrides = override_settings(ROOT_URLCONF="bench_urls")
         self.overrides.enable()
         self.args = args
@@ -165,12 +191,17 @@ class Bench:
         from remedies.demo import _organisations, _users
 
         with scopes_disabled():  # seeding is maintenance across every tenant
-            _users(_organisations())
-            self.world = bench_data.World()
-            self.big = bench_data.big_case(self.world)
+            self.seeded = bench_data.seeded() if self.args.keep else 0
+            if self.seeded:  # a database left by an earlier run with the same --keep
+                self.world = bench_data.World.load()
+                self.big = bench_data.big_case_of(self.world)
+                print(f"# reusing {self.seeded:,} cases from {self.args.keep}", flush=True)
+            else:
+                _users(_organisations())
+                self.world = bench_data.World()
+                self.big = bench_data.big_case(self.world)
         self.client = Client()
         self.client.force_login(self.world.manager)
-        self.seeded = 0
 
     def grow(self, size: int) -> None:
         import bench_data
@@ -178,6 +209,11 @@ class Bench:
         from django.db import connection
         from django_scopes import scopes_disabled
 
+        if size < self.seeded:
+            raise SystemExit(
+                f"the kept database holds {self.seeded:,} cases: it cannot be measured at "
+                f"{size:,} (use another --keep folder)"
+            )
         with scopes_disabled():
             bench_data.seed(self.world, self.seeded, size)
         self.seeded = size
@@ -359,10 +395,20 @@ def main() -> int:
     parser.add_argument(
         "--pages-only", action="store_true", help="skip export, letters and import; no budgets"
     )
+    parser.add_argument(
+        "--keep",
+        metavar="DIR",
+        help="build the database in DIR and keep it (SQLite file, keys); a later run with the "
+        "same DIR reuses the cases already seeded and only adds up to the sizes asked",
+    )
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    workdir = Path(tempfile.mkdtemp(prefix="tadasu-bench-"))
-    url = _configure(args.database_url, workdir)
+    if args.keep:
+        workdir = Path(args.keep).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="tadasu-bench-"))
+    url = _configure(args.database_url, workdir, keep=bool(args.keep))
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"# tadasu bench {started} database={url.split('://')[0]} sizes={sizes}", flush=True)
     bench = Bench(args)
