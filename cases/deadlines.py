@@ -240,6 +240,10 @@ class Deadlines:
         self.calendar = BusinessCalendar.for_municipality(municipality)
         self.days = days_by_stage(municipality)
         self._waited: dict[int, tuple[str, date, list[Pause]]] | None = None
+        # Waits read for some cases only (a page marking a few cases): case id → waits, and
+        # the ids read, with or without waits.
+        self._some: dict[int, tuple[str, date, list[Pause]]] = {}
+        self._read: set[int] = set()
 
     # ---- the rule --------------------------------------------------------------------
 
@@ -289,8 +293,22 @@ class Deadlines:
         """The clock of one case of this municipality, with its waits on agencies."""
         if case.stage not in self.days:
             return None
-        waited = self.waited().get(case.pk)
+        if self._waited is not None:
+            waited = self._waited.get(case.pk)
+        else:
+            self.read_waits([case.pk])
+            waited = self._some.get(case.pk)
         return self.clock(case.stage, case.stage_since, waited[2] if waited else ())
+
+    def read_waits(self, case_ids: Iterable[int]) -> None:
+        """Read the waits of these cases only (one query per registered source), unless the
+        municipality's are read already: a page that marks a few cases reads as much at
+        100,000 cases as at 1,000."""
+        missing = [pk for pk in case_ids if pk not in self._read]
+        if self._waited is not None or not missing:
+            return
+        self._some |= self._load_waits(missing)
+        self._read.update(missing)
 
     # ---- the same rule as a database filter -------------------------------------------
 
@@ -298,21 +316,23 @@ class Deadlines:
         """The municipality's cases whose current stage's clock any wait may have stopped:
         case id → (stage, stage_since, waits). One query per registered source."""
         if self._waited is None:
-            self._waited = {}
-            for source in _PAUSE_SOURCES:
-                rows = (
-                    source.model.objects.filter(
-                        case__municipality_id=self.municipality_id,
-                        case__stage__in=list(self.days),
-                    )
-                    .filter(_may_stop(source, F("case__stage_since")))
-                    .values_list(
-                        "case_id", "case__stage", "case__stage_since", source.start, source.end
-                    )
-                )
-                for case_id, stage, since, start, stop in rows:
-                    self._waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
+            self._waited = self._load_waits()
         return self._waited
+
+    def _load_waits(self, case_ids: list[int] | None = None) -> dict:
+        waited: dict[int, tuple[str, date, list[Pause]]] = {}
+        for source in _PAUSE_SOURCES:
+            rows = source.model.objects.filter(
+                case__municipality_id=self.municipality_id,
+                case__stage__in=list(self.days),
+            ).filter(_may_stop(source, F("case__stage_since")))
+            if case_ids is not None:
+                rows = rows.filter(case_id__in=case_ids)
+            for case_id, stage, since, start, stop in rows.values_list(
+                "case_id", "case__stage", "case__stage_since", source.start, source.end
+            ):
+                waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
+        return waited
 
     def _has_waited(self) -> Q:
         condition = Q(pk__in=[])
@@ -367,6 +387,12 @@ class DeadlineBook:
     def mark(self, cases: Iterable) -> list:
         """Set `.deadline` on each case, for lists and the case page."""
         cases = list(cases)
+        timed: dict[int, list[int]] = {}
+        for case in cases:
+            if case.stage in TIMED_STAGES:
+                timed.setdefault(case.municipality_id, []).append(case.pk)
+        for mid, ids in timed.items():  # the waits of these cases, one read per municipality
+            self.of(mid).read_waits(ids)
         for case in cases:
             case.deadline = self.of(case.municipality_id).for_case(case)
         return cases

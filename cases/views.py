@@ -159,15 +159,19 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = case_for(request, ref)
 
     def body() -> str:
-        parties = list(case.parties.all())
+        parties_qs = case.parties.all()
+        parties = list(parties_qs)
         reveal_rule = reveal.rule_for(request.membership, case)
         for party in parties:
             party.can_reveal = reveal.offers_something(reveal_rule, party)
-        links = list(
-            Misregistration.objects.filter(case=case).select_related(
-                "source", "target", "excused_by"
-            )
+        links_qs = Misregistration.objects.filter(case=case).select_related(
+            "source", "target", "excused_by"
         )
+        links = list(links_qs)
+        # The sections read the same rows through case.parties.all() and
+        # case.misregistrations.all(): held as prefetched, they cost no query again (and the
+        # parties' contact details are decrypted once).
+        case._prefetched_objects_cache = {"parties": parties_qs, "misregistrations": links_qs}
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
         timeline_total = case.timeline.count()

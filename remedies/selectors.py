@@ -4,7 +4,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from cases import permissions
-from cases.deadlines import Deadlines
+from cases.deadlines import TIMED_STAGES, Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Stage, User
 
@@ -18,10 +18,25 @@ from .models import (
     Visit,
 )
 from .stage_history import bar, stage_spans
-from .workflow import steps_for
+from .workflow import CaseFile, steps_for
 
 # The stages a case closes from: the case page points to the links still to correct.
 CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
+
+
+def as_case_file(case: Case) -> CaseFile:
+    """The same row as a CaseFile (its stage machine), without reading it again; it keeps
+    the related objects and prefetched rows the case holds."""
+    if isinstance(case, CaseFile):
+        return case
+    fields = Case._meta.concrete_fields
+    case_file = CaseFile.from_db(
+        case._state.db, [f.attname for f in fields], [getattr(case, f.attname) for f in fields]
+    )
+    case_file._state.fields_cache = dict(case._state.fields_cache)
+    if hasattr(case, "_prefetched_objects_cache"):
+        case_file._prefetched_objects_cache = case._prefetched_objects_cache
+    return case_file
 
 
 def stage_panel(case: Case, user: User) -> dict:
@@ -29,8 +44,13 @@ def stage_panel(case: Case, user: User) -> dict:
     spans = stage_spans(case, today)
     return {
         "case": case,
-        "options": steps_for(case, user),
-        "deadline": Deadlines(case.municipality_id, today).for_case(case),
+        "options": steps_for(as_case_file(case), user),
+        # A closed or withdrawn case has no clock: nothing to read for it.
+        "deadline": (
+            Deadlines(case.municipality_id, today).for_case(case)
+            if case.stage in TIMED_STAGES
+            else None
+        ),
         "bars": bar(spans),
         "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
         "total_days": sum(s.days for s in spans),
@@ -64,8 +84,10 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             Prefetch("agencies", queryset=Agency.objects.order_by("name"))
         )
     )
-    balances = ledger.balances(case)
+    # The case's whole ledger is read once (a case holds tens of entries, not thousands):
+    # its balances, costs and head are summed from it, not asked of the database again.
     entries = _entries(case)
+    balances = ledger.balances_from_entries(case, entries)
     return {
         "case": case,
         "contacts": contacts,
@@ -73,7 +95,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         "visits": list(Visit.objects.filter(case=case).select_related("party")),
         "letters": _letters(case),
         "balances": balances,
-        "costs": ledger.costs(case),
+        "costs": ledger.costs_from_entries(entries),
         "entries": entries,
         # Points the national system moved back to the people owed, less reversals.
         "corrected": -sum(
@@ -82,7 +104,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             if e.kind == EntryKind.NATIONAL_CORRECTION and e.delta < 0 and not e.is_reversed
         ),
         "plans": plans.case_plans(case, entries, timezone.localdate()),
-        "head": ledger.ledger_head(case),
+        "head": max((e.pk for e in entries), default=0),
         "can_edit": permissions.can_edit_case(membership, case),
         "can_visit": permissions.can_record_visit(membership, case),
         "is_manager": permissions.is_manager_of(membership, case),

@@ -153,11 +153,11 @@ class World:
         """The world an earlier run seeded (`tools/bench.py --keep`)."""
         world = cls.__new__(cls)
         world.home = Municipality.objects.get(code="401005")
-        others = list(Municipality.objects.filter(code__gt="410000", code__lt="420000").order_by("id"))
+        others = list(
+            Municipality.objects.filter(code__gt="410000", code__lt="420000").order_by("id")
+        )
         world.cities = [world.home, *others]
-        world.offices = {
-            city.pk: list(city.offices.order_by("id")) for city in world.cities
-        }
+        world.offices = {city.pk: list(city.offices.order_by("id")) for city in world.cities}
         world.contractors = list(
             Contractor.objects.filter(name__startswith="株式会社ベンチ窓口").order_by("id")
         )
