@@ -30,7 +30,8 @@ used(E) = business days in (s, E], so its rule is one date comparison on an inde
     used(E) ≥ K  ⇔  at least K business days lie in (s, E]
                  ⇔  s < the K-th business day counted back from E (inclusive)
 The few cases that did wait are loaded once (one query per municipality: their stage,
-stage_since and requests), their clocks computed here, and their ids joined in. Both
+stage_since and requests) and their clocks computed here; a wait only takes days away, so
+the plain rule's filter stands with, left out by id, the cases whose waits keep them short. Both
 paths run the same `active_days`; tests/cases/test_deadlines.py checks with Hypothesis that
 the per-case marks and the queryset filters agree for random request histories.
 """
@@ -42,7 +43,7 @@ from datetime import date, timedelta
 from functools import cache
 
 import jpholiday
-from django.db.models import Exists, F, Model, OuterRef, Q
+from django.db.models import F, Model, Q
 
 from .models import ClosedDay, Municipality, Stage, StageDeadline
 
@@ -326,6 +327,7 @@ class Deadlines:
                 case__municipality_id=self.municipality_id,
                 case__stage__in=list(self.days),
             ).filter(_may_stop(source, F("case__stage_since")))
+            rows = rows.order_by()  # read into a dict: no order needed
             if case_ids is not None:
                 rows = rows.filter(case_id__in=case_ids)
             for case_id, stage, since, start, stop in rows.values_list(
@@ -334,26 +336,26 @@ class Deadlines:
                 waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
         return waited
 
-    def _has_waited(self) -> Q:
-        condition = Q(pk__in=[])
-        for source in _PAUSE_SOURCES:
-            rows = source.model.objects.filter(case=OuterRef("pk")).filter(
-                _may_stop(source, OuterRef("stage_since"))
-            )
-            condition |= Q(Exists(rows))
-        return condition
-
     def _reached(self, end: date, extra: int) -> Q:
-        """Cases whose clock has run at least N + extra business days by `end`."""
+        """Cases whose clock has run at least N + extra business days by `end`.
+
+        The plain rule (one date comparison per stage, on the (municipality, stage,
+        stage_since) index) counts every day since the stage began. A wait only takes days
+        away, so a case it reaches is reached by the plain rule too; the cases that waited
+        are read once (`waited`) and their clocks run here, and only those the plain rule
+        reaches but whose waits keep them short are left out by id: no subquery per case."""
         plain = Q(pk__in=[])
+        thresholds = {}
         for stage, days in self.days.items():
-            plain |= Q(stage=stage, stage_since__lt=self.calendar.back(end, days + extra))
-        waited = [
+            thresholds[stage] = self.calendar.back(end, days + extra)
+            plain |= Q(stage=stage, stage_since__lt=thresholds[stage])
+        kept_short = [
             case_id
             for case_id, (stage, since, pauses) in self.waited().items()
-            if self.active_days(since, end, pauses) >= self.days[stage] + extra
+            if since < thresholds[stage]
+            and self.active_days(since, end, pauses) < self.days[stage] + extra
         ]
-        return (plain & ~self._has_waited()) | Q(pk__in=waited)
+        return plain & ~Q(pk__in=kept_short) if kept_short else plain
 
     def due_by(self, end: date) -> Q:
         """Cases whose deadline falls on or before `end` (as the waits stand today)."""

@@ -11,15 +11,17 @@
 - Overdue instalments (city roles): instalments of repayment plans in force, in open
   cases, not paid one business day after their due date (remedies/plans.py).
 
-Every queue is one bounded query (at most QUEUE_LENGTH rows, each carrying the queue's
-total as a window count), all inside the tenant scope, so the page costs the same number
-of queries whatever the number of cases.
+Every queue is one bounded query (at most QUEUE_LENGTH rows, read in the order of an
+index), and one more query counts every queue's total at once; all inside the tenant
+scope, so the page costs the same number of queries whatever the number of cases.
 """
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
 
-from django.db.models import Count, Prefetch, QuerySet, Window
+from django.db import connection
+from django.db.models import Prefetch, QuerySet
 
 from cases.deadlines import DeadlineBook
 from cases.models import Agency, Case, Membership, Role, Stage, User
@@ -57,14 +59,51 @@ class Queues:
     instalments: Queue | None = None
 
 
-def _queue(key: str, qs: QuerySet, book: DeadlineBook | None = None) -> Queue:
-    # The total rides on the rows' own query (COUNT(*) OVER (), computed before the LIMIT):
-    # a queue of 3,000 costs the one query a queue of 3 does, not a second one to count.
-    rows = list(qs.annotate(queue_total=Window(Count("pk")))[:QUEUE_LENGTH])
-    total = rows[0].queue_total if rows else 0
+class _Totals:
+    """The queues' totals, counted together in one query when the page is assembled
+    (`count`): a queue longer than the rows it shows costs no query of its own, so the page
+    costs the same number of queries at 1,000 cases as at 100,000. (A window count on each
+    queue's rows would do it too, but would read every row of the queue to count it; each
+    count here is read from an index.)"""
+
+    def __init__(self):
+        self.pending: dict[str, tuple[Queue, QuerySet]] = {}
+
+    def add(self, queue: Queue, qs: QuerySet) -> None:
+        if len(queue.rows) == QUEUE_LENGTH:  # there may be more than the rows shown
+            self.pending[queue.key] = (queue, qs)
+
+    def count(self, queues: list[Queue]) -> None:
+        if not queues:
+            return
+        parts, params = [], []
+        for queue in queues:
+            if queue.key in self.pending:
+                sql, more = (
+                    self.pending[queue.key][1].order_by().values("pk").query.sql_with_params()
+                )
+                # The ORM's own SQL for the queue, its values bound as parameters.
+                parts.append(f"(SELECT COUNT(*) FROM ({sql}) counted)")  # noqa: S608  # nosec B608
+                params += more
+            else:  # shorter than a page: its rows are its total
+                parts.append("%s")
+                params.append(len(queue.rows))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(parts), params)
+            for queue, total in zip(queues, cursor.fetchone(), strict=True):
+                queue.total = total
+
+
+def _queue(
+    key: str, qs: QuerySet, book: DeadlineBook | None = None, totals: _Totals | None = None
+) -> Queue:
+    rows = list(qs[:QUEUE_LENGTH])
     if book is not None:
         book.mark(rows)
-    return Queue(key, rows, total)
+    queue = Queue(key, rows, len(rows))
+    if totals is not None:
+        totals.add(queue, qs)
+    return queue
 
 
 def _cases() -> QuerySet[Case]:
@@ -78,62 +117,65 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     monday = today - timedelta(days=today.weekday())
     result = Queues(today=today, week=(monday, monday + timedelta(days=6)))
     by_due = ("stage_since", "id")
+    totals = _Totals()
+    queue = partial(_queue, totals=totals)
 
     if membership.role in (Role.STAFF, Role.MANAGER):
         mine = _cases().filter(assignee=user)
-        result.mine = _queue("mine", mine.order_by(*by_due), book)
-        result.unassigned = _queue(
+        result.mine = queue("mine", mine.order_by(*by_due), book)
+        result.unassigned = queue(
             "unassigned", _cases().filter(assignee__isnull=True).order_by(*by_due), book
         )
-        result.due = _queue(
+        result.due = queue(
             "due",
             mine.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
             book,
         )
     if membership.role == Role.MANAGER:
-        result.to_close = _queue(
+        result.to_close = queue(
             "to_close", _cases().filter(stage=Stage.SETTLEMENT).order_by(*by_due), book
         )
-        result.approvals = _queue(
+        result.approvals = queue(
             "approvals",
             Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
             .select_related("case", "party", "created_by")
             .order_by("created_at", "id"),
         )
     if membership.role == Role.CONTRACTOR:
-        result.to_visit = _queue(
+        result.to_visit = queue(
             "to_visit", _cases().filter(stage=Stage.VISIT).order_by(*by_due), book
         )
     if membership.role != Role.CONTRACTOR:
-        result.agencies = _queue(
+        result.agencies = queue(
             "agencies",
             AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
             .select_related("case", "case__assignee")
             .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
             .order_by("contacted_on", "id"),
         )
-    result.visits = _queue(
+    result.visits = queue(
         "visits",
         Visit.objects.filter(visited_on__range=result.week)
         .select_related("case", "party")
         .order_by("visited_on", "id"),
     )
     if membership.role != Role.CONTRACTOR:
-        result.instalments = _overdue_instalments(book)
+        result.instalments = _overdue_instalments(book, queue)
     for contact in result.agencies.rows if result.agencies else []:
         contact.waiting_days = book.of(contact.case.municipality_id).calendar.between(
             contact.contacted_on, today
         )
+    totals.count([q for q in vars(result).values() if isinstance(q, Queue)])
     return result
 
 
-def _overdue_instalments(book: DeadlineBook) -> Queue:
+def _overdue_instalments(book: DeadlineBook, make=_queue) -> Queue:
     """Missed instalments, longest overdue first, each with `.days_late` in its
     municipality's business days (the calendars are the deadline book's, already read)."""
     cutoffs = {
         mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
     }
-    queue = _queue(
+    queue = make(
         "instalments",
         overdue_instalments(cutoffs)
         .select_related("plan__party", "plan__case", "plan__case__assignee")

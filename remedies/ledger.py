@@ -152,10 +152,15 @@ def national_corrections(municipality_id: int) -> tuple[int, int]:
     """(yen, cases): the points the national system has moved back to the people owed in
     the municipality's cases, less what was reversed; one query on a small partial index.
     Corrections are no one's cost, so the dashboard shows them apart from the costs."""
+    # The corrections are picked from their partial index first (a subquery), then kept
+    # to the municipality's cases: asked together, SQLite walks every case of the city
+    # and its ledger when the index is empty (it then has no statistics for it).
+    corrections = LedgerEntry.objects.with_scopes_disabled().filter(
+        kind=EntryKind.NATIONAL_CORRECTION, delta__lt=0
+    )
     restored = LedgerEntry.objects.filter(
         case__municipality_id=municipality_id,
-        kind=EntryKind.NATIONAL_CORRECTION,
-        delta__lt=0,
+        pk__in=corrections.values("pk"),
         reversed_by__isnull=True,
     ).aggregate(total=Sum("delta"), cases=Count("case", distinct=True))
     return -(restored["total"] or 0), restored["cases"]
