@@ -320,7 +320,9 @@ class Deadlines:
             self._waited = self._load_waits()
         return self._waited
 
-    def _load_waits(self, case_ids: list[int] | None = None) -> dict:
+    def _load_waits(self, case_ids: list[int] | None = None, among: dict | None = None) -> dict:
+        """The waits of the municipality's cases, or of `case_ids`, or of the cases that
+        match `among` (lookups on the case, e.g. {"assignee": user})."""
         waited: dict[int, tuple[str, date, list[Pause]]] = {}
         for source in _PAUSE_SOURCES:
             rows = source.model.objects.filter(
@@ -330,20 +332,24 @@ class Deadlines:
             rows = rows.order_by()  # read into a dict: no order needed
             if case_ids is not None:
                 rows = rows.filter(case_id__in=case_ids)
+            if among:
+                rows = rows.filter(**{f"case__{k}": v for k, v in among.items()})
             for case_id, stage, since, start, stop in rows.values_list(
                 "case_id", "case__stage", "case__stage_since", source.start, source.end
             ):
                 waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
         return waited
 
-    def _reached(self, end: date, extra: int) -> Q:
+    def _reached(self, end: date, extra: int, among: dict | None = None) -> Q:
         """Cases whose clock has run at least N + extra business days by `end`.
 
         The plain rule (one date comparison per stage, on the (municipality, stage,
         stage_since) index) counts every day since the stage began. A wait only takes days
         away, so a case it reaches is reached by the plain rule too; the cases that waited
         are read once (`waited`) and their clocks run here, and only those the plain rule
-        reaches but whose waits keep them short are left out by id: no subquery per case."""
+        reaches but whose waits keep them short are left out by id: no subquery per case.
+        With `among` (lookups on the case), only those cases' waits are read: the filter is
+        then right only for cases that match it (the work queue of one person's cases)."""
         plain = Q(pk__in=[])
         thresholds = {}
         for stage, days in self.days.items():
@@ -351,7 +357,9 @@ class Deadlines:
             plain |= Q(stage=stage, stage_since__lt=thresholds[stage])
         kept_short = [
             case_id
-            for case_id, (stage, since, pauses) in self.waited().items()
+            for case_id, (stage, since, pauses) in (
+                self.waited() if among is None else self._load_waits(among=among)
+            ).items()
             if since < thresholds[stage]
             and self.active_days(since, end, pauses) < self.days[stage] + extra
         ]
@@ -365,11 +373,11 @@ class Deadlines:
         """Cases whose clock has run more business days than the stage allows."""
         return self._reached(self.today, 1)
 
-    def due_within(self, business_days: int) -> Q:
+    def due_within(self, business_days: int, among: dict | None = None) -> Q:
         """Overdue, or due within the next `business_days` business days (today included
-        when it is a business day)."""
+        when it is a business day). With `among`, right only for the cases matching it."""
         end = self.calendar.add(self.today - timedelta(days=1), max(business_days, 1))
-        return self.due_by(end)
+        return self._reached(end, 0, among)
 
 
 class DeadlineBook:
@@ -408,5 +416,7 @@ class DeadlineBook:
     def overdue(self) -> Q:
         return self._each(lambda d: d.overdue())
 
-    def due_within(self, business_days: int) -> Q:
-        return self._each(lambda d: d.due_within(business_days))
+    def due_within(self, business_days: int, among: dict | None = None) -> Q:
+        """With `among` (lookups on the case), right only for the cases matching it: their
+        waits alone are read."""
+        return self._each(lambda d: d.due_within(business_days, among))

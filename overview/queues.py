@@ -128,7 +128,8 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         )
         result.due = queue(
             "due",
-            mine.filter(book.due_within(DUE_SOON_DAYS)).order_by(*by_due),
+            # Only my cases' waits are read: the queue filters my cases.
+            mine.filter(book.due_within(DUE_SOON_DAYS, among={"assignee": user})).order_by(*by_due),
             book,
         )
     if membership.role == Role.MANAGER:
