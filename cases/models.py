@@ -384,6 +384,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 ],
                 name="case_breakdown_dates_idx",
             ),
+            # One person's open cases by stage (the due-soon queue reads their waits).
+            models.Index(
+                fields=["assignee", "stage", "stage_since"], name="case_assignee_stage_idx"
+            ),
             # The work queue of cases nobody has taken yet: a small index, read in order.
             models.Index(
                 fields=["municipality", "stage_since", "id"],

@@ -38,6 +38,7 @@ class Queue:
     key: str
     rows: list
     total: int
+    marked: bool = False  # rows of cases, to be marked with their deadlines
 
     @property
     def more(self) -> int:
@@ -98,9 +99,8 @@ def _queue(
     key: str, qs: QuerySet, book: DeadlineBook | None = None, totals: _Totals | None = None
 ) -> Queue:
     rows = list(qs[:QUEUE_LENGTH])
-    if book is not None:
-        book.mark(rows)
     queue = Queue(key, rows, len(rows))
+    queue.marked = book is not None
     if totals is not None:
         totals.add(queue, qs)
     return queue
@@ -166,7 +166,10 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         contact.waiting_days = book.of(contact.case.municipality_id).calendar.between(
             contact.contacted_on, today
         )
-    totals.count([q for q in vars(result).values() if isinstance(q, Queue)])
+    queues = [q for q in vars(result).values() if isinstance(q, Queue)]
+    totals.count(queues)
+    # Every queue's cases marked with their deadlines at once: one read of their waits.
+    book.mark([row for q in queues if q.marked for row in q.rows])
     return result
 
 
