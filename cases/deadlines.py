@@ -245,6 +245,8 @@ class Deadlines:
         # the ids read, with or without waits.
         self._some: dict[int, tuple[str, date, list[Pause]]] = {}
         self._read: set[int] = set()
+        # (end, extra) → stage → the ids of the cases whose waits keep them short.
+        self._short: dict[tuple[date, int], dict[str, list[int]]] = {}
 
     # ---- the rule --------------------------------------------------------------------
 
@@ -340,38 +342,50 @@ class Deadlines:
                 waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
         return waited
 
-    def _reached(self, end: date, extra: int, among: dict | None = None) -> Q:
-        """Cases whose clock has run at least N + extra business days by `end`.
+    def _reached(
+        self, end: date, extra: int, among: dict | None = None, stages: list | None = None
+    ) -> Q:
+        """Cases whose clock has run at least N + extra business days by `end` (in
+        `stages`, or any).
 
         The plain rule (one date comparison per stage, on the (municipality, stage,
         stage_since) index) counts every day since the stage began. A wait only takes days
         away, so a case it reaches is reached by the plain rule too; the cases that waited
         are read once (`waited`) and their clocks run here, and only those the plain rule
-        reaches but whose waits keep them short are left out by id: no subquery per case.
+        reaches but whose waits keep them short are left out by id, stage by stage: no
+        subquery per case.
         With `among` (lookups on the case), only those cases' waits are read: the filter is
         then right only for cases that match it (the work queue of one person's cases)."""
-        plain = Q(pk__in=[])
-        thresholds = {}
-        for stage, days in self.days.items():
-            thresholds[stage] = self.calendar.back(end, days + extra)
-            plain |= Q(stage=stage, stage_since__lt=thresholds[stage])
-        kept_short = [
-            case_id
-            for case_id, (stage, since, pauses) in (
-                self.waited() if among is None else self._load_waits(among=among)
-            ).items()
-            if since < thresholds[stage]
-            and self.active_days(since, end, pauses) < self.days[stage] + extra
-        ]
-        return plain & ~Q(pk__in=kept_short) if kept_short else plain
+        thresholds = {stage: self.calendar.back(end, n + extra) for stage, n in self.days.items()}
+        short = self._short.get((end, extra)) if among is None else None
+        if short is None:
+            short = {}
+            waits = self.waited() if among is None else self._load_waits(among=among)
+            for case_id, (stage, since, pauses) in waits.items():
+                if since < thresholds[stage] and (
+                    self.active_days(since, end, pauses) < self.days[stage] + extra
+                ):
+                    short.setdefault(stage, []).append(case_id)
+            if among is None:
+                self._short[(end, extra)] = short
+        condition = Q(pk__in=[])
+        for stage in self.days:
+            if stages is not None and stage not in stages:
+                continue
+            branch = Q(stage=stage, stage_since__lt=thresholds[stage])
+            if short.get(stage):
+                branch &= ~Q(pk__in=short[stage])
+            condition |= branch
+        return condition
 
     def due_by(self, end: date) -> Q:
         """Cases whose deadline falls on or before `end` (as the waits stand today)."""
         return self._reached(end, 0)
 
-    def overdue(self) -> Q:
-        """Cases whose clock has run more business days than the stage allows."""
-        return self._reached(self.today, 1)
+    def overdue(self, stages: list | None = None) -> Q:
+        """Cases (in `stages`, or any) whose clock has run more business days than the
+        stage allows."""
+        return self._reached(self.today, 1, stages=stages)
 
     def due_within(self, business_days: int, among: dict | None = None) -> Q:
         """Overdue, or due within the next `business_days` business days (today included
