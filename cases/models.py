@@ -369,10 +369,30 @@ class Case(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["municipality", "opened_on"]),
             # Someone's cases, longest in their stage first (work queues).
             models.Index(fields=["assignee", "stage_since"]),
-            # The dashboard's breakdown of open cases, counted from the index alone.
+            # The dashboard's breakdown of open cases, counted from the index alone (with
+            # the dates that say whether a case was active in the period).
             models.Index(
-                fields=["municipality", "stage", "kind", "office", "cause_category", "contractor"],
-                name="case_breakdown_idx",
+                fields=[
+                    "municipality",
+                    "stage",
+                    "kind",
+                    "office",
+                    "cause_category",
+                    "contractor",
+                    "opened_on",
+                    "stage_since",
+                ],
+                name="case_breakdown_dates_idx",
+            ),
+            # One person's open cases by stage (the due-soon queue reads their waits).
+            models.Index(
+                fields=["assignee", "stage", "stage_since"], name="case_assignee_stage_idx"
+            ),
+            # The work queue of cases nobody has taken yet: a small index, read in order.
+            models.Index(
+                fields=["municipality", "stage_since", "id"],
+                condition=Q(assignee__isnull=True),
+                name="case_unassigned_idx",
             ),
         ]
 

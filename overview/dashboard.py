@@ -169,7 +169,8 @@ def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, li
     oldest = []
     for stage in OPEN_STAGES:
         oldest += (
-            overdue_cases.filter(stage=stage)
+            Case.objects.filter(municipality=municipality)
+            .filter(deadlines.overdue(stages=[stage]))  # that stage's waits only
             .select_related("office", "assignee")
             .order_by("stage_since", "id")[:LIST_LENGTH]
         )

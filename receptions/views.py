@@ -14,7 +14,7 @@ from cases import permissions as case_permissions
 from cases import searches
 from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
-from cases.models import Case, Party
+from cases.models import Case
 from cases.search import normalise
 
 from . import permissions, selectors, services, sheets, tasks
@@ -249,7 +249,8 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
         )
     if affected is not None:
         candidates = selectors.counterpart_candidates(affected)
-    names = {normalise(n) for n in Party.objects.filter(case=case).values_list("name", flat=True)}
+    # The case page has read the parties already (case.parties.all() is then prefetched).
+    names = {normalise(p.name) for p in case.parties.all()}
     for candidate in candidates:
         candidate.already_party = normalise(candidate.reception.citizen_name) in names
     return {

@@ -80,6 +80,15 @@ def balances_by_case(cases: list[Case]) -> dict[int, list[Balance]]:
     return result
 
 
+def balances_from_entries(case: Case, entries: list[LedgerEntry]) -> list[Balance]:
+    """balances(), from the case's whole ledger already read (the case page); the parties
+    from case.parties.all(), prefetched by the case page."""
+    sums: dict[int, int] = {}
+    for entry in entries:
+        sums[entry.party_id] = sums.get(entry.party_id, 0) + entry.delta
+    return [Balance(p, sums.get(p.pk, 0)) for p in case.parties.all()]
+
+
 def balance_of(party: Party) -> int:
     return LedgerEntry.objects.filter(party=party).aggregate(t=Sum("delta"))["t"] or 0
 
@@ -108,14 +117,27 @@ def costs_by_case(cases: list[Case]) -> dict[int, dict[str, int]]:
     return result
 
 
+def costs_from_entries(entries: list[LedgerEntry]) -> dict[str, int]:
+    """costs(), from the case's whole ledger already read (the case page): the same sums
+    as costs_by_case, per side."""
+    result = {side: 0 for side in Side.values}
+    counted = (EntryKind.PAYMENT, EntryKind.REGRANT, EntryKind.COLLECTION, EntryKind.REVERSAL)
+    for entry in entries:
+        if entry.side and entry.kind in counted:
+            result[entry.side] -= entry.delta
+    return result
+
+
 def points_involved(case: Case) -> bool:
     """Whether points of the national programme went astray in this case (a cashless link
     error, or a cashless account registered into someone's record): only then can the
     national points system correct it."""
-    return (
-        case.kind == CaseKind.CASHLESS_LINK
-        or case.misregistrations.filter(data_kind=DataKind.CASHLESS_ACCOUNT).exists()
-    )
+    if case.kind == CaseKind.CASHLESS_LINK:
+        return True
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("misregistrations")
+    if prefetched is not None:  # the case page has read the links already
+        return any(link.data_kind == DataKind.CASHLESS_ACCOUNT for link in prefetched)
+    return case.misregistrations.filter(data_kind=DataKind.CASHLESS_ACCOUNT).exists()
 
 
 def not_points_message() -> str:
@@ -130,10 +152,15 @@ def national_corrections(municipality_id: int) -> tuple[int, int]:
     """(yen, cases): the points the national system has moved back to the people owed in
     the municipality's cases, less what was reversed; one query on a small partial index.
     Corrections are no one's cost, so the dashboard shows them apart from the costs."""
+    # The corrections are picked from their partial index first (a subquery), then kept
+    # to the municipality's cases: asked together, SQLite walks every case of the city
+    # and its ledger when the index is empty (it then has no statistics for it).
+    corrections = LedgerEntry.objects.with_scopes_disabled().filter(
+        kind=EntryKind.NATIONAL_CORRECTION, delta__lt=0
+    )
     restored = LedgerEntry.objects.filter(
         case__municipality_id=municipality_id,
-        kind=EntryKind.NATIONAL_CORRECTION,
-        delta__lt=0,
+        pk__in=corrections.values("pk"),
         reversed_by__isnull=True,
     ).aggregate(total=Sum("delta"), cases=Count("case", distinct=True))
     return -(restored["total"] or 0), restored["cases"]

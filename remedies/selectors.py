@@ -7,7 +7,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from cases import permissions
-from cases.deadlines import Deadlines
+from cases.deadlines import TIMED_STAGES, Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Misregistration, Party, Stage, User
 from cases.scoping import membership_of
@@ -29,16 +29,36 @@ from .workflow import CaseFile, next_by_others, steps_for
 CLOSABLE = (Stage.VISIT, Stage.SETTLEMENT)
 
 
+def as_case_file(case: Case) -> CaseFile:
+    """The same row as a CaseFile (its stage machine), without reading it again; it keeps
+    the related objects and prefetched rows the case holds."""
+    if isinstance(case, CaseFile):
+        return case
+    fields = Case._meta.concrete_fields
+    case_file = CaseFile.from_db(
+        case._state.db, [f.attname for f in fields], [getattr(case, f.attname) for f in fields]
+    )
+    case_file._state.fields_cache = dict(case._state.fields_cache)
+    if hasattr(case, "_prefetched_objects_cache"):
+        case_file._prefetched_objects_cache = case._prefetched_objects_cache
+    return case_file
+
+
 def stage_panel(case: Case, user: User) -> dict:
     today = timezone.localdate()
     spans = stage_spans(case, today)
-    case_file = CaseFile.objects.get(pk=case.pk)  # the stage machine's view of the case
+    case_file = as_case_file(case)  # the stage machine's view of the case, not read again
     return {
         "case": case,
         "options": steps_for(case_file, user),
         "next_by_others": next_by_others(case_file, user),
         "is_manager": permissions.is_manager_of(membership_of(user), case),
-        "deadline": Deadlines(case.municipality_id, today).for_case(case),
+        # A closed or withdrawn case has no clock: nothing to read for it.
+        "deadline": (
+            Deadlines(case.municipality_id, today).for_case(case)
+            if case.stage in TIMED_STAGES
+            else None
+        ),
         "bars": bar(spans),
         "links_to_correct": len(links_to_correct(case)) if case.stage in CLOSABLE else 0,
         "total_days": sum(s.days for s in spans),
@@ -85,9 +105,11 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             Prefetch("agencies", queryset=Agency.objects.order_by("name"))
         )
     )
-    balances = ledger.balances(case)
+    # The case's whole ledger is read once (a case holds tens of entries, not thousands):
+    # its balances, costs and head are summed from it, not asked of the database again.
     entries = _entries(case)
     letters = _letters(case)
+    balances = ledger.balances_from_entries(case, entries)
     return {
         "case": case,
         "contacts": contacts,
@@ -97,7 +119,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
         # The balances hold every person of the case (no second query for them).
         "apologies": _apologies([b.party for b in balances], letters),
         "balances": balances,
-        "costs": ledger.costs(case),
+        "costs": ledger.costs_from_entries(entries),
         "entries": entries,
         # Points the national system moved back to the people owed, less reversals.
         "corrected": -sum(
@@ -106,7 +128,7 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
             if e.kind == EntryKind.NATIONAL_CORRECTION and e.delta < 0 and not e.is_reversed
         ),
         "plans": plans.case_plans(case, entries, timezone.localdate()),
-        "head": ledger.ledger_head(case),
+        "head": max((e.pk for e in entries), default=0),
         "can_edit": permissions.can_edit_case(membership, case),
         "can_visit": permissions.can_record_visit(membership, case),
         "is_manager": permissions.is_manager_of(membership, case),

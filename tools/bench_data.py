@@ -148,6 +148,27 @@ class World:
         self.manager = User.objects.get(username="manager")
         self.staff[self.home.pk] = self.home_staff
 
+    @classmethod
+    def load(cls) -> "World":
+        """The world an earlier run seeded (`tools/bench.py --keep`)."""
+        world = cls.__new__(cls)
+        world.home = Municipality.objects.get(code="401005")
+        others = list(
+            Municipality.objects.filter(code__gt="410000", code__lt="420000").order_by("id")
+        )
+        world.cities = [world.home, *others]
+        world.offices = {city.pk: list(city.offices.order_by("id")) for city in world.cities}
+        world.contractors = list(
+            Contractor.objects.filter(name__startswith="株式会社ベンチ窓口").order_by("id")
+        )
+        world.agency = Agency.objects.get(name="デジタル庁")
+        world.home_staff = User.objects.get(username="staff")
+        world.manager = User.objects.get(username="manager")
+        by_name = {u.username: u for u in User.objects.filter(username__startswith="staff-")}
+        world.staff = {city.pk: by_name[f"staff-{city.code}"] for city in others}
+        world.staff[world.home.pk] = world.home_staff
+        return world
+
     def city_of(self, i: int) -> Municipality:
         if i % HOME_SHARE == 0:
             return self.home
@@ -348,6 +369,20 @@ def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
         )
     # The per-municipality totals are sums of the per-case ones: one GROUP BY at the end.
     rebuild_city_totals()
+
+
+def seeded() -> int:
+    """How many synthetic cases the database holds already (0 when it is new)."""
+    from django.db import connection
+
+    if "cases_case" not in connection.introspection.table_names():
+        return 0
+    return Case.objects.filter(reference__contains="-B-").count()
+
+
+def big_case_of(world: World) -> Case:
+    """The case big_case made, in a database an earlier run seeded."""
+    return Case.objects.get(reference=f"{world.home.code}-BIG-0001")
 
 
 def big_case(world: World, *, parties: int = 20, entries: int = 200) -> Case:

@@ -12,7 +12,7 @@ from cases import services
 from cases.models import Agency, Case, Stage
 from cases.scoping import tenant_scope
 from remedies import services as remedies
-from remedies.models import Channel
+from remedies.models import AgencyContact, Channel, Side
 from tests.factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
@@ -92,18 +92,34 @@ def test_manager_sees_cases_to_close(client, world, today):
 def test_queue_query_count_does_not_grow(client, world, today):
     client.force_login(world.manager)
     counts = []
-    for n in (2, 20):
+    # 2 cases, then 62: past the 50 rows a queue shows, so its total is counted too.
+    for n in (2, 60):
         for i in range(n):
-            CaseFactory(
+            case = CaseFactory(
                 office=world.office,
                 assignee=world.manager,
-                stage=Stage.INQUIRY,
+                stage=Stage.AGENCY_CONTACT,
                 stage_since=today - timedelta(days=i),
             )
+            AgencyContact.objects.create(  # still unanswered: the case waits on an agency
+                case=case,
+                municipality=world.city,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=today,
+                channel=Channel.PHONE,
+                request="照会",
+                created_by=world.manager,
+            )
         with CaptureQueriesContext(connection) as queries:
-            assert client.get("/queues/").status_code == 200
+            response = client.get("/queues/")
+        assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+    page = response.content.decode()
+    # The totals count every row, not only the 50 shown.
+    assert "62件" in _section(page, "mine")
+    assert "62件" in _section(page, "agencies")
+    assert _section(page, "mine").count("/cases/") == 50
 
 
 def test_case_list_marks_and_filters_overdue_cases(client, world, today):

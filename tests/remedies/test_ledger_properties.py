@@ -901,6 +901,17 @@ class LedgerMachine(RuleBasedStateMachine):
         assert summed == self.balance
 
     @invariant()
+    def the_case_page_sums_the_entries_it_has_read(self):
+        """The case page sums the ledger it has read (balances, costs, head): the figures
+        the queries give, after every step."""
+        case = self._case()
+        entries = list(LedgerEntry.objects.filter(case=case))
+        summed = [(b.party.pk, b.amount) for b in ledger.balances_from_entries(case, entries)]
+        assert summed == [(b.party.pk, b.amount) for b in ledger.balances(case)]
+        assert ledger.costs_from_entries(entries) == ledger.costs(case)
+        assert max((e.pk for e in entries), default=0) == ledger.ledger_head(case)
+
+    @invariant()
     def the_dashboard_totals_follow_every_entry(self):
         """LedgerTotal, kept entry by entry by the services, equals what the entries say."""
         case = self._case()
