@@ -13,9 +13,11 @@ from django_tasks_db.models import DBTaskResult
 
 from cases.models import Case
 from jobs.models import Job, JobState
+from jobs.services import current_progress
 from jobs.worker import requeue_stale, work_off
 from remedies import tasks as remedy_tasks
 from remedies.demo import DEMO_CASES, _organisations, _users
+from remedies.interchange import replay
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +117,22 @@ def test_a_broken_file_fails_its_job_with_the_reason_and_imports_nothing(inputs,
         job = Job.objects.get()
         assert not Case.objects.exists()
     assert job.state == JobState.FAILED and "JSON" in job.error
+
+
+def test_a_case_file_job_shows_how_far_it_has_got(inputs, monkeypatch):
+    """The job's page reads the cases done of the file's while the import runs."""
+    monkeypatch.setattr(replay, "PROGRESS_EVERY", 1)
+    seen = []
+    report = remedy_tasks.progress
+
+    def watched(job, done, total):
+        report(job, done, total)
+        seen.append(current_progress(job))  # what the job's page shows at that moment
+
+    monkeypatch.setattr(remedy_tasks, "progress", watched)
+    job = _queue()
+    assert work_off(job_id=job.pk) == 1
+    assert seen == [(n, IN_FILE) for n in range(1, IN_FILE + 1)]
+    with scopes_disabled():
+        job.refresh_from_db()
+    assert job.state == JobState.DONE
