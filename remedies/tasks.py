@@ -1,5 +1,5 @@
 """A case file (docs/interchange.md) imported in the background: `import_cases FILE
---background`. A thin wrapper around the one service call, import_file, which is all
+--background`. A thin wrapper around the one service call, import_case_file, which is all
 cases or none in one transaction: jobs/services.py commits that transaction with the job's
 DONE state, so a run repeated after a crash imports the file once.
 
@@ -20,7 +20,7 @@ from cases.tasks import checkpoint_enqueue_if_keyed
 from jobs.models import Job, JobKind
 from jobs.services import JobRefused, Outcome, job_enqueue, progress, run_job
 
-from .interchange import InterchangeError, NotJSONError, import_file
+from .interchange import InterchangeError, NotJSONError, import_case_file
 
 
 def case_import_enqueue(*, path: str, skip_existing: bool = False, amend: bool = False) -> Job:
@@ -54,13 +54,13 @@ def case_import_task(*, job_id: int, name: str, skip_existing: bool, amend: bool
             raise JobRefused(_("The case file is no longer kept: queue its import again."))
         try:
             with storage.open(name, "rb") as stream:
-                imported = import_file(
+                imported = import_case_file(
                     stream,
                     skip_existing=skip_existing,
                     amend=amend,
-                    # Cases read so far, of the file's: on the job's page while it runs.
+                    # Cases read so far, of the file's (manage.py job_status) while it runs.
                     progress=lambda done, total: progress(job, done, total),
-                ).cases
+                )
         except NotJSONError:
             raise JobRefused(_("This is not a JSON file in UTF-8.")) from None
         except InterchangeError as error:

@@ -76,14 +76,18 @@ def import_cases(data: Any, *, skip_existing: bool = False, amend: bool = False)
 
 
 def import_case_file(
-    file: BinaryIO, *, skip_existing: bool = False, amend: bool = False
+    file: BinaryIO,
+    *,
+    skip_existing: bool = False,
+    amend: bool = False,
+    progress: "Progress | None" = None,
 ) -> list[int]:
     """import_cases for a file opened in binary mode, read as a stream: one case in memory
     at a time, not the whole file. Returns the ids of the imported cases, in the file's
     order (ids, not cases: 10,000 cases would take more memory than the import itself).
 
     Raises NotJSONError for a file that is not JSON in UTF-8, and InterchangeError."""
-    return import_file(file, skip_existing=skip_existing, amend=amend).cases
+    return import_file(file, skip_existing=skip_existing, amend=amend, progress=progress).cases
 
 
 Progress = Callable[[int, int], object]  # (cases done, cases in the file)
@@ -402,6 +406,11 @@ def _first_difference(
     return None
 
 
+# The actions whose services write the case's own row (case_open, case_update, case_take,
+# case_transition): after one, the case is read again. No other service changes it.
+_MOVE_THE_CASE = frozenset({"opened", "update", "transition"})
+
+
 @dataclass
 class _Step:
     seq: int
@@ -409,10 +418,13 @@ class _Step:
     item: str
     action: Callable[[], object]
     blame: str  # the field to name when a service's error names none
+    moves_case: bool = False  # whether it may change the case's own row (see _case)
 
     def run(self) -> None:
         with self.replay.at(self.item, blame=self.blame):
             self.action()
+        if self.moves_case:
+            self.replay.case_read = None
 
 
 class _CaseReplay(_CaseActions):
@@ -423,6 +435,7 @@ class _CaseReplay(_CaseActions):
         self.name = f"case {position}" + (f" ({reference})" if isinstance(reference, str) else "")
         self.raw, self.refs = raw, refs
         self.case_pk: int | None = None
+        self.case_read: Case | None = None  # the case as last read (_CaseActions._case)
         self.slot = self.left = 0  # where it stands in the file's order; actions to run
         self.contacts: dict[int, AgencyContact] = {}
         self.links: dict[int, Misregistration] = {}
@@ -531,7 +544,7 @@ class _CaseReplay(_CaseActions):
 
     def steps(self, actions: "list[_Action] | None" = None) -> list[_Step]:
         return [
-            _Step(a.seq, self, a.item, a.call, a.blame)
+            _Step(a.seq, self, a.item, a.call, a.blame, a.kind in _MOVE_THE_CASE)
             for a in (self.actions(self.raw) if actions is None else actions)
         ]
 
