@@ -10,7 +10,7 @@ does (remedies.interchange.import_file: one transaction, every action through it
 service). Then, untimed, the audit chains are verified (verify_audit) and the ledger totals
 compared with the entries (ledger_totals --check). Prints one line:
 
-    BENCH-IMPORT database=… cases=… seconds=… ms_per_case=… queries=… queries_per_case=…
+    BENCH-IMPORT database=… cases=… seconds=… ms_per_case=… cpu_seconds=… queries=… …
 
 (`cpu_seconds`: this process's own CPU time, the database server's not included; on a
 machine shared with other work it moves less than the wall-clock `seconds`) and the peak
