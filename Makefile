@@ -55,16 +55,19 @@ screenshots: $(STAMP)
 
 # National-scale benchmark with budgets (docs/PERFORMANCE.md): 1k, 10k and 100k cases on
 # SQLite, then on PostgreSQL when it answers at BENCH_PG_URL (a throwaway database: it is
-# dropped and created again). Each run exits non-zero naming what missed its budget; all
-# runs go ahead, and the target fails at the end if any did.
+# dropped and created again); a 100,000-row reception sheet and a 10,000-case case file
+# (tools/bench_import.py, its 30 s budget on PostgreSQL) on each. Each run exits non-zero
+# naming what missed its budget; all runs go ahead, and the target fails at the end if any did.
 BENCH_PG_URL ?= postgres://postgres@127.0.0.1:5432/tadasu_bench
 bench: $(STAMP)
 	@failed=0; \
 	$(PY) tools/bench.py $(BENCH_ARGS) || failed=1; \
 	$(PY) tools/bench_receptions.py --budget 30 || failed=1; \
+	$(PY) tools/bench_import.py || failed=1; \
 	if $(PY) tools/pg_ready.py "$(BENCH_PG_URL)"; then \
 	  $(PY) tools/bench.py --database-url "$(BENCH_PG_URL)" $(BENCH_ARGS) || failed=1; \
 	  DATABASE_URL="$(BENCH_PG_URL)" $(PY) tools/bench_receptions.py --budget 30 || failed=1; \
+	  $(PY) tools/bench_import.py --database-url "$(BENCH_PG_URL)" --budget 30 || failed=1; \
 	else echo "SKIP: PostgreSQL does not answer at $(BENCH_PG_URL)"; fi; \
 	exit $$failed
 

@@ -18,7 +18,7 @@ from django_tasks import task
 
 from cases.tasks import checkpoint_enqueue_if_keyed
 from jobs.models import Job, JobKind
-from jobs.services import JobRefused, Outcome, job_enqueue, run_job
+from jobs.services import JobRefused, Outcome, job_enqueue, progress, run_job
 
 from .interchange import InterchangeError, NotJSONError, import_case_file
 
@@ -54,7 +54,13 @@ def case_import_task(*, job_id: int, name: str, skip_existing: bool, amend: bool
             raise JobRefused(_("The case file is no longer kept: queue its import again."))
         try:
             with storage.open(name, "rb") as stream:
-                imported = import_case_file(stream, skip_existing=skip_existing, amend=amend)
+                imported = import_case_file(
+                    stream,
+                    skip_existing=skip_existing,
+                    amend=amend,
+                    # Cases read so far, of the file's (manage.py job_status) while it runs.
+                    progress=lambda done, total: progress(job, done, total),
+                )
         except NotJSONError:
             raise JobRefused(_("This is not a JSON file in UTF-8.")) from None
         except InterchangeError as error:

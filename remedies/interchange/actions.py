@@ -68,6 +68,7 @@ class _CaseActions:
     values: dict
     opener: User
     case_pk: int | None
+    case_read: Case | None
     contacts: dict[int, AgencyContact]
     postings: dict[int, list[LedgerEntry]]
     documents: dict[int, Document]
@@ -75,11 +76,16 @@ class _CaseActions:
     plans: dict[int, RepaymentPlan]
 
     def _case(self) -> Case:
-        # Fresh each time: permissions read the stage, which the previous step may have moved.
+        # Read again after each action that writes the case's row (a stage step, an edit:
+        # _Step.moves_case), since permissions read its stage and contractor; kept between
+        # the others, which change nothing of it (each service locks and reads the row
+        # afresh before it writes, and checks the user again on that row).
         if self.case_pk is None:
             # An item whose seq puts it before the case was opened.
             raise _FieldError("seq", "comes before the case is opened")
-        return Case.objects.get(pk=self.case_pk)
+        if self.case_read is None or self.case_read.pk != self.case_pk:
+            self.case_read = Case.objects.get(pk=self.case_pk)
+        return self.case_read
 
     def _party(self, item: Any, field: str = "party") -> Party:
         label = _value(item, field)

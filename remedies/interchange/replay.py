@@ -15,10 +15,10 @@ from functools import partial
 from typing import Any, BinaryIO
 
 from django.core.exceptions import PermissionDenied
-from django.db import DatabaseError, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django_scopes import scopes_disabled
 
-from cases.audit import audit_batch
+from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
 from cases.mynumber import contains_individual_number
@@ -76,27 +76,61 @@ def import_cases(data: Any, *, skip_existing: bool = False, amend: bool = False)
 
 
 def import_case_file(
-    file: BinaryIO, *, skip_existing: bool = False, amend: bool = False
+    file: BinaryIO,
+    *,
+    skip_existing: bool = False,
+    amend: bool = False,
+    progress: "Progress | None" = None,
 ) -> list[int]:
     """import_cases for a file opened in binary mode, read as a stream: one case in memory
     at a time, not the whole file. Returns the ids of the imported cases, in the file's
     order (ids, not cases: 10,000 cases would take more memory than the import itself).
 
     Raises NotJSONError for a file that is not JSON in UTF-8, and InterchangeError."""
-    return import_file(file, skip_existing=skip_existing, amend=amend).cases
+    return import_file(file, skip_existing=skip_existing, amend=amend, progress=progress).cases
+
+
+Progress = Callable[[int, int], object]  # (cases done, cases in the file)
 
 
 def import_file(
-    file: BinaryIO, *, skip_existing: bool = False, amend: bool = False
+    file: BinaryIO,
+    *,
+    skip_existing: bool = False,
+    amend: bool = False,
+    progress: Progress | None = None,
 ) -> ImportOutcome:
     """import_case_file, telling the created cases from the amended ones. It prints and
-    asks nothing: a command or a background job reports the outcome."""
+    asks nothing: a command or a background job reports the outcome; `progress`, if given,
+    is told (cases read, cases in the file) every PROGRESS_EVERY cases."""
     header, cases = read_file(file)  # the header is checked here, before the transaction
     with transaction.atomic(), scopes_disabled():
         replay = _Replay(
             skip_existing=skip_existing, amend=amend, personal_data=header.get("personal_data")
         )
+        if progress is not None:
+            replay.progress = partial(progress, total=cases.count)
         return ImportOutcome(replay.run(cases), replay.amended)
+
+
+PROGRESS_EVERY = 100  # cases between two reports of progress
+
+
+@contextmanager
+def _without_savepoints() -> Iterator[None]:
+    """The services' own atomic blocks without their savepoints while the import runs in
+    its one transaction: an import never goes on after a refusal (any error ends it, and
+    the whole transaction rolls back), so a savepoint would only cost two round trips per
+    service call, about a fifth of the import's statements. Only this connection (this
+    thread) is affected, and only until the replay ends. (Django asks the connection's
+    _savepoint_allowed() before each savepoint; SQLite's backend has its own, so the
+    feature flag alone would not do.)"""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's connection
+    wrapper._savepoint_allowed = lambda: False
+    try:
+        yield
+    finally:
+        del wrapper._savepoint_allowed  # the backend's own method again
 
 
 def _screen(raw: Any, case: str) -> None:
@@ -161,14 +195,20 @@ class _Replay:
         # (office id, discovered_on) of the cases this import adds: with skip_existing,
         # a case is left out for a case already there before, not for one in the file.
         self.adding: set[tuple[int, date]] = set()
+        self.progress: Callable[[int], object] | None = None
 
     def run(self, cases: Iterable[Any]) -> list[int]:
         # The audit head locked once for the whole import, not for each entry (the chain is
         # the same): any refusal ends the import, so no entry is rolled back while it goes on.
-        with audit_batch():
+        position = 0
+        with audit_batch(), _without_savepoints():
             for position, raw in enumerate(cases, start=1):
                 self._add(position, raw)
+                if self.progress is not None and position % PROGRESS_EVERY == 0:
+                    self.progress(position)
             self._run_until(None)
+        if self.progress is not None and position % PROGRESS_EVERY:
+            self.progress(position)  # the last cases, short of a whole round
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:
@@ -366,6 +406,11 @@ def _first_difference(
     return None
 
 
+# The actions whose services write the case's own row (case_open, case_update, case_take,
+# case_transition): after one, the case is read again. No other service changes it.
+_MOVE_THE_CASE = frozenset({"opened", "update", "transition"})
+
+
 @dataclass
 class _Step:
     seq: int
@@ -373,10 +418,13 @@ class _Step:
     item: str
     action: Callable[[], object]
     blame: str  # the field to name when a service's error names none
+    moves_case: bool = False  # whether it may change the case's own row (see _case)
 
     def run(self) -> None:
         with self.replay.at(self.item, blame=self.blame):
             self.action()
+        if self.moves_case:
+            self.replay.case_read = None
 
 
 class _CaseReplay(_CaseActions):
@@ -387,6 +435,7 @@ class _CaseReplay(_CaseActions):
         self.name = f"case {position}" + (f" ({reference})" if isinstance(reference, str) else "")
         self.raw, self.refs = raw, refs
         self.case_pk: int | None = None
+        self.case_read: Case | None = None  # the case as last read (_CaseActions._case)
         self.slot = self.left = 0  # where it stands in the file's order; actions to run
         self.contacts: dict[int, AgencyContact] = {}
         self.links: dict[int, Misregistration] = {}
@@ -495,7 +544,7 @@ class _CaseReplay(_CaseActions):
 
     def steps(self, actions: "list[_Action] | None" = None) -> list[_Step]:
         return [
-            _Step(a.seq, self, a.item, a.call, a.blame)
+            _Step(a.seq, self, a.item, a.call, a.blame, a.kind in _MOVE_THE_CASE)
             for a in (self.actions(self.raw) if actions is None else actions)
         ]
 
@@ -536,6 +585,7 @@ class _CaseReplay(_CaseActions):
         ("ledger item 3"), by the same user, with the same identifying fields (_SAME).
         The first that differs refuses the case, naming it; so does a case that has taken
         more actions than the file holds. The remaining actions are newer: they replay."""
+        audit_flush()  # the export reads the case's entries
         with self.at("", blame="reference"):
             exporter = _CaseExport(case, personal_data=personal_data)
             document = exporter.document()

@@ -64,7 +64,18 @@ def read_cases(file: BinaryIO) -> Iterator[Any]:
     return read_file(file)[1]
 
 
-def read_file(file: BinaryIO) -> tuple[dict, Iterator[Any]]:
+class Cases:
+    """The cases of a file, one at a time; `count` is how many it holds (read by the first
+    pass), for a job's progress."""
+
+    def __init__(self, cases: Iterator[Any], count: int):
+        self.cases, self.count = cases, count
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.cases
+
+
+def read_file(file: BinaryIO) -> tuple[dict, Cases]:
     """The header of a case file (checked) and its cases, one at a time."""
     if not file.seekable():
         # A pipe (/dev/stdin) cannot be read twice: the passes read a copy on disk.
@@ -75,19 +86,19 @@ def read_file(file: BinaryIO) -> tuple[dict, Iterator[Any]]:
     _check_size(file)
     parser = ijson  # the best backend installed: yajl2 in C
     try:
-        header = _header(file, parser)
+        header, count = _header(file, parser)
     except NotJSONError as refused:
         # yajl refuses an integer beyond 64 bits, which JSON allows and json.loads read:
         # such a file is read by ijson's parser in Python, slower but exact.
         file.seek(0)
         parser = ijson.get_backend("python")
         try:
-            header = _header(file, parser)
+            header, count = _header(file, parser)
         except NotJSONError:
             raise refused from refused.__cause__
     check_header(header)
     file.seek(0)
-    return header, _cases(file, parser)
+    return header, Cases(_cases(file, parser), count)
 
 
 def _cases(file: BinaryIO, parser: Any) -> Iterator[Any]:
@@ -134,13 +145,13 @@ class _Open:
         self.is_map, self.fed, self.items, self.key = is_map, fed, 0, None
 
 
-def _header(file: BinaryIO, parser: Any) -> Any:
+def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
     """The document as the header check reads it: its "format" and "version", and its
-    "cases" empty ([] for a list). Everything else is only read, to see that it is JSON
-    and within LIMITS."""
+    "cases" empty ([] for a list); and how many cases it holds. Everything else is only
+    read, to see that it is JSON and within LIMITS."""
     builder = ijson.ObjectBuilder()
     stack: list[_Open] = []
-    case_values = 0
+    case_values = cases = 0
     pdf = _PdfBudget()
     with _not_json():
         for event, value in parser.basic_parse(file, use_float=True):
@@ -178,6 +189,7 @@ def _header(file: BinaryIO, parser: Any) -> Any:
                     case_values = 0 if depth == 2 else case_values + 1
                     if depth == 2:
                         pdf.chars = 0
+                        cases += 1
                     if case_values > LIMITS.case_values:
                         raise _refused(
                             "a case holds more than {} values", LIMITS.case_values, stack
@@ -197,7 +209,7 @@ def _header(file: BinaryIO, parser: Any) -> Any:
                 stack.append(_Open(event == "start_map", fed))
             if fed:
                 builder.event(event, value)
-    return builder.value
+    return builder.value, cases
 
 
 class _PdfBudget:

@@ -14,9 +14,11 @@ from django_tasks_db.models import DBTaskResult
 from cases import crypto
 from cases.models import Case
 from jobs.models import Job, JobState
+from jobs.services import current_progress
 from jobs.worker import requeue_stale, work_off
 from remedies import tasks as remedy_tasks
 from remedies.demo import DEMO_CASES, _organisations, _users
+from remedies.interchange import replay
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +122,31 @@ def test_a_broken_file_fails_its_job_with_the_reason_and_imports_nothing(inputs,
         job = Job.objects.get()
         assert not Case.objects.exists()
     assert job.state == JobState.FAILED and "JSON" in job.error
+
+
+def test_a_case_file_job_shows_how_far_it_has_got(inputs, monkeypatch):
+    """The job's page reads the cases done of the file's while the import runs."""
+    monkeypatch.setattr(replay, "PROGRESS_EVERY", 1)
+    seen, status = [], io.StringIO()
+    report = remedy_tasks.progress
+
+    def watched(job, done, total):
+        report(job, done, total)
+        seen.append(current_progress(job))  # what the job's page shows at that moment
+        if done == 2:  # an administrator asks meanwhile
+            call_command("job_status", str(job.pk), stdout=status)
+
+    monkeypatch.setattr(remedy_tasks, "progress", watched)
+    job = _queue()
+    assert work_off(job_id=job.pk) == 1
+    assert seen == [(n, IN_FILE) for n in range(1, IN_FILE + 1)]
+    assert status.getvalue() == f"Job {job.pk} (case_import): running, 2 of {IN_FILE}\n"
+    with scopes_disabled():
+        job.refresh_from_db()
+    assert job.state == JobState.DONE
+    done = io.StringIO()
+    call_command("job_status", str(job.pk), stdout=done)
+    assert done.getvalue().splitlines() == [
+        f"Job {job.pk} (case_import): done, {IN_FILE} of {IN_FILE}",
+        f"{IN_FILE}件の事案を取り込みました。",
+    ]

@@ -1,0 +1,126 @@
+"""Benchmark: import a case file of 10,000 cases (a benchmark, not a test).
+
+    .venv/bin/python tools/bench_import.py [--cases 10000] [--database-url URL] [--budget 30]
+
+Builds a throwaway database (SQLite in a temporary folder by default; a PostgreSQL URL is
+dropped and created again, so never point it at real data), loads the demo organisations,
+writes a case file of `--cases` copies of the demo's cases (remedies.demo.demo_case_copies:
+every kind of action, each copy with seqs of its own) and imports it as `import_cases`
+does (remedies.interchange.import_file: one transaction, every action through its
+service). Then, untimed, the audit chains are verified (verify_audit) and the ledger totals
+compared with the entries (ledger_totals --check). Prints one line:
+
+    BENCH-IMPORT database=… cases=… seconds=… ms_per_case=… cpu_seconds=… queries=… …
+
+(`cpu_seconds`: this process's own CPU time, the database server's not included; on a
+machine shared with other work it moves less than the wall-clock `seconds`) and the peak
+RSS. With --budget, exits 1 naming what failed when the import took longer
+(seconds) or its process peaked above 300 MB. docs/PERFORMANCE.md records results.
+"""
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE))
+sys.path.insert(0, str(BASE / "tools"))
+
+RSS_BUDGET_MB = 300
+
+
+def write_file(path: Path, count: int) -> None:
+    """The demo's cases, `count` of them, written one at a time (never held whole)."""
+    from remedies.demo import demo_case_copies
+
+    head, copies = demo_case_copies(count)
+    with path.open("w", encoding="utf-8") as out:
+        out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [')
+        for i, case in enumerate(copies):
+            out.write(("," if i else "") + json.dumps(case, ensure_ascii=False))
+        out.write("]}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cases", type=int, default=10_000)
+    parser.add_argument("--database-url", default=os.environ.get("TADASU_BENCH_DATABASE_URL"))
+    parser.add_argument("--budget", type=float, help="seconds the import may take")
+    args = parser.parse_args()
+
+    import bench  # the same throwaway database and settings as tools/bench.py
+
+    workdir = Path(tempfile.mkdtemp(prefix="tadasu-bench-import-"))
+    url = bench._configure(args.database_url, workdir)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django_scopes import scopes_disabled
+
+    from cases.audit_verify import verify_chain
+    from remedies.demo import _organisations, _users
+    from remedies.interchange import import_file
+
+    call_command("migrate", verbosity=0)
+    with scopes_disabled():
+        _users(_organisations())
+    path = workdir / "cases.json"
+    write_file(path, args.cases)
+    size = path.stat().st_size / 1e6
+    print(
+        f"# tadasu bench_import {time.strftime('%Y-%m-%d %H:%M')} "
+        f"database={url.split('://')[0]} cases={args.cases:,} file={size:.1f} MB "
+        f"load={os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    queries = 0
+
+    def count(execute, sql, params, many, context):
+        nonlocal queries
+        queries += 1
+        return execute(sql, params, many, context)
+
+    def progress(done: int, total: int) -> None:
+        if done % 1000 == 0:
+            print(f"  {done:,} of {total:,} cases, {time.perf_counter() - started:.0f} s")
+
+    started, cpu = time.perf_counter(), time.process_time()
+    with connection.execute_wrapper(count), path.open("rb") as stream:
+        outcome = import_file(stream, progress=progress)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if len(outcome.cases) != args.cases:
+        raise SystemExit(f"{len(outcome.cases)} cases imported, not {args.cases}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
+    print(
+        f"BENCH-IMPORT database={connection.vendor} cases={args.cases} seconds={seconds:.1f} "
+        f"ms_per_case={1000 * seconds / args.cases:.1f} cpu_seconds={cpu:.1f} queries={queries} "
+        f"queries_per_case={queries / args.cases:.1f} peak_rss_mb={rss:.0f} "
+        f"load={os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    # Untimed: what the import leaves must check.
+    with scopes_disabled():
+        entries, problems = verify_chain()
+    if problems:
+        raise SystemExit(f"the audit chains do not verify: {problems[:3]}")
+    call_command("ledger_totals", "--check")
+    print(f"audit chains verified ({entries:,} entries); ledger totals checked")
+    failed = []
+    if args.budget is not None and seconds > args.budget:
+        failed.append(f"{args.cases:,} cases imported in {seconds:.1f} s (budget {args.budget:g})")
+    if rss > RSS_BUDGET_MB:
+        failed.append(f"peak RSS of the import {rss:.0f} MB (budget {RSS_BUDGET_MB})")
+    for what in failed:
+        print(f"BUDGET FAILED: {what}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
