@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import csv
 import json
+import logging
 import math
 import os
 import random
@@ -110,7 +111,7 @@ def configure(args, workdir: Path) -> dict[str, str]:
         "TADASU_VAR_DIR": str(workdir),
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": Fernet.generate_key().decode() * 2,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "DJANGO_SECURE_SSL_REDIRECT": "0",  # plain http on loopback
         "TADASU_FIELD_KEYS": Fernet.generate_key().decode(),
         "TADASU_AUDIT_KEYS": Fernet.generate_key().decode(),
@@ -676,7 +677,9 @@ def wait_for_jobs(ids: list[int], timeout: float) -> dict[int, dict]:
         time.sleep(2)
 
 
-def check_results(args, world: World, stats: Stats, jobs: dict[int, dict], ids) -> list[str]:
+def check_results(
+    args, world: World, stats: Stats, jobs: dict[int, dict], ids: dict[str, int]
+) -> list[str]:
     """Nothing lost, nothing doubled. Returns the failures."""
     from collections import Counter
 
@@ -737,11 +740,12 @@ def check_results(args, world: World, stats: Stats, jobs: dict[int, dict], ids) 
             all(stages[r] == target[s] for r, s in stats.stages),
             "every case moved stands at its new stage",
         )
-        import_job, letters_job = jobs[ids[0]], jobs[ids[1]]
-        need(
-            import_job["state"] == "done",
-            f"import job: {import_job['state']} {import_job['summary'] or import_job['error']}",
-        )
+        if "import" in ids:
+            job = jobs[ids["import"]]
+            need(
+                job["state"] == "done",
+                f"import job: {job['state']} {job['summary'] or job['error']}",
+            )
         after = Case.objects.filter(municipality_id=world.home.pk).count()
         grown = after - world.cases_before.get(world.home.pk, 0)
         need(
@@ -761,11 +765,13 @@ def check_results(args, world: World, stats: Stats, jobs: dict[int, dict], ids) 
             ),
             "no case made or lost in another city",
         )
-        need(
-            letters_job["state"] == "done" and not letters_job["details"],
-            f"letters job: {letters_job['state']} {letters_job['summary']}",
-        )
-        items = JobItem.objects.filter(job_id=ids[1])
+        if "letters" in ids:
+            job = jobs[ids["letters"]]
+            need(
+                job["state"] == "done" and not job["details"],
+                f"letters job: {job['state']} {job['summary']}",
+            )
+        items = JobItem.objects.filter(job_id=ids.get("letters"))
         made = list(items.exclude(result_id=None).values_list("result_id", flat=True))
         documents = Document.objects.filter(
             case__municipality_id=world.letters_city.pk, kind=DocumentKind.APOLOGY
@@ -859,6 +865,48 @@ def server_times(logfile: Path, out: Path) -> None:
                 print(f"  {view:<45} {len(times):>6} {row[2]:>8} {row[3]:>8} {row[4]:>8}")
 
 
+def queries_per_page(world: World) -> None:
+    """Each page of the mix once more, after the run, in this process (Django's test client,
+    a manager of another city than the importing one): the number of queries, as served
+    (warm) and rendered afresh (the page cache emptied by a new key prefix)."""
+    from django.core.cache import caches
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django_scopes import scopes_disabled
+
+    from cases.models import User
+
+    city = world.letters_city
+    with scopes_disabled():
+        manager = User.objects.get(username=next(u for u, m in city.users if m))
+    client = Client()
+    client.force_login(manager)
+    ref, _party = city.editable[0]
+    pages = {
+        "case_list": "/cases/",
+        "case_page": f"/cases/{ref}/",
+        "queues": "/queues/",
+        "dashboard": "/dashboard/",
+        "timeline_form": f"/cases/{ref}/timeline/new/",
+        "payment_form": f"/cases/{ref}/ledger/payment/new/",
+    }
+    logging.getLogger("tadasu.request").disabled = True  # its lines are for the servers
+    print("\nqueries per page (one request after the run; afresh / as served):")
+    cache = caches["default"]
+    prefix = cache.key_prefix
+    for name, path in pages.items():
+        counts = []
+        cache.key_prefix = f"{prefix}-{name}-afresh"  # no entry has it: rendered from scratch
+        for _served in range(2):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(path)
+            counts.append(f"{len(queries)}" if response.status_code == 200 else "-")
+        print(f"  {name:<16} {counts[0]:>4} / {counts[1]:>4}")
+    cache.key_prefix = prefix
+    connection.close()
+
+
 def uptime() -> str:
     try:
         return Path("/proc/loadavg").read_text().split(" ", 3)[:3].__str__()
@@ -919,13 +967,16 @@ def main() -> int:
         stack.start()
         wait_healthy(args, stack)
         stats = Stats()
-        ids: list[int] = []
+        ids: dict[str, int] = {}  # "import", "letters": the job's number
 
         def background() -> None:
-            done = manage(env, "import_cases", str(import_file), "--background", timeout=120)
-            if done.returncode:
-                raise SystemExit(f"loadtest: import_cases failed: {done.stderr}")
-            ids.append(job_id(done.stdout))
+            if args.import_cases:
+                done = manage(env, "import_cases", str(import_file), "--background", timeout=120)
+                if done.returncode:
+                    raise SystemExit(f"loadtest: import_cases failed: {done.stderr}")
+                ids["import"] = job_id(done.stdout)
+            if not args.letters:
+                return
             command = ["issue_document", "apology", "--all-parties", "--no-wait"]
             command += ["--as", world.letters_user, "--out", str(workdir / "letters")]
             for ref in world.letter_cases:
@@ -933,13 +984,13 @@ def main() -> int:
             done = manage(env, *command, timeout=120)
             if done.returncode:
                 raise SystemExit(f"loadtest: issue_document failed: {done.stderr}")
-            ids.append(job_id(done.stdout))
-            log(f"import job {ids[0]} and letters job {ids[1]} queued")
+            ids["letters"] = job_id(done.stdout)
+            log(f"jobs queued: {ids}")
 
         seconds = asyncio.run(drive(args, world, stats, background))
         log("load over; waiting for the jobs")
-        jobs = wait_for_jobs(ids, args.job_timeout)
-        for pk in ids:
+        jobs = wait_for_jobs(list(ids.values()), args.job_timeout)
+        for pk in ids.values():
             j = jobs[pk]
             took = j["finished_at"] and (j["finished_at"] - j["created_at"]).total_seconds()
             print(
@@ -952,6 +1003,7 @@ def main() -> int:
         server_times(out / "serve.log", out)
         print()
         failed += check_results(args, world, stats, jobs, ids)
+        queries_per_page(world)
         for command in (["verify_audit"], ["ledger_totals", "--check"]):
             done = manage(env, *command)
             ok = done.returncode == 0
