@@ -286,15 +286,16 @@ def write_import_file(count: int, path: Path) -> None:
 class Stack:
     """tools/serve.py in a process group of its own, so that stopping it leaves nothing."""
 
-    def __init__(self, env: dict[str, str], logfile: Path):
+    def __init__(self, env: dict[str, str], logfile: Path, command: list[str] | None = None):
         self.env = env
         self.logfile = logfile
+        self.command = command or [sys.executable, str(BASE / "tools" / "serve.py")]
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         out = self.logfile.open("wb")
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603
-            [sys.executable, str(BASE / "tools" / "serve.py")],
+            self.command,
             cwd=BASE,
             env=self.env,
             stdout=out,
