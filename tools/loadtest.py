@@ -738,6 +738,7 @@ def main() -> int:
     finally:
         failed += stack.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        forget_cache(args.redis_url, env["TADASU_CACHE_PREFIX"])
     print(f"\nresults in {out}")
     if failed:
         print("LOAD TEST FAILED: " + "; ".join(failed))
@@ -745,6 +746,30 @@ def main() -> int:
     budget = "every page within its budget" if args.budget_ms else "no latency budget"
     print(f"load test passed: no server error, nothing lost or doubled, {budget}")
     return 0
+
+
+def forget_cache(url: str, prefix: str) -> None:
+    """The run's own cache entries (Django's keys are "<prefix>:<version>:<key>"; the
+    pages counted afresh after the run used "<prefix>-<page>-afresh" as their prefix)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        for keys in batched(client.scan_iter(match=f"{prefix}*", count=1000), 500):
+            client.delete(*keys)
+    except redis.RedisError as error:
+        log(f"the run's cache entries were not removed: {type(error).__name__}")
+
+
+def batched(items, size: int):
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def wait_healthy(args, stack: Stack, timeout: float = 120) -> None:
