@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 # axe-core for the accessibility tests (tests/e2e/package.json, locked; `npm ci`).
 AXE    := tests/e2e/node_modules/axe-core/axe.min.js
 
-.PHONY: run serve test e2e screenshots lint format messages install clean security lock bench mutation
+.PHONY: run serve test e2e screenshots lint format messages install clean security lock bench mutation \
+	loadtest loadtest-short
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -70,6 +71,28 @@ bench: $(STAMP)
 	  $(PY) tools/bench_import.py --database-url "$(BENCH_PG_URL)" --budget 30 || failed=1; \
 	else echo "SKIP: PostgreSQL does not answer at $(BENCH_PG_URL)"; fi; \
 	exit $$failed
+
+# The load test (docs/PERFORMANCE.md, "Load test"; tools/loadtest.py): `make serve`'s stack
+# (4 gunicorn processes, 2 job workers) on PostgreSQL and Redis, 10,000 cases in 10 cities,
+# 50 simulated staff for 3 minutes while one city imports 2,000 cases and another issues 500
+# letters. LOADTEST_DATABASE_URL is dropped and created again (a throwaway database); Redis
+# keys carry a prefix of the run's own. Fails on any server error, anything lost or doubled,
+# a failed verify_audit or ledger_totals --check, or a page's p95 of 300 ms or more outside
+# the importing city. E.g. LOADTEST_ARGS="--duration 60 --cases 2000".
+LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/tadasu_loadtest
+LOADTEST_REDIS_URL    ?= redis://127.0.0.1:6379/12
+LOADTEST_ARGS ?=
+loadtest: $(STAMP)
+	$(PY) tools/loadtest.py --database-url "$(LOADTEST_DATABASE_URL)" \
+		--redis-url "$(LOADTEST_REDIS_URL)" $(LOADTEST_ARGS)
+
+# CI's 30-second version (.ci/run): 1,000 cases, a 200-case import, 50 letters; the same
+# checks, with a p95 budget of 1,500 ms for CI's two busy cores (a regression catcher, not
+# the 300 ms promise, which `make loadtest` holds).
+loadtest-short: $(STAMP)
+	$(PY) tools/loadtest.py --database-url "$(LOADTEST_DATABASE_URL)" \
+		--redis-url "$(LOADTEST_REDIS_URL)" --duration 30 --cases 1000 --import-cases 200 \
+		--letters 50 --budget-ms 1500 $(LOADTEST_ARGS)
 
 # Mutation testing of the core rules with Cosmic Ray (docs/TESTING.md): each module is
 # mutated in a scratch copy under var/mutation/ and tested with its own tests
