@@ -1,13 +1,20 @@
 """gunicorn's settings for `make serve` (tools/serve.py); the command line overrides them.
 
-Workers: WEB_CONCURRENCY (gunicorn's own variable; default 4, about two per core). Each is a
-process with its own database connection (CONN_MAX_AGE 60 s) and the shared Redis cache.
+Workers: WEB_CONCURRENCY (gunicorn's own variable; default 4, about two per core), each with
+TADASU_WEB_THREADS threads (default 4). Each thread has its own database connection
+(CONN_MAX_AGE 60 s); all share the Redis cache.
 """
 
 import os
 
 bind = os.environ.get("TADASU_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# Threads in each worker: a request waiting on a lock (a write in a city whose case file is
+# being imported waits for the import's commit) holds one thread, not a whole process, so the
+# other cities' requests are still served. Django gives each thread its own database
+# connection (up to workers x threads connections); the tenant scope is a context variable.
+worker_class = "gthread"
+threads = int(os.environ.get("TADASU_WEB_THREADS", "4"))
 # A request longer than this is stopped and logged: imports and letters run as jobs, so no
 # page should need more.
 timeout = int(os.environ.get("TADASU_REQUEST_TIMEOUT", "60"))
