@@ -38,8 +38,13 @@ NOT_FILLED_IN = {
     "documents:municipal[checklist]": "a button: the blank desk checklist",
 }
 ROLE = {"municipality_setup": "superuser"}
-# Forms shown on another page than the one they post to.
-SHOWN_ON = {"overview:closed_day_new": "/dashboard/deadlines/"}
+# Forms shown on another page than the one they post to (from the URL posted to and the
+# valid payload): a case document's fields appear once its kind is chosen.
+SHOWN_ON = {
+    "overview:closed_day_new": lambda url, valid: "/dashboard/deadlines/",
+    "documents:municipal": lambda url, valid: "/documents/",
+    "remedies:document_new": lambda url, valid: f"{url}?kind={valid['kind']}",
+}
 
 
 class Page(HTMLParser):
@@ -131,7 +136,8 @@ def test_a_form_sent_empty_lists_each_mistake_linked_to_its_field(
     role = ROLE.get(route.name, "manager")
     valid = PAYLOADS[route.name](world, estates["own"], variant)
     with callers.call(role) as (client, _queries):
-        form_page = client.get(SHOWN_ON.get(route.name, url))
+        shown_on = SHOWN_ON.get(route.name, lambda url, valid: url)(url, valid)
+        form_page = client.get(shown_on)
         assert form_page.status_code == 200, url
         page = Page(form_page.content.decode())
         sent = _empty(_main_form(page, set(valid)))
