@@ -159,13 +159,55 @@ def scratch_copy(dest: Path) -> None:
         shutil.copy2(src, target)
 
 
-def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
-    # `python -m pytest` puts the scratch copy first on sys.path, ahead of the editable
-    # install of the working tree, so the mutated module is the one imported.
-    pytest = f"{BIN / 'python'} -m pytest -x -q --no-header"
+# The test database is built once per run, by the baseline, into a file of the module's own
+# (var/mutation/<module>/test.sqlite3) and kept as pristine.sqlite3; each mutant's tests start
+# from a fresh copy of it (`--reuse-db`) instead of running every migration again. No
+# migration imports a mutated module (they repeat what they need, as migrations must), so
+# the schema and triggers are the same for every mutant. The settings module that points
+# the tests there is written into the scratch copy only.
+SETTINGS = "mutation_settings"
+
+RUNNER = """\
+import os
+import shutil
+import sys
+
+testdb, pristine = sys.argv[1], sys.argv[2]
+for suffix in ("-wal", "-shm"):
+    if os.path.exists(testdb + suffix):
+        os.remove(testdb + suffix)
+shutil.copyfile(pristine, testdb)
+os.execv(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[3:]])
+"""
+
+
+def write_settings(workdir: Path, src: Path) -> Path:
+    testdb = workdir / "test.sqlite3"
+    (src / f"{SETTINGS}.py").write_text(
+        "from config.settings import *  # noqa: F403\n\n"
+        f'DATABASES["default"]["TEST"] = {{"NAME": {str(testdb)!r}}}  # noqa: F405\n',
+        encoding="utf-8",
+    )
+    (workdir / "runtests.py").write_text(RUNNER, encoding="utf-8")
+    return testdb
+
+
+def pytest_args(name: str, tests: list[str]) -> str:
+    # -x: the first failure kills the mutant; no randomised order, so that a mutant's
+    # outcome does not depend on the order its tests happened to run in.
+    args = f"-x -q --no-header -p no:randomly --ds={SETTINGS} --reuse-db"
     if name in FROM_MODELS:
-        pytest += " --nomigrations"
-    command = f"{pytest} {' '.join(tests)}"
+        args += " --nomigrations"
+    return f"{args} {' '.join(tests)}"
+
+
+def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
+    # `python -m pytest` (run by runtests.py from the scratch copy) puts the copy first on
+    # sys.path, ahead of the editable install of the working tree, so the mutated module is
+    # the one imported.
+    testdb = workdir / "test.sqlite3"
+    runner = f"{BIN / 'python'} {workdir / 'runtests.py'} {testdb} {workdir / 'pristine.sqlite3'}"
+    command = f"{runner} {pytest_args(name, tests)}"
     excluded = ",\n  ".join(f'"{e}"' for e in excluded_operators())
     config = workdir / "cosmic-ray.toml"
     config.write_text(
@@ -252,10 +294,34 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     src = workdir / "src"
     scratch_copy(src)
-    config = write_config(workdir, name, module, tests, timeout)
-    session = workdir / "session.sqlite"
+    testdb = write_settings(workdir, src)
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     env.pop("CI", None)
+    # The baseline: the tests once, unmutated, which also builds the test database. Its
+    # time sets the time a mutant may take (a mutant's tests that run much longer than the
+    # unmutated ones are caught in a loop: Cosmic Ray counts a timeout as killed), so a
+    # slow moment of a shared machine does not pass for a kill.
+    for stale in (testdb, workdir / "pristine.sqlite3"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{stale}{suffix}").unlink(missing_ok=True)
+    started = time.monotonic()
+    baseline = _run(
+        [BIN / "python", "-m", "pytest", *pytest_args(name, tests).split()],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if baseline.returncode != 0:
+        tail = (baseline.stdout + baseline.stderr)[-2000:]
+        return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
+    timeout = max(timeout, 5 * (time.monotonic() - started))
+    db = sqlite3.connect(testdb)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    shutil.copyfile(testdb, workdir / "pristine.sqlite3")
+    config = write_config(workdir, name, module, tests, timeout)
+    session = workdir / "session.sqlite"
     cr = str(BIN / "cosmic-ray")
     if again and session.exists():
         db = sqlite3.connect(session)
@@ -266,12 +332,6 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
         session.unlink(missing_ok=True)
         _run([cr, "init", config, session], cwd=src, env=env, check=True)
         _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
-    started = time.monotonic()
-    # The baseline runs the tests once unmutated, in a throwaway session of its own.
-    baseline = _run([cr, "baseline", config], cwd=src, env=env, capture_output=True, text=True)
-    if baseline.returncode != 0:
-        tail = (baseline.stdout + baseline.stderr)[-2000:]
-        return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
     _run([cr, "exec", config, session], cwd=src, env=env, check=True)
     minutes = (time.monotonic() - started) / 60
     return report(name) + f" [{minutes:.1f} min]"

@@ -15,7 +15,15 @@ from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
 from remedies.errors import RemedyError
-from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Purpose, Side
+from remedies.models import (
+    CityLedgerTotal,
+    EntryKind,
+    LedgerEntry,
+    LedgerTotal,
+    Method,
+    Purpose,
+    Side,
+)
 from remedies.workflow import CaseFile, case_transition, steps_for
 
 pytestmark = pytest.mark.django_db
@@ -403,3 +411,95 @@ def test_collecting_from_a_person_who_holds_no_excess_says_it_is_zero(world, mis
     with translation.override("ja"), pytest.raises(RemedyError) as error:
         _collect(world, case, c, 1)
     assert "C氏の過大付与分は0円です。" in str(error.value.message)
+
+
+# ---- costs and kept totals -------------------------------------------------------------------
+
+
+def test_a_side_that_paid_nothing_bears_no_payment_cost(world, misallocated):
+    """The contractor paid C at its desk; D brought the excess back to city hall. The city
+    paid nothing, so its cost is only what it took back (a negative cost), not a yen more."""
+    case, c, d = misallocated
+    _pay(world, case, c, 15000, side=Side.CONTRACTOR)
+    _collect(world, case, d, 4000, side=Side.MUNICIPALITY)
+    assert _costs(case) == {"contractor": 15000, "municipality": -4000, "national": 0}
+    assert _city_costs(world) == {"contractor": 15000, "municipality": -4000}
+
+
+def test_the_kept_totals_of_a_case_are_what_its_entries_say(world, misallocated):
+    """A case where one person is still owed part and another still holds the whole excess:
+    the totals kept for the dashboard and the totals summed from the entries agree, owed
+    and held each on its own side."""
+    case, c, _ = misallocated
+    _pay(world, case, c, 6000)
+    expected = {
+        "owed": 9000,
+        "held": 15000,
+        "cost_contractor": 6000,
+        "cost_municipality": 0,
+        "cost_national": 0,
+    }
+    with scopes_disabled():
+        assert ledger.derived_total(case) == expected
+        assert LedgerTotal.objects.filter(case=case).values(*expected).get() == expected
+
+
+# ---- a posting that fails halfway ------------------------------------------------------------
+
+
+def _ledger_as_it_is(case):
+    with scopes_disabled():
+        return (
+            list(
+                LedgerEntry.objects.filter(case=case).values_list("kind", "party__label", "delta")
+            ),
+            LedgerTotal.objects.filter(case=case).values("owed", "held", "cost_contractor").get(),
+            TimelineEvent.objects.filter(case=case).count(),
+        )
+
+
+def test_a_collection_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, misallocated, monkeypatch
+):
+    case, c, d = misallocated
+    _pay(world, case, c, 15000)
+    before = _ledger_as_it_is(case)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with pytest.raises(RuntimeError):
+        _collect(world, case, d, 4000)
+    assert _ledger_as_it_is(case) == before
+    assert _balances(case)["D氏"] == -15000
+
+
+def test_a_reversal_of_a_pair_that_fails_halfway_reverses_neither_entry(
+    world, misallocated, monkeypatch
+):
+    """A misallocation is two entries (owed and holder) reversed together. When the second
+    reversal cannot be written, the first is not left behind either, and the pair can
+    still be reversed afterwards."""
+    case, _, _ = misallocated
+    with scopes_disabled():
+        pair = LedgerEntry.objects.filter(case=case, kind=EntryKind.MISALLOCATION).first()
+    before = _ledger_as_it_is(case)
+    real_post = ledger._post
+    calls = []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database unavailable")
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr("remedies.ledger._post", second_fails)
+    with tenant_scope(world.staff), pytest.raises(RuntimeError):
+        ledger.ledger_reverse(entry=pair, reason="二重登録", on=ON, by=world.staff)
+    assert len(calls) == 2
+    assert _ledger_as_it_is(case) == before
+    monkeypatch.setattr("remedies.ledger._post", real_post)
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=pair, reason="二重登録", on=ON, by=world.staff)
+    assert _balances(case) == {"C氏": 0, "D氏": 0}
