@@ -167,19 +167,6 @@ def scratch_copy(dest: Path) -> None:
 # the tests there is written into the scratch copy only.
 SETTINGS = "mutation_settings"
 
-RUNNER = """\
-import os
-import shutil
-import sys
-
-testdb, pristine = sys.argv[1], sys.argv[2]
-for suffix in ("-wal", "-shm"):
-    if os.path.exists(testdb + suffix):
-        os.remove(testdb + suffix)
-shutil.copyfile(pristine, testdb)
-os.execv(sys.executable, [sys.executable, "-m", "pytest", *sys.argv[3:]])
-"""
-
 
 def write_settings(workdir: Path, src: Path) -> Path:
     testdb = workdir / "test.sqlite3"
@@ -188,7 +175,6 @@ def write_settings(workdir: Path, src: Path) -> Path:
         f'DATABASES["default"]["TEST"] = {{"NAME": {str(testdb)!r}}}  # noqa: F405\n',
         encoding="utf-8",
     )
-    (workdir / "runtests.py").write_text(RUNNER, encoding="utf-8")
     return testdb
 
 
@@ -202,11 +188,11 @@ def pytest_args(name: str, tests: list[str]) -> str:
 
 
 def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
-    # `python -m pytest` (run by runtests.py from the scratch copy) puts the copy first on
-    # sys.path, ahead of the editable install of the working tree, so the mutated module is
-    # the one imported.
-    testdb = workdir / "test.sqlite3"
-    runner = f"{BIN / 'python'} {workdir / 'runtests.py'} {testdb} {workdir / 'pristine.sqlite3'}"
+    # Each mutant runs through tools/mutation_runner.py: only the tests that execute the
+    # function it changed (as traced by the baseline), on a fresh copy of the test database.
+    # Its `python -m pytest`, run from the scratch copy, puts the copy first on sys.path,
+    # ahead of the editable install of the working tree, so the mutated module is imported.
+    runner = f"{BIN / 'python'} {ROOT / 'tools' / 'mutation_runner.py'} {workdir} {module}"
     command = f"{runner} {pytest_args(name, tests)}"
     excluded = ",\n  ".join(f'"{e}"' for e in excluded_operators())
     config = workdir / "cosmic-ray.toml"
@@ -295,27 +281,45 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
     src = workdir / "src"
     scratch_copy(src)
     testdb = write_settings(workdir, src)
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env = dict(os.environ)
     env.pop("CI", None)
-    # The baseline: the tests once, unmutated, which also builds the test database. Its
-    # time sets the time a mutant may take (a mutant's tests that run much longer than the
-    # unmutated ones are caught in a loop: Cosmic Ray counts a timeout as killed), so a
-    # slow moment of a shared machine does not pass for a kill.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # The baseline: the tests once, unmutated, which also builds the test database and
+    # records which lines of the module each test executes (tools/mutation_trace.py). Its
+    # time (traced, so slower than a mutant's run) sets the time a mutant may take: a
+    # mutant's tests that take longer are caught in a loop (Cosmic Ray counts a timeout as
+    # killed), and a slow moment of a shared machine does not pass for a kill. It also
+    # writes the bytecode every mutant's run reuses (tools/mutation_runner.py).
     for stale in (testdb, workdir / "pristine.sqlite3"):
         for suffix in ("", "-wal", "-shm"):
             Path(f"{stale}{suffix}").unlink(missing_ok=True)
     started = time.monotonic()
+    shutil.copyfile(src / module, workdir / "original.py")
+    (src / "tools").mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "tools" / "mutation_trace.py", src / "tools" / "mutation_trace.py")
+    trace_env = dict(
+        env,
+        MUTATION_TRACE_FILE=str(src / module),
+        MUTATION_TRACE_OUT=str(workdir / "trace.json"),
+    )
     baseline = _run(
-        [BIN / "python", "-m", "pytest", *pytest_args(name, tests).split()],
+        [
+            BIN / "python",
+            "-m",
+            "pytest",
+            "-p",
+            "tools.mutation_trace",
+            *pytest_args(name, tests).split(),
+        ],
         cwd=src,
-        env=env,
+        env=trace_env,
         capture_output=True,
         text=True,
     )
     if baseline.returncode != 0:
         tail = (baseline.stdout + baseline.stderr)[-2000:]
         return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
-    timeout = max(timeout, 5 * (time.monotonic() - started))
+    timeout = max(timeout, 1.5 * (time.monotonic() - started))
     db = sqlite3.connect(testdb)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
