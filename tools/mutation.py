@@ -59,6 +59,7 @@ MODULES = {
             "tests/remedies/test_ledger.py",
             "tests/remedies/test_ledger_totals.py",
             "tests/remedies/test_rules_at_risk.py",
+            "tests/remedies/test_national_correction.py",
         ],
     ),
     "audit": (
@@ -260,6 +261,13 @@ def report(name: str) -> str:
     session = workdir / "session.sqlite"
     if not session.exists():
         return f"{name}: not run"
+    db = sqlite3.connect(session)
+    started = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'work_results'"
+    ).fetchone()[0]
+    db.close()
+    if not started:
+        return f"{name}: baseline still running or failed, no mutant run"
     f = figures(session)
     competent = f["killed"] + f["survived"]
     score = 100.0 * f["killed"] / competent if competent else 0.0

@@ -503,3 +503,60 @@ def test_a_reversal_of_a_pair_that_fails_halfway_reverses_neither_entry(
     with tenant_scope(world.staff):
         ledger.ledger_reverse(entry=pair, reason="二重登録", on=ON, by=world.staff)
     assert _balances(case) == {"C氏": 0, "D氏": 0}
+
+
+# ---- the 経過 lines a posting writes ---------------------------------------------------------
+
+
+def _lines(case, action):
+    with scopes_disabled():
+        return list(
+            TimelineEvent.objects.filter(case=case, action=action)
+            .order_by("id")
+            .values_list("text", flat=True)
+        )
+
+
+def test_the_timeline_line_of_a_payment_names_who_bore_it(world, misallocated):
+    case, c, _ = misallocated
+    _pay(world, case, c, 1000, side=Side.MUNICIPALITY)
+    _pay(world, case, c, 2000, side=Side.CONTRACTOR)
+    city_line, contractor_line = _lines(case, "ledger.payment")
+    assert "市負担" in city_line and "委託事業者" not in city_line
+    assert "委託事業者負担" in contractor_line
+
+
+def test_a_clerks_note_on_a_payment_is_a_line_of_its_own(world, misallocated):
+    case, c, _ = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=1000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+            note="  窓口で手渡し、受領書あり  ",
+        )
+    assert len(_lines(case, "ledger.payment")) == 1
+    assert _lines(case, "note.ledger.payment") == ["窓口で手渡し、受領書あり"]
+
+
+def test_a_write_off_too_large_for_one_entry_is_reversed_as_a_whole(world, story):
+    """A balance over the most one entry may hold (10,000,000円) is written off in parts;
+    reversing the write-off takes back every part, not only the one chosen."""
+    case, c, d = story
+    with tenant_scope(world.staff):
+        for _ in range(2):
+            ledger.ledger_post_misallocation(
+                case=case, owed=c, holder=d, amount=8_000_000, on=ON, by=world.staff
+            )
+    with tenant_scope(world.manager):
+        first, *rest = ledger.ledger_write_off(
+            case=case, party=d, reason="回収不能", on=ON, by=world.manager
+        )
+    assert rest and _balances(case)["D氏"] == 0
+    with tenant_scope(world.manager):
+        ledger.ledger_reverse(entry=first, reason="回収の見込みあり", on=ON, by=world.manager)
+    assert _balances(case)["D氏"] == -16_000_000
