@@ -233,6 +233,30 @@ def test_either_sign_of_points_gone_astray_lets_the_national_system_correct(worl
     assert _balances(case) == {"C氏": 0, "D氏": 0}
 
 
+def test_a_correction_from_a_person_who_has_returned_everything_is_refused(
+    world, misallocated, settings
+):
+    """D brought the whole excess back: the national system cannot have taken points from
+    D, and the refusal says so next to the person, not next to the amount."""
+    settings.LANGUAGE_CODE = "ja"
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_collection(
+            case=case,
+            party=d,
+            amount=15000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    with pytest.raises(RemedyError) as error:
+        _correct(world, case, d, c, amount=1000)
+    assert error.value.field == "holder"
+    assert "D氏には過大付与分がありません" in str(error.value.message)
+    assert _balances(case) == {"C氏": 15000, "D氏": 0}
+
+
 def test_a_correction_to_a_person_already_paid_in_full_is_refused(world, misallocated, settings):
     settings.LANGUAGE_CODE = "ja"
     case, c, d = misallocated

@@ -560,3 +560,10 @@ def test_a_write_off_too_large_for_one_entry_is_reversed_as_a_whole(world, story
     with tenant_scope(world.manager):
         ledger.ledger_reverse(entry=first, reason="回収の見込みあり", on=ON, by=world.manager)
     assert _balances(case)["D氏"] == -16_000_000
+
+
+def test_paying_a_person_who_holds_an_excess_says_they_are_owed_nothing(world, misallocated):
+    case, _, d = misallocated
+    with translation.override("ja"), pytest.raises(RemedyError) as error:
+        _pay(world, case, d, 1)
+    assert "D氏への未払残高は0円です" in str(error.value.message)
