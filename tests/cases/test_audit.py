@@ -1,12 +1,16 @@
 """The audit trail: one entry per write, hash-chained, append-only in the database."""
 
+import hashlib
 import io
 
 import pytest
+from django.contrib.auth import signals as auth_signals
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.test import RequestFactory
 from django_scopes import scopes_disabled
 
+from cases.audit import audit_log
 from cases.audit_verify import verify_chain
 from cases.models import (
     AuditEntry,
@@ -14,6 +18,7 @@ from cases.models import (
     Misregistration,
     Party,
     TimelineEvent,
+    User,
 )
 from remedies.models import (
     AgencyContact,
@@ -173,3 +178,24 @@ def test_the_audit_export_keeps_a_user_name_from_becoming_a_formula(client, worl
     client.force_login(world.auditor)
     text = client.get("/audit/export/").content.decode("utf-8")
     assert "'@SUM(1+1)" in text and ",@SUM(1+1)" not in text
+
+
+def test_a_log_in_signalled_outside_the_middleware_records_the_requests_address(world):
+    """django-axes and management commands may send the log-in signals with a request the
+    audit middleware never saw: the entry still takes that request's address."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.20")
+    auth_signals.user_logged_out.send(sender=User, request=request, user=world.staff)
+    assert list(
+        AuditEntry.objects.filter(action="tadasu.auth.logout").values_list("client_address")
+    ) == [("192.0.2.20",)]
+
+
+def test_a_keys_id_stays_what_entries_already_signed_call_it(world, settings):
+    """Every entry names the key that signed it by an id stored with it, and migration 0013
+    gave every older entry that id (the first 12 hex digits of SHA-256 over
+    "tadasu-audit-key-id:" and the key). If the id of a key changed, every entry signed
+    before would name a key the verifier no longer knows."""
+    with scopes_disabled():
+        entry = audit_log("tadasu.test.key_id", by=world.staff)
+    key = settings.AUDIT_KEYS[0].encode()
+    assert entry.key_id == hashlib.sha256(b"tadasu-audit-key-id:" + key).hexdigest()[:12]

@@ -567,3 +567,35 @@ def test_paying_a_person_who_holds_an_excess_says_they_are_owed_nothing(world, m
     with translation.override("ja"), pytest.raises(RemedyError) as error:
         _pay(world, case, d, 1)
     assert "D氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_a_person_with_no_entries_is_owed_nothing_and_holds_nothing(world, story):
+    case, _, _ = story
+    with scopes_disabled():
+        assert {(b.party.label, b.amount, b.status) for b in ledger.balances(case)} == {
+            ("C氏", 0, "settled"),
+            ("D氏", 0, "settled"),
+        }
+
+
+def test_a_write_off_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, story, monkeypatch
+):
+    """A balance over one entry's limit is written off in two parts: when the 経過 line
+    fails after them, neither part stays."""
+    case, c, d = story
+    with tenant_scope(world.staff):
+        for _ in range(2):
+            ledger.ledger_post_misallocation(
+                case=case, owed=c, holder=d, amount=8_000_000, on=ON, by=world.staff
+            )
+    before = _ledger_as_it_is(case)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with tenant_scope(world.manager), pytest.raises(RuntimeError):
+        ledger.ledger_write_off(case=case, party=d, reason="回収不能", on=ON, by=world.manager)
+    assert _ledger_as_it_is(case) == before
+    assert _balances(case)["D氏"] == -16_000_000
