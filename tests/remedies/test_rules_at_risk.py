@@ -599,3 +599,47 @@ def test_a_write_off_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_
         ledger.ledger_write_off(case=case, party=d, reason="回収不能", on=ON, by=world.manager)
     assert _ledger_as_it_is(case) == before
     assert _balances(case)["D氏"] == -16_000_000
+
+
+@pytest.mark.parametrize("posting", ["misallocation", "payment", "regrant", "national_correction"])
+def test_a_posting_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, misallocated, monkeypatch, posting
+):
+    case, c, d = misallocated
+    before = _ledger_as_it_is(case)
+    post = {
+        "misallocation": lambda: ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=1000, on=ON, by=world.staff
+        ),
+        "payment": lambda: ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=1000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        ),
+        "regrant": lambda: ledger.ledger_post_regrant(
+            case=case, party=c, amount=1000, on=ON, by=world.staff
+        ),
+        "national_correction": lambda: ledger.ledger_post_national_correction(
+            case=case, holder=d, owed=c, amount=1000, on=ON, by=world.staff
+        ),
+    }[posting]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with tenant_scope(world.staff), pytest.raises(RuntimeError):
+        post()
+    assert _ledger_as_it_is(case) == before
+
+
+def test_re_granting_to_a_person_owed_nothing_says_they_are_owed_nothing(world, story):
+    case, c, _ = story
+    scope = tenant_scope(world.staff)
+    with translation.override("ja"), scope, pytest.raises(RemedyError) as error:
+        ledger.ledger_post_regrant(case=case, party=c, amount=1, on=ON, by=world.staff)
+    assert "C氏への未払残高は0円です" in str(error.value.message)
