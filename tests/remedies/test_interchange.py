@@ -28,6 +28,7 @@ from remedies import ledger
 from remedies import services as remedies
 from remedies.demo import DEMO_CASES, _organisations, _users, load_demo
 from remedies.interchange import InterchangeError, export_cases, import_cases
+from remedies.interchange.rules import party_field_placement
 from remedies.models import Channel, LedgerEntry, Method, Purpose, Side, Visit
 from remedies.workflow import case_transition
 
@@ -475,3 +476,19 @@ def test_visits_post_their_money_again_on_import(demo_file):
             LedgerEntry.objects.filter(case=third, visit__isnull=False).values_list("kind", "delta")
         ) == [("collection", 5000), ("payment", -5000)]
         assert Visit.objects.filter(case=third).count() == 2
+
+
+def test_a_detail_changed_after_the_person_was_identified_stays_at_its_own_edit():
+    """B氏 was added unidentified, identified at the first edit, and their phone number
+    changed at the second: an import replays the change at the second edit, where the
+    case's history has it, not at the identification."""
+    final = {
+        "identified": True,
+        "name": "鈴木 次郎",
+        "identified_on": date(2023, 2, 10),
+        "phone": "090-1234-5678",
+    }
+    updates = [(1, ["identified", "name", "identified_on"]), (2, ["phone"])]
+    first, second = party_field_placement(final, updates)
+    assert "phone" in second and "phone" not in first
+    assert {"identified", "name", "identified_on"} <= set(first)
