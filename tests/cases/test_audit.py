@@ -5,12 +5,14 @@ import io
 
 import pytest
 from django.contrib.auth import signals as auth_signals
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.http import HttpResponse
 from django.test import RequestFactory
 from django_scopes import scopes_disabled
 
-from cases.audit import audit_log
+from cases.audit import AuditRequestMiddleware, audit_keys, audit_log, reset_audit_keys
 from cases.audit_verify import verify_chain
 from cases.models import (
     AuditEntry,
@@ -199,3 +201,34 @@ def test_a_keys_id_stays_what_entries_already_signed_call_it(world, settings):
         entry = audit_log("tadasu.test.key_id", by=world.staff)
     key = settings.AUDIT_KEYS[0].encode()
     assert entry.key_id == hashlib.sha256(b"tadasu-audit-key-id:" + key).hexdigest()[:12]
+
+
+def test_an_entry_written_while_serving_a_request_records_the_clients_address(world):
+    def view(request):
+        with scopes_disabled():
+            audit_log("tadasu.test.request", by=world.staff)
+        return HttpResponse()
+
+    AuditRequestMiddleware(view)(RequestFactory().get("/", REMOTE_ADDR="192.0.2.30"))
+    with scopes_disabled():
+        audit_log("tadasu.test.after_request", by=world.staff)
+    assert dict(
+        AuditEntry.objects.filter(action__startswith="tadasu.test.").values_list(
+            "action", "client_address"
+        )
+    ) == {"tadasu.test.request": "192.0.2.30", "tadasu.test.after_request": None}
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(31, False), (32, True)])
+def test_an_audit_key_needs_32_characters(settings, length, accepted):
+    """README: each key in TADASU_AUDIT_KEYS needs 32 characters or more."""
+    settings.AUDIT_KEYS = ["k" * length]
+    reset_audit_keys()
+    try:
+        if accepted:
+            assert len(audit_keys()) == 1
+        else:
+            with pytest.raises(ImproperlyConfigured, match="32 characters"):
+                audit_keys()
+    finally:
+        reset_audit_keys()
