@@ -492,3 +492,11 @@ def test_a_detail_changed_after_the_person_was_identified_stays_at_its_own_edit(
     first, second = party_field_placement(final, updates)
     assert "phone" in second and "phone" not in first
     assert {"identified", "name", "identified_on"} <= set(first)
+
+
+def test_a_note_on_the_identification_changed_later_is_replayed_at_that_edit():
+    """C氏 was identified from the start; the note on how was rewritten at a later edit:
+    the import replays the new note at that edit."""
+    final = {"identified": True, "name": "佐藤 花子", "identification_note": "運転免許証で確認"}
+    (edit,) = party_field_placement(final, [(1, ["identification_note"])])
+    assert edit == ["identification_note"]
