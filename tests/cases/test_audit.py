@@ -12,7 +12,13 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django_scopes import scopes_disabled
 
-from cases.audit import AuditRequestMiddleware, audit_keys, audit_log, reset_audit_keys
+from cases.audit import (
+    AuditRequestMiddleware,
+    audit_keys,
+    audit_log,
+    municipality_version,
+    reset_audit_keys,
+)
 from cases.audit_verify import verify_chain
 from cases.models import (
     AuditEntry,
@@ -232,3 +238,24 @@ def test_an_audit_key_needs_32_characters(settings, length, accepted):
                 audit_keys()
     finally:
         reset_audit_keys()
+
+
+def test_a_failed_log_in_keeps_at_most_150_characters_of_the_name_tried(world):
+    """The name tried is kept (it is how an attack shows), cut at Django's 150 characters."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.40")
+    auth_signals.user_login_failed.send(
+        sender=User, credentials={"username": "a" * 200}, request=request
+    )
+    entry = AuditEntry.objects.get(action="tadasu.auth.login_failed")
+    assert entry.data == {"username": "a" * 150}
+
+
+def test_a_municipalitys_version_is_its_newest_audit_entry(world):
+    """Cached pages are keyed by it: 0 before anything happened, then the newest entry's id,
+    moving with every write."""
+    assert municipality_version(world.city.pk) == 0
+    with scopes_disabled():
+        first = audit_log("tadasu.test.first", by=world.staff)
+        assert municipality_version(world.city.pk) == first.pk
+        second = audit_log("tadasu.test.second", by=world.staff)
+        assert municipality_version(world.city.pk) == second.pk > first.pk
