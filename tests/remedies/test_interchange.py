@@ -24,11 +24,17 @@ from cases.models import (
     TimelineEvent,
     User,
 )
+from cases.services import CASE_FIELDS
 from remedies import ledger
 from remedies import services as remedies
 from remedies.demo import DEMO_CASES, _organisations, _users, load_demo
 from remedies.interchange import InterchangeError, export_cases, import_cases
-from remedies.interchange.rules import party_field_placement
+from remedies.interchange.rules import (
+    _FieldError,
+    _known_fields,
+    case_field_placement,
+    party_field_placement,
+)
 from remedies.models import Channel, LedgerEntry, Method, Purpose, Side, Visit
 from remedies.workflow import case_transition
 
@@ -500,3 +506,17 @@ def test_a_note_on_the_identification_changed_later_is_replayed_at_that_edit():
     final = {"identified": True, "name": "佐藤 花子", "identification_note": "運転免許証で確認"}
     (edit,) = party_field_placement(final, [(1, ["identification_note"])])
     assert edit == ["identification_note"]
+
+
+def test_an_edit_that_sets_a_field_back_to_its_opening_value_does_not_hide_the_next_field():
+    """One edit named the summary (left empty, as the case was opened) and the date it
+    occurred (set): the import replays the date at that edit, and not the summary."""
+    final = {"summary": "", "occurred_on": date(2023, 2, 1)}
+    (edit,) = case_field_placement(final, [(1, ["summary", "occurred_on"])], [], {})
+    assert edit == ["occurred_on"]
+
+
+def test_an_edit_naming_fields_that_may_not_be_edited_is_refused_at_the_first():
+    with pytest.raises(_FieldError) as error:
+        _known_fields({"fields": ["summary", "stage", "closed_on"]}, CASE_FIELDS)
+    assert error.value.reason == '"stage" cannot be edited'
