@@ -520,3 +520,9 @@ def test_an_edit_naming_fields_that_may_not_be_edited_is_refused_at_the_first():
     with pytest.raises(_FieldError) as error:
         _known_fields({"fields": ["summary", "stage", "closed_on"]}, CASE_FIELDS)
     assert error.value.reason == '"stage" cannot be edited'
+
+
+def test_a_detail_named_by_two_edits_is_replayed_at_the_later_one():
+    final = {"identified": True, "name": "佐藤 花子", "phone": "090-1234-5678"}
+    first, second = party_field_placement(final, [(1, ["phone"]), (2, ["phone"])])
+    assert (first, second) == ([], ["phone"])

@@ -643,3 +643,20 @@ def test_re_granting_to_a_person_owed_nothing_says_they_are_owed_nothing(world, 
     with translation.override("ja"), scope, pytest.raises(RemedyError) as error:
         ledger.ledger_post_regrant(case=case, party=c, amount=1, on=ON, by=world.staff)
     assert "C氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_a_reversal_is_kept_out_of_the_cases_story(world, misallocated):
+    """Correcting a mistaken entry is bookkeeping: its 経過 line stays internal and is not
+    told in the letters and the report like a payment is."""
+    case, c, _ = misallocated
+    payment = _pay(world, case, c, 1000)
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=payment, reason="金額誤り", on=ON, by=world.staff)
+    with scopes_disabled():
+        in_story = dict(
+            TimelineEvent.objects.filter(case=case, action__startswith="ledger.").values_list(
+                "action", "in_story"
+            )
+        )
+    assert in_story["ledger.payment"] is True
+    assert in_story["ledger.reversal"] is False
