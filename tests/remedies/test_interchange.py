@@ -30,6 +30,7 @@ from remedies import services as remedies
 from remedies.demo import DEMO_CASES, _organisations, _users, load_demo
 from remedies.interchange import InterchangeError, export_cases, import_cases
 from remedies.interchange.rules import (
+    _date,
     _FieldError,
     _known_fields,
     case_field_placement,
@@ -526,3 +527,8 @@ def test_a_detail_named_by_two_edits_is_replayed_at_the_later_one():
     final = {"identified": True, "name": "佐藤 花子", "phone": "090-1234-5678"}
     first, second = party_field_placement(final, [(1, ["phone"]), (2, ["phone"])])
     assert (first, second) == ([], ["phone"])
+
+
+def test_an_optional_date_in_the_file_is_kept_and_a_missing_one_is_empty():
+    assert _date({"occurred_on": "2023-02-01"}, "occurred_on", optional=True) == date(2023, 2, 1)
+    assert _date({}, "occurred_on", optional=True) is None
