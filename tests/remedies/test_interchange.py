@@ -532,3 +532,9 @@ def test_a_detail_named_by_two_edits_is_replayed_at_the_later_one():
 def test_an_optional_date_in_the_file_is_kept_and_a_missing_one_is_empty():
     assert _date({"occurred_on": "2023-02-01"}, "occurred_on", optional=True) == date(2023, 2, 1)
     assert _date({}, "occurred_on", optional=True) is None
+
+
+def test_a_date_the_file_must_give_is_refused_when_missing():
+    with pytest.raises(_FieldError) as error:
+        _date({}, "discovered_on")
+    assert (error.value.field, error.value.reason) == ("discovered_on", "is missing")

@@ -257,6 +257,22 @@ def test_a_correction_from_a_person_who_has_returned_everything_is_refused(
     assert _balances(case) == {"C氏": 15000, "D氏": 0}
 
 
+def test_a_correction_of_the_last_yen_held_is_accepted(world, misallocated):
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_collection(
+            case=case,
+            party=d,
+            amount=14999,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    _correct(world, case, d, c, amount=1)
+    assert _balances(case) == {"C氏": 14999, "D氏": 0}
+
+
 def test_a_correction_to_a_person_already_paid_in_full_is_refused(world, misallocated, settings):
     settings.LANGUAGE_CODE = "ja"
     case, c, d = misallocated

@@ -660,3 +660,21 @@ def test_a_reversal_is_kept_out_of_the_cases_story(world, misallocated):
         )
     assert in_story["ledger.payment"] is True
     assert in_story["ledger.reversal"] is False
+
+
+def test_re_granting_to_a_person_who_holds_an_excess_says_they_are_owed_nothing(
+    world, misallocated
+):
+    case, _, d = misallocated
+    scope = tenant_scope(world.staff)
+    with translation.override("ja"), scope, pytest.raises(RemedyError) as error:
+        ledger.ledger_post_regrant(case=case, party=d, amount=1, on=ON, by=world.staff)
+    assert "D氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_one_yen_still_owed_is_in_the_kept_and_the_derived_totals(world, misallocated):
+    case, c, _ = misallocated
+    _pay(world, case, c, 14999)
+    with scopes_disabled():
+        assert ledger.derived_total(case)["owed"] == 1
+        assert LedgerTotal.objects.get(case=case).owed == 1
