@@ -538,3 +538,19 @@ def test_a_date_the_file_must_give_is_refused_when_missing():
     with pytest.raises(_FieldError) as error:
         _date({}, "discovered_on")
     assert (error.value.field, error.value.reason) == ("discovered_on", "is missing")
+
+
+def test_the_name_of_a_person_identified_later_is_set_at_the_identification():
+    """The name is needed when B氏 is identified: an edit that names it only later still
+    has it replayed at the identification; the note on how, required while unidentified,
+    came with the person and is not replayed at an edit."""
+    final = {
+        "identified": True,
+        "name": "鈴木 次郎",
+        "identified_on": date(2023, 2, 10),
+        "identification_note": "本人確認書類で確認",
+    }
+    updates = [(1, ["identified", "identified_on"]), (2, ["name", "identification_note"])]
+    first, second = party_field_placement(final, updates)
+    assert "name" in first
+    assert second == []
