@@ -1,6 +1,7 @@
 """The audit trail: one entry per write, hash-chained, append-only in the database."""
 
 import hashlib
+import importlib
 import io
 
 import pytest
@@ -259,3 +260,14 @@ def test_a_municipalitys_version_is_its_newest_audit_entry(world):
         assert municipality_version(world.city.pk) == first.pk
         second = audit_log("tadasu.test.second", by=world.staff)
         assert municipality_version(world.city.pk) == second.pk > first.pk
+
+
+def test_an_entry_is_signed_as_migration_0013_signed_the_entries_before_it(world, settings):
+    """Migration 0013 signed every entry already written, with its own copy of the MAC's
+    canonical encoding; the verifier checks both kinds with `entry_mac`. The two must agree
+    byte for byte, Japanese text included, or every older entry would fail verification."""
+    sealed = importlib.import_module("cases.migrations.0013_audit_keyed_chains")
+    with scopes_disabled():
+        entry = audit_log("tadasu.test.mac", by=world.staff, data={"party": "佐藤 花子"})
+    entry.refresh_from_db()
+    assert sealed._mac(entry, settings.AUDIT_KEYS[0].encode()) == entry.mac
