@@ -271,6 +271,8 @@ def test_a_correction_of_the_last_yen_held_is_accepted(world, misallocated):
         )
     _correct(world, case, d, c, amount=1)
     assert _balances(case) == {"C氏": 14999, "D氏": 0}
+    with scopes_disabled():
+        assert ledger.national_corrections(world.city.pk) == (1, 1)
 
 
 def test_a_correction_to_a_person_already_paid_in_full_is_refused(world, misallocated, settings):
