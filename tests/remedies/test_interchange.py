@@ -32,6 +32,7 @@ from remedies.interchange import InterchangeError, export_cases, import_cases
 from remedies.interchange.rules import (
     _date,
     _FieldError,
+    _held_open,
     _known_fields,
     case_field_placement,
     party_field_placement,
@@ -554,3 +555,13 @@ def test_the_name_of_a_person_identified_later_is_set_at_the_identification():
     first, second = party_field_placement(final, updates)
     assert "name" in first
     assert second == []
+
+
+def test_a_case_a_contractor_reported_is_opened_with_its_company_and_no_assignee(world):
+    """What case_open sets by itself, which an import does not replay as an edit."""
+    with scopes_disabled():
+        assert _held_open(world.contractor) == {
+            "contractor": world.contractor_co.name,
+            "assignee": None,
+        }
+        assert _held_open(world.staff) == {}
