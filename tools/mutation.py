@@ -59,6 +59,7 @@ MODULES = {
             "tests/remedies/test_ledger.py",
             "tests/remedies/test_ledger_totals.py",
             "tests/remedies/test_rules_at_risk.py",
+            "tests/remedies/test_national_correction.py",
         ],
     ),
     "audit": (
@@ -159,13 +160,41 @@ def scratch_copy(dest: Path) -> None:
         shutil.copy2(src, target)
 
 
-def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
-    # `python -m pytest` puts the scratch copy first on sys.path, ahead of the editable
-    # install of the working tree, so the mutated module is the one imported.
-    pytest = f"{BIN / 'python'} -m pytest -x -q --no-header"
+# The test database is built once per run, by the baseline, into a file of the module's own
+# (var/mutation/<module>/test.sqlite3) and kept as pristine.sqlite3; each mutant's tests start
+# from a fresh copy of it (`--reuse-db`) instead of running every migration again. No
+# migration imports a mutated module (they repeat what they need, as migrations must), so
+# the schema and triggers are the same for every mutant. The settings module that points
+# the tests there is written into the scratch copy only.
+SETTINGS = "mutation_settings"
+
+
+def write_settings(workdir: Path, src: Path) -> Path:
+    testdb = workdir / "test.sqlite3"
+    (src / f"{SETTINGS}.py").write_text(
+        "from config.settings import *  # noqa: F403\n\n"
+        f'DATABASES["default"]["TEST"] = {{"NAME": {str(testdb)!r}}}  # noqa: F405\n',
+        encoding="utf-8",
+    )
+    return testdb
+
+
+def pytest_args(name: str, tests: list[str]) -> str:
+    # -x: the first failure kills the mutant; no randomised order, so that a mutant's
+    # outcome does not depend on the order its tests happened to run in.
+    args = f"-x -q --no-header -p no:randomly --ds={SETTINGS} --reuse-db"
     if name in FROM_MODELS:
-        pytest += " --nomigrations"
-    command = f"{pytest} {' '.join(tests)}"
+        args += " --nomigrations"
+    return f"{args} {' '.join(tests)}"
+
+
+def write_config(workdir: Path, name: str, module: str, tests: list[str], timeout: float) -> Path:
+    # Each mutant runs through tools/mutation_runner.py: only the tests that execute the
+    # function it changed (as traced by the baseline), on a fresh copy of the test database.
+    # Its `python -m pytest`, run from the scratch copy, puts the copy first on sys.path,
+    # ahead of the editable install of the working tree, so the mutated module is imported.
+    runner = f"{BIN / 'python'} {ROOT / 'tools' / 'mutation_runner.py'} {workdir} {module}"
+    command = f"{runner} {pytest_args(name, tests)}"
     excluded = ",\n  ".join(f'"{e}"' for e in excluded_operators())
     config = workdir / "cosmic-ray.toml"
     config.write_text(
@@ -232,6 +261,13 @@ def report(name: str) -> str:
     session = workdir / "session.sqlite"
     if not session.exists():
         return f"{name}: not run"
+    db = sqlite3.connect(session)
+    started = db.execute(
+        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'work_results'"
+    ).fetchone()[0]
+    db.close()
+    if not started:
+        return f"{name}: baseline still running or failed, no mutant run"
     f = figures(session)
     competent = f["killed"] + f["survived"]
     score = 100.0 * f["killed"] / competent if competent else 0.0
@@ -252,10 +288,52 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     src = workdir / "src"
     scratch_copy(src)
+    testdb = write_settings(workdir, src)
+    env = dict(os.environ)
+    env.pop("CI", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    # The baseline: the tests once, unmutated, which also builds the test database and
+    # records which lines of the module each test executes (tools/mutation_trace.py). Its
+    # time (traced, so slower than a mutant's run) sets the time a mutant may take: a
+    # mutant's tests that take longer are caught in a loop (Cosmic Ray counts a timeout as
+    # killed), and a slow moment of a shared machine does not pass for a kill. It also
+    # writes the bytecode every mutant's run reuses (tools/mutation_runner.py).
+    for stale in (testdb, workdir / "pristine.sqlite3"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{stale}{suffix}").unlink(missing_ok=True)
+    started = time.monotonic()
+    shutil.copyfile(src / module, workdir / "original.py")
+    (src / "tools").mkdir(exist_ok=True)
+    shutil.copyfile(ROOT / "tools" / "mutation_trace.py", src / "tools" / "mutation_trace.py")
+    trace_env = dict(
+        env,
+        MUTATION_TRACE_FILE=str(src / module),
+        MUTATION_TRACE_OUT=str(workdir / "trace.json"),
+    )
+    baseline = _run(
+        [
+            BIN / "python",
+            "-m",
+            "pytest",
+            "-p",
+            "tools.mutation_trace",
+            *pytest_args(name, tests).split(),
+        ],
+        cwd=src,
+        env=trace_env,
+        capture_output=True,
+        text=True,
+    )
+    if baseline.returncode != 0:
+        tail = (baseline.stdout + baseline.stderr)[-2000:]
+        return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
+    timeout = max(timeout, 1.5 * (time.monotonic() - started))
+    db = sqlite3.connect(testdb)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    shutil.copyfile(testdb, workdir / "pristine.sqlite3")
     config = write_config(workdir, name, module, tests, timeout)
     session = workdir / "session.sqlite"
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-    env.pop("CI", None)
     cr = str(BIN / "cosmic-ray")
     if again and session.exists():
         db = sqlite3.connect(session)
@@ -266,12 +344,6 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
         session.unlink(missing_ok=True)
         _run([cr, "init", config, session], cwd=src, env=env, check=True)
         _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
-    started = time.monotonic()
-    # The baseline runs the tests once unmutated, in a throwaway session of its own.
-    baseline = _run([cr, "baseline", config], cwd=src, env=env, capture_output=True, text=True)
-    if baseline.returncode != 0:
-        tail = (baseline.stdout + baseline.stderr)[-2000:]
-        return f"{name}: the tests fail without any mutant, nothing run\n{tail}"
     _run([cr, "exec", config, session], cwd=src, env=env, check=True)
     minutes = (time.monotonic() - started) / 60
     return report(name) + f" [{minutes:.1f} min]"

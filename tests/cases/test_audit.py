@@ -1,12 +1,25 @@
 """The audit trail: one entry per write, hash-chained, append-only in the database."""
 
+import hashlib
+import importlib
 import io
 
 import pytest
+from django.contrib.auth import signals as auth_signals
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
+from django.http import HttpResponse
+from django.test import RequestFactory
 from django_scopes import scopes_disabled
 
+from cases.audit import (
+    AuditRequestMiddleware,
+    audit_keys,
+    audit_log,
+    municipality_version,
+    reset_audit_keys,
+)
 from cases.audit_verify import verify_chain
 from cases.models import (
     AuditEntry,
@@ -14,6 +27,7 @@ from cases.models import (
     Misregistration,
     Party,
     TimelineEvent,
+    User,
 )
 from remedies.models import (
     AgencyContact,
@@ -188,3 +202,87 @@ def test_the_audit_export_keeps_a_user_name_from_becoming_a_formula(client, worl
     client.force_login(world.auditor)
     text = b"".join(client.get("/audit/export/").streaming_content).decode("utf-8")
     assert "'@SUM(1+1)" in text and ",@SUM(1+1)" not in text
+
+
+def test_a_log_in_signalled_outside_the_middleware_records_the_requests_address(world):
+    """django-axes and management commands may send the log-in signals with a request the
+    audit middleware never saw: the entry still takes that request's address."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.20")
+    auth_signals.user_logged_out.send(sender=User, request=request, user=world.staff)
+    assert list(
+        AuditEntry.objects.filter(action="tadasu.auth.logout").values_list("client_address")
+    ) == [("192.0.2.20",)]
+
+
+def test_a_keys_id_stays_what_entries_already_signed_call_it(world, settings):
+    """Every entry names the key that signed it by an id stored with it, and migration 0013
+    gave every older entry that id (the first 12 hex digits of SHA-256 over
+    "tadasu-audit-key-id:" and the key). If the id of a key changed, every entry signed
+    before would name a key the verifier no longer knows."""
+    with scopes_disabled():
+        entry = audit_log("tadasu.test.key_id", by=world.staff)
+    key = settings.AUDIT_KEYS[0].encode()
+    assert entry.key_id == hashlib.sha256(b"tadasu-audit-key-id:" + key).hexdigest()[:12]
+
+
+def test_an_entry_written_while_serving_a_request_records_the_clients_address(world):
+    def view(request):
+        with scopes_disabled():
+            audit_log("tadasu.test.request", by=world.staff)
+        return HttpResponse()
+
+    AuditRequestMiddleware(view)(RequestFactory().get("/", REMOTE_ADDR="192.0.2.30"))
+    with scopes_disabled():
+        audit_log("tadasu.test.after_request", by=world.staff)
+    assert dict(
+        AuditEntry.objects.filter(action__startswith="tadasu.test.").values_list(
+            "action", "client_address"
+        )
+    ) == {"tadasu.test.request": "192.0.2.30", "tadasu.test.after_request": None}
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(31, False), (32, True)])
+def test_an_audit_key_needs_32_characters(settings, length, accepted):
+    """README: each key in TADASU_AUDIT_KEYS needs 32 characters or more."""
+    settings.AUDIT_KEYS = ["k" * length]
+    reset_audit_keys()
+    try:
+        if accepted:
+            assert len(audit_keys()) == 1
+        else:
+            with pytest.raises(ImproperlyConfigured, match="32 characters"):
+                audit_keys()
+    finally:
+        reset_audit_keys()
+
+
+def test_a_failed_log_in_keeps_at_most_150_characters_of_the_name_tried(world):
+    """The name tried is kept (it is how an attack shows), cut at Django's 150 characters."""
+    request = RequestFactory().post("/accounts/login/", REMOTE_ADDR="192.0.2.40")
+    auth_signals.user_login_failed.send(
+        sender=User, credentials={"username": "a" * 200}, request=request
+    )
+    entry = AuditEntry.objects.get(action="tadasu.auth.login_failed")
+    assert entry.data == {"username": "a" * 150}
+
+
+def test_a_municipalitys_version_is_its_newest_audit_entry(world):
+    """Cached pages are keyed by it: 0 before anything happened, then the newest entry's id,
+    moving with every write."""
+    assert municipality_version(world.city.pk) == 0
+    with scopes_disabled():
+        first = audit_log("tadasu.test.first", by=world.staff)
+        assert municipality_version(world.city.pk) == first.pk
+        second = audit_log("tadasu.test.second", by=world.staff)
+        assert municipality_version(world.city.pk) == second.pk > first.pk
+
+
+def test_an_entry_is_signed_as_migration_0013_signed_the_entries_before_it(world, settings):
+    """Migration 0013 signed every entry already written, with its own copy of the MAC's
+    canonical encoding; the verifier checks both kinds with `entry_mac`. The two must agree
+    byte for byte, Japanese text included, or every older entry would fail verification."""
+    sealed = importlib.import_module("cases.migrations.0013_audit_keyed_chains")
+    with scopes_disabled():
+        entry = audit_log("tadasu.test.mac", by=world.staff, data={"party": "佐藤 花子"})
+    entry.refresh_from_db()
+    assert sealed._mac(entry, settings.AUDIT_KEYS[0].encode()) == entry.mac

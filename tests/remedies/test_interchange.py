@@ -24,10 +24,19 @@ from cases.models import (
     TimelineEvent,
     User,
 )
+from cases.services import CASE_FIELDS
 from remedies import ledger
 from remedies import services as remedies
 from remedies.demo import DEMO_CASES, _organisations, _users, load_demo
 from remedies.interchange import InterchangeError, export_cases, import_cases
+from remedies.interchange.rules import (
+    _date,
+    _FieldError,
+    _held_open,
+    _known_fields,
+    case_field_placement,
+    party_field_placement,
+)
 from remedies.models import Channel, LedgerEntry, Method, Purpose, Side, Visit
 from remedies.workflow import case_transition
 
@@ -475,3 +484,84 @@ def test_visits_post_their_money_again_on_import(demo_file):
             LedgerEntry.objects.filter(case=third, visit__isnull=False).values_list("kind", "delta")
         ) == [("collection", 5000), ("payment", -5000)]
         assert Visit.objects.filter(case=third).count() == 2
+
+
+def test_a_detail_changed_after_the_person_was_identified_stays_at_its_own_edit():
+    """B氏 was added unidentified, identified at the first edit, and their phone number
+    changed at the second: an import replays the change at the second edit, where the
+    case's history has it, not at the identification."""
+    final = {
+        "identified": True,
+        "name": "鈴木 次郎",
+        "identified_on": date(2023, 2, 10),
+        "phone": "090-1234-5678",
+    }
+    updates = [(1, ["identified", "name", "identified_on"]), (2, ["phone"])]
+    first, second = party_field_placement(final, updates)
+    assert "phone" in second and "phone" not in first
+    assert {"identified", "name", "identified_on"} <= set(first)
+
+
+def test_a_note_on_the_identification_changed_later_is_replayed_at_that_edit():
+    """C氏 was identified from the start; the note on how was rewritten at a later edit:
+    the import replays the new note at that edit."""
+    final = {"identified": True, "name": "佐藤 花子", "identification_note": "運転免許証で確認"}
+    (edit,) = party_field_placement(final, [(1, ["identification_note"])])
+    assert edit == ["identification_note"]
+
+
+def test_an_edit_that_sets_a_field_back_to_its_opening_value_does_not_hide_the_next_field():
+    """One edit named the summary (left empty, as the case was opened) and the date it
+    occurred (set): the import replays the date at that edit, and not the summary."""
+    final = {"summary": "", "occurred_on": date(2023, 2, 1)}
+    (edit,) = case_field_placement(final, [(1, ["summary", "occurred_on"])], [], {})
+    assert edit == ["occurred_on"]
+
+
+def test_an_edit_naming_fields_that_may_not_be_edited_is_refused_at_the_first():
+    with pytest.raises(_FieldError) as error:
+        _known_fields({"fields": ["summary", "stage", "closed_on"]}, CASE_FIELDS)
+    assert error.value.reason == '"stage" cannot be edited'
+
+
+def test_a_detail_named_by_two_edits_is_replayed_at_the_later_one():
+    final = {"identified": True, "name": "佐藤 花子", "phone": "090-1234-5678"}
+    first, second = party_field_placement(final, [(1, ["phone"]), (2, ["phone"])])
+    assert (first, second) == ([], ["phone"])
+
+
+def test_an_optional_date_in_the_file_is_kept_and_a_missing_one_is_empty():
+    assert _date({"occurred_on": "2023-02-01"}, "occurred_on", optional=True) == date(2023, 2, 1)
+    assert _date({}, "occurred_on", optional=True) is None
+
+
+def test_a_date_the_file_must_give_is_refused_when_missing():
+    with pytest.raises(_FieldError) as error:
+        _date({}, "discovered_on")
+    assert (error.value.field, error.value.reason) == ("discovered_on", "is missing")
+
+
+def test_the_name_of_a_person_identified_later_is_set_at_the_identification():
+    """The name is needed when B氏 is identified: an edit that names it only later still
+    has it replayed at the identification; the note on how, required while unidentified,
+    came with the person and is not replayed at an edit."""
+    final = {
+        "identified": True,
+        "name": "鈴木 次郎",
+        "identified_on": date(2023, 2, 10),
+        "identification_note": "本人確認書類で確認",
+    }
+    updates = [(1, ["identified", "identified_on"]), (2, ["name", "identification_note"])]
+    first, second = party_field_placement(final, updates)
+    assert "name" in first
+    assert second == []
+
+
+def test_a_case_a_contractor_reported_is_opened_with_its_company_and_no_assignee(world):
+    """What case_open sets by itself, which an import does not replay as an edit."""
+    with scopes_disabled():
+        assert _held_open(world.contractor) == {
+            "contractor": world.contractor_co.name,
+            "assignee": None,
+        }
+        assert _held_open(world.staff) == {}

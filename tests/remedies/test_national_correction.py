@@ -207,6 +207,94 @@ def test_a_case_without_points_cannot_be_corrected_by_the_national_system(world)
     assert _balances(case) == {"A氏": 1000, "B氏": -1000}
 
 
+@pytest.mark.parametrize(
+    ("kind", "data_kind"),
+    [
+        # Not filed as a link error, but a cashless account was registered into C's record.
+        (CaseKind.OTHER, DataKind.CASHLESS_ACCOUNT),
+        # A link error, however its misregistrations were recorded.
+        (CaseKind.CASHLESS_LINK, DataKind.OTHER),
+    ],
+)
+def test_either_sign_of_points_gone_astray_lets_the_national_system_correct(world, kind, data_kind):
+    with tenant_scope(world.staff):
+        case = case_services.case_open(
+            by=world.staff, office=world.office, kind=kind, discovered_on=date(2023, 2, 22)
+        )
+        c = case_services.party_add(case=case, by=world.staff, label="C氏", name="佐藤 花子")
+        d = case_services.party_add(case=case, by=world.staff, label="D氏", name="鈴木 次郎")
+        case_services.misregistration_add(
+            case=case, by=world.staff, source=d, target=c, data_kind=data_kind
+        )
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=1000, on=date(2023, 2, 23), by=world.staff
+        )
+    _correct(world, case, d, c, amount=1000)
+    assert _balances(case) == {"C氏": 0, "D氏": 0}
+
+
+def test_a_correction_from_a_person_who_has_returned_everything_is_refused(
+    world, misallocated, settings
+):
+    """D brought the whole excess back: the national system cannot have taken points from
+    D, and the refusal says so next to the person, not next to the amount."""
+    settings.LANGUAGE_CODE = "ja"
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_collection(
+            case=case,
+            party=d,
+            amount=15000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    with pytest.raises(RemedyError) as error:
+        _correct(world, case, d, c, amount=1000)
+    assert error.value.field == "holder"
+    assert "D氏には過大付与分がありません" in str(error.value.message)
+    assert _balances(case) == {"C氏": 15000, "D氏": 0}
+
+
+def test_a_correction_of_the_last_yen_held_is_accepted(world, misallocated):
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_collection(
+            case=case,
+            party=d,
+            amount=14999,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    _correct(world, case, d, c, amount=1)
+    assert _balances(case) == {"C氏": 14999, "D氏": 0}
+    with scopes_disabled():
+        assert ledger.national_corrections(world.city.pk) == (1, 1)
+
+
+def test_a_correction_to_a_person_already_paid_in_full_is_refused(world, misallocated, settings):
+    settings.LANGUAGE_CODE = "ja"
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=15000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    with pytest.raises(RemedyError) as error:
+        _correct(world, case, d, c, amount=1000)
+    assert error.value.field == "owed"
+    assert "C氏" in str(error.value.message)
+    assert _balances(case) == {"C氏": 0, "D氏": -15000}
+
+
 def test_a_stale_form_cannot_post_a_correction(world, misallocated):
     case, c, d = misallocated
     with pytest.raises(RemedyError) as error:

@@ -15,7 +15,15 @@ from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
 from remedies.errors import RemedyError
-from remedies.models import CityLedgerTotal, EntryKind, LedgerEntry, Method, Purpose, Side
+from remedies.models import (
+    CityLedgerTotal,
+    EntryKind,
+    LedgerEntry,
+    LedgerTotal,
+    Method,
+    Purpose,
+    Side,
+)
 from remedies.workflow import CaseFile, case_transition, steps_for
 
 pytestmark = pytest.mark.django_db
@@ -403,3 +411,270 @@ def test_collecting_from_a_person_who_holds_no_excess_says_it_is_zero(world, mis
     with translation.override("ja"), pytest.raises(RemedyError) as error:
         _collect(world, case, c, 1)
     assert "C氏の過大付与分は0円です。" in str(error.value.message)
+
+
+# ---- costs and kept totals -------------------------------------------------------------------
+
+
+def test_a_side_that_paid_nothing_bears_no_payment_cost(world, misallocated):
+    """The contractor paid C at its desk; D brought the excess back to city hall. The city
+    paid nothing, so its cost is only what it took back (a negative cost), not a yen more."""
+    case, c, d = misallocated
+    _pay(world, case, c, 15000, side=Side.CONTRACTOR)
+    _collect(world, case, d, 4000, side=Side.MUNICIPALITY)
+    assert _costs(case) == {"contractor": 15000, "municipality": -4000, "national": 0}
+    assert _city_costs(world) == {"contractor": 15000, "municipality": -4000}
+
+
+def test_the_kept_totals_of_a_case_are_what_its_entries_say(world, misallocated):
+    """A case where one person is still owed part and another still holds the whole excess:
+    the totals kept for the dashboard and the totals summed from the entries agree, owed
+    and held each on its own side."""
+    case, c, _ = misallocated
+    _pay(world, case, c, 6000)
+    expected = {
+        "owed": 9000,
+        "held": 15000,
+        "cost_contractor": 6000,
+        "cost_municipality": 0,
+        "cost_national": 0,
+    }
+    with scopes_disabled():
+        assert ledger.derived_total(case) == expected
+        assert LedgerTotal.objects.filter(case=case).values(*expected).get() == expected
+
+
+# ---- a posting that fails halfway ------------------------------------------------------------
+
+
+def _ledger_as_it_is(case):
+    with scopes_disabled():
+        return (
+            list(
+                LedgerEntry.objects.filter(case=case).values_list("kind", "party__label", "delta")
+            ),
+            LedgerTotal.objects.filter(case=case).values("owed", "held", "cost_contractor").get(),
+            TimelineEvent.objects.filter(case=case).count(),
+        )
+
+
+def test_a_collection_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, misallocated, monkeypatch
+):
+    case, c, d = misallocated
+    _pay(world, case, c, 15000)
+    before = _ledger_as_it_is(case)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with pytest.raises(RuntimeError):
+        _collect(world, case, d, 4000)
+    assert _ledger_as_it_is(case) == before
+    assert _balances(case)["D氏"] == -15000
+
+
+def test_a_reversal_of_a_pair_that_fails_halfway_reverses_neither_entry(
+    world, misallocated, monkeypatch
+):
+    """A misallocation is two entries (owed and holder) reversed together. When the second
+    reversal cannot be written, the first is not left behind either, and the pair can
+    still be reversed afterwards."""
+    case, _, _ = misallocated
+    with scopes_disabled():
+        pair = LedgerEntry.objects.filter(case=case, kind=EntryKind.MISALLOCATION).first()
+    before = _ledger_as_it_is(case)
+    real_post = ledger._post
+    calls = []
+
+    def second_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("database unavailable")
+        return real_post(*args, **kwargs)
+
+    monkeypatch.setattr("remedies.ledger._post", second_fails)
+    with tenant_scope(world.staff), pytest.raises(RuntimeError):
+        ledger.ledger_reverse(entry=pair, reason="二重登録", on=ON, by=world.staff)
+    assert len(calls) == 2
+    assert _ledger_as_it_is(case) == before
+    monkeypatch.setattr("remedies.ledger._post", real_post)
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=pair, reason="二重登録", on=ON, by=world.staff)
+    assert _balances(case) == {"C氏": 0, "D氏": 0}
+
+
+# ---- the 経過 lines a posting writes ---------------------------------------------------------
+
+
+def _lines(case, action):
+    with scopes_disabled():
+        return list(
+            TimelineEvent.objects.filter(case=case, action=action)
+            .order_by("id")
+            .values_list("text", flat=True)
+        )
+
+
+def test_the_timeline_line_of_a_payment_names_who_bore_it(world, misallocated):
+    case, c, _ = misallocated
+    _pay(world, case, c, 1000, side=Side.MUNICIPALITY)
+    _pay(world, case, c, 2000, side=Side.CONTRACTOR)
+    city_line, contractor_line = _lines(case, "ledger.payment")
+    assert "市負担" in city_line and "委託事業者" not in city_line
+    assert "委託事業者負担" in contractor_line
+
+
+def test_a_clerks_note_on_a_payment_is_a_line_of_its_own(world, misallocated):
+    case, c, _ = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=1000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+            note="  窓口で手渡し、受領書あり  ",
+        )
+    assert len(_lines(case, "ledger.payment")) == 1
+    assert _lines(case, "note.ledger.payment") == ["窓口で手渡し、受領書あり"]
+
+
+def test_a_write_off_too_large_for_one_entry_is_reversed_as_a_whole(world, story):
+    """A balance over the most one entry may hold (10,000,000円) is written off in parts;
+    reversing the write-off takes back every part, not only the one chosen."""
+    case, c, d = story
+    with tenant_scope(world.staff):
+        for _ in range(2):
+            ledger.ledger_post_misallocation(
+                case=case, owed=c, holder=d, amount=8_000_000, on=ON, by=world.staff
+            )
+    with tenant_scope(world.manager):
+        first, *rest = ledger.ledger_write_off(
+            case=case, party=d, reason="回収不能", on=ON, by=world.manager
+        )
+    assert rest and _balances(case)["D氏"] == 0
+    with tenant_scope(world.manager):
+        ledger.ledger_reverse(entry=first, reason="回収の見込みあり", on=ON, by=world.manager)
+    assert _balances(case)["D氏"] == -16_000_000
+
+
+def test_paying_a_person_who_holds_an_excess_says_they_are_owed_nothing(world, misallocated):
+    case, _, d = misallocated
+    with translation.override("ja"), pytest.raises(RemedyError) as error:
+        _pay(world, case, d, 1)
+    assert "D氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_a_person_with_no_entries_is_owed_nothing_and_holds_nothing(world, story):
+    case, _, _ = story
+    with scopes_disabled():
+        assert {(b.party.label, b.amount, b.status) for b in ledger.balances(case)} == {
+            ("C氏", 0, "settled"),
+            ("D氏", 0, "settled"),
+        }
+
+
+def test_a_write_off_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, story, monkeypatch
+):
+    """A balance over one entry's limit is written off in two parts: when the 経過 line
+    fails after them, neither part stays."""
+    case, c, d = story
+    with tenant_scope(world.staff):
+        for _ in range(2):
+            ledger.ledger_post_misallocation(
+                case=case, owed=c, holder=d, amount=8_000_000, on=ON, by=world.staff
+            )
+    before = _ledger_as_it_is(case)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with tenant_scope(world.manager), pytest.raises(RuntimeError):
+        ledger.ledger_write_off(case=case, party=d, reason="回収不能", on=ON, by=world.manager)
+    assert _ledger_as_it_is(case) == before
+    assert _balances(case)["D氏"] == -16_000_000
+
+
+@pytest.mark.parametrize("posting", ["misallocation", "payment", "regrant", "national_correction"])
+def test_a_posting_whose_timeline_line_cannot_be_written_leaves_the_ledger_as_it_was(
+    world, misallocated, monkeypatch, posting
+):
+    case, c, d = misallocated
+    before = _ledger_as_it_is(case)
+    post = {
+        "misallocation": lambda: ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=1000, on=ON, by=world.staff
+        ),
+        "payment": lambda: ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=1000,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        ),
+        "regrant": lambda: ledger.ledger_post_regrant(
+            case=case, party=c, amount=1000, on=ON, by=world.staff
+        ),
+        "national_correction": lambda: ledger.ledger_post_national_correction(
+            case=case, holder=d, owed=c, amount=1000, on=ON, by=world.staff
+        ),
+    }[posting]
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("timeline unavailable")
+
+    monkeypatch.setattr("remedies.ledger.add_timeline", broken)
+    with tenant_scope(world.staff), pytest.raises(RuntimeError):
+        post()
+    assert _ledger_as_it_is(case) == before
+
+
+def test_re_granting_to_a_person_owed_nothing_says_they_are_owed_nothing(world, story):
+    case, c, _ = story
+    scope = tenant_scope(world.staff)
+    with translation.override("ja"), scope, pytest.raises(RemedyError) as error:
+        ledger.ledger_post_regrant(case=case, party=c, amount=1, on=ON, by=world.staff)
+    assert "C氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_a_reversal_is_kept_out_of_the_cases_story(world, misallocated):
+    """Correcting a mistaken entry is bookkeeping: its 経過 line stays internal and is not
+    told in the letters and the report like a payment is."""
+    case, c, _ = misallocated
+    payment = _pay(world, case, c, 1000)
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=payment, reason="金額誤り", on=ON, by=world.staff)
+    with scopes_disabled():
+        in_story = dict(
+            TimelineEvent.objects.filter(case=case, action__startswith="ledger.").values_list(
+                "action", "in_story"
+            )
+        )
+    assert in_story["ledger.payment"] is True
+    assert in_story["ledger.reversal"] is False
+
+
+def test_re_granting_to_a_person_who_holds_an_excess_says_they_are_owed_nothing(
+    world, misallocated
+):
+    case, _, d = misallocated
+    scope = tenant_scope(world.staff)
+    with translation.override("ja"), scope, pytest.raises(RemedyError) as error:
+        ledger.ledger_post_regrant(case=case, party=d, amount=1, on=ON, by=world.staff)
+    assert "D氏への未払残高は0円です" in str(error.value.message)
+
+
+def test_one_yen_still_owed_is_in_the_kept_and_the_derived_totals(world, misallocated):
+    case, c, _ = misallocated
+    _pay(world, case, c, 14999)
+    with scopes_disabled():
+        assert ledger.derived_total(case)["owed"] == 1
+        assert LedgerTotal.objects.get(case=case).owed == 1

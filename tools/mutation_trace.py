@@ -1,0 +1,56 @@
+"""A pytest plugin for `make mutation` (tools/mutation.py): during the baseline run, which
+lines of the module under test each test executes (setup, call and teardown), written as
+JSON to $MUTATION_TRACE_OUT. tools/mutation_runner.py then runs, for each mutant, only the
+tests that execute the function it changed. Loaded with `-p tools.mutation_trace`."""
+
+import json
+import os
+import sys
+import threading
+
+import pytest
+
+TARGET = os.path.realpath(os.environ.get("MUTATION_TRACE_FILE", ""))
+OUT = os.environ.get("MUTATION_TRACE_OUT", "")
+
+_lines: dict[str, set[int]] = {}
+_current: set[int] | None = None
+_is_target: dict[str, bool] = {}
+
+
+def _local(frame, event, arg):
+    if event == "line" and _current is not None:
+        _current.add(frame.f_lineno)
+    return _local
+
+
+def _global(frame, event, arg):
+    name = frame.f_code.co_filename
+    hit = _is_target.get(name)
+    if hit is None:
+        hit = _is_target[name] = os.path.realpath(os.path.abspath(name)) == TARGET
+    if not hit:
+        return None
+    if _current is not None:
+        _current.add(frame.f_lineno)
+    return _local
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    global _current
+    _current = _lines.setdefault(item.nodeid, set())
+    sys.settrace(_global)
+    threading.settrace(_global)
+    try:
+        yield
+    finally:
+        sys.settrace(None)
+        threading.settrace(None)
+        _current = None
+
+
+def pytest_sessionfinish(session):
+    if OUT:
+        with open(OUT, "w", encoding="utf-8") as out:
+            json.dump({nodeid: sorted(lines) for nodeid, lines in _lines.items()}, out)
