@@ -104,7 +104,9 @@ class VisitForm(LedgerForm):
     visited_on = forms.DateField(label=_("Visited on"), widget=DateInput())
     place = forms.CharField(label=_("Place"), max_length=200)
     purpose = forms.ChoiceField(label=_("Purpose"), choices=Purpose.choices)
-    apologised = forms.BooleanField(label=_("Apologised in person"), required=False, initial=True)
+    # Not ticked in advance: a visit recorded without a word about the apology must not
+    # count as one (closing a case asks for each person's apology).
+    apologised = forms.BooleanField(label=_("Apologised in person"), required=False)
     city_attendees = forms.CharField(label=_("City attendees"), max_length=200, required=False)
     contractor_attendees = forms.CharField(
         label=_("Contractor attendees"), max_length=200, required=False

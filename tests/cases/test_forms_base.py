@@ -242,3 +242,10 @@ def test_the_date_box_reads_the_date_back_in_wareki():
     assert 'value="2024-05-01"' in html and 'type="text"' in html
     assert '<span class="date-wareki" id="id_on_wareki">令和6年5月1日</span>' in html
     assert "id_on_wareki" in re.search(r'aria-describedby="([^"]*)"', html).group(1)
+
+
+def test_a_visit_is_not_recorded_as_an_apology_unless_the_box_is_ticked():
+    from remedies.forms import VisitForm
+
+    form = VisitForm(parties=Party.objects.none())
+    assert "checked" not in str(form["apologised"])
