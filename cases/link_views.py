@@ -44,7 +44,7 @@ def _link_action(
     ):
         messages.success(request, done)
         return redirect(reverse("cases:detail", kwargs={"ref": case.reference}) + "#links")
-    context = {"form": form, "case": case, "link_text": links.link_text(link), "title": title}
+    context = {"form": form, "case": case, "link_text": link.sentence, "title": title}
     return render(request, "cases/link_action_form.html", context)
 
 

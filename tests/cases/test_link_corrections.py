@@ -33,6 +33,9 @@ def test_staff_record_a_correction_after_the_fact_and_the_case_page_shows_it(cli
     page = client.get(f"/cases/{case.reference}/").content.decode()
     assert "未修正" in page and _url(case, link, "correct") in page
     assert _url(case, link, "excuse") not in page  # a manager's action
+    # The correction page names the link as the link form and the case page read it.
+    form_page = client.get(_url(case, link, "correct")).content.decode()
+    assert "D氏のキャッシュレス決済がC氏のマイナポイントに登録された。" in form_page
 
     response = client.post(
         _url(case, link, "correct"),
