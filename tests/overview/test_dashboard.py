@@ -162,6 +162,6 @@ def test_dashboard_shows_the_checklist_completion_of_the_last_twelve_months(
     client.force_login(world.manager)
     page = _text(client.get("/dashboard/"))
     assert "完了チェック表" in page
-    row = f'<tr><td>{office}</td><td class="nowrap">2023-02</td><td class="num">2</td>'
+    row = f'<tr><td>{office}</td><td class="nowrap">2023年2月</td><td class="num">2</td>'
     assert row in page
     assert "2021-02" not in page  # older than the twelve months the dashboard covers
