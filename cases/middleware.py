@@ -1,10 +1,13 @@
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.utils import timezone, translation
 from django.utils.cache import add_never_cache_headers
 from django.utils.translation import gettext as _
@@ -13,6 +16,7 @@ from django_scopes import scope
 from .scoping import membership_of, scope_for
 
 SUPPORTED = {"ja", "en"}
+busy_logger = logging.getLogger("tadasu.busy")
 
 
 class UserLanguageMiddleware:
@@ -145,3 +149,49 @@ class NoStoreMiddleware:
 
 
 # --- end of session lifetime and no-store -------------------------------------------------
+
+
+# --- A write that waited too long for a lock -------------------------------------------
+# While a case file is imported into a municipality, or letters are issued in bulk, some of
+# that municipality's rows (its audit chain's head, its case numbers, its money rows) are
+# held until the job commits. A clerk's write that needs one of them waits. On PostgreSQL the
+# web server's connections give up after TADASU_DB_LOCK_TIMEOUT seconds (lock_timeout, set by
+# config/gunicorn.conf.py for the web processes only; job workers wait as long as it takes),
+# SQLite after its busy timeout. Either way the service's transaction has rolled back:
+# nothing of the write was saved. Without this the clerk would see a server error, or the
+# request would hold a web thread until gunicorn kills it.
+BUSY_RETRY_AFTER_SECONDS = 30
+_POSTGRES_LOCK_NOT_AVAILABLE = "55P03"
+
+
+def is_lock_wait_timeout(exception: BaseException) -> bool:
+    """Whether a database error says the statement gave up waiting for another
+    transaction's lock (and nothing else: a broken connection is a real error)."""
+    if not isinstance(exception, OperationalError):
+        return False
+    cause = exception.__cause__
+    if getattr(cause, "sqlstate", None) == _POSTGRES_LOCK_NOT_AVAILABLE:
+        return True
+    return "database is locked" in str(exception)
+
+
+class BusyDatabaseMiddleware:
+    """Answers a write that gave up waiting for a lock with 503 and a page that says what
+    happened (nothing was saved) and what to do (send it again a little later)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        if not is_lock_wait_timeout(exception):
+            return None
+        busy_logger.warning(
+            "database busy: the request gave up waiting for a lock",
+            extra={"path": request.path, "method": request.method},
+        )
+        response = render(request, "busy.html", status=503)
+        response["Retry-After"] = str(BUSY_RETRY_AFTER_SECONDS)
+        return response

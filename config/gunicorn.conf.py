@@ -18,6 +18,12 @@ threads = int(os.environ.get("TADASU_WEB_THREADS", "4"))
 # A request longer than this is stopped and logged: imports and letters run as jobs, so no
 # page should need more.
 timeout = int(os.environ.get("TADASU_REQUEST_TIMEOUT", "60"))
+# A web request waits at most this long for another transaction's lock (PostgreSQL's
+# lock_timeout, config/settings.py), well inside the timeout above: a write that meets an
+# import holding its city's rows is answered "busy, nothing saved, send it again"
+# (cases.middleware.BusyDatabaseMiddleware) instead of being killed as a server error. Set
+# here, in gunicorn's environment, so the job workers (tools/serve.py) keep waiting.
+os.environ.setdefault("TADASU_DB_LOCK_TIMEOUT", "15")
 graceful_timeout = 30
 # gunicorn 24+ opens a control socket in the user's home by default: one path for every
 # gunicorn of the user, which two stacks (or tests) on one machine would fight over.

@@ -205,6 +205,9 @@ MIDDLEWARE = [
     "cases.middleware.NoStoreMiddleware",
     "cases.middleware.UserLanguageMiddleware",
     "cases.middleware.TenantScopeMiddleware",
+    # A write that gave up waiting for a lock (an import holding its city's rows): 503 and
+    # a page saying nothing was saved, instead of a server error.
+    "cases.middleware.BusyDatabaseMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After messages: an expired session is told why on the log-in page.
     "cases.middleware.SessionLifetimeMiddleware",
@@ -262,6 +265,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     _database_file = Path(DATABASES["default"]["NAME"])
     if str(_database_file) != ":memory:" and not _database_file.exists():
         _private_file(_database_file)
+
+# How long a statement may wait for another transaction's row lock, in seconds (PostgreSQL's
+# lock_timeout; unset: as long as it takes). config/gunicorn.conf.py sets it for the web
+# processes only, so a clerk's write that meets an import holding its city's rows gives up
+# with a clear page (cases.middleware.BusyDatabaseMiddleware) instead of holding a web thread
+# until gunicorn's timeout; job workers and commands keep waiting.
+DB_LOCK_TIMEOUT = env_int("TADASU_DB_LOCK_TIMEOUT", 0, minimum=0)
+if DB_LOCK_TIMEOUT and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = (
+        f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT * 1000}".strip()
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
