@@ -545,6 +545,16 @@ def report(args, stats: Stats, seconds: float, out: Path) -> list[str]:
     print("statuses: " + ", ".join(f"{s}: {n:,}" for s, n in sorted(codes.items())))
     for what, n in sorted(stats.refused.items()):
         print(f"  {what}: {n}")
+    busy = sum(stats.busy.values())
+    print(
+        f"writes in the importing city refused as busy (503, nothing saved; "
+        f"BusyDatabaseMiddleware): {busy}"
+        + (
+            " (" + ", ".join(f"{a}: {n}" for a, n in sorted(stats.busy.items())) + ")"
+            if busy
+            else ""
+        )
+    )
     print(f"server errors (5xx, dropped connections, time-outs): {len(stats.errors)}")
     for error in stats.errors[:20]:
         print(f"  {error}")

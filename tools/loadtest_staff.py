@@ -41,6 +41,9 @@ class Stats:
     timeline: list[str] = field(default_factory=list)
     stages: list[tuple[str, str]] = field(default_factory=list)  # (reference, step)
     stale: int = 0  # payment forms refused as stale (409): the check working
+    # writes in the importing city refused as busy (503 with Retry-After: the write gave up
+    # waiting for the import's locks, nothing saved, the clerk told to send it again)
+    busy: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     refused: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     by_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -51,6 +54,10 @@ class Stats:
 
 class ServerError(Exception):
     pass
+
+
+class ServerBusy(ServerError):
+    """A write refused as busy (503, Retry-After): the clerk goes on with other work."""
 
 
 class Clerk:
@@ -100,6 +107,12 @@ class Clerk:
         stats.by_second[int(time.monotonic())] += 1
         if action is not None:
             stats.record(action, self.home, ms, status)
+        if status == 503 and response.headers.get("Retry-After") and self.home:
+            # cases.middleware.BusyDatabaseMiddleware: not a server error, but counted and
+            # reported; the checks afterwards confirm nothing of it was saved. Anywhere but
+            # the importing city it is an error: nothing there may wait on the import.
+            stats.busy[f"{action or method}"] += 1
+            raise ServerBusy
         if status >= 500:
             stats.errors.append(f"{action or method} {path.split('?')[0]} answered {status}")
             raise ServerError
