@@ -32,7 +32,9 @@ used(E) = business days in (s, E], so its rule is one date comparison on an inde
 Each case keeps the last day its waits stopped the clock (`Case.waits_until`: the latest
 answer, STILL_WAITING while a request is open; `refresh_waits`, called by the services
 that record waits). The days after it all ran, so a case with waits_until < t is reached
-whatever its waits. Only the cases with s < t ≤ waits_until are in doubt: they are read
+whatever its waits; and a case waiting on a request that went out on or before s
+(`Case.waiting_since` ≤ s) has used no day at all. Only the other cases with
+s < t ≤ waits_until are in doubt: they are read
 with their requests (one query per municipality, from an index) and their clocks run
 here, and each stage's filter is the plain rule with the doubtful cases that fall short
 left out by id, or, when fewer, the plain rule for the cases not in doubt with the
@@ -49,8 +51,8 @@ from datetime import date, timedelta
 from functools import cache
 
 import jpholiday
-from django.db.models import F, Max, Model, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Coalesce, Greatest, NullIf
+from django.db.models import F, Max, Min, Model, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest, Least, NullIf
 
 from .models import Case, ClosedDay, Municipality, Stage, StageDeadline
 
@@ -218,37 +220,57 @@ STILL_WAITING = date.max
 _NEVER = date.min
 
 
+def _combined(parts: list, pick, unknown: date):
+    """One value from several sources' subqueries (Greatest and Least are null when any
+    part is: the unknown value stands in for a null, and is turned back into one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return NullIf(pick(*(Coalesce(p, Value(unknown)) for p in parts)), Value(unknown))
+
+
 def refresh_waits(case_ids: Iterable[int]) -> None:
-    """Set `Case.waits_until` of these cases from their waits, in one UPDATE: every service
-    that records, answers or removes a wait calls it in its transaction (the deadline
-    filters rely on it). The latest answer, STILL_WAITING while any request is open, null
-    without waits."""
+    """Set `Case.waits_until` and `Case.waiting_since` of these cases from their waits, in
+    one UPDATE: every service that records, answers or removes a wait calls it in its
+    transaction (the deadline filters rely on them). waits_until: the latest answer,
+    STILL_WAITING while any request is open, null without waits; waiting_since: the day the
+    oldest open request went out."""
     # The base managers: the cases are named by id by the service that changed them, and the
-    # subquery reads only their own rows, so no tenant scope is needed (nor widened).
-    latest = None
+    # subqueries read only their own rows, so no tenant scope is needed (nor widened).
+    latest, oldest_open = [], []
     for source in _PAUSE_SOURCES:
-        last = Subquery(
-            source.model._base_manager.filter(case=OuterRef("pk"))
-            .order_by()
-            .values("case")
-            .annotate(last=Max(Coalesce(source.end, Value(STILL_WAITING))))
-            .values("last")
-        )
-        if latest is None:
-            latest = last
-        else:  # the latest of several sources (Greatest is null if any part is)
-            latest = NullIf(
-                Greatest(Coalesce(latest, Value(_NEVER)), Coalesce(last, Value(_NEVER))),
-                Value(_NEVER),
+        rows = source.model._base_manager.filter(case=OuterRef("pk")).order_by().values("case")
+        latest.append(
+            Subquery(
+                rows.annotate(last=Max(Coalesce(source.end, Value(STILL_WAITING)))).values("last")
             )
-    if latest is not None:
-        Case._base_manager.filter(pk__in=list(case_ids)).update(waits_until=latest)
+        )
+        oldest_open.append(
+            Subquery(
+                rows.filter(**{f"{source.end}__isnull": True})
+                .annotate(first=Min(source.start))
+                .values("first")
+            )
+        )
+    if _PAUSE_SOURCES:
+        Case._base_manager.filter(pk__in=list(case_ids)).update(
+            waits_until=_combined(latest, Greatest, _NEVER),
+            waiting_since=_combined(oldest_open, Least, STILL_WAITING),
+        )
 
 
 def _may_stop(source: PauseSource, stage_since) -> Q:
     """The rows that may stop the clock of their case's current stage: still waiting, or
     answered after the stage began. The same condition in the subquery and the load."""
     return Q(**{f"{source.end}__isnull": True}) | Q(**{f"{source.end}__gt": stage_since})
+
+
+def _not_stopped_all_stage(prefix: str = "") -> Q:
+    """Cases whose clock may have run in their stage: not waiting on a request that went
+    out on or before the day the stage began (such a clock has used no day, and no stage
+    allows 0: StageDeadline's constraint, at least 1)."""
+    return Q(**{f"{prefix}waiting_since__isnull": True}) | Q(
+        **{f"{prefix}waiting_since__gt": F(f"{prefix}stage_since")}
+    )
 
 
 @dataclass(frozen=True)
@@ -397,7 +419,7 @@ class Deadlines:
                 case__stage=stage,
                 case__stage_since__lt=threshold,
                 case__waits_until__gte=threshold,
-            )
+            ) & _not_stopped_all_stage("case__")
         if among:
             doubt &= Q(**{f"case__{k}": v for k, v in among.items()})
         decided: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in self.days}
@@ -431,6 +453,7 @@ class Deadlines:
             reached, short = decided[stage]
             branch = Q(stage=stage, stage_since__lt=threshold)
             if len(short) <= len(reached):
+                branch &= _not_stopped_all_stage()
                 if short:
                     branch &= ~Q(pk__in=short)
             else:

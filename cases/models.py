@@ -343,6 +343,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
     # cases whose waits may still count, instead of every case's requests: a wait counts
     # in the current stage only when waits_until > stage_since.
     waits_until = models.DateField(_("waits on agencies until"), null=True, editable=False)
+    # The day the oldest request still unanswered went out, null when none is: a case whose
+    # request has been open since before its stage began has had its clock stopped all
+    # stage long (kept with waits_until).
+    waiting_since = models.DateField(_("waiting on an agency since"), null=True, editable=False)
     # The day the city learned of the case (the report): "opened" on the dashboard.
     opened_on = models.DateField(_("opened on"), default=timezone.localdate)
     assignee = models.ForeignKey(
@@ -371,7 +375,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # The overdue filter and reminders: stage = X and stage_since < cutoff(X), and
             # for the cases that waited, waits_until < cutoff(X): counted from the index.
             models.Index(
-                fields=["municipality", "stage", "stage_since", "waits_until"],
+                fields=["municipality", "stage", "stage_since", "waits_until", "waiting_since"],
                 name="case_clock_idx",
             ),
             # The case list's default order, newest first, read from the index.
@@ -401,7 +405,7 @@ class Case(ConcurrentTransitionMixin, models.Model):
             ),
             # The deadline filters: the cases of a stage whose waits reach past a day.
             models.Index(
-                fields=["municipality", "stage", "waits_until", "stage_since"],
+                fields=["municipality", "stage", "waits_until", "stage_since", "waiting_since"],
                 condition=Q(waits_until__isnull=False),
                 name="case_waits_idx",
             ),

@@ -371,7 +371,8 @@ def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
         # What the services keep (cases.deadlines.refresh_waits): one request per case.
         for case, contact in zip(cases, contacts, strict=True):
             case.waits_until = contact.answered_on or STILL_WAITING
-        Case.objects.bulk_update(cases, ["waits_until"], batch_size=5000)
+            case.waiting_since = None if contact.answered_on else contact.contacted_on
+        Case.objects.bulk_update(cases, ["waits_until", "waiting_since"], batch_size=5000)
     # The per-municipality totals are sums of the per-case ones: one GROUP BY at the end.
     rebuild_city_totals()
 
