@@ -373,9 +373,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
         indexes = [
             models.Index(fields=["municipality", "stage"]),
             # The overdue filter and reminders: stage = X and stage_since < cutoff(X), and
-            # for the cases that waited, waits_until < cutoff(X): counted from the index.
+            # for the cases that waited, waits_until < cutoff(X): counted from the index, and
+            # a stage's longest overdue read in its order (stage_since, id).
             models.Index(
-                fields=["municipality", "stage", "stage_since", "waits_until", "waiting_since"],
+                fields=[
+                    "municipality",
+                    "stage",
+                    "stage_since",
+                    "id",
+                    "waits_until",
+                    "waiting_since",
+                ],
                 name="case_clock_idx",
             ),
             # The case list's default order, newest first, read from the index.

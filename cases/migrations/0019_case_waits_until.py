@@ -4,32 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0018_scratch_page_indexes'),
+        ("cases", "0018_scratch_page_indexes"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='case',
-            name='cases_case_municip_62419f_idx',
+            model_name="case",
+            name="cases_case_municip_62419f_idx",
         ),
         migrations.AddField(
-            model_name='case',
-            name='waiting_since',
-            field=models.DateField(editable=False, null=True, verbose_name='waiting on an agency since'),
+            model_name="case",
+            name="waiting_since",
+            field=models.DateField(
+                editable=False, null=True, verbose_name="waiting on an agency since"
+            ),
         ),
         migrations.AddField(
-            model_name='case',
-            name='waits_until',
-            field=models.DateField(editable=False, null=True, verbose_name='waits on agencies until'),
+            model_name="case",
+            name="waits_until",
+            field=models.DateField(
+                editable=False, null=True, verbose_name="waits on agencies until"
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(fields=['municipality', 'stage', 'stage_since', 'waits_until', 'waiting_since'], name='case_clock_idx'),
+            model_name="case",
+            index=models.Index(
+                fields=[
+                    "municipality",
+                    "stage",
+                    "stage_since",
+                    "id",
+                    "waits_until",
+                    "waiting_since",
+                ],
+                name="case_clock_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='case',
-            index=models.Index(condition=models.Q(('waits_until__isnull', False)), fields=['municipality', 'stage', 'waits_until', 'stage_since', 'waiting_since'], name='case_waits_idx'),
+            model_name="case",
+            index=models.Index(
+                condition=models.Q(("waits_until__isnull", False)),
+                fields=["municipality", "stage", "waits_until", "stage_since", "waiting_since"],
+                name="case_waits_idx",
+            ),
         ),
     ]
