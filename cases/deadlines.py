@@ -28,12 +28,20 @@ For lists, the database must filter and count without computing a clock per row.
 that never waited in its stage (no request unanswered or answered after s) has
 used(E) = business days in (s, E], so its rule is one date comparison on an index:
     used(E) ≥ K  ⇔  at least K business days lie in (s, E]
-                 ⇔  s < the K-th business day counted back from E (inclusive)
-The few cases that did wait are loaded once (one query per municipality: their stage,
-stage_since and requests) and their clocks computed here; a wait only takes days away, so
-the plain rule's filter stands with, left out by id, the cases whose waits keep them short. Both
-paths run the same `active_days`; tests/cases/test_deadlines.py checks with Hypothesis that
-the per-case marks and the queryset filters agree for random request histories.
+                 ⇔  s < the K-th business day counted back from E (inclusive) =: t
+Each case keeps the last day its waits stopped the clock (`Case.waits_until`: the latest
+answer, STILL_WAITING while a request is open; `refresh_waits`, called by the services
+that record waits). The days after it all ran, so a case with waits_until < t is reached
+whatever its waits; and a case waiting on a request that went out on or before s
+(`Case.waiting_since` ≤ s) has used no day at all. Only the other cases with
+s < t ≤ waits_until are in doubt: they are read
+with their requests (one query per municipality, from an index) and their clocks run
+here, and each stage's filter is the plain rule with the doubtful cases that fall short
+left out by id, or, when fewer, the plain rule for the cases not in doubt with the
+doubtful cases that are reached added by id: no subquery per case, and no list longer than
+the doubtful cases. Both paths run the same `active_days`; tests/cases/test_clock_pauses.py
+checks with Hypothesis that the per-case marks and the queryset filters agree for random
+request histories.
 """
 
 from bisect import bisect_right
@@ -43,9 +51,10 @@ from datetime import date, timedelta
 from functools import cache
 
 import jpholiday
-from django.db.models import F, Model, Q
+from django.db.models import F, Max, Min, Model, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest, Least, NullIf
 
-from .models import ClosedDay, Municipality, Stage, StageDeadline
+from .models import Case, ClosedDay, Municipality, Stage, StageDeadline
 
 # Stages with a clock; closed and withdrawn cases are never late.
 TIMED_STAGES = [
@@ -163,8 +172,15 @@ class BusinessCalendar:
         """Business days in (start, end]; negative when end is before start."""
         if end < start:
             return -self.between(end, start)
-        self._cover(start.year, end.year)
-        return self._count_to(end) - self._count_to(start)
+        # Run for every case in doubt (cases/deadlines.Deadlines._decide): cover only when
+        # needed, then two binary searches.
+        if self._first_year is None or not (
+            self._first_year < start.year and end.year < self._last_year
+        ):
+            self._cover(start.year, end.year)
+        return bisect_right(self._days, end.toordinal()) - bisect_right(
+            self._days, start.toordinal()
+        )
 
 
 def days_by_stage(municipality: Municipality | int | None) -> dict[str, int]:
@@ -199,10 +215,62 @@ def register_pause(source: PauseSource) -> None:
         _PAUSE_SOURCES.append(source)
 
 
+# Case.waits_until while a request is still unanswered: later than any day a clock reaches.
+STILL_WAITING = date.max
+_NEVER = date.min
+
+
+def _combined(parts: list, pick, unknown: date):
+    """One value from several sources' subqueries (Greatest and Least are null when any
+    part is: the unknown value stands in for a null, and is turned back into one)."""
+    if len(parts) == 1:
+        return parts[0]
+    return NullIf(pick(*(Coalesce(p, Value(unknown)) for p in parts)), Value(unknown))
+
+
+def refresh_waits(case_ids: Iterable[int]) -> None:
+    """Set `Case.waits_until` and `Case.waiting_since` of these cases from their waits, in
+    one UPDATE: every service that records, answers or removes a wait calls it in its
+    transaction (the deadline filters rely on them). waits_until: the latest answer,
+    STILL_WAITING while any request is open, null without waits; waiting_since: the day the
+    oldest open request went out."""
+    # The base managers: the cases are named by id by the service that changed them, and the
+    # subqueries read only their own rows, so no tenant scope is needed (nor widened).
+    latest, oldest_open = [], []
+    for source in _PAUSE_SOURCES:
+        rows = source.model._base_manager.filter(case=OuterRef("pk")).order_by().values("case")
+        latest.append(
+            Subquery(
+                rows.annotate(last=Max(Coalesce(source.end, Value(STILL_WAITING)))).values("last")
+            )
+        )
+        oldest_open.append(
+            Subquery(
+                rows.filter(**{f"{source.end}__isnull": True})
+                .annotate(first=Min(source.start))
+                .values("first")
+            )
+        )
+    if _PAUSE_SOURCES:
+        Case._base_manager.filter(pk__in=list(case_ids)).update(
+            waits_until=_combined(latest, Greatest, _NEVER),
+            waiting_since=_combined(oldest_open, Least, STILL_WAITING),
+        )
+
+
 def _may_stop(source: PauseSource, stage_since) -> Q:
     """The rows that may stop the clock of their case's current stage: still waiting, or
     answered after the stage began. The same condition in the subquery and the load."""
     return Q(**{f"{source.end}__isnull": True}) | Q(**{f"{source.end}__gt": stage_since})
+
+
+def _not_stopped_all_stage(prefix: str = "") -> Q:
+    """Cases whose clock may have run in their stage: not waiting on a request that went
+    out on or before the day the stage began (such a clock has used no day, and no stage
+    allows 0: StageDeadline's constraint, at least 1)."""
+    return Q(**{f"{prefix}waiting_since__isnull": True}) | Q(
+        **{f"{prefix}waiting_since__gt": F(f"{prefix}stage_since")}
+    )
 
 
 @dataclass(frozen=True)
@@ -240,13 +308,12 @@ class Deadlines:
         self.municipality_id = getattr(municipality, "pk", municipality)
         self.calendar = BusinessCalendar.for_municipality(municipality)
         self.days = days_by_stage(municipality)
-        self._waited: dict[int, tuple[str, date, list[Pause]]] | None = None
         # Waits read for some cases only (a page marking a few cases): case id → waits, and
         # the ids read, with or without waits.
         self._some: dict[int, tuple[str, date, list[Pause]]] = {}
         self._read: set[int] = set()
-        # (end, extra) → stage → the ids of the cases whose waits keep them short.
-        self._short: dict[tuple[date, int], dict[str, list[int]]] = {}
+        # (end, extra) → stage → (ids reached, ids short) of the cases in doubt.
+        self._doubtful: dict[tuple[date, int], dict[str, tuple[list[int], list[int]]]] = {}
 
     # ---- the rule --------------------------------------------------------------------
 
@@ -296,51 +363,70 @@ class Deadlines:
         """The clock of one case of this municipality, with its waits on agencies."""
         if case.stage not in self.days:
             return None
-        if self._waited is not None:
-            waited = self._waited.get(case.pk)
-        else:
-            self.read_waits([case.pk])
-            waited = self._some.get(case.pk)
+        self.read_waits([case.pk])
+        waited = self._some.get(case.pk)
         return self.clock(case.stage, case.stage_since, waited[2] if waited else ())
 
+    def mark(self, cases: Iterable) -> list:
+        """Set `.deadline` on each of these cases of this municipality (one read of their
+        waits)."""
+        cases = list(cases)
+        self.read_waits([case.pk for case in cases if case.stage in self.days])
+        for case in cases:
+            case.deadline = self.for_case(case)
+        return cases
+
     def read_waits(self, case_ids: Iterable[int]) -> None:
-        """Read the waits of these cases only (one query per registered source), unless the
-        municipality's are read already: a page that marks a few cases reads as much at
-        100,000 cases as at 1,000."""
+        """Read the waits of these cases (one query per registered source), those not read
+        yet: a page that marks a few cases reads as much at 100,000 cases as at 1,000."""
         missing = [pk for pk in case_ids if pk not in self._read]
-        if self._waited is not None or not missing:
+        if not missing:
             return
-        self._some |= self._load_waits(missing)
+        self._some |= self._load_waits(Q(case_id__in=missing))
         self._read.update(missing)
 
     # ---- the same rule as a database filter -------------------------------------------
 
-    def waited(self) -> dict[int, tuple[str, date, list[Pause]]]:
-        """The municipality's cases whose current stage's clock any wait may have stopped:
-        case id → (stage, stage_since, waits). One query per registered source."""
-        if self._waited is None:
-            self._waited = self._load_waits()
-        return self._waited
-
-    def _load_waits(self, case_ids: list[int] | None = None, among: dict | None = None) -> dict:
-        """The waits of the municipality's cases, or of `case_ids`, or of the cases that
-        match `among` (lookups on the case, e.g. {"assignee": user})."""
+    def _load_waits(self, cases: Q) -> dict[int, tuple[str, date, list[Pause]]]:
+        """The waits that may stop the clock of the municipality's cases matching `cases`
+        (lookups on the wait's row): case id → (stage, stage_since, waits). One query per
+        registered source."""
         waited: dict[int, tuple[str, date, list[Pause]]] = {}
         for source in _PAUSE_SOURCES:
-            rows = source.model.objects.filter(
-                case__municipality_id=self.municipality_id,
-                case__stage__in=list(self.days),
-            ).filter(_may_stop(source, F("case__stage_since")))
-            rows = rows.order_by()  # read into a dict: no order needed
-            if case_ids is not None:
-                rows = rows.filter(case_id__in=case_ids)
-            if among:
-                rows = rows.filter(**{f"case__{k}": v for k, v in among.items()})
+            rows = (
+                source.model.objects.filter(
+                    case__municipality_id=self.municipality_id,
+                    case__stage__in=list(self.days),
+                )
+                .filter(cases)
+                .filter(_may_stop(source, F("case__stage_since")))
+                .order_by()  # read into a dict: no order needed
+            )
             for case_id, stage, since, start, stop in rows.values_list(
                 "case_id", "case__stage", "case__stage_since", source.start, source.end
             ):
                 waited.setdefault(case_id, (stage, since, []))[2].append((start, stop))
         return waited
+
+    def _decide(
+        self, end: date, extra: int, thresholds: dict[str, date], among: dict | None
+    ) -> dict[str, tuple[list[int], list[int]]]:
+        """The cases in doubt (the plain rule reaches them, their waits reach past its
+        threshold): their clocks run here. Stage → (ids reached, ids short)."""
+        doubt = Q(pk__in=[])
+        for stage, threshold in thresholds.items():
+            doubt |= Q(
+                case__stage=stage,
+                case__stage_since__lt=threshold,
+                case__waits_until__gte=threshold,
+            ) & _not_stopped_all_stage("case__")
+        if among:
+            doubt &= Q(**{f"case__{k}": v for k, v in among.items()})
+        decided: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in self.days}
+        for case_id, (stage, since, pauses) in self._load_waits(doubt).items():
+            reached = self.active_days(since, end, pauses) >= self.days[stage] + extra
+            decided[stage][0 if reached else 1].append(case_id)
+        return decided
 
     def _reached(
         self, end: date, extra: int, among: dict | None = None, stages: list | None = None
@@ -349,32 +435,31 @@ class Deadlines:
         `stages`, or any).
 
         The plain rule (one date comparison per stage, on the (municipality, stage,
-        stage_since) index) counts every day since the stage began. A wait only takes days
-        away, so a case it reaches is reached by the plain rule too; the cases that waited
-        are read once (`waited`) and their clocks run here, and only those the plain rule
-        reaches but whose waits keep them short are left out by id, stage by stage: no
-        subquery per case.
+        stage_since) index) counts every day since the stage began; it is right for every
+        case whose waits ended before its threshold. The cases in doubt are read once per
+        (end, extra) and decided here, and each stage's filter takes the shorter list.
         With `among` (lookups on the case), only those cases' waits are read: the filter is
         then right only for cases that match it (the work queue of one person's cases)."""
         thresholds = {stage: self.calendar.back(end, n + extra) for stage, n in self.days.items()}
-        short = self._short.get((end, extra)) if among is None else None
-        if short is None:
-            short = {}
-            waits = self.waited() if among is None else self._load_waits(among=among)
-            for case_id, (stage, since, pauses) in waits.items():
-                if since < thresholds[stage] and (
-                    self.active_days(since, end, pauses) < self.days[stage] + extra
-                ):
-                    short.setdefault(stage, []).append(case_id)
+        decided = self._doubtful.get((end, extra)) if among is None else None
+        if decided is None:
+            decided = self._decide(end, extra, thresholds, among)
             if among is None:
-                self._short[(end, extra)] = short
+                self._doubtful[(end, extra)] = decided
         condition = Q(pk__in=[])
-        for stage in self.days:
+        for stage, threshold in thresholds.items():
             if stages is not None and stage not in stages:
                 continue
-            branch = Q(stage=stage, stage_since__lt=thresholds[stage])
-            if short.get(stage):
-                branch &= ~Q(pk__in=short[stage])
+            reached, short = decided[stage]
+            branch = Q(stage=stage, stage_since__lt=threshold)
+            if len(short) <= len(reached):
+                branch &= _not_stopped_all_stage()
+                if short:
+                    branch &= ~Q(pk__in=short)
+            else:
+                branch &= Q(waits_until__isnull=True) | Q(waits_until__lt=threshold)
+                if reached:
+                    branch |= Q(stage=stage, pk__in=reached)
             condition |= branch
         return condition
 

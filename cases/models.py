@@ -336,6 +336,17 @@ class Case(ConcurrentTransitionMixin, models.Model):
     # The day the case entered its stage (the date the step was recorded for), kept by the
     # services that move it; deadlines count business days from here (cases/deadlines.py).
     stage_since = models.DateField(_("in this stage since"), default=timezone.localdate)
+    # The last day any wait on an agency stopped (or may stop) this case's clock: the latest
+    # answer, 9999-12-31 (deadlines.STILL_WAITING) while a request is unanswered, null when
+    # the case never waited. Kept by the services that record the waits
+    # (deadlines.refresh_waits), so that the deadline filters read from an index the few
+    # cases whose waits may still count, instead of every case's requests: a wait counts
+    # in the current stage only when waits_until > stage_since.
+    waits_until = models.DateField(_("waits on agencies until"), null=True, editable=False)
+    # The day the oldest request still unanswered went out, null when none is: a case whose
+    # request has been open since before its stage began has had its clock stopped all
+    # stage long (kept with waits_until).
+    waiting_since = models.DateField(_("waiting on an agency since"), null=True, editable=False)
     # The day the city learned of the case (the report): "opened" on the dashboard.
     opened_on = models.DateField(_("opened on"), default=timezone.localdate)
     assignee = models.ForeignKey(
@@ -361,8 +372,20 @@ class Case(ConcurrentTransitionMixin, models.Model):
         ordering = ["-discovered_on", "-id"]
         indexes = [
             models.Index(fields=["municipality", "stage"]),
-            # The overdue filter and reminders: stage = X and stage_since < cutoff(X).
-            models.Index(fields=["municipality", "stage", "stage_since"]),
+            # The overdue filter and reminders: stage = X and stage_since < cutoff(X), and
+            # for the cases that waited, waits_until < cutoff(X): counted from the index, and
+            # a stage's longest overdue read in its order (stage_since, id).
+            models.Index(
+                fields=[
+                    "municipality",
+                    "stage",
+                    "stage_since",
+                    "id",
+                    "waits_until",
+                    "waiting_since",
+                ],
+                name="case_clock_idx",
+            ),
             # The case list's default order, newest first, read from the index.
             models.Index(fields=["municipality", "discovered_on", "id"]),
             # Cases opened per month (dashboard).
@@ -387,6 +410,12 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # One person's open cases by stage (the due-soon queue reads their waits).
             models.Index(
                 fields=["assignee", "stage", "stage_since"], name="case_assignee_stage_idx"
+            ),
+            # The deadline filters: the cases of a stage whose waits reach past a day.
+            models.Index(
+                fields=["municipality", "stage", "waits_until", "stage_since", "waiting_since"],
+                condition=Q(waits_until__isnull=False),
+                name="case_waits_idx",
             ),
             # The work queue of cases nobody has taken yet: a small index, read in order.
             models.Index(

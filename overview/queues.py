@@ -22,7 +22,7 @@ from datetime import date, timedelta
 from functools import partial
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Subquery
 
 from cases.deadlines import DeadlineBook
 from cases.models import Agency, Case, Membership, Role, Stage, User
@@ -97,9 +97,20 @@ class _Totals:
 
 
 def _queue(
-    key: str, qs: QuerySet, book: DeadlineBook | None = None, totals: _Totals | None = None
+    key: str,
+    qs: QuerySet,
+    book: DeadlineBook | None = None,
+    totals: _Totals | None = None,
+    *,
+    ids_first: bool = False,
 ) -> Queue:
-    rows = list(qs[:QUEUE_LENGTH])
+    if ids_first:
+        # The first rows' ids picked from an index, then only those rows read and joined:
+        # a queue that matches most open cases (a manager's due soon) would otherwise join
+        # every match before sorting them.
+        rows = list(qs.filter(pk__in=Subquery(qs.values("pk")[:QUEUE_LENGTH])))
+    else:
+        rows = list(qs[:QUEUE_LENGTH])
     queue = Queue(key, rows, len(rows))
     queue.marked = book is not None
     if totals is not None:
@@ -139,6 +150,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
             "due",
             watched.filter(book.due_within(DUE_SOON_DAYS, among=among)).order_by(*by_due),
             book,
+            ids_first=True,
         )
     if membership.role == Role.MANAGER:
         result.to_close = queue(

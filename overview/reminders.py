@@ -40,7 +40,7 @@ def due_cases(municipality: Municipality, today: date, days: int) -> list[Case]:
     # A command has no request: open the one tenant scope for this municipality.
     with scope(municipality=municipality.pk, contractor=None):
         deadlines = Deadlines(municipality, today)
-        cases = list(
+        return deadlines.mark(
             Case.objects.filter(
                 municipality=municipality, stage__in=OPEN_STAGES, assignee__isnull=False
             )
@@ -48,9 +48,6 @@ def due_cases(municipality: Municipality, today: date, days: int) -> list[Case]:
             .select_related("assignee", "office")
             .order_by("stage_since", "id")
         )
-        for case in cases:
-            case.deadline = deadlines.for_case(case)
-    return cases
 
 
 def reminders(today: date, days: int, municipality_code: str | None = None) -> list[Reminder]:

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions
 from cases.audit import audit_log
+from cases.deadlines import refresh_waits
 from cases.models import Agency, Case, Party, Role, TimelineEvent, User
 from cases.services import (
     actor_of,
@@ -109,6 +110,7 @@ def contact_add(
     )
     if answered_on is not None or (answer or "").strip():
         _answer(case, contact, by=by, answered_on=answered_on, answer=answer)
+    refresh_waits([case.pk])  # the deadline filters read the case's waits from it
     return contact
 
 
@@ -136,7 +138,9 @@ def contact_answer(
     contact = AgencyContact.objects.select_for_update().get(pk=contact.pk, case=case)
     if contact.answered:
         raise RemedyError(_("This request already has an answer."), field="answer")
-    return _answer(case, contact, by=by, answered_on=answered_on, answer=answer)
+    contact = _answer(case, contact, by=by, answered_on=answered_on, answer=answer)
+    refresh_waits([case.pk])  # the deadline filters read the case's waits from it
+    return contact
 
 
 @transaction.atomic

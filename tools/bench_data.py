@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from django.contrib.auth.hashers import make_password
 from tqdm import tqdm
 
+from cases.deadlines import STILL_WAITING
 from cases.models import (
     Agency,
     Case,
@@ -367,6 +368,11 @@ def seed(world: World, start: int, stop: int, *, seed: int = 748) -> None:
         through.objects.bulk_create(
             [through(agencycontact_id=c.pk, agency_id=world.agency.pk) for c in contacts]
         )
+        # What the services keep (cases.deadlines.refresh_waits): one request per case.
+        for case, contact in zip(cases, contacts, strict=True):
+            case.waits_until = contact.answered_on or STILL_WAITING
+            case.waiting_since = None if contact.answered_on else contact.contacted_on
+        Case.objects.bulk_update(cases, ["waits_until", "waiting_since"], batch_size=5000)
     # The per-municipality totals are sums of the per-case ones: one GROUP BY at the end.
     rebuild_city_totals()
 

@@ -121,16 +121,20 @@ def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, w
                 office=world.office,
                 contractor=contractor,
                 stage=Stage.INQUIRY,
-                stage_since=today - timedelta(days=i * 3),
+                # Overdue at both sizes (10 business days in 調査): the longest overdue
+                # list shows 1, then 10 of them.
+                stage_since=today - timedelta(days=20 + i * 3),
             )
         cache.clear()  # factory rows are not audited: start from scratch
         for counts in (scratch, served):
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/dashboard/").status_code == 200
             counts.append(len(queries))
-    # 25: one loads the cases that waited on an agency (cases/deadlines.py), one sums the
-    # overdue instalments of repayment plans (remedies/plans.py), one the corrections by the
-    # national system (a small partial index), apart from the costs.
+    # 25: one loads the cases whose waits on an agency leave them in doubt and one the
+    # waits of the longest overdue (cases/deadlines.py), one sums the overdue instalments of
+    # repayment plans (remedies/plans.py), one the corrections by the national system (a
+    # small partial index), apart from the costs; the cases opened and closed per month
+    # are counted in one query.
     assert scratch[0] == scratch[1] <= 25, scratch
     assert served[0] == served[1] < scratch[0], served
 
