@@ -414,6 +414,13 @@ class CompiledCase:
         for row in (case, *self.parties.values(), *self.events):
             text, names = screening._SCREENED.get(type(row), ((), ()))
             screening.screen({f: getattr(row, f) for f in text}, names=names)
+            for field in row._meta.concrete_fields:
+                # What the database would refuse on the replay's INSERT (PostgreSQL checks
+                # a column's length; SQLite does not): the replay names it.
+                value = getattr(row, field.attname)
+                too_long = isinstance(value, str) and len(value) > (field.max_length or len(value))
+                if too_long:
+                    raise NotCompiled
         self._publication()
         replay = self.replay
         _text(raw, "stage")

@@ -268,7 +268,8 @@ class _Replay:
                     case=replay.name,
                     field="reference",
                 )
-            steps = self._compiled(replay) if there is None else None
+            # Compiled: a new case, not in an amending import (which reads cases back).
+            steps = self._compiled(replay) if there is None and not self.amend else None
             if steps is None:
                 steps = replay.steps()
         for step in steps:

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import pytest
 from django.apps import apps
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django_scopes import scopes_disabled
 
 from cases.audit_verify import verify_chain
@@ -104,7 +104,7 @@ def _snapshot() -> dict[str, list]:
     return snapshot
 
 
-def _import_both_ways(data: dict) -> tuple[dict, dict, list[int]]:
+def _import_both_ways(data: dict, **options) -> tuple[dict, dict, list[int]]:
     """The file imported with every case replayed, then (rolled back) with the compiled
     path; the two snapshots and, per import, how many cases were compiled."""
     snapshots, compiled_counts = [], []
@@ -112,7 +112,7 @@ def _import_both_ways(data: dict) -> tuple[dict, dict, list[int]]:
         counted = _count_compiled()
         with transaction.atomic(), scopes_disabled():
             with counted:
-                import_cases(copy.deepcopy(data), compile=compile)
+                import_cases(copy.deepcopy(data), compile=compile, **options)
             _, problems = verify_chain()
             assert problems == []
             snapshots.append(_snapshot())
@@ -313,6 +313,24 @@ def test_without_a_contractor_a_case_the_city_opened_is_compiled(reference_data)
     _assert_same(replayed, compiled)
 
 
+def test_skip_existing_leaves_out_the_same_cases_both_ways(reference_data):
+    cases = [_reduced(case, hand_lines=1) for case in _copies(8)]
+    with scopes_disabled():
+        import_cases(_file(cases[:3]), compile=False)  # already here before the import
+    replayed, compiled, counts = _import_both_ways(_file(cases), skip_existing=True)
+    # Copies 5 to 7 were opened at the desks and dates of the first three: left out.
+    assert counts == [0, 2]
+    assert len(compiled["cases.Case"]) == 5
+    _assert_same(replayed, compiled)
+
+
+def test_an_amending_import_replays_its_new_cases_too(reference_data):
+    cases = [_reduced(case, hand_lines=1) for case in _copies(4)]
+    replayed, compiled, counts = _import_both_ways(_file(cases), amend=True)
+    assert counts == [0, 0]
+    _assert_same(replayed, compiled)
+
+
 # ---- refusals ---------------------------------------------------------------------------
 
 
@@ -356,6 +374,10 @@ def _before_open(case):
     case["timeline"][-1]["seq"] = 0
 
 
+def _long_label(case):
+    case["parties"][1]["label"] = "とても長い仮称" * 4  # longer than the column
+
+
 def _wrong_edit(case):
     case["updates"][0]["fields"] = ["reference"]
 
@@ -381,6 +403,21 @@ def test_a_file_the_replay_refuses_is_refused_the_same_way_and_nothing_is_writte
 ):
     cases = [_reduced(case, hand_lines=1) for case in _copies(3)]
     break_it(cases[1])
+    _refused_both_ways(cases)
+
+
+def test_a_label_longer_than_its_column_is_left_to_the_replay(reference_data):
+    cases = [_reduced(case, hand_lines=1) for case in _copies(3)]
+    _long_label(cases[1])
+    if connection.vendor == "postgresql":  # the database refuses it, naming the case
+        _refused_both_ways(cases)
+    else:  # SQLite keeps it whole: imported the same both ways, the case replayed
+        replayed, compiled, counts = _import_both_ways(_file(cases))
+        assert counts == [0, 2]
+        _assert_same(replayed, compiled)
+
+
+def _refused_both_ways(cases: list[dict]) -> None:
     messages = []
     for compile in (False, True):
         with scopes_disabled():
