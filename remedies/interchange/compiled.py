@@ -50,6 +50,20 @@ from .rules import (
 COMPILED_KINDS = frozenset({"opened", "update", "party", "party update", "timeline entry"})
 
 
+# The case's lists whose every item is an action of a kind this path leaves to the replay.
+_REPLAYED_SECTIONS = (
+    "links",
+    "contacts",
+    "agreements",
+    "visits",
+    "letters",
+    "ledger",
+    "plans",
+    "transitions",
+    "documents",
+)
+
+
 class NotCompiled(Exception):
     """This case is left to the replay."""
 
@@ -90,8 +104,11 @@ class CompiledCase:
         self.events: list[TimelineEvent] = []
 
     def build(self) -> list[tuple[Any, Callable[[], None]]]:
+        raw = self.replay.raw
+        if any(isinstance(raw, dict) and raw.get(section) for section in _REPLAYED_SECTIONS):
+            raise NotCompiled  # decided before the case is read item by item
         try:
-            actions = self.replay.actions(self.replay.raw)
+            actions = self.replay.actions(raw)
             if any(action.kind not in COMPILED_KINDS for action in actions):
                 raise NotCompiled
             runs = [(action, self._compile(action)) for action in actions]
