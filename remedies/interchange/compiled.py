@@ -269,7 +269,12 @@ class CompiledCase:
                 changed.append(name)
         if not changed:
             return _nothing
-        return self._audit("tadasu.case.changed", by, case, {"fields": sorted(changed)})
+        data = {"fields": sorted(changed)}
+
+        def run() -> None:
+            audit_log("tadasu.case.changed", by=by, case=case, obj=case, data=data)
+
+        return run
 
     def _serves(self, contractor: Any, municipality: Any) -> bool:
         key = (contractor.pk, municipality.pk)
@@ -360,7 +365,11 @@ class CompiledCase:
                     n: [before[n], case_services._masked(n, fields[n])] for n in sorted(changed)
                 },
             }
-            runs.append(self._audit("tadasu.party.changed", by, party, data))
+
+            def changed_run(data: dict = data) -> None:
+                audit_log("tadasu.party.changed", by=by, case=case, obj=party, data=data)
+
+            runs.append(changed_run)
         if newly_identified:
             with translation.override("ja"):
                 text = _("%(label)s was identified.") % {"label": party.label}
@@ -418,10 +427,6 @@ class CompiledCase:
         )
         self.events.append(event)
         return event
-
-    def _audit(self, action: str, by: User, obj: Any, data: dict) -> Callable[[], None]:
-        case = self.case
-        return lambda: audit_log(action, by=by, case=case, obj=obj, data=data) and None
 
     def _finish(self) -> None:
         """The screen every save passes (cases/screening.py), on the rows as they end (a
