@@ -99,7 +99,8 @@ def entry_mac(entry: AuditEntry, key: bytes) -> str:
 _held_heads: ContextVar[dict[int, AuditHead] | None] = ContextVar("held_heads", default=None)
 # The entries an audit_batch has chained but not yet written, in order: written together,
 # one INSERT for many (audit_flush), so a batch of thousands of entries costs few round
-# trips. Nothing reads an entry back before its batch ends (or flushes).
+# trips. Nothing reads an entry back before its batch ends (or flushes); an entry held there
+# has its place (`seq`) but not yet its `prev_mac` and MAC, given when it is written.
 _unwritten: ContextVar[list[AuditEntry] | None] = ContextVar("unwritten", default=None)
 _FLUSH_AT = 500  # entries held before they are written: bounded memory, few statements
 # What must be written before the entries an audit_batch holds (rows that the entries name
