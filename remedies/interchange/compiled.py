@@ -74,10 +74,23 @@ class Publisher:
 
     def __init__(self):
         self.serves: dict[tuple[int, int], bool] = {}  # (contractor, municipality)
+        self.references: dict[str, set[str]] = {}  # by "municipality-year-": taken before
         self.cases: list[Case] = []
         self.parties: list[Party] = []
         self.events: list[TimelineEvent] = []
         audit_before_flush(self.write)
+
+    def taken(self, reference: str) -> set[str]:
+        """The references of the cases already in the database with the same municipality
+        and fiscal year as `reference` (its prefix), read once for the import."""
+        prefix = reference.rsplit("-", 1)[0] + "-"
+        if prefix not in self.references:
+            self.references[prefix] = set(
+                Case.objects.filter(reference__startswith=prefix).values_list(
+                    "reference", flat=True
+                )
+            )
+        return self.references[prefix]
 
     def write(self) -> None:
         if self.cases:
@@ -238,6 +251,11 @@ class CompiledCase:
 
         def run() -> None:
             case.reference = case_services._next_reference(office, discovered_on)
+            if case.reference in self.publisher.taken(case.reference):
+                # A case already has this number (a sequence behind its cases): the
+                # replay's INSERT fails here, and so does this one, with the database's
+                # own message, as this step (replay._Step.run).
+                case.save(force_insert=True)
             self.publisher.cases.append(case)
             self.publisher.events.extend(lines)
             audit_log(

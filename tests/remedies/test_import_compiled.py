@@ -417,6 +417,23 @@ def test_a_label_longer_than_its_column_is_left_to_the_replay(reference_data):
         _assert_same(replayed, compiled)
 
 
+def test_a_number_already_taken_is_refused_by_the_database_both_ways(reference_data):
+    # A case holds the number the sequence gives next (a sequence set back by hand).
+    with scopes_disabled():
+        import_cases(_file([_reduced(_copies(1)[0])]), compile=False)
+        CaseSequence.objects.update(last_number=0)
+    cases = [_reduced(case, hand_lines=1) for case in _copies(4)[2:]]  # other references
+    messages = []
+    for compile in (False, True):
+        with scopes_disabled(), pytest.raises(InterchangeError) as refused, transaction.atomic():
+            import_cases(copy.deepcopy(_file(cases)), compile=compile)
+        messages.append(str(refused.value))
+        with scopes_disabled():
+            assert Case.objects.count() == 1
+    assert messages[0] == messages[1]
+    assert "case 1" in messages[0] and "opened" in messages[0]
+
+
 def _refused_both_ways(cases: list[dict]) -> None:
     messages = []
     for compile in (False, True):
