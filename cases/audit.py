@@ -99,9 +99,16 @@ def entry_mac(entry: AuditEntry, key: bytes) -> str:
 _held_heads: ContextVar[dict[int, AuditHead] | None] = ContextVar("held_heads", default=None)
 # The entries an audit_batch has chained but not yet written, in order: written together,
 # one INSERT for many (audit_flush), so a batch of thousands of entries costs few round
-# trips. Nothing reads an entry back before its batch ends (or flushes).
+# trips. Nothing reads an entry back before its batch ends (or flushes); an entry held there
+# has its place (`seq`) but not yet its `prev_mac` and MAC, given when it is written.
 _unwritten: ContextVar[list[AuditEntry] | None] = ContextVar("unwritten", default=None)
 _FLUSH_AT = 500  # entries held before they are written: bounded memory, few statements
+# What must be written before the entries an audit_batch holds (rows that the entries name
+# and that are written in bulk too, e.g. the cases of a compiled import): called by
+# audit_flush, in order, before it chains and writes the entries.
+_before_flush: ContextVar[list[Callable[[], object]] | None] = ContextVar(
+    "before_flush", default=None
+)
 
 
 def _lock_head(chain: int) -> AuditHead:
@@ -123,10 +130,12 @@ def audit_batch() -> Iterator[None]:
         heads: dict[int, AuditHead] = {}
         token = _held_heads.set(heads)
         pending = _unwritten.set([])
+        hooks = _before_flush.set([])
         try:
             yield
             audit_flush()
         finally:
+            _before_flush.reset(hooks)
             _unwritten.reset(pending)
             _held_heads.reset(token)
         for head in heads.values():
@@ -139,13 +148,37 @@ def audit_flush() -> None:
     point each held head at its chain's last. Call it before reading entries of this
     batch back; outside a batch it does nothing."""
     entries = _unwritten.get()
+    for hook in _before_flush.get() or ():
+        hook()
     if not entries:
         return
-    AuditEntry.objects.bulk_create(entries)
     heads = _held_heads.get() or {}
+    key_id, key = next(iter(audit_keys().items()))
+    for entry in entries:
+        # Chained here, not when appended: an entry may name a row written in bulk just
+        # before (a hook above), whose id was not known then. Same order, same chain.
+        obj = entry.__dict__.pop("_audit_obj", None)
+        if obj is not None:
+            entry.object_id = str(obj.pk)
+        if entry.case_id is None and entry.case is not None:
+            entry.case_id = entry.case.pk
+        head = heads[entry.chain]
+        entry.key_id, entry.prev_mac = key_id, head.last_mac
+        entry.mac = entry_mac(entry, key)
+        head.last_mac = entry.mac
+    AuditEntry.objects.bulk_create(entries)
     for entry in entries:  # the last entry of each chain names its id
         heads[entry.chain].last_id = entry.pk
     entries.clear()
+
+
+def audit_before_flush(hook: Callable[[], object]) -> None:
+    """Have the audit_batch around call `hook` before it writes the entries it holds (each
+    time, and at its end): to write first, in bulk, the rows those entries name."""
+    hooks = _before_flush.get()
+    if hooks is None:
+        raise RuntimeError("audit_before_flush outside an audit_batch")
+    hooks.append(hook)
 
 
 def audit_log(
@@ -201,6 +234,7 @@ def _append(
     m_id: int | None,
 ) -> AuditEntry:
     """The entry after the locked head; the head now points at it (saved by the caller)."""
+    unwritten = _unwritten.get()
     key_id, key = next(iter(audit_keys().items()))
     entry = AuditEntry(
         at=timezone.now(),
@@ -210,7 +244,7 @@ def _append(
         municipality_id=m_id,
         case=case,
         object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
         # Round-trip through JSON so the MAC is computed over what the database returns.
         data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
         client_address=_client_address.get(),
@@ -219,14 +253,16 @@ def _append(
         key_id=key_id,
         prev_mac=head.last_mac,
     )
-    entry.mac = entry_mac(entry, key)
-    head.seq, head.last_mac = entry.seq, entry.mac
-    unwritten = _unwritten.get()
-    if unwritten is not None:  # in an audit_batch: written with the others (audit_flush)
+    if unwritten is not None:  # in an audit_batch: chained and written later (audit_flush)
+        head.seq = entry.seq
+        if obj is not None and obj.pk is None:  # a row written in bulk before the entry
+            entry.__dict__["_audit_obj"] = obj
         unwritten.append(entry)
         if len(unwritten) >= _FLUSH_AT:
             audit_flush()
         return entry
+    entry.mac = entry_mac(entry, key)
+    head.seq, head.last_mac = entry.seq, entry.mac
     entry.save()
     head.last_id = entry.pk
     return entry

@@ -5,6 +5,9 @@ writes, and records the audit entry (and, where the action is part of the story,
 timeline entry) in that same transaction.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
@@ -158,16 +161,44 @@ def _check_organisations(
             )
 
 
+# The case sequences a held_case_numbers block has locked, by (municipality, fiscal year).
+_held_sequences: ContextVar[dict[tuple[int, int], CaseSequence] | None] = ContextVar(
+    "held_sequences", default=None
+)
+
+
+@contextmanager
+def held_case_numbers() -> Iterator[None]:
+    """Many cases opened in one transaction (an import): each municipality and fiscal
+    year's sequence is locked at its first case and written once, at the end, instead of
+    read and written for each case. The numbers are the ones case_open would give one by
+    one. Like audit_batch, an error inside must end the transaction."""
+    held: dict[tuple[int, int], CaseSequence] = {}
+    token = _held_sequences.set(held)
+    try:
+        yield
+    finally:
+        _held_sequences.reset(token)
+    for sequence in held.values():
+        sequence.save(update_fields=["last_number"])
+
+
 def _next_reference(office: Office, discovered_on: date) -> str:
     municipality = office.municipality
     year = fiscal_year(discovered_on)
-    CaseSequence.objects.get_or_create(municipality=municipality, fiscal_year=year)
-    # Locked so that two cases opened at once never get the same number.
-    sequence = CaseSequence.objects.select_for_update().get(
-        municipality=municipality, fiscal_year=year
-    )
+    held = _held_sequences.get()
+    sequence = held.get((municipality.pk, year)) if held is not None else None
+    if sequence is None:
+        CaseSequence.objects.get_or_create(municipality=municipality, fiscal_year=year)
+        # Locked so that two cases opened at once never get the same number.
+        sequence = CaseSequence.objects.select_for_update().get(
+            municipality=municipality, fiscal_year=year
+        )
+        if held is not None:
+            held[(municipality.pk, year)] = sequence
     sequence.last_number += 1
-    sequence.save(update_fields=["last_number"])
+    if held is None:
+        sequence.save(update_fields=["last_number"])
     return f"{municipality.code}-{year}-{sequence.last_number:03d}"
 
 

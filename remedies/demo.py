@@ -194,6 +194,24 @@ def demo_case_copies(count: int) -> tuple[dict, Iterator[dict]]:
     return data, copies
 
 
+def cut_to_compiled(case: dict) -> dict:
+    """A demo case (as demo_case_copies makes it) with only the actions the import's
+    compiled path handles (remedies.interchange.compiled.COMPILED_KINDS: the opening, its
+    edits, the parties and theirs, 経過 lines by hand): no links, contacts, money or stage
+    steps, so it ends where it was opened, every balance zero. For the benchmark of that
+    path (tools/bench_import.py --shape compiled) and its tests."""
+    case = dict(case)
+    for section in ("links", "contacts", "agreements", "visits", "letters", "ledger"):
+        case[section] = []
+    for section in ("plans", "transitions", "documents"):
+        case[section] = []
+    written = {"", "case.discovered", "case.opened", "party.identified"}
+    case["timeline"] = [e for e in case["timeline"] if e.get("action", "") in written]
+    case["stage"] = "inquiry"
+    case["parties"] = [dict(party, balance=0) for party in case["parties"]]
+    return case
+
+
 # ---- a fourth case: an excess returned in instalments (issue 15) ------------------------
 
 INSTALMENT_OFFICE = "戸畑区役所 マイナポイント支援窓口"  # fictitious case at a real ward's desk

@@ -14,8 +14,11 @@ compared with the entries (ledger_totals --check). Prints one line:
 
 (`cpu_seconds`: this process's own CPU time, the database server's not included; on a
 machine shared with other work it moves less than the wall-clock `seconds`) and the peak
-RSS. With --budget, exits 1 naming what failed when the import took longer
-(seconds) or its process peaked above 300 MB. docs/PERFORMANCE.md records results.
+RSS. `--shape compiled` cuts every case down to the actions the compiled path handles
+(remedies/interchange/compiled.py), to time that path alone; `--replay-only` replays every
+case as before it. With --budget (the demo's cases whole only), exits 1 naming what failed
+when the import took longer (seconds) or its process peaked above 300 MB.
+docs/PERFORMANCE.md records results.
 """
 
 import argparse
@@ -34,14 +37,16 @@ sys.path.insert(0, str(BASE / "tools"))
 RSS_BUDGET_MB = 300
 
 
-def write_file(path: Path, count: int) -> None:
-    """The demo's cases, `count` of them, written one at a time (never held whole)."""
-    from remedies.demo import demo_case_copies
+def write_file(path: Path, count: int, shape: str = "demo") -> None:
+    """The demo's cases, `count` of them, written one at a time (never held whole); with
+    shape "compiled", cut down to what the compiled path handles (demo.cut_to_compiled)."""
+    from remedies.demo import cut_to_compiled, demo_case_copies
 
     head, copies = demo_case_copies(count)
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [')
         for i, case in enumerate(copies):
+            case = cut_to_compiled(case) if shape == "compiled" else case
             out.write(("," if i else "") + json.dumps(case, ensure_ascii=False))
         out.write("]}")
 
@@ -51,7 +56,21 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--database-url", default=os.environ.get("TADASU_BENCH_DATABASE_URL"))
     parser.add_argument("--budget", type=float, help="seconds the import may take")
+    parser.add_argument(
+        "--shape",
+        choices=("demo", "compiled"),
+        default="demo",
+        help="demo: the demo's cases whole (the budget's file); compiled: cut down to the "
+        "actions the compiled path handles (remedies.demo.cut_to_compiled)",
+    )
+    parser.add_argument(
+        "--replay-only",
+        action="store_true",
+        help="replay every case (import_file(compile=False)), as before the compiled path",
+    )
     args = parser.parse_args()
+    if args.budget is not None and (args.shape != "demo" or args.replay_only):
+        parser.error("--budget is for the demo's cases whole, on the default path")
 
     import bench  # the same throwaway database and settings as tools/bench.py
 
@@ -72,7 +91,7 @@ def main() -> int:
     with scopes_disabled():
         _users(_organisations())
     path = workdir / "cases.json"
-    write_file(path, args.cases)
+    write_file(path, args.cases, args.shape)
     size = path.stat().st_size / 1e6
     print(
         f"# tadasu bench_import {time.strftime('%Y-%m-%d %H:%M')} "
@@ -93,13 +112,14 @@ def main() -> int:
 
     started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count), path.open("rb") as stream:
-        outcome = import_file(stream, progress=progress)
+        outcome = import_file(stream, progress=progress, compile=not args.replay_only)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if len(outcome.cases) != args.cases:
         raise SystemExit(f"{len(outcome.cases)} cases imported, not {args.cases}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB
     print(
-        f"BENCH-IMPORT database={connection.vendor} cases={args.cases} seconds={seconds:.1f} "
+        f"BENCH-IMPORT database={connection.vendor} cases={args.cases} shape={args.shape} "
+        f"path={'replay' if args.replay_only else 'compiled+replay'} seconds={seconds:.1f} "
         f"ms_per_case={1000 * seconds / args.cases:.1f} cpu_seconds={cpu:.1f} queries={queries} "
         f"queries_per_case={queries / args.cases:.1f} peak_rss_mb={rss:.0f} "
         f"load={os.getloadavg()[0]:.1f}",

@@ -22,12 +22,13 @@ from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
 from cases.mynumber import contains_individual_number
-from cases.services import PERSONAL_FIELDS
+from cases.services import PERSONAL_FIELDS, held_case_numbers
 
 from .. import ledger
 from ..errors import RemedyError
 from ..models import AgencyContact, ApologyLetter, Document, LedgerEntry, RepaymentPlan
 from .actions import _CaseActions
+from .compiled import CompiledCase, NotCompiled, Publisher
 from .export import _CaseExport
 from .rules import (
     InterchangeError,
@@ -58,18 +59,26 @@ class ImportOutcome:
 
 
 @transaction.atomic
-def import_cases(data: Any, *, skip_existing: bool = False, amend: bool = False) -> list[Case]:
+def import_cases(
+    data: Any, *, skip_existing: bool = False, amend: bool = False, compile: bool = True
+) -> list[Case]:
     """Replay every case of an interchange document; all of them or none.
 
     With skip_existing, a case whose natural key (office and discovery date) was already in
     the database is left out, which makes loading the same file twice harmless. With
     amend, a case whose reference is already in the database takes the file's actions
     that are newer than its own (see _CaseReplay.continue_from); without, the file must
-    not hold a case that is already here."""
+    not hold a case that is already here. With compile (the default), a new case whose
+    actions the compiled path handles is written in bulk (compiled.py), with the same rows
+    and audit entries; compile=False replays every case (the equivalence test compares
+    the two)."""
     with scopes_disabled():
         check_header(data)
         replay = _Replay(
-            skip_existing=skip_existing, amend=amend, personal_data=data.get("personal_data")
+            skip_existing=skip_existing,
+            amend=amend,
+            personal_data=data.get("personal_data"),
+            compile=compile,
         )
         imported = replay.run(data["cases"])
         return [Case.objects.get(pk=pk) for pk in imported]
@@ -99,6 +108,7 @@ def import_file(
     skip_existing: bool = False,
     amend: bool = False,
     progress: Progress | None = None,
+    compile: bool = True,
 ) -> ImportOutcome:
     """import_case_file, telling the created cases from the amended ones. It prints and
     asks nothing: a command or a background job reports the outcome; `progress`, if given,
@@ -106,7 +116,10 @@ def import_file(
     header, cases = read_file(file)  # the header is checked here, before the transaction
     with transaction.atomic(), scopes_disabled():
         replay = _Replay(
-            skip_existing=skip_existing, amend=amend, personal_data=header.get("personal_data")
+            skip_existing=skip_existing,
+            amend=amend,
+            personal_data=header.get("personal_data"),
+            compile=compile,
         )
         if progress is not None:
             replay.progress = partial(progress, total=cases.count)
@@ -181,8 +194,16 @@ class _Replay:
     Each case is checked before any of its actions runs: no individual number, reference
     data that exists, every item well formed, each seq used once in the whole file."""
 
-    def __init__(self, *, skip_existing: bool, amend: bool = False, personal_data: Any = None):
-        self.skip_existing, self.amend = skip_existing, amend
+    def __init__(
+        self,
+        *,
+        skip_existing: bool,
+        amend: bool = False,
+        personal_data: Any = None,
+        compile: bool = True,
+    ):
+        self.skip_existing, self.amend, self.compile = skip_existing, amend, compile
+        self.publisher: Publisher | None = None  # the compiled cases' rows (compiled.py)
         self.personal_data = personal_data is not False
         self.refs = _References()
         self.amended: dict[int, int] = {}  # case id → how many of the file's actions it took
@@ -200,8 +221,12 @@ class _Replay:
     def run(self, cases: Iterable[Any]) -> list[int]:
         # The audit head locked once for the whole import, not for each entry (the chain is
         # the same): any refusal ends the import, so no entry is rolled back while it goes on.
+        # The case numbers likewise: each municipality and year's sequence is locked once
+        # and written at the end, the compiled cases and the replayed ones numbered from
+        # the same counter in the order they are opened.
         position = 0
-        with audit_batch(), _without_savepoints():
+        with held_case_numbers(), audit_batch(), _without_savepoints():
+            self.publisher = Publisher() if self.compile else None
             for position, raw in enumerate(cases, start=1):
                 self._add(position, raw)
                 if self.progress is not None and position % PROGRESS_EVERY == 0:
@@ -209,6 +234,8 @@ class _Replay:
             self._run_until(None)
         if self.progress is not None and position % PROGRESS_EVERY:
             self.progress(position)  # the last cases, short of a whole round
+        # A compiled case has its id once written (at the audit batch's end at the latest).
+        self.imported = [case if isinstance(case, int) else case.pk for case in self.imported]
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:
@@ -241,7 +268,10 @@ class _Replay:
                     case=replay.name,
                     field="reference",
                 )
-            steps = replay.steps()
+            # Compiled: a new case, not in an amending import (which reads cases back).
+            steps = self._compiled(replay) if there is None and not self.amend else None
+            if steps is None:
+                steps = replay.steps()
         for step in steps:
             if step.seq in self.used:
                 case, item = self.used[step.seq]
@@ -259,6 +289,18 @@ class _Replay:
         for step in steps:
             heapq.heappush(self.waiting, (step.seq, step))
 
+    def _compiled(self, replay: "_CaseReplay") -> "list[_Step] | None":
+        """The case's steps on the compiled path, or None to replay it (compiled.py)."""
+        if self.publisher is None:
+            return None
+        compiled = CompiledCase(replay, self.publisher)
+        try:
+            runs = compiled.build()
+        except NotCompiled:
+            return None
+        replay.compiled = compiled
+        return [_Step(a.seq, replay, a.item, run, a.blame) for a, run in runs]
+
     def _run_until(self, limit: int | None) -> None:
         """Run the waiting actions whose seq is below the limit (all with None)."""
         while self.waiting and (limit is None or self.waiting[0][0] < limit):
@@ -267,8 +309,11 @@ class _Replay:
             replay = step.replay
             replay.left -= 1
             if not replay.left:
-                replay.verify()
-                self.imported[replay.slot] = replay.case_pk
+                if replay.compiled is None:
+                    replay.verify()
+                    self.imported[replay.slot] = replay.case_pk
+                else:  # checked in memory before it ran; its id comes when it is written
+                    self.imported[replay.slot] = replay.compiled.case
 
 
 _SECTIONS = (
@@ -444,6 +489,7 @@ class _CaseReplay(_CaseActions):
         self.letters: dict[int, ApologyLetter] = {}
         self.plans: dict[int, RepaymentPlan] = {}
         self.timeline_after = 0  # 経過 lines up to this id were there before the import
+        self.compiled: CompiledCase | None = None  # set when it takes the compiled path
         with self.at(""):
             municipality = refs.municipality(_text(raw, "municipality"))
             self.values = {

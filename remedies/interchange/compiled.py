@@ -1,0 +1,492 @@
+"""The compiled path of the import: a new case whose actions are all of the kinds below is
+checked and built in memory, as the services would check and write it, and its rows are
+written in bulk with other cases' rows instead of through one service call per action.
+
+A case goes this way only when every check passes in memory. Anything else (another kind of
+action, an edit that moves the case to another contractor, a refusal of any kind, a case
+already in the database, `--amend`) goes through the replay (replay.py), decided per case
+before anything of it is written: a case the compiled path refuses is replayed, so the
+replay's own service says why, with the same message, field and item.
+
+What stays the replay's, in the same order, whichever path a case takes:
+- the audit entries: each is appended to its municipality's chain when its action's seq
+  comes (cases/audit.py chains the entries of an audit_batch when it writes them, after
+  the rows they name are written: audit_before_flush);
+- the case numbers: taken from the same held sequence (cases.services.held_case_numbers)
+  when the case's `opened` comes.
+
+The rows are built complete before the case's first action runs (no later action of the
+case changes them), and written, per model in dependency order (cases, then parties and
+経過 lines), just before each batch of audit entries."""
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from django.db import DatabaseError
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from cases import permissions, screening
+from cases import services as case_services
+from cases.audit import audit_before_flush, audit_log
+from cases.models import TIMELINE_TEXT_MAX, Case, Party, Role, TimelineEvent, User
+from cases.scoping import membership_of
+from cases.services import CASE_FIELDS, PARTY_FIELDS, PERSONAL_FIELDS
+
+from .actions import _held_back
+from .rules import (
+    _bool,
+    _date,
+    _int,
+    _known_fields,
+    _text,
+    _value,
+    case_fields,
+    party_fields,
+)
+
+# The kinds of action (replay._Action.kind) this path compiles.
+COMPILED_KINDS = frozenset({"opened", "update", "party", "party update", "timeline entry"})
+
+
+# The case's lists whose every item is an action of a kind this path leaves to the replay.
+_REPLAYED_SECTIONS = (
+    "links",
+    "contacts",
+    "agreements",
+    "visits",
+    "letters",
+    "ledger",
+    "plans",
+    "transitions",
+    "documents",
+)
+
+
+class NotCompiled(Exception):
+    """This case is left to the replay."""
+
+
+class Publisher:
+    """The rows of compiled cases, waiting for the next batch of audit entries; and what
+    the checks read of reference data, read once for the whole import."""
+
+    def __init__(self):
+        self.serves: dict[tuple[int, int], bool] = {}  # (contractor, municipality)
+        self.references: dict[str, set[str]] = {}  # by "municipality-year-": taken before
+        self.cases: list[Case] = []
+        self.parties: list[Party] = []
+        self.events: list[TimelineEvent] = []
+        audit_before_flush(self.write)
+
+    def taken(self, reference: str) -> set[str]:
+        """The references of the cases already in the database with the same municipality
+        and fiscal year as `reference` (its prefix), read once for the import."""
+        prefix = reference.rsplit("-", 1)[0] + "-"
+        if prefix not in self.references:
+            self.references[prefix] = set(
+                Case.objects.filter(reference__startswith=prefix).values_list(
+                    "reference", flat=True
+                )
+            )
+        return self.references[prefix]
+
+    def write(self) -> None:
+        if self.cases:
+            Case.objects.bulk_create(self.cases)
+        for row in (*self.parties, *self.events):
+            row.case_id = row.case.pk  # the case, written just before or in an earlier batch
+        if self.parties:
+            Party.objects.bulk_create(self.parties)
+        if self.events:
+            TimelineEvent.objects.bulk_create(self.events)
+        self.cases, self.parties, self.events = [], [], []
+
+
+class CompiledCase:
+    """One case, built in memory from its actions (replay._Action, in seq order).
+
+    `build` either returns, for each action, what to do when its seq comes (append the
+    audit entries, queue the rows), or raises NotCompiled."""
+
+    def __init__(self, replay: Any, publisher: Publisher):
+        self.replay, self.publisher = replay, publisher
+        self.case: Case | None = None
+        self.parties: dict[str, Party] = {}  # by label, as it stands
+        self.events: list[TimelineEvent] = []
+
+    def build(self) -> list[tuple[Any, Callable[[], None]]]:
+        raw = self.replay.raw
+        if any(isinstance(raw, dict) and raw.get(section) for section in _REPLAYED_SECTIONS):
+            raise NotCompiled  # decided before the case is read item by item
+        try:
+            actions = self.replay.actions(raw)
+            if any(action.kind not in COMPILED_KINDS for action in actions):
+                raise NotCompiled
+            runs = [(action, self._compile(action)) for action in actions]
+            self._finish()
+        except DatabaseError:
+            raise  # a read failed: the transaction is gone, nothing to fall back on
+        except Exception as error:  # any refusal: the replay says it, as it would
+            raise NotCompiled from error
+        return runs
+
+    # -- the actions ---------------------------------------------------------------------
+
+    def _compile(self, action: Any) -> Callable[[], None]:
+        replay, item = self.replay, action.obj
+        if action.kind == "opened":
+            return self._open(item)
+        if self.case is None:
+            raise NotCompiled  # before the case is opened: the replay refuses it
+        if action.kind == "update":
+            index = int(action.item.split()[1]) - 1
+            _known_fields(item, CASE_FIELDS)
+            fields = replay._case_placement()[index]
+            if not fields:
+                return _nothing
+            return self._update(replay._by(item), {name: replay.values[name] for name in fields})
+        if action.kind == "party":
+            values, placed = replay._party_values(item)
+            given = _held_back(values, placed)
+            given["identified"] = values["identified"] and not any(
+                "identified" in f for f in placed
+            )
+            return self._party_add(replay._by(item), given)
+        if action.kind == "party update":
+            _, number, _, j = action.item.split()
+            party = replay.raw["parties"][int(number) - 1]
+            _known_fields(item, PARTY_FIELDS)
+            values, placed = replay._party_values(party)
+            fields = placed[int(j) - 1]
+            if not fields:
+                return _nothing
+            label = _value(party, "label")
+            if not isinstance(label, str) or label not in self.parties:
+                raise NotCompiled
+            return self._party_update(
+                self.parties[label], replay._by(item), {name: values[name] for name in fields}
+            )
+        if action.kind == "timeline entry":
+            return self._timeline(
+                replay._by(item),
+                on=_date(item, "on"),
+                actor=_text(item, "actor"),
+                text=_text(item, "text"),
+                public=_bool(item, "public", True),
+            )
+        raise NotCompiled
+
+    def _editor(self, by: User) -> None:
+        """lock_for_edit's checks, on the case as it stands."""
+        case_services.require_editor(self.case, by)
+
+    def _open(self, item: dict) -> Callable[[], None]:
+        replay = self.replay
+        by = replay.opener
+        given = _held_back(replay.values, replay._case_placement())
+        reported_on = _date(item, "reported_on", optional=True)
+        office, kind, discovered_on = given["office"], given["kind"], given["discovered_on"]
+        contractor, assignee = given["contractor"], given["assignee"]
+        membership = case_services.require_member(by)
+        municipality = office.municipality
+        if not permissions.can_open_case(membership) or not (
+            self._serves(membership.contractor, municipality)
+            if membership.role == Role.CONTRACTOR
+            else membership.municipality_id == municipality.pk
+        ):  # permissions.can_open_case_in
+            raise NotCompiled
+        reported_by_contractor = membership.role == Role.CONTRACTOR
+        if reported_by_contractor:
+            contractor, assignee = membership.contractor, None
+        case_services._check_case_fields(
+            {
+                "kind": kind,
+                "discovered_on": discovered_on,
+                "occurred_on": given["occurred_on"],
+                "cause_category": given["cause_category"],
+            }
+        )
+        self._check_organisations(office, contractor, assignee)
+        reported_on = reported_on or case_services.today()
+        case_services.not_in_future(reported_on, "reported_on")
+        if reported_on < discovered_on:
+            raise NotCompiled
+        case = self.case = Case(
+            municipality=municipality,
+            kind=kind,
+            summary=given["summary"].strip(),
+            office=office,
+            contractor=contractor,
+            occurred_on=given["occurred_on"],
+            discovered_on=discovered_on,
+            discovery=given["discovery"].strip(),
+            cause_category=given["cause_category"],
+            cause_text=given["cause_text"].strip(),
+            prevention=given["prevention"].strip(),
+            assignee=assignee,
+            reported_by_contractor=reported_by_contractor,
+            created_by=by,
+            stage_since=reported_on,
+            opened_on=reported_on,
+        )
+        with translation.override("ja"):
+            discovered_text = case.discovery or _("The clerical error was discovered.")
+            if reported_by_contractor:
+                actor = str(contractor)
+                text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
+                    "contractor": contractor,
+                    "municipality": municipality,
+                }
+            else:
+                actor = str(municipality)
+                text = _("%(municipality)s opened the case.") % {"municipality": municipality}
+        lines = [
+            self._line(on=discovered_on, actor=str(office), text=discovered_text,
+                       action="case.discovered", by=by),
+            self._line(on=reported_on, actor=actor, text=text, action="case.opened", by=by,
+                       in_story=reported_by_contractor, public=reported_by_contractor),
+        ]  # fmt: skip
+
+        def run() -> None:
+            case.reference = case_services._next_reference(office, discovered_on)
+            if case.reference in self.publisher.taken(case.reference):
+                # A case already has this number (a sequence behind its cases): the
+                # replay's INSERT fails here, and so does this one, with the database's
+                # own message, as this step (replay._Step.run).
+                case.save(force_insert=True)
+            self.publisher.cases.append(case)
+            self.publisher.events.extend(lines)
+            audit_log(
+                "tadasu.case.opened",
+                by=by,
+                case=case,
+                obj=case,
+                data={"reference": case.reference, "kind": kind},
+            )
+
+        return run
+
+    def _update(self, by: User, changes: dict) -> Callable[[], None]:
+        case = self.case
+        self._editor(by)
+        fields = {name: getattr(case, name) for name in CASE_FIELDS} | changes
+        case_services._check_case_fields(fields)
+        if fields["office"].municipality_id != case.municipality_id:
+            raise NotCompiled
+        self._check_organisations(fields["office"], fields["contractor"], fields["assignee"])
+        changed = []
+        for name, value in changes.items():
+            if isinstance(value, str):
+                value = value.strip()
+            if getattr(case, name) != value:
+                if name == "contractor":
+                    raise NotCompiled  # the city's money rows move with it (handovers)
+                setattr(case, name, value)
+                changed.append(name)
+        if not changed:
+            return _nothing
+        data = {"fields": sorted(changed)}
+
+        def run() -> None:
+            audit_log("tadasu.case.changed", by=by, case=case, obj=case, data=data)
+
+        return run
+
+    def _serves(self, contractor: Any, municipality: Any) -> bool:
+        key = (contractor.pk, municipality.pk)
+        serves = self.publisher.serves
+        if key not in serves:
+            serves[key] = contractor.municipalities.filter(pk=municipality.pk).exists()
+        return serves[key]
+
+    def _check_organisations(self, office: Any, contractor: Any, assignee: User | None) -> None:
+        """cases.services._check_organisations, whether a contractor serves the city read
+        once for the import."""
+        municipality = office.municipality
+        if not office.active:
+            raise NotCompiled
+        if contractor is not None and not self._serves(contractor, municipality):
+            raise NotCompiled
+        if assignee is not None:
+            m = membership_of(assignee)
+            if (
+                m is None
+                or m.role not in (Role.STAFF, Role.MANAGER)
+                or m.municipality_id != municipality.pk
+            ):
+                raise NotCompiled
+
+    def _check_party(self, fields: dict, party: Party | None = None) -> None:
+        """cases.services._check_party, with the case's parties as they stand in memory."""
+        label = fields.get("label", "").strip()
+        if not label:
+            raise NotCompiled
+        clash = self.parties.get(label)
+        if clash is not None and clash is not party:
+            raise NotCompiled
+        if fields.get("identified") and not fields.get("name", "").strip():
+            raise NotCompiled
+        if not fields.get("identified") and not fields.get("identification_note", "").strip():
+            raise NotCompiled
+        case_services.check_event_date(self.case, fields.get("identified_on"), "identified_on")
+
+    def _party_add(self, by: User, given: dict) -> Callable[[], None]:
+        self._editor(by)
+        fields = case_services._clean_party_fields(given)
+        self._check_party(fields)
+        if not fields["identified"]:
+            fields.update(dict.fromkeys(PERSONAL_FIELDS, ""), identified_on=None)
+        party = Party(case=self.case, **fields)
+        case_services._set_search_key(party)
+        self.parties[party.label] = party
+        # As added: a later edit of this case changes the row (built whole before any of it
+        # is written), never what this entry says.
+        data = {"label": party.label, "identified": party.identified}
+
+        def run() -> None:
+            self.publisher.parties.append(party)
+            audit_log("tadasu.party.added", by=by, case=self.case, obj=party, data=data)
+
+        return run
+
+    def _party_update(self, party: Party, by: User, changes: dict) -> Callable[[], None]:
+        case = self.case
+        self._editor(by)
+        was_identified = party.identified
+        fields = {name: getattr(party, name) for name in PARTY_FIELDS} | (
+            case_services._clean_party_fields(changes)
+        )
+        if was_identified and not fields["identified"]:
+            raise NotCompiled
+        self._check_party(fields, party)
+        newly_identified = fields["identified"] and not was_identified
+        if newly_identified and fields["identified_on"] is None:
+            fields["identified_on"] = case_services.today()
+        changed = [name for name in PARTY_FIELDS if getattr(party, name) != fields[name]]
+        before = {name: case_services._masked(name, getattr(party, name)) for name in changed}
+        old_label = party.label
+        for name in changed:
+            setattr(party, name, fields[name])
+        if "label" in changed:
+            del self.parties[old_label]
+            self.parties[party.label] = party
+        runs = []
+        if changed:
+            if {"name", "name_kana"} & set(changed):
+                case_services._set_search_key(party)
+            data = {
+                "label": party.label,
+                "fields": sorted(changed),
+                "changes": {
+                    n: [before[n], case_services._masked(n, fields[n])] for n in sorted(changed)
+                },
+            }
+
+            def changed_run(data: dict = data) -> None:
+                audit_log("tadasu.party.changed", by=by, case=case, obj=party, data=data)
+
+            runs.append(changed_run)
+        if newly_identified:
+            with translation.override("ja"):
+                text = _("%(label)s was identified.") % {"label": party.label}
+            line = self._line(
+                on=party.identified_on,
+                actor=str(case.municipality),
+                text=text,
+                action="party.identified",
+                by=by,
+            )
+            runs.append(lambda: self.publisher.events.append(line))
+        return lambda: [run() for run in runs] and None
+
+    def _timeline(
+        self, by: User, *, on: date, actor: str, text: str, public: bool
+    ) -> Callable[[], None]:
+        self._editor(by)
+        if on is None:
+            raise NotCompiled
+        case_services.check_event_date(self.case, on, "occurred_on")
+        if not actor.strip() or not text.strip() or len(text.strip()) > TIMELINE_TEXT_MAX:
+            raise NotCompiled
+        event = self._line(
+            on=on, actor=actor.strip(), text=text.strip(), action="", by=by, public=bool(public)
+        )
+        given_public = event.public  # the entry says what the service saw, before any reset
+
+        def run() -> None:
+            self.publisher.events.append(event)
+            audit_log(
+                "tadasu.timeline.added",
+                by=by,
+                case=self.case,
+                obj=event,
+                data={"public": given_public},
+            )
+
+        return run
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _line(self, **values: Any) -> TimelineEvent:
+        """cases.services.add_timeline, in memory."""
+        public = values.pop("public", None)
+        action = values["action"]
+        event = TimelineEvent(
+            case=self.case,
+            occurred_on=values["on"],
+            actor=values["actor"],
+            text=values["text"],
+            action=action,
+            created_by=values["by"],
+            in_story=values.get("in_story", True),
+            public=case_services.public_by_default(action) if public is None else public,
+        )
+        self.events.append(event)
+        return event
+
+    def _finish(self) -> None:
+        """The screen every save passes (cases/screening.py), on the rows as they end (a
+        value is written blank or as it ends, never otherwise), and the replay's closing
+        check (replay._CaseReplay.verify) on them."""
+        case, raw = self.case, self.replay.raw
+        for row in (case, *self.parties.values(), *self.events):
+            text, names = screening._SCREENED.get(type(row), ((), ()))
+            screening.screen({f: getattr(row, f) for f in text}, names=names)
+            for field in row._meta.concrete_fields:
+                # What the database would refuse on the replay's INSERT (PostgreSQL checks
+                # a column's length; SQLite does not): the replay names it.
+                value = getattr(row, field.attname)
+                too_long = isinstance(value, str) and len(value) > (field.max_length or len(value))
+                if too_long:
+                    raise NotCompiled
+        self._publication()
+        replay = self.replay
+        _text(raw, "stage")
+        replay._compare(raw, case_fields(case), skip=("reference",))
+        if raw.get("plans"):
+            raise NotCompiled
+        for item in raw["parties"]:
+            label = _text(item, "label")
+            _int(item, "balance")
+            replay._compare(item, party_fields(self.parties[label], 0))
+        if len(self.parties) != len(raw["parties"]):
+            raise NotCompiled
+
+    def _publication(self) -> None:
+        """replay._CaseReplay._publication, on the lines in memory."""
+        wanted: dict[tuple[str, str, str], list[bool]] = {}
+        for event in self.replay.raw.get("timeline") or []:
+            if isinstance(event, dict) and "public" in event:
+                flag = _bool(event, "public", True)
+                key = (str(event.get("action", "")), str(event.get("on")), str(event.get("text")))
+                wanted.setdefault(key, []).append(flag)
+        for event in self.events:
+            flags = wanted.get((event.action, event.occurred_on.isoformat(), event.text))
+            if flags:
+                event.public = flags.pop(0)
+
+
+def _nothing() -> None:
+    return None
