@@ -41,6 +41,15 @@ class CaseSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class CasePageSerializer(serializers.Serializer):
+    """One page of the case list (25 cases), with links to the pages beside it."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = CaseSerializer(many=True)
+
+
 class PartyLabelSerializer(serializers.Serializer):
     """A person of the case by label only (A氏): what a visit or an entry names."""
 

@@ -1,6 +1,7 @@
 """The API's endpoints: a scoped look-up, the page's form, the page's service (api/README in
 docs/API.md). Nothing here writes; the services do."""
 
+import django_filters
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -22,7 +23,7 @@ from remedies.models import Side, Visit
 
 from . import serializers as out
 from .forms_bridge import body_serializer, cleaned
-from .problems import Invalid
+from .problems import PROBLEM_TYPE, Invalid
 from .views_base import TadasuAPIView, etag_of, expected_head
 
 PAGE_SIZE = 25
@@ -42,9 +43,10 @@ class Problem(serializers.Serializer):
     errors = FieldError(many=True, required=False)
 
 
-def problems(*codes: int) -> dict[int, OpenApiResponse]:
+def problems(*codes: int) -> dict:
+    """The refusals an operation may answer, as problem details (api/problems.py)."""
     return {
-        code: OpenApiResponse(Problem, description="application/problem+json")
+        (code, PROBLEM_TYPE): OpenApiResponse(Problem, description="Problem details (RFC 9457)")
         for code in (401, 429, *codes)
     }
 
@@ -101,6 +103,22 @@ def _offices_in_scope(request: Request, form) -> None:
         field.queryset = field.queryset.filter(municipality_id=token.municipality_id)
 
 
+def _filter_parameter(name: str, flt) -> OpenApiParameter:
+    """The case list's filter as a query parameter of the schema."""
+    kinds = {
+        django_filters.BooleanFilter: OpenApiTypes.BOOL,
+        django_filters.DateFilter: OpenApiTypes.DATE,
+        django_filters.ModelChoiceFilter: OpenApiTypes.INT,
+    }
+    kind = next((t for cls, t in kinds.items() if isinstance(flt, cls)), OpenApiTypes.STR)
+    enum = None
+    if isinstance(flt, django_filters.ChoiceFilter) and "choices" in flt.extra:
+        enum = [value for value, _label in flt.extra["choices"]]
+    return OpenApiParameter(
+        name, kind, OpenApiParameter.QUERY, enum=enum, description=str(flt.label or "")
+    )
+
+
 class ScopedReportForm(ReportForm):
     def __init__(self, *args, request: Request, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,14 +135,10 @@ class CaseListView(TadasuAPIView):
     @extend_schema(
         operation_id="cases_list",
         parameters=[
-            OpenApiParameter(
-                name, OpenApiTypes.STR, OpenApiParameter.QUERY, description=str(field.label)
-            )
-            for name, field in CaseFilter.base_filters.items()
-            if name != "q"
-        ]
-        + [OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY)],
-        responses={200: out.CaseSerializer(many=True), **problems(400, 403, 404)},
+            *[_filter_parameter(name, CaseFilter.base_filters[name]) for name in FILTER_NAMES],
+            OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY),
+        ],
+        responses={200: out.CasePageSerializer, **problems(400, 403, 404)},
     )
     def get(self, request: Request) -> Response:
         membership = request._request.membership
@@ -178,7 +192,7 @@ def _case_response(case, code: int = status.HTTP_200_OK) -> Response:
 class CaseView(TadasuAPIView):
     @extend_schema(
         operation_id="case_read",
-        responses={(200, "application/json"): out.CaseDetailSerializer, **problems(403, 404)},
+        responses={200: out.CaseDetailSerializer, **problems(403, 404)},
     )
     def get(self, request: Request, ref: str) -> Response:
         return _case_response(self.case(request, ref))
