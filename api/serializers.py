@@ -97,3 +97,95 @@ class VisitSerializer(serializers.ModelSerializer):
             "outcome",
         ]
         read_only_fields = fields
+
+
+# ---- people, links, agencies, stage, ledger (views_more.py) ----------------------------------
+
+
+class PartySerializer(serializers.Serializer):
+    """A person as the case page shows them: name when identified, the rest masked."""
+
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+    identified = serializers.BooleanField()
+    name = serializers.CharField(allow_blank=True)
+    name_kana = serializers.CharField(allow_blank=True)
+    identification_note = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(allow_blank=True, help_text="Masked (＊＊＊＊1234).")
+    address = serializers.CharField(allow_blank=True, help_text="Prefecture and city only.")
+    account_number = serializers.CharField(allow_blank=True, help_text="Masked, or empty.")
+    payment_account = serializers.CharField(allow_blank=True, help_text="Masked, or empty.")
+    can_reveal = serializers.BooleanField(help_text="POST …/reveal/ shows more, audited.")
+
+
+class RevealedSerializer(serializers.Serializer):
+    """The details the role may see in clear (cases/reveal.py); the rest are left out."""
+
+    label = serializers.CharField()
+    fields = serializers.DictField(child=serializers.CharField(allow_blank=True))
+
+
+class LinkSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    source = serializers.IntegerField(source="source_id")
+    target = serializers.IntegerField(source="target_id")
+    data_kind = serializers.CharField()
+    sentence = serializers.CharField()
+    registered_on = serializers.DateField(allow_null=True)
+    corrected_on = serializers.DateField(allow_null=True)
+    paid_through = serializers.BooleanField()
+    note = serializers.CharField(allow_blank=True)
+
+
+class ContactSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    agencies = serializers.ListField(child=serializers.CharField())
+    made_by = serializers.CharField()
+    contacted_on = serializers.DateField()
+    channel = serializers.CharField()
+    request = serializers.CharField()
+    answered_on = serializers.DateField(allow_null=True)
+    answer = serializers.CharField(allow_blank=True)
+
+
+class StepSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    label = serializers.CharField()
+    target = serializers.CharField()
+    allowed = serializers.BooleanField()
+    needs_reason = serializers.BooleanField()
+    blocked_because = serializers.ListField(child=serializers.CharField())
+
+
+class StageSerializer(serializers.Serializer):
+    stage = serializers.CharField()
+    stage_label = serializers.CharField()
+    stage_since = serializers.DateField()
+    steps = StepSerializer(many=True, help_text="The steps this user may take from here.")
+    next_by_others = serializers.ListField(child=serializers.CharField())
+
+
+class LedgerEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    party = serializers.IntegerField(source="party_id")
+    party_label = serializers.CharField(source="party.label")
+    kind = serializers.CharField()
+    amount = serializers.IntegerField(source="delta", help_text="Yen; + owed to the person.")
+    side = serializers.CharField(allow_blank=True)
+    method = serializers.CharField(allow_blank=True)
+    on = serializers.DateField()
+    note = serializers.CharField(allow_blank=True)
+    reverses = serializers.IntegerField(source="reverses_id", allow_null=True)
+
+
+class BalanceSerializer(serializers.Serializer):
+    party = serializers.IntegerField(source="party.pk")
+    label = serializers.CharField(source="party.label")
+    balance = serializers.IntegerField(source="amount")
+    status = serializers.ChoiceField(choices=["owed", "excess", "settled"])
+
+
+class LedgerSerializer(serializers.Serializer):
+    head = serializers.IntegerField(help_text="The ETag of the case: send it as If-Match.")
+    balances = BalanceSerializer(many=True)
+    entries = LedgerEntrySerializer(many=True)

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
+from cases.models import Agency
 from remedies import ledger
 from tests.endpoints import ROLES, build_estates, snapshot, wrote
 
@@ -42,7 +43,40 @@ api:visits     GET    own      200   200     200        404              200    
 api:visits     GET    foreign  404   404     404        200              404     200              401
 api:visits     POST   own      201   201     201        404              403     404              401
 api:visits     POST   foreign  404   404     404        201              404     201              401
+api:parties    GET    own      200   200     200        404              200     404              401
+api:parties    GET    foreign  404   404     404        200              404     200              401
+api:parties    POST   own      201   201     403        404              403     404              401
+api:parties    POST   foreign  404   404     404        403              404     201              401
+# Details in clear: everyone who sees the case, as the case page's “Show” (audited).
+api:party_reveal POST own      200   200     200        404              200     404              401
+api:party_reveal POST foreign  404   404     404        200              404     200              401
+api:party_reveal POST mixed    404   404     404        404              404     404              401
+api:links      GET    own      200   200     200        404              200     404              401
+api:links      GET    foreign  404   404     404        200              404     200              401
+api:links      POST   own      201   201     403        404              403     404              401
+api:links      POST   foreign  404   404     404        403              404     201              401
+api:contacts   GET    own      200   200     200        404              200     404              401
+api:contacts   GET    foreign  404   404     404        200              404     200              401
+api:contacts   POST   own      201   201     403        404              403     404              401
+api:contacts   POST   foreign  404   404     404        403              404     201              401
+api:contact_answer POST own    200   200     403        404              403     404              401
+api:contact_answer POST foreign 404  404     404        403              404     200              401
+api:contact_answer POST mixed  404   404     403        404              403     404              401
+api:stage      GET    own      200   200     200        404              200     404              401
+api:stage      GET    foreign  404   404     404        200              404     200              401
+api:step[refer] POST  own      200   200     403        404              403     404              401
+api:step[refer] POST  foreign  404   404     404        403              404     200              401
+api:step[bogus] POST  own      403   403     403        404              403     404              401
+api:step[bogus] POST  foreign  404   404     404        403              404     403              401
+api:ledger     GET    own      200   200     200        404              200     404              401
+api:ledger     GET    foreign  404   404     404        200              404     200              401
+api:ledger_payments POST own   201   201     403        404              403     404              401
+api:ledger_payments POST foreign 404 404     404        403              404     201              401
+api:ledger_collections POST own 201  201     403        404              403     404              401
+api:ledger_collections POST foreign 404 404  404        403              404     201              401
 """
+# Values tried for a URL parameter that is not an object.
+VARIANTS = {"step": ["refer", "bogus"]}
 
 VISIBLE = {
     "staff": {"own"},
@@ -93,6 +127,7 @@ def parse(text: str) -> dict[tuple[str, str, str], dict[str, int]]:
 def _payload(route: str, world, estate) -> dict:
     with scopes_disabled():
         head = ledger.ledger_head(estate.case)
+    money = {"amount": 1000, "side": "contractor", "method": "cash", "on": "2023-02-10"}
     return {
         "api:cases": {
             "office": world.office.pk,
@@ -113,7 +148,43 @@ def _payload(route: str, world, estate) -> dict:
             "apologised": True,
             "_head": head,
         },
+        "api:parties": {"label": "Z氏", "identified": True, "name": "新規 三郎"},
+        "api:party_reveal": {"reason": "監査での照合"},
+        "api:links": {"source": estate.c.pk, "target": estate.d.pk, "data_kind": "other"},
+        "api:contacts": {
+            "agencies": list(Agency.objects.values_list("pk", flat=True)[:1]),
+            "made_by": "municipality",
+            "contacted_on": "2023-02-08",
+            "channel": "email",
+            "request": "口座の状況を照会。",
+        },
+        "api:contact_answer": {"answered_on": "2023-02-09", "answer": "双方とも修正済み。"},
+        "api:step": {"expected_stage": estate.case.stage, "on": "2023-02-10"},
+        "api:ledger_payments": {"party": estate.c.pk, **money, "_head": head},
+        "api:ledger_collections": {"party": estate.d.pk, **money, "_head": head},
     }.get(route, {})
+
+
+def _objects(params) -> list[str]:
+    ids = [p for p in params if p.endswith("_id")]
+    if "ref" not in params:
+        return ["-"]
+    return ["own", "foreign", "mixed"] if ids else ["own", "foreign"]
+
+
+def _kwargs(params, objects: str, estates, variant) -> dict:
+    kwargs = {}
+    for param in params:
+        if param == "ref":
+            kwargs[param] = estates["own" if objects == "mixed" else objects].case.reference
+        elif param in VARIANTS:
+            kwargs[param] = variant
+        else:
+            estate = estates["foreign" if objects == "mixed" else objects]
+            found = {"party_id": estate.c, "contact_id": estate.contact}.get(param)
+            assert found is not None, f"no object for {param}: add one to _kwargs"
+            kwargs[param] = found.pk
+    return kwargs
 
 
 @contextmanager
@@ -138,35 +209,40 @@ def test_every_api_route_answers_every_role_as_the_matrix_says(world, settings, 
     untouched = frozenset({"api.ApiToken"})
     baseline = snapshot(exclude=untouched)
     observed, problems = {}, []
-    for route, method, params in api_routes():
-        for objects in ["own", "foreign"] if "ref" in params else ["-"]:
-            estate = estates["own" if objects == "-" else objects]
-            kwargs = {"ref": estate.case.reference} if "ref" in params else {}
-            url = reverse(route, kwargs=kwargs)
-            row = {}
-            for role in ROLES:
-                body = dict(_payload(route, world, estate))
-                headers = {}
-                if "_head" in body:
-                    headers["If-Match"] = f'"{body.pop("_head")}"'
-                with rolled_back() as queries:
-                    client = clients[role]
-                    if method == "GET":
-                        answer = client.get(url)
-                    else:
-                        answer = client.post(url, body, headers=headers)
-                    changed = wrote(queries, baseline, exclude=untouched)
-                row[role] = answer.status_code
-                text = answer.content.decode(errors="replace")
-                for name, other in estates.items():
-                    if name not in VISIBLE[role] and other.tag in text:
-                        problems.append(f"{route} {method} {objects} {role}: shows {name} data")
-                if answer.status_code >= 400:
-                    if changed:
-                        problems.append(f"{route} {method} {objects} {role}: refused, yet wrote")
-                    if answer["Content-Type"] != "application/problem+json":
-                        problems.append(f"{route} {method} {objects} {role}: not a problem")
-            observed[(route, method, objects)] = row
+    calls = [
+        (route, method, params, variant, objects)
+        for route, method, params in api_routes()
+        for variant in next((VARIANTS[p] for p in params if p in VARIANTS), [None])
+        for objects in _objects(params)
+    ]
+    for route, method, params, variant, objects in calls:
+        estate = estates["foreign" if objects == "foreign" else "own"]
+        url = reverse(route, kwargs=_kwargs(params, objects, estates, variant))
+        key_route = f"{route}[{variant}]" if variant else route
+        row = {}
+        for role in ROLES:
+            body = dict(_payload(route, world, estate))
+            headers = {}
+            if "_head" in body:
+                headers["If-Match"] = f'"{body.pop("_head")}"'
+            with rolled_back() as queries:
+                client = clients[role]
+                if method == "GET":
+                    answer = client.get(url)
+                else:
+                    answer = client.post(url, body, headers=headers)
+                changed = wrote(queries, baseline, exclude=untouched)
+            row[role] = answer.status_code
+            text = answer.content.decode(errors="replace")
+            for name, other in estates.items():
+                if name not in VISIBLE[role] and other.tag in text:
+                    problems.append(f"{route} {method} {objects} {role}: shows {name} data")
+            if answer.status_code >= 400:
+                if changed:
+                    problems.append(f"{route} {method} {objects} {role}: refused, yet wrote")
+                if answer["Content-Type"] != "application/problem+json":
+                    problems.append(f"{route} {method} {objects} {role}: not a problem")
+        observed[(key_route, method, objects)] = row
     missing = [key for key in observed if key not in expected]
     for key in missing:
         problems.append(
