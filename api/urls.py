@@ -1,7 +1,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import views, views_more
+from . import views, views_documents, views_more
 from .docs import DocsView
 
 app_name = "api"
@@ -37,6 +37,16 @@ urlpatterns = [
         "v1/cases/<str:ref>/ledger/collections/",
         views_more.CollectionView.as_view(),
         name="ledger_collections",
+    ),
+    path(
+        "v1/cases/<str:ref>/documents/",
+        views_documents.DocumentsView.as_view(),
+        name="documents",
+    ),
+    path(
+        "v1/cases/<str:ref>/documents/<int:document_id>/download/",
+        views_documents.DocumentDownloadView.as_view(),
+        name="document_download",
     ),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),

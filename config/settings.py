@@ -535,6 +535,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "PaidByEnum": "remedies.forms.CITY_OR_CONTRACTOR",
         "MoneyMethodEnum": "remedies.forms.MONEY_METHODS",
+        "IssuableDocumentEnum": "api.views_documents.ISSUABLE",
+        "CaseKindEnum": "cases.models.CaseKind",
     },
 }
 # --- end of the JSON API -------------------------------------------------------------------

@@ -74,6 +74,13 @@ api:ledger_payments POST own   201   201     403        404              403    
 api:ledger_payments POST foreign 404 404     404        403              404     201              401
 api:ledger_collections POST own 201  201     403        404              403     404              401
 api:ledger_collections POST foreign 404 404  404        403              404     201              401
+api:documents  GET    own      200   200     200        404              200     404              401
+api:documents  GET    foreign  404   404     404        200              404     200              401
+api:documents  POST   own      201   201     403        404              403     404              401
+api:documents  POST   foreign  404   404     404        403              404     201              401
+api:document_download GET own  200   200     200        404              200     404              401
+api:document_download GET foreign 404 404   404        200              404     200              401
+api:document_download GET mixed 404  404     404        404              404     404              401
 """
 # Values tried for a URL parameter that is not an object.
 VARIANTS = {"step": ["refer", "bogus"]}
@@ -161,6 +168,7 @@ def _payload(route: str, world, estate) -> dict:
         "api:contact_answer": {"answered_on": "2023-02-09", "answer": "双方とも修正済み。"},
         "api:step": {"expected_stage": estate.case.stage, "on": "2023-02-10"},
         "api:ledger_payments": {"party": estate.c.pk, **money, "_head": head},
+        "api:documents": {"kind": "apology", "party": estate.d.pk, "dated": "2023-02-10"},
         "api:ledger_collections": {"party": estate.d.pk, **money, "_head": head},
     }.get(route, {})
 
@@ -181,7 +189,11 @@ def _kwargs(params, objects: str, estates, variant) -> dict:
             kwargs[param] = variant
         else:
             estate = estates["foreign" if objects == "mixed" else objects]
-            found = {"party_id": estate.c, "contact_id": estate.contact}.get(param)
+            found = {
+                "party_id": estate.c,
+                "contact_id": estate.contact,
+                "document_id": estate.document,
+            }.get(param)
             assert found is not None, f"no object for {param}: add one to _kwargs"
             kwargs[param] = found.pk
     return kwargs

@@ -1,5 +1,6 @@
 """People, stage and ledger through the API read as the case page reads them."""
 
+import re
 from datetime import date
 
 import pytest
@@ -98,3 +99,29 @@ def test_a_payment_on_a_stale_ledger_is_409(world, case, people):
     after = api.get(f"/api/v1/cases/{case.reference}/ledger/").json()
     assert [b["balance"] for b in after["balances"]] == [3000, -5000]
     assert first["ETag"] == f'"{after["head"]}"'
+
+
+def test_a_document_issued_through_the_api_downloads_as_on_the_page(world, case, people):
+    api = ApiClient(token_for(world.staff))
+    url = f"/api/v1/cases/{case.reference}/documents/"
+    refused = api.post(url, {"kind": "apology"})
+    assert refused.status_code == 400
+    assert [e["field"] for e in refused.json()["errors"]] == ["party"]
+    issued = api.post(url, {"kind": "apology", "party": people[0].pk, "dated": "2023-03-01"})
+    assert issued.status_code == 201, issued.json()
+    document = issued.json()
+    assert document["status"] == "issued" and document["party_label"] == "C氏"
+    assert [d["id"] for d in api.get(url).json()] == [document["id"]]
+    pdf = api.get(f"{url}{document['id']}/download/")
+    assert pdf.status_code == 200
+    assert pdf["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    # No names in the file name: it may reach logs and proxies.
+    assert re.fullmatch(
+        r'attachment; filename="tadasu-apology-\d+-\d+-v1\.pdf"', pdf["Content-Disposition"]
+    )
+    with scopes_disabled():
+        assert AuditEntry.objects.filter(action="tadasu.document.downloaded").count() == 1
+    # Contractor staff read the list but issue nothing, as on the case page.
+    contractor = ApiClient(token_for(world.contractor))
+    assert len(contractor.get(url).json()) == 1
+    assert contractor.post(url, {"kind": "apology", "party": people[0].pk}).status_code == 403
