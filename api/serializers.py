@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from cases.models import Case, CaseKind, CauseCategory, Stage, TimelineEvent
+from jobs.models import JobKind, JobState
 from remedies.models import Purpose, Visit
 
 
@@ -189,3 +190,15 @@ class LedgerSerializer(serializers.Serializer):
     head = serializers.IntegerField(help_text="The ETag of the case: send it as If-Match.")
     balances = BalanceSerializer(many=True)
     entries = LedgerEntrySerializer(many=True)
+
+
+class JobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=JobKind.choices)
+    state = serializers.ChoiceField(choices=JobState.choices)
+    done = serializers.IntegerField()
+    total = serializers.IntegerField(allow_null=True)
+    summary = serializers.CharField(allow_blank=True)
+    error = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)

@@ -48,6 +48,8 @@ urlpatterns = [
         views_documents.DocumentDownloadView.as_view(),
         name="document_download",
     ),
+    path("v1/jobs/", views_more.JobsView.as_view(), name="jobs"),
+    path("v1/jobs/<int:job_id>/", views_more.JobView.as_view(), name="job"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -22,7 +22,6 @@ from .problems import Invalid
 from .views import problems
 from .views_base import TadasuAPIView
 
-
 # The documents a case's page issues (a press release covers several cases: not here).
 ISSUABLE = [(k.value, k.label) for k in CASE_KINDS]
 

@@ -14,6 +14,9 @@ from cases import reveal, services
 from cases.crypto import mask, mask_address
 from cases.forms import MisregistrationForm, PartyForm, RevealForm
 from cases.models import Misregistration, Party
+from jobs.models import Job
+from jobs.selectors import visible_jobs
+from jobs.services import current_progress
 from remedies import forms as remedy_forms
 from remedies import ledger
 from remedies import services as remedy_services
@@ -286,3 +289,43 @@ def _ledger_post_view(kind: str, name: str) -> type[TadasuAPIView]:
 
 PaymentView = _ledger_post_view("payment", "Payment")
 CollectionView = _ledger_post_view("collection", "Collection")
+
+
+# ---- background jobs ------------------------------------------------------------------------
+
+
+def _job(job: Job) -> dict:
+    done, total = current_progress(job)
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "state": job.state,
+        "done": done,
+        "total": total,
+        "summary": job.summary,
+        "error": job.error,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+class JobsView(TadasuAPIView):
+    @extend_schema(
+        operation_id="jobs_list",
+        responses={200: out.JobSerializer(many=True), **problems(403)},
+        description="The newest 50 jobs this user may see, as on the jobs page.",
+    )
+    def get(self, request: Request) -> Response:
+        jobs = visible_jobs(request._request.membership).order_by("-created_at", "-id")[:50]
+        return Response(out.JobSerializer([_job(j) for j in jobs], many=True).data)
+
+
+class JobView(TadasuAPIView):
+    @extend_schema(
+        operation_id="job_read",
+        responses={200: out.JobSerializer, **problems(403, 404)},
+        description="A job's state and progress (done of total), to poll while it runs.",
+    )
+    def get(self, request: Request, job_id: int) -> Response:
+        job = get_object_or_404(visible_jobs(request._request.membership), pk=job_id)
+        return Response(out.JobSerializer(_job(job)).data)

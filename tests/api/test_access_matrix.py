@@ -74,6 +74,10 @@ api:ledger_payments POST own   201   201     403        404              403    
 api:ledger_payments POST foreign 404 404     404        403              404     201              401
 api:ledger_collections POST own 201  201     403        404              403     404              401
 api:ledger_collections POST foreign 404 404  404        403              404     201              401
+# Jobs: the municipality's (city roles) and one's own, as the jobs pages.
+api:jobs       GET    -        200   200     200        200              200     200              401
+api:job        GET    own      200   200     404        404              200     404              401
+api:job        GET    foreign  404   404     404        404              404     200              401
 api:documents  GET    own      200   200     200        404              200     404              401
 api:documents  GET    foreign  404   404     404        200              404     200              401
 api:documents  POST   own      201   201     403        404              403     404              401
@@ -176,7 +180,7 @@ def _payload(route: str, world, estate) -> dict:
 def _objects(params) -> list[str]:
     ids = [p for p in params if p.endswith("_id")]
     if "ref" not in params:
-        return ["-"]
+        return ["own", "foreign"] if ids else ["-"]
     return ["own", "foreign", "mixed"] if ids else ["own", "foreign"]
 
 
@@ -193,6 +197,7 @@ def _kwargs(params, objects: str, estates, variant) -> dict:
                 "party_id": estate.c,
                 "contact_id": estate.contact,
                 "document_id": estate.document,
+                "job_id": estate.extra["job"],
             }.get(param)
             assert found is not None, f"no object for {param}: add one to _kwargs"
             kwargs[param] = found.pk
