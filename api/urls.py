@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from . import views, views_documents, views_more
@@ -50,6 +50,8 @@ urlpatterns = [
     ),
     path("v1/jobs/", views_more.JobsView.as_view(), name="jobs"),
     path("v1/jobs/<int:job_id>/", views_more.JobView.as_view(), name="job"),
+    # Last of v1: any other address answers a problem document (404), not an HTML page.
+    re_path(r"^v1/", views.NotFoundView.as_view(), name="not_found"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -272,3 +273,12 @@ class VisitsView(TadasuAPIView):
         response = Response(out.VisitSerializer(visit).data, status=status.HTTP_201_CREATED)
         response["ETag"] = etag_of(case)
         return response
+
+
+class NotFoundView(TadasuAPIView):
+    """Any other address under /api/v1/: a problem document, not the pages' HTML 404."""
+
+    def _not_found(self, request: Request, *args, **kwargs) -> Response:
+        raise NotFound
+
+    get = post = put = patch = delete = extend_schema(exclude=True)(_not_found)

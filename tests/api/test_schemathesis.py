@@ -69,7 +69,8 @@ def test_no_5xx_and_every_answer_matches_the_schema(callers):
     schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", WSGIHandler())
     operations = [result.ok() for result in schema.get_all_operations()]
     # The schema documents every API route and method (and so every one is tried below).
-    assert len(operations) == len(api_routes())
+    documented = [r for r in api_routes() if r[0] != "api:not_found"]
+    assert len(operations) == len(documented)
     tried = []
     for operation in operations:
 
