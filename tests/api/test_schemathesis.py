@@ -11,6 +11,8 @@ import os
 import pytest
 import schemathesis
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django_scopes import scopes_disabled
 from hypothesis import HealthCheck, given, settings
 from schemathesis import checks
@@ -55,7 +57,19 @@ def settings_for_fuzz(settings, tmp_path):
 
 
 @pytest.fixture
-def callers(world, settings_for_fuzz):
+def wsgi_keeps_the_test_connection():
+    # A plain WSGIHandler closes the database connection before and after each request
+    # (Django's test client turns that off the same way): here it would close the test's
+    # transaction (on PostgreSQL).
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def callers(world, settings_for_fuzz, wsgi_keeps_the_test_connection):
     estates = build_estates(world)
     tokens = {role: token_for(getattr(world, role)) for role in ROLES if role != "anonymous"}
     return estates, tokens
