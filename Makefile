@@ -105,7 +105,7 @@ mutation: $(STAMP)
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".
 security: $(STAMP)
-	$(VENV)/bin/bandit -q -r cases remedies overview receptions jobs config tools/serve.py -x '*/migrations/*'
+	$(VENV)/bin/bandit -q -r cases remedies overview receptions jobs api config tools/serve.py -x '*/migrations/*'
 
 # Pins the dependency closure installed in .venv (runtime and dev) for audits elsewhere.
 lock: $(STAMP)

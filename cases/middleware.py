@@ -32,7 +32,10 @@ class UserLanguageMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         language = "ja"
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.language in SUPPORTED:
+        if getattr(request, "api_language", None) in SUPPORTED:
+            # An API client's Accept-Language (api/middleware.py); browsers' is ignored.
+            language = request.api_language
+        elif user is not None and user.is_authenticated and user.language in SUPPORTED:
             language = user.language
         elif request.COOKIES.get("django_language") in SUPPORTED:
             language = request.COOKIES["django_language"]
@@ -56,7 +59,10 @@ class TenantScopeMiddleware:
         if membership is None:
             # No scope: any case query in this request raises ScopeError.
             return self.get_response(request)
-        with scope(**scope_for(membership)):
+        # An API token a city manager made for a contractor's account reaches that city only.
+        token = getattr(request, "api_token", None)
+        only = token.municipality_id if token is not None else None
+        with scope(**scope_for(membership, only_municipality=only)):
             return self.get_response(request)
 
 

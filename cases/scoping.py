@@ -28,10 +28,16 @@ def membership_of(user: User | None) -> Membership | None:
         return None
 
 
-def scope_for(membership: Membership) -> dict:
+def scope_for(membership: Membership, *, only_municipality: int | None = None) -> dict:
+    """`only_municipality` narrows a contractor's scope to one of the cities it serves (an
+    API token made by that city's manager, api/tokens.py)."""
     if membership.role == Role.CONTRACTOR:
         served = list(membership.contractor.municipalities.values_list("id", flat=True))
+        if only_municipality is not None:
+            served = [m for m in served if m == only_municipality]
         return {"municipality": served, "contractor": membership.contractor_id}
+    if only_municipality is not None and only_municipality != membership.municipality_id:
+        return {"municipality": [], "contractor": None}
     return {"municipality": membership.municipality_id, "contractor": None}
 
 

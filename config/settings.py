@@ -179,11 +179,17 @@ INSTALLED_APPS = [
     "csp",  # Content-Security-Policy (security block below)
     "django_tasks",  # background jobs (jobs/, block "Background jobs" below)
     "django_tasks_db",
+    # The JSON API (api/, docs/API.md): Django REST framework, its OpenAPI schema, and
+    # Swagger UI's files served from this site (no CDN).
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "cases",
     "remedies",
     "receptions",
     "overview",
     "jobs",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -202,6 +208,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Bearer tokens under /api/v1/ (api/middleware.py): the holder becomes request.user
+    # before the language and the tenant scope below are chosen, as for a signed-in page.
+    "api.middleware.ApiTokenMiddleware",
     "cases.middleware.NoStoreMiddleware",
     "cases.middleware.UserLanguageMiddleware",
     "cases.middleware.TenantScopeMiddleware",
@@ -480,7 +489,9 @@ if not DEBUG:
     # Off only where the proxy itself redirects http to https (and for the test client).
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     # A load balancer asks for the health of each server over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The API refuses plain HTTP instead (api/middleware.py): a redirected client would
+    # send its token in clear a second time.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^api/v1/"]
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 365 * 24 * 3600, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # security.W021 asks for SECURE_HSTS_PRELOAD. The preload list takes registrable domains
@@ -507,6 +518,43 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # --- end of security block ---------------------------------------------------------------
+
+# --- The JSON API (api/, docs/API.md) ----------------------------------------------------
+# Token-only (no session, so no CSRF surface); errors as RFC 9457 problem details; a rate
+# limit per token counted in the cache above (shared through Redis when REDIS_URL is set).
+TADASU_API_RATE = env_str("TADASU_API_RATE", "120/minute")
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["api.authentication.IsMember"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.authentication.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": TADASU_API_RATE},
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tadasu API",
+    "DESCRIPTION": "Cases, 経過, visits and more for contractor and city systems "
+    "(docs/API.md). Authenticate with a personal token: Authorization: Bearer tds_….",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PaidByEnum": "remedies.forms.CITY_OR_CONTRACTOR",
+        "MoneyMethodEnum": "remedies.forms.MONEY_METHODS",
+        "IssuableDocumentEnum": "api.views_documents.ISSUABLE",
+        "CaseKindEnum": "cases.models.CaseKind",
+    },
+}
+# --- end of the JSON API -------------------------------------------------------------------
 
 # Logs: one JSON object a line on standard error (config/logs.py says what a line may hold),
 # or plain text with TADASU_LOG_FORMAT=text. Requests and jobs log at INFO.

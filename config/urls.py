@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api import token_views
 from cases import audit_views, setup_views
 from cases import views as case_views
 from config.health import healthz
@@ -26,6 +27,13 @@ urlpatterns = [
         name="municipality_setup_done",
     ),
     path("jobs/", include("jobs.urls")),
+    path("api/", include("api.urls")),
+    path("api-tokens/", token_views.token_list, name="api_tokens"),
+    path(
+        "api-tokens/<int:token_id>/revoke/",
+        token_views.token_revoke_view,
+        name="api_token_revoke",
+    ),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

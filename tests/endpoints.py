@@ -24,6 +24,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
+from api.tokens import token_create
 from cases import services
 from cases.attachments.services import attachment_add
 from cases.deadlines import TIMED_STAGES
@@ -52,8 +53,9 @@ from remedies.workflow import STEPS
 from .receptions.sheets import reception_csv
 
 # admin/ is Django's own and covered by tests/*/test_admin.py; static/ and media/ are not
-# the project's views.
-EXCLUDED_PREFIXES = ("admin/", "static/", "media/")
+# the project's views; api/ speaks JSON with tokens, not pages with sessions, and has a
+# matrix of its own (tests/api/test_access_matrix.py).
+EXCLUDED_PREFIXES = ("admin/", "static/", "media/", "api/")
 ROLES = (
     "staff",
     "manager",
@@ -222,6 +224,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
         closed_day = ClosedDay.objects.create(
             municipality=case.municipality, day=date(2023, 2, 10), name=f"{tag}臨時閉庁"
         )
+        api_token = token_create(user=by, name=f"{tag}連携", by=by)[0]
         job = Job.objects.create(
             kind=JobKind.RECEPTION_IMPORT,
             municipality=case.municipality,
@@ -242,6 +245,7 @@ def _build(world, *, tag: str, by, office, contractor, agency) -> Estate:
         extra={
             "closed_day": closed_day,
             "job": job,
+            "api_token": api_token,
             "sheet": sheet,
             "candidate": candidate,
             "affected": affected,
@@ -311,6 +315,7 @@ def _object_id(route: Route, param: str, estate: Estate) -> int:
         "reception_id": estate.extra.get("candidate"),
         "day_id": estate.extra.get("closed_day"),
         "job_id": estate.extra.get("job"),
+        "token_id": estate.extra.get("api_token"),
         # A 経過 line of the case: its first, which is for publication.
         "event_id": _first_event(estate),
         "link_id": _first_link(estate),
@@ -385,6 +390,7 @@ def _ledger(kind: str, estate: Estate) -> dict:
 PAYLOADS: dict[str, Callable[..., dict]] = {
     "login": lambda w, e, v: {"username": "nobody", "password": "wrong-password"},
     "set_language": lambda w, e, v: {"language": "en", "next": "/cases/"},
+    "api_tokens": lambda w, e, v: {"name": "受付管理システム連携"},
     "cases:new": lambda w, e, v: _case_fields(w, e) | {"office": w.office.pk},
     "cases:edit": _case_fields,
     "cases:party_new": lambda w, e, v: {"label": "Z氏", "identified": "on", "name": "新規 三郎"},
@@ -558,6 +564,7 @@ def tenant_models() -> list:
         apps.get_app_config("cases"),
         apps.get_app_config("remedies"),
         apps.get_app_config("receptions"),
+        apps.get_app_config("api"),
     ):
         for model in config.get_models(include_auto_created=True):
             if not model._meta.proxy and model._meta.managed:

@@ -57,6 +57,11 @@ audit_export                           -        403   ok      403        403    
 # A superuser's pages (tests/cases/test_municipality_setup.py): no member may use them.
 municipality_setup                     -        403   403     403        403              403     403              login
 municipality_setup_done                -        403   403     403        403              403     403              login
+# API tokens (api/token_views.py): everyone's own; a manager also those made for contractors'
+# service accounts of the city, not a colleague's own token.
+api_tokens                             -        ok    ok      ok         ok               ok      ok               login
+api_token_revoke                       own      ok    404     404        404              404     404              login
+api_token_revoke                       foreign  404   404     404        404              404     ok               login
 
 cases:list                             -        ok    ok      ok         ok               ok      ok               login
 # staff_other_city may open cases, but only for its own city: the form refuses this office.

@@ -121,6 +121,7 @@ PAGES: list[MainPage] = [
     MainPage("desk checklist", "staff", lambda f: f"/receptions/{f.reception_id}/checklist/"),
     MainPage("background jobs", "staff", lambda f: "/jobs/"),
     MainPage("a background job", "staff", lambda f: f"/jobs/{f.job_id}/"),
+    MainPage("API tokens", "manager", lambda f: "/api-tokens/", submit_empty="発行する"),
     MainPage("not found", "contractor", lambda f: "/cases/no-such-case/", status=404),
     MainPage("not allowed", "auditor", lambda f: "/cases/new/", status=403),
     MainPage(
