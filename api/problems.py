@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cases.errors import CaseError
+from cases.middleware import BUSY_RETRY_AFTER_SECONDS, is_lock_wait_timeout
 from remedies.errors import RemedyError
 
 PROBLEM_TYPE = "application/problem+json"
@@ -53,6 +54,7 @@ def _titles() -> dict[int, tuple[str, str]]:
         415: ("unsupported-media-type", _("Send the body as JSON.")),
         428: ("precondition-required", _("Send the If-Match header.")),
         429: ("throttled", _("Too many requests.")),
+        503: ("busy", _("Not saved: the system is busy")),
     }
 
 
@@ -93,6 +95,23 @@ def _flatten(detail, prefix: str = "") -> list[tuple[str | None, str]]:
 
 
 def exception_handler(exc, context) -> Response | None:
+    if is_lock_wait_timeout(exc):
+        # As on the pages (cases.middleware.BusyDatabaseMiddleware): the write gave up
+        # waiting for another transaction's lock (an import holding the city's rows) and
+        # its transaction rolled back: nothing was saved, send it again later.
+        body = problem(
+            503,
+            _(
+                "Another piece of work for your municipality is using the same records. "
+                "Nothing was saved: send the request again in a minute or two."
+            ),
+        )
+        return Response(
+            body,
+            status=503,
+            headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+            content_type=PROBLEM_TYPE,
+        )
     if isinstance(exc, CaseError | RemedyError):
         if getattr(exc, "conflict", False):
             exc = Conflict(detail=exc.message)

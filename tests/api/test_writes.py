@@ -151,3 +151,27 @@ def test_the_case_list_costs_the_same_queries_for_one_case_or_many(
     api = ApiClient(token_for(world.staff))
     with django_assert_max_num_queries(12):
         assert len(api.get("/api/v1/cases/").json()["results"]) == 20
+
+
+def test_a_write_that_gave_up_waiting_for_a_lock_is_a_busy_problem_and_saves_nothing(
+    world, case, monkeypatch
+):
+    from django.db import OperationalError
+
+    from cases import services
+
+    def locked(**kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "timeline_add", locked)
+    api = ApiClient(token_for(world.staff))
+    body = {"occurred_on": "2023-02-08", "actor": "北九州市", "text": "電話で確認した。"}
+    answer = api.post(f"/api/v1/cases/{case.reference}/timeline/", body)
+    assert answer.status_code == 503
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer["Retry-After"] == "30"
+    problem = answer.json()
+    assert problem["type"] == "/api/problems/busy"
+    assert "保存されていません" in problem["detail"]
+    with scopes_disabled():
+        assert not TimelineEvent.objects.filter(case=case, text="電話で確認した。").exists()
