@@ -729,3 +729,19 @@ def test_the_case_page_knows_when_points_went_astray_from_the_links_it_read(worl
             page = Case.objects.prefetch_related("misregistrations").get(pk=case.pk)
             assert ledger.points_involved(page) is involved
             assert ledger.points_involved(Case.objects.get(pk=case.pk)) is involved
+
+
+def test_one_entry_holds_at_most_ten_million_yen(world, story):
+    """10,000,000円 is the most one entry records: that amount is accepted, a yen more is
+    refused by the amount field (a larger sum is entered in parts)."""
+    case, c, d = story
+    with tenant_scope(world.staff), pytest.raises(RemedyError) as error:
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=10_000_001, on=ON, by=world.staff
+        )
+    assert error.value.field == "amount"
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=10_000_000, on=ON, by=world.staff
+        )
+    assert _balances(case) == {"C氏": 10_000_000, "D氏": -10_000_000}
