@@ -608,3 +608,23 @@ def test_after_a_bulk_job_a_checkpoint_is_written_where_the_key_is(settings, che
     settings.AUDIT_CHECKPOINT_KEY = ""
     assert "No checkpoint key here" in checkpoint_after_bulk_job()
     assert len(list(checkpoints.iterdir())) == 1
+
+
+def test_a_chain_cut_back_below_its_checkpoint_is_reported_by_its_count(world, checkpoints):
+    """The report counts the entries left in the chain (not their ids): three recorded,
+    two left, in a chain whose entries' ids are not their places."""
+    with scopes_disabled():
+        for n in range(4):
+            audit_log("tadasu.test.city", by=world.staff, data={"n": n})
+    for n in range(3):
+        audit_log("tadasu.auth.login_failed", by=None, data={"username": f"u{n}"})
+    write_checkpoint()
+    with scopes_disabled():
+        second = AuditEntry.objects.get(chain=0, seq=2)
+    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0 AND seq = 3")
+    _as_owner(
+        "UPDATE cases_audithead SET seq = 2, last_id = %s, last_mac = %s WHERE chain = 0",
+        params=[second.pk, second.mac],
+    )
+    said = _detected("chain 0: checkpoint")
+    assert "recorded 3 entries, only 2 are left" in said
