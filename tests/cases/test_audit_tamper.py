@@ -501,6 +501,7 @@ def test_files_in_the_checkpoint_storage_that_are_not_checkpoints_are_reported(t
         f"29990101T00000000000{n}Z.json" for n in range(1, 6)
     ]
     assert all("cannot be read" in p for p in report.problems)
+    assert not report.intact  # a trail with any problem is not called intact
 
 
 def test_a_checkpoint_of_another_format_is_reported(trail, settings):

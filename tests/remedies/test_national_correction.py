@@ -288,6 +288,8 @@ def test_a_correction_restoring_the_last_yen_owed_is_accepted(world, misallocate
             on=ON,
             by=world.staff,
         )
+    with scopes_disabled():  # the dashboard: nothing corrected yet
+        assert ledger.national_corrections(world.city.pk) == (0, 0)
     _correct(world, case, d, c, amount=1)
     assert _balances(case) == {"C氏": 0, "D氏": -14999}
 
