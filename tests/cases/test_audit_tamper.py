@@ -597,6 +597,12 @@ def test_the_newest_entries_deleted_without_moving_the_head_are_detected(world, 
         f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
         f"#2 (id {second.pk}): entries were removed"
     ]
+    # Every entry of the chain gone, its head left: none is left, and the head says how many.
+    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0")
+    assert verify().problems == [
+        f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
+        "#0 (id 0): entries were removed"
+    ]
 
 
 def test_after_a_bulk_job_a_checkpoint_is_written_where_the_key_is(settings, checkpoints):
