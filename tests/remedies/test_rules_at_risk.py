@@ -663,6 +663,17 @@ def test_a_reversal_is_kept_out_of_the_cases_story(world, misallocated):
     assert in_story["ledger.reversal"] is False
 
 
+def test_a_write_off_is_kept_out_of_the_cases_story(world, misallocated):
+    """Giving up a balance is the city's bookkeeping decision: its 経過 line is kept for
+    staff, but a press release or a case report does not tell it as part of the story."""
+    case, _, d = misallocated
+    with tenant_scope(world.manager):
+        ledger.ledger_write_off(case=case, party=d, reason="回収不能", on=ON, by=world.manager)
+    with scopes_disabled():
+        line = TimelineEvent.objects.get(case=case, action="ledger.write_off")
+    assert "回収不能" in line.text and line.in_story is False
+
+
 def test_re_granting_to_a_person_who_holds_an_excess_says_they_are_owed_nothing(
     world, misallocated
 ):
