@@ -97,10 +97,13 @@ loadtest-short: $(STAMP)
 # Mutation testing of the core rules with Cosmic Ray (docs/TESTING.md): each module is
 # mutated in a scratch copy under var/mutation/ and tested with its own tests
 # (tools/mutation.py, MODULES). Not part of CI. `make mutation MODULES="mynumber deadlines"`
-# runs some; REPORT=1 prints the last figures again, AGAIN=1 tries only the last survivors.
+# runs some; REPORT=1 prints the last figures again, AGAIN=1 tries only the last survivors;
+# JOBS modules run side by side (2: one per core of this machine; JOBS=1 on a shared one).
 MODULES ?=
+JOBS ?= 2
 mutation: $(STAMP)
-	$(PY) tools/mutation.py $(if $(REPORT),--report) $(if $(AGAIN),--again) $(MODULES)
+	$(PY) tools/mutation.py --jobs $(JOBS) $(if $(REPORT),--report) $(if $(AGAIN),--again) \
+		$(MODULES)
 
 # Static security analysis (offline). A finding is fixed, or kept with `# nosec BXXX  # why`.
 # pip-audit cannot reach a vulnerability database from here: see README, "Dependency audit".

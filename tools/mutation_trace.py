@@ -1,7 +1,13 @@
 """A pytest plugin for `make mutation` (tools/mutation.py): during the baseline run, which
 lines of the module under test each test executes (setup, call and teardown), written as
 JSON to $MUTATION_TRACE_OUT. tools/mutation_runner.py then runs, for each mutant, only the
-tests that execute the function it changed. Loaded with `-p tools.mutation_trace`."""
+tests that execute the function it changed. Loaded with `-p tools.mutation_trace`.
+
+A function of the module memoised with functools.cache (audit_keys) runs in the first test
+that calls it and then never again in that process, yet every later test relies on what it
+returned, and each mutant's run is a fresh process where it runs again. So the caches of the
+module's functions are cleared before each test: every test that relies on such a function
+is then seen executing it, and is run for its mutants."""
 
 import json
 import os
@@ -36,9 +42,20 @@ def _global(frame, event, arg):
     return _local
 
 
+def _clear_caches() -> None:
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if not path or os.path.realpath(path) != TARGET:
+            continue
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     global _current
+    _clear_caches()
     _current = _lines.setdefault(item.nodeid, set())
     sys.settrace(_global)
     threading.settrace(_global)

@@ -415,3 +415,223 @@ def test_the_mac_covers_the_data_not_the_order_its_keys_were_stored_in(trail):
     reordered = json.dumps(dict(reversed(list(victim.data.items()))), ensure_ascii=False)
     _as_owner("UPDATE cases_auditentry SET data = %s WHERE id = %s", params=[reordered, victim.pk])
     assert verify().intact
+
+
+# ---- what an auditor relies on in the checkpoints ------------------------------------------
+
+
+def _public(key: Ed25519PrivateKey) -> str:
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def _signed_elsewhere(key: Ed25519PrivateKey, body: dict) -> dict:
+    """A checkpoint as the documented format says one is signed (docs/SECURITY.md): Ed25519
+    over the body as compact JSON with its keys sorted; written with its keys in any order."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    return {
+        "signature": base64.b64encode(key.sign(canonical)).decode(),
+        "public_key": _public(key),
+        "body": body,
+    }
+
+
+def test_an_auditor_verifies_with_the_public_key_alone(trail, settings):
+    """verify_audit needs only the public key: where the private key is not held, a
+    checkpoint signed by a listed key is checked, and one signed by any other key is not
+    trusted, even the key of the machine that runs it."""
+    signer = Ed25519PrivateKey.generate()
+    with scopes_disabled():
+        heads = AuditHead.objects.filter(seq__gt=0).order_by("chain")
+        chains = [
+            {"last_mac": h.last_mac, "last_id": h.last_id, "count": h.seq, "chain": h.chain}
+            for h in heads
+        ]
+    body = {"chains": chains, "format": "tadasu-audit-checkpoint/1"}
+    body = {"created": "2099-01-01T00:00:00+00:00", **body}  # keys deliberately unsorted
+    (trail / "20990101T000000000000Z.json").write_text(json.dumps(_signed_elsewhere(signer, body)))
+    settings.AUDIT_CHECKPOINT_KEY = ""
+    settings.AUDIT_CHECKPOINT_PUBLIC_KEYS = [_public(signer)]
+    report = verify()
+    assert report.intact, report.problems
+    assert report.checkpoint.name == "20990101T000000000000Z.json"
+    assert report.checkpoint.chains == {c["chain"]: c for c in chains}
+    # The local signing key is present but an auditor's list of trusted keys is given: the
+    # checkpoints that key wrote are not trusted.
+    settings.AUDIT_CHECKPOINT_KEY = str(trail.parent / "checkpoint.pem")
+    (trail / "20990101T000000000000Z.json").unlink()
+    report = verify()
+    assert report.checkpoint is None
+    assert report.problems and all("not trusted" in p for p in report.problems)
+
+
+def test_a_checkpoint_key_that_is_not_ed25519_is_refused(settings, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from django.core.exceptions import ImproperlyConfigured
+
+    pem = tmp_path / "ec.pem"
+    pem.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    settings.AUDIT_CHECKPOINT_KEY = str(pem)
+    with pytest.raises(ImproperlyConfigured, match="Ed25519"):
+        write_checkpoint()
+
+
+def test_files_in_the_checkpoint_storage_that_are_not_checkpoints_are_reported(trail):
+    """Someone wrote to the checkpoint storage: each newer file that is not a valid
+    checkpoint is a problem, and the newest valid checkpoint is still the one checked;
+    a file that is not a checkpoint's (.json) is no concern of verify."""
+    valid = sorted(p.name for p in trail.iterdir())[-1]
+    (trail / "29990101T000000000001Z.json").write_text("this is not JSON")
+    (trail / "29990101T000000000002Z.json").write_text('{"body": {}}')  # no key, no signature
+    (trail / "29990101T000000000003Z.json").write_text("[1, 2]")  # not an object
+    (trail / "29990101T000000000004Z.json").symlink_to(trail / "gone.json")  # cannot be opened
+    (trail / "29990101T000000000005Z.json").write_text(
+        json.dumps({"body": {}, "public_key": "x", "signature": "not base64!"})
+    )
+    (trail / "README.txt").write_text("checkpoints of the audit trail")
+    report = verify()
+    assert report.checkpoint is not None and report.checkpoint.name == valid
+    assert sorted(p.split()[1] for p in report.problems) == [
+        f"29990101T00000000000{n}Z.json" for n in range(1, 6)
+    ]
+    assert all("cannot be read" in p for p in report.problems)
+    assert not report.intact  # a trail with any problem is not called intact
+
+
+def test_a_checkpoint_of_another_format_is_reported(trail, settings):
+    signer = Ed25519PrivateKey.generate()
+    settings.AUDIT_CHECKPOINT_PUBLIC_KEYS = [_public(signer)]
+    body = {"format": "tadasu-audit-checkpoint/2", "created": "2099-01-01T00:00:00+00:00"}
+    (trail / "20990101T000000000000Z.json").write_text(json.dumps(_signed_elsewhere(signer, body)))
+    report = verify()
+    assert report.checkpoint is None
+    # The newest first; the trail's own checkpoints after it are signed by a key not listed.
+    assert report.problems[0] == (
+        "checkpoint 20990101T000000000000Z.json is not in a format this version reads"
+    )
+
+
+def test_a_trusted_key_that_is_not_a_key_makes_its_checkpoints_unverifiable(trail, settings):
+    """A misconfigured list of trusted keys (a value that is not an Ed25519 public key)
+    reports the checkpoint as unverified instead of failing with an error."""
+    settings.AUDIT_CHECKPOINT_PUBLIC_KEYS = ["c2hvcnQ="]  # base64 of 5 bytes
+    document = {"body": {}, "public_key": "c2hvcnQ=", "signature": "c2hvcnQ="}
+    (trail / "20990101T000000000000Z.json").write_text(json.dumps(document))
+    report = verify()
+    assert report.problems[0] == (
+        "checkpoint 20990101T000000000000Z.json does not match its signature"
+    )
+
+
+def test_the_newest_checkpoint_is_the_one_checked(trail):
+    first, _ = write_checkpoint()
+    audit_log("tadasu.auth.login_failed", by=None, data={"username": "later"})
+    newest, body = write_checkpoint()
+    assert first < newest
+    report = verify()
+    assert report.intact and report.checkpoint.name == newest
+    assert report.checkpoint.chains[0]["count"] == next(
+        c["count"] for c in body["chains"] if c["chain"] == 0
+    )
+
+
+def test_verify_counts_every_entry_and_every_chain(trail):
+    with scopes_disabled():
+        entries = AuditEntry.objects.count()
+        chains = AuditEntry.objects.values("chain").distinct().count()
+    report = verify()
+    assert (report.count, report.chains) == (entries, chains)
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert f"The audit trail of {entries} entries in {chains} chain(s) is intact" in out.getvalue()
+
+
+def test_a_chain_of_a_single_entry_is_in_the_checkpoint(checkpoints):
+    entry = audit_log("tadasu.auth.login_failed", by=None, data={"username": "first"})
+    _, body = write_checkpoint()
+    assert body["chains"] == [{"chain": 0, "count": 1, "last_id": entry.pk, "last_mac": entry.mac}]
+    _as_owner("DELETE FROM cases_auditentry", "DELETE FROM cases_audithead")
+    _detected("recorded 1 entries, only 0 are left")
+
+
+def test_a_rolled_back_trail_that_went_on_past_the_checkpoint_is_detected(trail):
+    """The database rolled back to an older copy and then used for a while: the chain is
+    longer than the checkpoint's again, and whole, but the entry at the checkpoint's place
+    is not the one it recorded."""
+    chain = _city_chain()
+    keep = chain[-4]
+    _as_owner(
+        f"DELETE FROM cases_auditentry WHERE chain = {keep.chain} AND seq > {keep.seq}",  # noqa: S608
+        f"UPDATE cases_audithead SET seq = {keep.seq}, last_id = {keep.pk}, "  # noqa: S608
+        f"last_mac = '{keep.mac}' WHERE chain = {keep.chain}",
+    )
+    city = Municipality.objects.get(pk=keep.chain)
+    manager = User.objects.get(username="manager")
+    for n in range(5):
+        audit_log("tadasu.case.viewed", by=manager, municipality_id=city.pk, data={"n": n})
+    replaced = _city_chain()[len(chain) - 1]
+    said = _detected(f"entry {replaced.pk} (chain {keep.chain}, #{chain[-1].seq})")
+    assert "is not the entry that checkpoint" in said
+    assert len(verify().problems) == 1  # the chain is named once, at its first problem
+
+
+def test_the_newest_entries_deleted_without_moving_the_head_are_detected(world, checkpoints):
+    """Without any checkpoint, the head still shows that the end of a chain was removed."""
+    with scopes_disabled():  # another chain first: ids and places in the chain differ
+        for n in range(4):
+            audit_log("tadasu.test.city", by=world.staff, data={"n": n})
+    for n in range(3):
+        audit_log("tadasu.auth.login_failed", by=None, data={"username": f"u{n}"})
+    with scopes_disabled():
+        second = AuditEntry.objects.get(chain=0, seq=2)
+    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0 AND seq = 3")
+    report = verify()
+    assert report.checkpoint is None
+    assert report.problems == [
+        f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
+        f"#2 (id {second.pk}): entries were removed"
+    ]
+    # Every entry of the chain gone, its head left: none is left, and the head says how many.
+    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0")
+    assert verify().problems == [
+        f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
+        "#0 (id 0): entries were removed"
+    ]
+
+
+def test_after_a_bulk_job_a_checkpoint_is_written_where_the_key_is(settings, checkpoints):
+    from cases.audit_verify import checkpoint_after_bulk_job
+
+    audit_log("tadasu.auth.login_failed", by=None, data={"username": "bulk"})
+    said = checkpoint_after_bulk_job()
+    written = [p.name for p in checkpoints.iterdir()]
+    assert len(written) == 1 and said == f"Audit checkpoint {written[0]} written."
+    settings.AUDIT_CHECKPOINT_KEY = ""
+    assert "No checkpoint key here" in checkpoint_after_bulk_job()
+    assert len(list(checkpoints.iterdir())) == 1
+
+
+def test_a_chain_cut_back_below_its_checkpoint_is_reported_by_its_count(world, checkpoints):
+    """The report counts the entries left in the chain (not their ids): three recorded,
+    two left, in a chain whose entries' ids are not their places."""
+    with scopes_disabled():
+        for n in range(4):
+            audit_log("tadasu.test.city", by=world.staff, data={"n": n})
+    for n in range(3):
+        audit_log("tadasu.auth.login_failed", by=None, data={"username": f"u{n}"})
+    write_checkpoint()
+    with scopes_disabled():
+        second = AuditEntry.objects.get(chain=0, seq=2)
+    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0 AND seq = 3")
+    _as_owner(
+        "UPDATE cases_audithead SET seq = 2, last_id = %s, last_mac = %s WHERE chain = 0",
+        params=[second.pk, second.mac],
+    )
+    said = _detected("chain 0: checkpoint")
+    assert "recorded 3 entries, only 2 are left" in said

@@ -93,3 +93,27 @@ def test_check_finds_a_tampered_city_total_and_rebuild_repairs_it(world, posted,
     assert "1 municipality and contractor row" in capsys.readouterr().out
     call_command("ledger_totals", "--check")
     assert _city_totals(world) == {world.contractor_co.pk: (3000, 5000, 2000)}
+
+
+def test_a_case_handed_over_locks_the_two_contractors_rows_in_one_order(world, posted):
+    """Two cases handed between the same two contractors in opposite directions at once
+    must not wait on each other: the city's rows are always updated (locked) lower
+    contractor first, whichever way the case goes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    low, high = sorted((world.contractor_co, world.other_co), key=lambda c: c.pk)
+    orders = []
+    for to, was in ((high, low), (low, high)):
+        assert posted.contractor_id == was.pk
+        with tenant_scope(world.staff), CaptureQueriesContext(connection) as queries:
+            services.case_update(case=posted, by=world.staff, contractor=to)
+        updates = [
+            q["sql"] for q in queries if q["sql"].startswith('UPDATE "remedies_cityledgertotal"')
+        ]
+        touched = [
+            next(c.pk for c in (low, high) if f'"contractor_id" = {c.pk}' in sql) for sql in updates
+        ]
+        orders.append(list(dict.fromkeys(touched)))  # a row made now is updated again
+        posted.refresh_from_db()
+    assert orders == [[low.pk, high.pk], [low.pk, high.pk]]

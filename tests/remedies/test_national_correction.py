@@ -275,6 +275,25 @@ def test_a_correction_of_the_last_yen_held_is_accepted(world, misallocated):
         assert ledger.national_corrections(world.city.pk) == (1, 1)
 
 
+def test_a_correction_restoring_the_last_yen_owed_is_accepted(world, misallocated):
+    """C has been paid all but 1円 in cash: the national system may still restore that yen."""
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        ledger.ledger_post_payment(
+            case=case,
+            party=c,
+            amount=14999,
+            side=Side.CONTRACTOR,
+            method=Method.CASH,
+            on=ON,
+            by=world.staff,
+        )
+    with scopes_disabled():  # the dashboard: nothing corrected yet
+        assert ledger.national_corrections(world.city.pk) == (0, 0)
+    _correct(world, case, d, c, amount=1)
+    assert _balances(case) == {"C氏": 0, "D氏": -14999}
+
+
 def test_a_correction_to_a_person_already_paid_in_full_is_refused(world, misallocated, settings):
     settings.LANGUAGE_CODE = "ja"
     case, c, d = misallocated

@@ -10,7 +10,8 @@ from django.utils import translation
 from django_fsm import ConcurrentTransition
 from django_scopes import scopes_disabled
 
-from cases.models import Case, CaseKind, TimelineEvent
+from cases import services as case_services
+from cases.models import Case, CaseKind, DataKind, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
@@ -662,6 +663,17 @@ def test_a_reversal_is_kept_out_of_the_cases_story(world, misallocated):
     assert in_story["ledger.reversal"] is False
 
 
+def test_a_write_off_is_kept_out_of_the_cases_story(world, misallocated):
+    """Giving up a balance is the city's bookkeeping decision: its 経過 line is kept for
+    staff, but a press release or a case report does not tell it as part of the story."""
+    case, _, d = misallocated
+    with tenant_scope(world.manager):
+        ledger.ledger_write_off(case=case, party=d, reason="回収不能", on=ON, by=world.manager)
+    with scopes_disabled():
+        line = TimelineEvent.objects.get(case=case, action="ledger.write_off")
+    assert "回収不能" in line.text and line.in_story is False
+
+
 def test_re_granting_to_a_person_who_holds_an_excess_says_they_are_owed_nothing(
     world, misallocated
 ):
@@ -678,3 +690,69 @@ def test_one_yen_still_owed_is_in_the_kept_and_the_derived_totals(world, misallo
     with scopes_disabled():
         assert ledger.derived_total(case)["owed"] == 1
         assert LedgerTotal.objects.get(case=case).owed == 1
+
+
+def test_the_case_page_shows_the_balances_and_costs_the_ledger_holds(world, misallocated):
+    """The case page works its balances and costs out of the entries it has read once
+    (balances_from_entries, costs_from_entries): every kind of posting, from both sides,
+    a reversal of each kind, and a person with no entry at all come out as the ledger's
+    own sums say."""
+    case, c, d = misallocated
+    with tenant_scope(world.staff):
+        e = case_services.party_add(case=case, by=world.staff, label="E氏", name="高橋 三郎")
+    _pay(world, case, c, 6000)
+    city_payment = _pay(world, case, c, 4000, side=Side.MUNICIPALITY)
+    _collect(world, case, d, 3000)
+    _collect(world, case, d, 2000, side=Side.MUNICIPALITY)
+    with tenant_scope(world.staff):
+        ledger.ledger_reverse(entry=city_payment, reason="金額誤り", on=ON, by=world.staff)
+        ledger.ledger_post_regrant(case=case, party=c, amount=1000, on=ON, by=world.staff)
+        ledger.ledger_post_national_correction(
+            case=case, holder=d, owed=c, amount=500, on=ON, by=world.staff
+        )
+    with tenant_scope(world.manager):
+        (write_off,) = ledger.ledger_write_off(
+            case=case, party=d, reason="回収不能", on=ON, by=world.manager
+        )
+        ledger.ledger_reverse(entry=write_off, reason="回収の見込みあり", on=ON, by=world.manager)
+    with scopes_disabled():
+        page = Case.objects.prefetch_related("parties").get(pk=case.pk)
+        entries = list(LedgerEntry.objects.filter(case=case))
+        read_once = {b.party.label: b.amount for b in ledger.balances_from_entries(page, entries)}
+        assert read_once == _balances(case) == {"C氏": 7500, "D氏": -9500, "E氏": 0}
+        assert e.pk in {b.party.pk for b in ledger.balances_from_entries(page, entries)}
+        assert ledger.costs_from_entries(entries) == _costs(case)
+        assert _costs(case) == {"contractor": 3000, "municipality": -2000, "national": 1000}
+
+
+def test_the_case_page_knows_when_points_went_astray_from_the_links_it_read(world, story):
+    """A case of another kind whose links include a cashless account registered into
+    someone's record involves points; one with only a bank account does not, whether the
+    links were read with the case (the case page) or are looked up."""
+    case, _, _ = story
+    with scopes_disabled():
+        Case.objects.filter(pk=case.pk).update(kind=CaseKind.ACCOUNT_MISREGISTRATION)
+        for data_kind, involved in (
+            (DataKind.CASHLESS_ACCOUNT, True),
+            (DataKind.BANK_ACCOUNT, False),
+        ):
+            case.misregistrations.update(data_kind=data_kind)
+            page = Case.objects.prefetch_related("misregistrations").get(pk=case.pk)
+            assert ledger.points_involved(page) is involved
+            assert ledger.points_involved(Case.objects.get(pk=case.pk)) is involved
+
+
+def test_one_entry_holds_at_most_ten_million_yen(world, story):
+    """10,000,000円 is the most one entry records: that amount is accepted, a yen more is
+    refused by the amount field (a larger sum is entered in parts)."""
+    case, c, d = story
+    with tenant_scope(world.staff), pytest.raises(RemedyError) as error:
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=10_000_001, on=ON, by=world.staff
+        )
+    assert error.value.field == "amount"
+    with tenant_scope(world.staff):
+        ledger.ledger_post_misallocation(
+            case=case, owed=c, holder=d, amount=10_000_000, on=ON, by=world.staff
+        )
+    assert _balances(case) == {"C氏": 10_000_000, "D氏": -10_000_000}
