@@ -287,6 +287,10 @@ if DB_LOCK_TIMEOUT and DATABASES["default"]["ENGINE"] == "django.db.backends.pos
         f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT * 1000}".strip()
     )
 
+# How much a job worker (`manage.py run_jobs`) lowers its own scheduling priority (nice):
+# on a machine that runs the web server too, pages get the processor first.
+JOB_NICE = env_int("TADASU_JOB_NICE", 10, minimum=0)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
 
