@@ -10,10 +10,12 @@ from django.urls import reverse
 from django_scopes import scopes_disabled
 
 from api.tokens import token_create
+from cases import storage
 from jobs.models import Job, JobKind, JobState
 from jobs.worker import work_off
 from receptions import sheets
 from receptions.models import PendingUpload, Reception, ReceptionSheet
+from tests.conftest import point_file_storages
 from tests.factories import ContractorFactory
 from tests.receptions.sheets import HEADER, reception_csv, reception_xlsx
 
@@ -37,6 +39,12 @@ PAGE_MAPPING = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _own_storage(settings, tmp_path):
+    # The uploads storage of this test alone: a refusal must leave no file behind.
+    point_file_storages(settings, tmp_path / "files")
+
+
 def _rows(world):
     return [
         (world.office.name, "2", "2023-02-07 10:15", "10:25", "鈴木 次郎", "途中退席", "未", "未"),
@@ -53,9 +61,19 @@ def _send(user_or_token, data: bytes | None, *, file_name="uketsuke.csv", header
     return Client().post(URL, body, headers=headers)
 
 
-def _stored() -> tuple[int, int, int]:
+def _stored() -> tuple[int, int, int, int]:
+    """Uploads, jobs, receptions, and files in the uploads storage."""
+    try:
+        _folders, files = storage.uploads().listdir("")
+    except FileNotFoundError:  # nothing was ever written
+        files = []
     with scopes_disabled():
-        return (PendingUpload.objects.count(), Job.objects.count(), Reception.objects.count())
+        return (
+            PendingUpload.objects.count(),
+            Job.objects.count(),
+            Reception.objects.count(),
+            len(files),
+        )
 
 
 def _receptions() -> list[tuple]:
@@ -137,14 +155,14 @@ def test_without_a_complete_mapping_the_columns_to_map_are_listed_and_nothing_ke
     errors = answer.json()["errors"]
     assert {e["field"] for e in errors} == {"start", "name", "outcome"}
     assert all(e["message"] for e in errors)
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def test_a_column_outside_the_sheet_is_the_selects_message(world):
     answer = _send(world.staff, reception_csv(_rows(world)), name="99")
     assert answer.status_code == 400
     assert [e["field"] for e in answer.json()["errors"]] == ["name"]
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def test_a_contractor_that_does_not_serve_the_city_is_refused(world):
@@ -152,7 +170,7 @@ def test_a_contractor_that_does_not_serve_the_city_is_refused(world):
     answer = _send(world.staff, reception_csv(_rows(world)), contractor=other.pk)
     assert answer.status_code == 400
     assert [e["field"] for e in answer.json()["errors"]] == ["contractor"]
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def _bad_files(world):
@@ -160,12 +178,12 @@ def _bad_files(world):
     my_number = [(*good[0][:4], MY_NUMBER, "完了")]
     return {
         "empty": (b"", "uketsuke.csv", "空でした"),
-        "not a sheet": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "photo.png", None),
+        "not a sheet": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "photo.png", "Shift_JIS"),
         "broken xlsx": (b"PK\x03\x04 not really a zip", "uketsuke.xlsx", None),
         "my number in a cell": (reception_csv(my_number), "uketsuke.csv", "個人番号"),
         "my number in an xlsx": (reception_xlsx(my_number), "uketsuke.xlsx", "個人番号"),
         "my number in the name": (reception_csv(good), f"{MY_NUMBER}.csv", "個人番号"),
-        "wrong encoding": ("受付窓口,端末\n".encode("utf-16"), "uketsuke.csv", None),
+        "wrong encoding": ("受付窓口,端末\n".encode("utf-16"), "uketsuke.csv", "Shift_JIS"),
         "header only": (",".join(HEADER).encode(), "uketsuke.csv", None),
     }
 
@@ -193,7 +211,7 @@ def test_a_bad_file_is_a_400_with_the_pages_message_and_nothing_is_stored(world,
     if words:
         assert words in error["message"]
     assert MY_NUMBER not in answer.content.decode()
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
     # The page says the same, word for word.
     client = Client()
     client.force_login(world.staff)
@@ -207,7 +225,7 @@ def test_a_file_too_large_is_refused_before_it_is_read(world, monkeypatch):
     answer = _send(world.staff, reception_csv(_rows(world)))
     assert answer.status_code == 400
     assert answer.json()["errors"] == [{"field": "file", "message": "ファイルが大きすぎます。"}]
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def test_no_file_is_the_forms_required_message(world):
@@ -226,7 +244,7 @@ def test_json_instead_of_multipart_is_a_415_problem(world):
     answer = ApiClient(token_for(world.staff)).post(URL, {"file": "x"})
     assert answer.status_code == 415
     assert answer["Content-Type"] == "application/problem+json"
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 @pytest.mark.parametrize("persona", ["contractor", "other_contractor", "auditor"])
@@ -234,14 +252,14 @@ def test_who_cannot_import_on_the_page_gets_a_403_and_nothing_is_read(world, per
     answer = _send(getattr(world, persona), reception_csv(_rows(world)))
     assert answer.status_code == 403
     assert answer.json()["detail"] == "受付表の取込は、自治体の担当者と管理職のみが行えます。"
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def test_a_managers_service_token_for_a_contractor_cannot_import(world):
     _token, secret = token_create(user=world.contractor, name="委託先連携", by=world.manager)
     answer = _send(secret, reception_csv(_rows(world)))
     assert answer.status_code == 403
-    assert _stored() == (0, 0, 0)
+    assert _stored() == (0, 0, 0, 0)
 
 
 def test_staff_of_another_city_import_into_their_own_city_only(world):
