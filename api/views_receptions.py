@@ -120,6 +120,15 @@ class ReceptionSheetsView(TadasuAPIView):
         response["Location"] = reverse("api:job", kwargs={"job_id": job.pk})
         return response
 
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if response.status_code == status.HTTP_415_UNSUPPORTED_MEDIA_TYPE:
+            # The other writes take JSON, and the 415 title says so; this one takes a file.
+            response.data["title"] = _(
+                "Send the sheet as multipart/form-data, the file in the field “file”."
+            )
+        return response
+
     def _enqueue(self, request: Request, pending: PendingUpload):
         membership = request._request.membership
         try:

@@ -243,6 +243,9 @@ def test_messages_in_english_when_asked(world):
 def test_json_instead_of_multipart_is_a_415_problem(world):
     answer = ApiClient(token_for(world.staff)).post(URL, {"file": "x"})
     assert answer.status_code == 415
+    assert answer.json()["title"] == (
+        "受付表は multipart/form-data 形式で、ファイルを「file」欄に入れて送信してください。"
+    )
     assert answer["Content-Type"] == "application/problem+json"
     assert _stored() == (0, 0, 0, 0)
 
