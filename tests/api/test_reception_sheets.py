@@ -277,3 +277,19 @@ def test_staff_of_another_city_import_into_their_own_city_only(world):
     assert _receptions() == []
     # And the city's staff do not see that job.
     assert ApiClient(token_for(world.staff)).get(answer["Location"]).status_code == 404
+
+
+def test_two_sheets_posted_before_the_worker_runs_are_both_imported(world):
+    # A desk system sends each day's sheets in a row; the first must not be dropped when
+    # the second is uploaded before any job has run.
+    first = _send(world.staff, reception_csv(_rows(world)), file_name="day1.csv")
+    later = [(world.office.name, "3", "2023-02-08 09:00", "09:20", "高橋 三郎", "完了")]
+    second = _send(world.staff, reception_csv(later), file_name="day2.csv")
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert work_off() == 2
+    reader = ApiClient(token_for(world.staff))
+    for answer in (first, second):
+        assert reader.get(answer["Location"]).json()["state"] == JobState.DONE
+    assert len(_receptions()) == 3
+    # Each job discarded its own upload (the files go after the commit, not run here).
+    assert _stored()[:3] == (0, 2, 3)
