@@ -62,7 +62,7 @@ ReceptionSheetUpload = type(
 
 LOCATION = OpenApiParameter(
     "Location",
-    OpenApiTypes.URI,
+    OpenApiTypes.STR,
     OpenApiParameter.HEADER,
     response=[202],
     description="The job importing the sheet (/api/v1/jobs/<id>/): poll it for progress.",
@@ -84,7 +84,7 @@ class ReceptionSheetsView(TadasuAPIView):
         operation_id="reception_sheet_import",
         request={"multipart/form-data": ReceptionSheetUpload},
         parameters=[LOCATION],
-        responses={202: out.JobSerializer, **problems(400, 403)},
+        responses={202: out.JobSerializer, **problems(400, 403, 415)},
         description=(
             "Upload a reception sheet and start its import, as the upload page, its column "
             "mapping and its confirmation do. The columns are guessed from the header as on "
