@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import views, views_documents, views_more
+from . import views, views_documents, views_more, views_receptions
 from .docs import DocsView
 
 app_name = "api"
@@ -47,6 +47,11 @@ urlpatterns = [
         "v1/cases/<str:ref>/documents/<int:document_id>/download/",
         views_documents.DocumentDownloadView.as_view(),
         name="document_download",
+    ),
+    path(
+        "v1/reception-sheets/",
+        views_receptions.ReceptionSheetsView.as_view(),
+        name="reception_sheets",
     ),
     path("v1/jobs/", views_more.JobsView.as_view(), name="jobs"),
     path("v1/jobs/<int:job_id>/", views_more.JobView.as_view(), name="job"),

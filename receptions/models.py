@@ -232,6 +232,9 @@ class PendingUpload(models.Model):
     file = models.FileField(storage=storage.uploads, upload_to=_upload_stored_name, editable=False)
     sha256 = models.CharField(max_length=64)  # of the file as uploaded
     row_count = models.PositiveIntegerField(default=0)  # counted when uploaded
+    # Handed to an import job: the job discards it, a newer upload of the same user does
+    # not (two sheets confirmed before the worker runs are both imported).
+    queued = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(

@@ -63,7 +63,9 @@ def upload_store(*, data: bytes, file_name: str, by: User) -> PendingUpload:
         data = sheets.to_csv(table)
     expiry = timezone.now() - timedelta(minutes=settings.TADASU_RECEPTION_UPLOAD_MINUTES)
     PendingUpload.objects.filter(created_at__lt=expiry).discard()
-    PendingUpload.objects.filter(uploaded_by=by).discard()
+    # The user's upload still waiting for its confirmation is replaced; one already handed
+    # to an import job is the job's to discard.
+    PendingUpload.objects.filter(uploaded_by=by, queued=False).discard()
     pending = PendingUpload(
         token=secrets.token_urlsafe(32),
         municipality_id=membership.municipality_id,

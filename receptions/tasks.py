@@ -32,6 +32,7 @@ def sheet_import_enqueue(
     if not permissions.can_import(by.membership):
         raise ReceptionError(_("Only city staff and managers import reception sheets."))
     with transaction.atomic():
+        PendingUpload.objects.filter(pk=pending.pk).update(queued=True)
         return job_enqueue(
             kind=JobKind.RECEPTION_IMPORT,
             task=sheet_import_task,

@@ -12,7 +12,9 @@ import json
 from contextlib import contextmanager
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, reset_queries, transaction
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
@@ -20,6 +22,7 @@ from django_scopes import scopes_disabled
 from cases.models import Agency
 from remedies import ledger
 from tests.endpoints import ROLES, build_estates, snapshot, wrote
+from tests.receptions.sheets import reception_csv
 
 from .conftest import ApiClient, token_for
 
@@ -79,6 +82,9 @@ api:ledger_collections POST foreign 404 404  404        403              404    
 api:jobs       GET    -        200   200     200        200              200     200              401
 api:job        GET    own      200   200     404        404              200     404              401
 api:job        GET    foreign  404   404     404        404              404     200              401
+# Reception sheets: imported by city staff and managers, as on the upload page (each for
+# their own city); contractors' and auditors' tokens are refused before the file is read.
+api:reception_sheets POST - 202  202     403        403              403     202              401
 api:documents  GET    own      200   200     200        404              200     404              401
 api:documents  GET    foreign  404   404     404        200              404     200              401
 api:documents  POST   own      201   201     403        404              403     404              401
@@ -184,6 +190,15 @@ def _payload(route: str, world, estate) -> dict:
     }.get(route, {})
 
 
+def _sheet(world, estate) -> dict:
+    rows = [(world.office.name, "1", "2023-02-07 10:15", "10:25", "窓口 太郎", "完了", "済", "済")]
+    return {"file": SimpleUploadedFile("uketsuke.csv", reception_csv(rows))}
+
+
+# Routes whose POST is a multipart upload, with the form each role sends.
+MULTIPART = {"api:reception_sheets": _sheet}
+
+
 def _objects(params) -> list[str]:
     ids = [p for p in params if p.endswith("_id")]
     if "ref" not in params:
@@ -253,6 +268,10 @@ def test_every_api_route_answers_every_role_as_the_matrix_says(world, settings, 
                 client = clients[role]
                 if method == "GET":
                     answer = client.get(url)
+                elif method == "POST" and route in MULTIPART:
+                    # A file upload: multipart, as a browser or `curl -F` sends it.
+                    body = MULTIPART[route](world, estate)
+                    answer = Client.post(client, url, body, headers=client._headers(headers))
                 elif method == "POST":
                     answer = client.post(url, body, headers=headers)
                 else:
