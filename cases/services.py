@@ -226,6 +226,25 @@ def add_timeline(
     )
 
 
+def opening_wording(case: Case) -> tuple[str, str, str]:
+    """The two 経過 lines a new case starts with: (the discovery's text, who opened the
+    case, the opening's text). Stored text is the municipality's official record, so it is
+    written in Japanese whatever language the acting user reads the UI in. The case-file
+    import's compiled path (remedies/interchange/compiled.py) writes the same lines."""
+    with translation.override("ja"):
+        discovered_text = case.discovery or _("The clerical error was discovered.")
+        if case.reported_by_contractor:
+            actor = str(case.contractor)
+            text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
+                "contractor": case.contractor,
+                "municipality": case.municipality,
+            }
+        else:
+            actor = str(case.municipality)
+            text = _("%(municipality)s opened the case.") % {"municipality": case.municipality}
+    return discovered_text, actor, text
+
+
 @transaction.atomic
 def case_open(
     *,
@@ -285,19 +304,7 @@ def case_open(
         stage_since=reported_on,
         opened_on=reported_on,
     )
-    # Stored text is the municipality's official record, so it is written in Japanese
-    # whatever language the acting user reads the UI in.
-    with translation.override("ja"):
-        discovered_text = case.discovery or _("The clerical error was discovered.")
-        if reported_by_contractor:
-            actor = str(contractor)
-            text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
-                "contractor": contractor,
-                "municipality": municipality,
-            }
-        else:
-            actor = str(municipality)
-            text = _("%(municipality)s opened the case.") % {"municipality": municipality}
+    discovered_text, actor, text = opening_wording(case)
     add_timeline(
         case,
         on=discovered_on,

@@ -231,17 +231,7 @@ class CompiledCase:
             stage_since=reported_on,
             opened_on=reported_on,
         )
-        with translation.override("ja"):
-            discovered_text = case.discovery or _("The clerical error was discovered.")
-            if reported_by_contractor:
-                actor = str(contractor)
-                text = _("The contractor (%(contractor)s) reported it to %(municipality)s.") % {
-                    "contractor": contractor,
-                    "municipality": municipality,
-                }
-            else:
-                actor = str(municipality)
-                text = _("%(municipality)s opened the case.") % {"municipality": municipality}
+        discovered_text, actor, text = case_services.opening_wording(case)
         lines = [
             self._line(on=discovered_on, actor=str(office), text=discovered_text,
                        action="case.discovered", by=by),
