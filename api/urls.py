@@ -9,6 +9,8 @@ app_name = "api"
 urlpatterns = [
     path("v1/me/", views.MeView.as_view(), name="me"),
     path("v1/cases/", views.CaseListView.as_view(), name="cases"),
+    # Before <ref>: a search is posted, its words never in the URL.
+    path("v1/cases/search/", views.CaseSearchView.as_view(), name="case_search"),
     path("v1/cases/<str:ref>/", views.CaseView.as_view(), name="case"),
     path("v1/cases/<str:ref>/timeline/", views.TimelineView.as_view(), name="timeline"),
     path("v1/cases/<str:ref>/visits/", views.VisitsView.as_view(), name="visits"),

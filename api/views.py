@@ -146,14 +146,20 @@ class CaseListView(TadasuAPIView):
         # The case list's filters, except the name search: names never travel in a URL.
         params = {name: request.query_params.get(name) for name in FILTER_NAMES}
         params = {name: value for name, value in params.items() if value is not None}
-        filterset = selectors.case_filter(membership=membership, params=params)
+        del membership  # the list reads it from the request, as the page does
+        return self.listed(request, params)
+
+    @staticmethod
+    def listed(request: Request, params: dict) -> Response:
+        """One page of the case list for these filters (a 400 naming the wrong ones)."""
+        filterset = selectors.case_filter(membership=request._request.membership, params=params)
         if not filterset.is_valid():
             raise Invalid(
                 [(name, message) for name, errs in filterset.errors.items() for message in errs]
             )
         cases = filterset.qs.select_related("municipality")
         paginator = Page()
-        page = paginator.paginate_queryset(cases, request, view=self)
+        page = paginator.paginate_queryset(cases, request, view=None)
         return paginator.get_paginated_response(out.CaseSerializer(page, many=True).data)
 
     @extend_schema(
@@ -188,6 +194,53 @@ def _case_response(case, code: int = status.HTTP_200_OK) -> Response:
     if code == status.HTTP_201_CREATED:
         response["Location"] = reverse("api:case", kwargs={"ref": case.reference})
     return response
+
+
+class CaseSearchSerializer(serializers.Serializer):
+    q = serializers.CharField(
+        help_text="A case reference or a person's name (kana-insensitive), as the case "
+        "list's search box.",
+        allow_blank=False,
+    )
+    stage = serializers.CharField(required=False)
+    kind = serializers.CharField(required=False)
+    office = serializers.IntegerField(required=False)
+    contractor = serializers.IntegerField(required=False)
+    overdue = serializers.BooleanField(required=False)
+    discovered_from = serializers.DateField(required=False)
+    discovered_to = serializers.DateField(required=False)
+    sort = serializers.CharField(required=False)
+
+
+class CaseSearchView(TadasuAPIView):
+    """The case list's name search. A name typed into a search is a citizen's name, so it
+    travels in the body of a POST, never in a URL (the page keeps it in the session for the
+    same reason, cases/searches.py); the other filters may come along in the body."""
+
+    @extend_schema(
+        operation_id="cases_search",
+        request=CaseSearchSerializer,
+        parameters=[OpenApiParameter("page", OpenApiTypes.INT, OpenApiParameter.QUERY)],
+        responses={200: out.CasePageSerializer, **problems(400, 403, 404)},
+        description="The case list (its filters and paging) searched by reference or name. "
+        "Reads only: nothing is written.",
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        words = body.get("q")
+        if not isinstance(words, str) or not words.strip():
+            raise Invalid([("q", _("Enter a case reference or a name to search for."))])
+        params = {"q": words}
+        for name in FILTER_NAMES:
+            value = body.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            if not isinstance(value, str | int):
+                raise Invalid([(name, _("Enter a single value."))])
+            params[name] = str(value)
+        return CaseListView.listed(request, params)
 
 
 class CaseView(TadasuAPIView):

@@ -37,6 +37,8 @@ api:me         GET    -        200   200     200        200              200    
 api:cases      GET    -        200   200     200        200              200     200              401
 # staff_other_city may open cases, but for its own city only: the city's office is refused.
 api:cases      POST   -        201   201     201        201              403     400              401
+# The name search: a POST that reads (names never in a URL); each sees only its own cases.
+api:case_search POST  -        200   200     200        200              200     200              401
 api:case       GET    own      200   200     200        404              200     404              401
 api:case       GET    foreign  404   404     404        200              404     200              401
 api:timeline   GET    own      200   200     200        404              200     404              401
@@ -159,6 +161,7 @@ def _payload(route: str, world, estate) -> dict:
             "discovered_on": "2023-02-07",
             "summary": "窓口での誤登録",
         },
+        "api:case_search": {"q": "C"},
         "api:timeline": {
             "occurred_on": "2023-02-08",
             "actor": "北九州市",

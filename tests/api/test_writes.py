@@ -175,3 +175,39 @@ def test_a_write_that_gave_up_waiting_for_a_lock_is_a_busy_problem_and_saves_not
     assert "保存されていません" in problem["detail"]
     with scopes_disabled():
         assert not TimelineEvent.objects.filter(case=case, text="電話で確認した。").exists()
+
+
+def test_the_name_search_is_posted_and_finds_only_the_users_own_cases(world, case):
+    with tenant_scope(world.staff):
+        services.party_add(case=case, by=world.staff, label="C氏", name="佐藤 花子")
+    staff = ApiClient(token_for(world.staff))
+    found = staff.post("/api/v1/cases/search/", {"q": "佐藤"})
+    assert found.status_code == 200
+    assert [row["reference"] for row in found.json()["results"]] == [case.reference]
+    assert staff.post("/api/v1/cases/search/", {"q": "鈴木"}).json()["count"] == 0
+    # the reference too, and the list's other filters alongside
+    assert staff.post("/api/v1/cases/search/", {"q": case.reference}).json()["count"] == 1
+    assert staff.post("/api/v1/cases/search/", {"q": "佐藤", "stage": "closed"}).json() == {
+        **staff.post("/api/v1/cases/search/", {"q": "鈴木"}).json()
+    }
+    # another city's staff find nothing of it
+    other = ApiClient(token_for(world.staff_other_city))
+    assert other.post("/api/v1/cases/search/", {"q": "佐藤"}).json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "q"),
+        ({"q": "   "}, "q"),
+        ({"q": ["佐藤"]}, "q"),
+        ({"q": "佐" * 101}, "q"),
+        ({"q": "佐藤", "discovered_from": "いつか"}, "discovered_from"),
+        ({"q": "佐藤", "stage": {"a": 1}}, "stage"),
+    ],
+)
+def test_a_search_without_words_or_with_a_wrong_filter_names_the_field(world, case, body, field):
+    answer = ApiClient(token_for(world.staff)).post("/api/v1/cases/search/", body)
+    assert answer.status_code == 400
+    assert answer["Content-Type"] == "application/problem+json"
+    assert answer.json()["errors"][0]["field"] == field
