@@ -189,6 +189,8 @@ def test_a_string_and_a_key_at_the_limit_are_read_one_character_more_is_refused(
     assert message.startswith("case 1: a string is longer than 13 characters;")
     assert read(case_file({"k" * 13: 1}))[2] == [{"k" * 13: 1}]
     assert refusal(case_file({"k" * 14: 1})).startswith("case 1: a string is longer than 13")
+    # A case that is itself a string is named too.
+    assert refusal(case_file("x" * 14)).startswith("case 1: a string is longer than 13")
     # In the header too, for a value and a key.
     assert refusal(case_file(note="x" * 14)).startswith("a string is longer than 13")
     assert refusal(case_file(**{"n" * 14: 1})).startswith("a string is longer than 13")
@@ -232,8 +234,18 @@ def test_pdfs_at_their_limits_are_read_past_them_refused(small):
     assert read(case_file(document("A" * 16, "A" * 12), document("A" * 16, "A" * 12)))[1] == 2
     message = refusal(case_file(document("A" * 12), document("A" * 16, "A" * 13)))
     assert message.startswith("case 2: the PDFs of a case are longer than 28 characters")
-    # A "pdf" key in the header is an ordinary string.
+    # A "pdf" at any level inside a case has the PDF limit; one in the header is an ordinary
+    # string.
+    assert read(case_file({"pdf": "A" * 16}))[1] == 1
     assert refusal(case_file(note={"pdf": "A" * 14})).startswith("a string is longer than 13")
+
+
+def test_the_pdfs_of_a_case_may_total_exactly_the_case_limit(small):
+    budget = stream._PdfBudget()  # a new case's
+    budget.check("A" * 16, [])
+    budget.check("A" * 12, [])
+    with pytest.raises(InterchangeError, match="longer than 28 characters"):
+        budget.check("A", [])
 
 
 def test_the_header_is_what_the_header_check_reads_and_the_cases_are_counted():
@@ -242,6 +254,11 @@ def test_the_header_is_what_the_header_check_reads_and_the_cases_are_counted():
     assert header == {"format": "tadasu-cases", "version": 1, "personal_data": True, "cases": []}
     assert count == 2 and cases == [{"summary": "x"}, {"summary": "y"}]
     assert [case["summary"] for case in stream.read_cases(io.BytesIO(data))] == ["x", "y"]
+
+
+def test_a_version_that_is_not_a_number_is_refused_quoting_it_as_written():
+    message = refusal(case_file(version={"major": 1, "minor": [2]}))
+    assert message == 'version {"major": 1, "minor": [2]} is not supported (expected 1 or 2)'
 
 
 def test_a_file_at_exactly_the_size_limit_is_read_one_byte_more_is_refused(settings):
