@@ -300,8 +300,8 @@ def test_a_pipe_at_exactly_the_size_limit_is_read_one_byte_more_is_refused(setti
 def test_a_file_that_is_not_json_is_refused_with_the_parser_reason_only():
     with pytest.raises(stream.NotJSONError) as error:
         read(b'{"format": "tadasu-cases", "cases": [{"summary": "secret name" ]}')
-    assert "secret name" not in str(error.value) and str(error.value)
-    assert "\n" not in str(error.value)
+    # yajl's reason, without the lines after it that quote the text around the error.
+    assert str(error.value) == "parse error: after key and value, inside map, I expect ',' or '}'"
     with pytest.raises(stream.NotJSONError) as error:
         read(b'{"format": "\xff\xfe"}')
     assert str(error.value) == "lexical error: invalid bytes in UTF8 string."
