@@ -205,8 +205,12 @@ def test_an_array_or_object_in_a_case_at_the_item_limit_is_read_one_more_is_refu
     assert message.startswith("case 1: an object has more than 3 keys;")
     nested_object = {"x": {"a": 1, "b": 2, "c": 3, "d": 4}}
     assert refusal(case_file(nested_object)).startswith("case 1: an object has more than 3")
-    # An array in the header is bounded too.
+    # An array or object in the header is bounded too (the header check builds it in
+    # memory); the keys of the root object are not items.
     assert refusal(case_file(personal_data=[1, 2, 3, 4])).startswith("an array has more")
+    message = refusal(case_file(personal_data={"a": 1, "b": 2, "c": 3, "d": 4}))
+    assert message.startswith("an object has more than 3 keys")
+    assert read(case_file(personal_data={"a": 1, "b": 2, "c": 3}, note=1))[1] == 0
 
 
 def test_the_number_of_cases_is_not_bounded_by_the_item_limit(small):
