@@ -191,6 +191,9 @@ def test_a_string_and_a_key_at_the_limit_are_read_one_character_more_is_refused(
     assert refusal(case_file({"k" * 14: 1})).startswith("case 1: a string is longer than 13")
     # A case that is itself a string is named too.
     assert refusal(case_file("x" * 14)).startswith("case 1: a string is longer than 13")
+    # "cases" itself too long: no case to name.
+    cases_string = b'{"format": "tadasu-cases", "version": 1, "cases": "' + b"x" * 14 + b'"}'
+    assert refusal(cases_string).startswith("a string is longer than 13 characters;")
     # In the header too, for a value and a key.
     assert refusal(case_file(note="x" * 14)).startswith("a string is longer than 13")
     assert refusal(case_file(**{"n" * 14: 1})).startswith("a string is longer than 13")
@@ -258,6 +261,11 @@ def test_the_header_is_what_the_header_check_reads_and_the_cases_are_counted():
     assert header == {"format": "tadasu-cases", "version": 1, "personal_data": True, "cases": []}
     assert count == 2 and cases == [{"summary": "x"}, {"summary": "y"}]
     assert [case["summary"] for case in stream.read_cases(io.BytesIO(data))] == ["x", "y"]
+
+
+def test_a_list_is_not_a_case_file_whatever_it_holds(small):
+    listed = json.dumps([{"documents": [{"pdf": "A" * 16}]}]).encode()
+    assert refusal(listed) == 'not a Tadasu case file (expected "format": "tadasu-cases")'
 
 
 def test_a_version_that_is_not_a_number_is_refused_quoting_it_as_written():
