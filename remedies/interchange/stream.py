@@ -38,7 +38,7 @@ class Limits:
 
     depth: int = 20  # arrays and objects inside one another
     string: int = 100_000  # characters of one string (or key)
-    items: int = 100_000  # items of one array inside a case, or keys of one object
+    items: int = 100_000  # items of one array, keys of one object (not the cases, root keys)
     case_values: int = 500_000  # values (strings, numbers, arrays, objects) in one case
     # A document's PDF in base64 ("pdf"), the one string allowed past `string`: 20 MB of
     # PDF each (documents.services.PDF_MAX_BYTES), and 48 MB of PDF in one case, which the
@@ -164,7 +164,7 @@ def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
                 top = stack[-1]
                 top.key = value
                 top.items += 1
-                if top.items > LIMITS.items and len(stack) > 2:
+                if top.items > LIMITS.items and len(stack) > 1:
                     raise _refused("an object has more than {} keys", LIMITS.items, stack)
                 if top.fed and (len(stack) > 1 or value in (*_HEADER, "cases")):
                     builder.event(event, value)

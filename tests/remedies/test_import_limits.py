@@ -2,6 +2,8 @@
 bounded memory (issue 17: a 400 KB file of nested arrays grew to 23 GB; nesting of 2,500
 raised RecursionError)."""
 
+import base64
+import io
 import json
 import subprocess
 import sys
@@ -13,7 +15,8 @@ from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
 
 from cases.models import Case
-from remedies.interchange import InterchangeError, import_cases
+from remedies.documents.services import PDF_MAX_BYTES
+from remedies.interchange import InterchangeError, import_cases, stream
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +130,210 @@ def test_the_refusal_takes_bounded_memory(tmp_path, shape):
     peak, rss_kib = (int(n) for n in measured.split())
     assert peak < 20 * 1024 * 1024  # Python allocations during the read: under 20 MB
     assert rss_kib < 250 * 1024  # the whole process, Django included: under 250 MB
+
+
+# ---- each limit at its exact value, and one past it (issue 20) ----------------------------
+#
+# The first pass (remedies.interchange.stream) refuses a file past any of LIMITS. A limit is
+# a rule an administrator can read: "a case of exactly N values is read; one more is
+# refused, naming the limit and the case". The checks are read straight off LIMITS, so most
+# tests below lower them (SMALL) to keep the files a few bytes long; the defaults
+# themselves are pinned at the end.
+
+SMALL = stream.Limits(depth=5, string=13, items=3, case_values=6, pdf_chars=16, case_pdf_chars=28)
+
+
+@pytest.fixture
+def small(monkeypatch):
+    monkeypatch.setattr(stream, "LIMITS", SMALL)
+
+
+def case_file(*cases, **header) -> bytes:
+    document = {"format": "tadasu-cases", "version": 1, **header, "cases": list(cases)}
+    return json.dumps(document, ensure_ascii=False).encode()
+
+
+def read(data: bytes):
+    """The header and the cases of a file, or the InterchangeError that refuses it."""
+    header, cases = stream.read_file(io.BytesIO(data))
+    return header, cases.count, list(cases)
+
+
+def refusal(data: bytes) -> str:
+    with pytest.raises(InterchangeError) as error:
+        read(data)
+    return str(error.value)
+
+
+def nested(levels: int):
+    """A value of `levels` arrays one inside the other."""
+    value: list = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def test_nesting_at_the_limit_is_read_one_level_more_is_refused(small):
+    # The root object, "cases", the case and its "parties" are 4 levels; the limit is 5.
+    assert read(case_file({"parties": nested(2)}))[1] == 1
+    message = refusal(case_file({"parties": nested(3)}))
+    assert message.startswith("case 1: arrays and objects are nested more than 5 levels deep")
+    # Not inside a case: the message names no case.
+    assert refusal(case_file(personal_data=nested(5))).startswith("arrays and objects are")
+    assert read(case_file(personal_data=nested(4)))[0]["personal_data"] == nested(4)
+
+
+def test_a_string_and_a_key_at_the_limit_are_read_one_character_more_is_refused(small):
+    assert read(case_file({"summary": "あ" * 13}))[2] == [{"summary": "あ" * 13}]
+    message = refusal(case_file({"summary": "あ" * 14}))
+    assert message.startswith("case 1: a string is longer than 13 characters;")
+    assert read(case_file({"k" * 13: 1}))[2] == [{"k" * 13: 1}]
+    assert refusal(case_file({"k" * 14: 1})).startswith("case 1: a string is longer than 13")
+    # A case that is itself a string is named too.
+    assert refusal(case_file("x" * 14)).startswith("case 1: a string is longer than 13")
+    # "cases" itself too long: no case to name.
+    cases_string = b'{"format": "tadasu-cases", "version": 1, "cases": "' + b"x" * 14 + b'"}'
+    assert refusal(cases_string).startswith("a string is longer than 13 characters;")
+    # In the header too, for a value and a key.
+    assert refusal(case_file(note="x" * 14)).startswith("a string is longer than 13")
+    assert refusal(case_file(**{"n" * 14: 1})).startswith("a string is longer than 13")
+
+
+def test_an_array_or_object_in_a_case_at_the_item_limit_is_read_one_more_is_refused(small):
+    assert read(case_file({"parties": [1, 2, 3]}, {"parties": [1, 2, 3]}))[1] == 2
+    message = refusal(case_file({"parties": []}, {"parties": [1, 2, 3, 4]}))
+    assert message.startswith("case 2: an array has more than 3 items;")
+    assert read(case_file({"a": 1, "b": 2, "c": 3}))[1] == 1
+    message = refusal(case_file({"a": 1, "b": 2, "c": 3, "d": 4}))
+    assert message.startswith("case 1: an object has more than 3 keys;")
+    nested_object = {"x": {"a": 1, "b": 2, "c": 3, "d": 4}}
+    assert refusal(case_file(nested_object)).startswith("case 1: an object has more than 3")
+    # An array or object in the header is bounded too (the header check builds it in
+    # memory); the keys of the root object are not items.
+    assert refusal(case_file(personal_data=[1, 2, 3, 4])).startswith("an array has more")
+    message = refusal(case_file(personal_data={"a": 1, "b": 2, "c": 3, "d": 4}))
+    assert message.startswith("an object has more than 3 keys")
+    assert read(case_file(personal_data={"a": 1, "b": 2, "c": 3}, note=1))[1] == 0
+
+
+def test_the_number_of_cases_is_not_bounded_by_the_item_limit(small):
+    _, count, cases = read(case_file(*({} for _ in range(5))))
+    assert count == 5 and cases == [{}] * 5
+
+
+def test_a_case_at_the_value_limit_is_read_one_value_more_is_refused(small):
+    # Values: every string, number, array and object inside the case; not the keys.
+    six = {"a": [1, 2], "b": {"c": "x"}, "d": None}  # [, 1, 2, {, "x", null
+    assert read(case_file(six, six))[1] == 2  # counted again for each case
+    seven = {**six, "a": [1, 2, 3]}
+    assert refusal(case_file(six, seven)).startswith("case 2: a case holds more than 6 values;")
+
+
+def test_pdfs_at_their_limits_are_read_past_them_refused(small):
+    # A document's "pdf" may be longer than any other string, up to its own limit.
+    def document(*pdfs):
+        return {"documents": [{"pdf": pdf} for pdf in pdfs]}
+
+    assert read(case_file(document("A" * 16)))[1] == 1
+    message = refusal(case_file(document("A" * 17)))
+    assert message.startswith("case 1: a PDF is longer than 16 characters of base64;")
+    # The PDFs of one case together, counted anew for each case.
+    assert read(case_file(document("A" * 16, "A" * 12), document("A" * 16, "A" * 12)))[1] == 2
+    message = refusal(case_file(document("A" * 12), document("A" * 16, "A" * 13)))
+    assert message.startswith("case 2: the PDFs of a case are longer than 28 characters")
+    # A "pdf" at any level inside a case has the PDF limit; one in the header is an ordinary
+    # string.
+    assert read(case_file({"pdf": "A" * 16}))[1] == 1
+    assert refusal(case_file(note={"pdf": "A" * 14})).startswith("a string is longer than 13")
+
+
+def test_the_pdfs_of_a_case_may_total_exactly_the_case_limit(small):
+    budget = stream._PdfBudget()  # a new case's
+    budget.check("A" * 16, [])
+    budget.check("A" * 12, [])
+    with pytest.raises(InterchangeError, match="longer than 28 characters"):
+        budget.check("A", [])
+
+
+def test_the_header_is_what_the_header_check_reads_and_the_cases_are_counted():
+    data = case_file({"summary": "x"}, {"summary": "y"}, personal_data=True, note={"a": [1]})
+    header, count, cases = read(data)
+    assert header == {"format": "tadasu-cases", "version": 1, "personal_data": True, "cases": []}
+    assert count == 2 and cases == [{"summary": "x"}, {"summary": "y"}]
+    assert [case["summary"] for case in stream.read_cases(io.BytesIO(data))] == ["x", "y"]
+
+
+def test_a_list_is_not_a_case_file_whatever_it_holds(small):
+    listed = json.dumps([{"documents": [{"pdf": "A" * 16}]}]).encode()
+    assert refusal(listed) == 'not a Tadasu case file (expected "format": "tadasu-cases")'
+
+
+def test_a_version_that_is_not_a_number_is_refused_quoting_it_as_written():
+    message = refusal(case_file(version={"major": 1, "minor": [2]}))
+    assert message == 'version {"major": 1, "minor": [2]} is not supported (expected 1 or 2)'
+
+
+def test_a_file_at_exactly_the_size_limit_is_read_one_byte_more_is_refused(settings):
+    settings.TADASU_IMPORT_MAX_MB = 1
+    exact = case_file({})
+    exact = exact[:-1] + b" " * (1024 * 1024 - len(exact)) + b"}"
+    assert len(exact) == 1024 * 1024 and read(exact)[1] == 1
+    message = refusal(exact + b" ")
+    assert message == (
+        "the file is larger than 1 MB (TADASU_IMPORT_MAX_MB); split it into several files"
+    )
+
+
+class Pipe(io.RawIOBase):
+    """A file that cannot be read twice (standard input)."""
+
+    def __init__(self, data: bytes):
+        self.data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        chunk = self.data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_pipe_at_exactly_the_size_limit_is_read_one_byte_more_is_refused(settings):
+    settings.TADASU_IMPORT_MAX_MB = 1
+    exact = case_file({"summary": "x"})
+    exact = exact[:-1] + b" " * (1024 * 1024 - len(exact)) + b"}"
+    _, cases = stream.read_file(io.BufferedReader(Pipe(exact)))
+    assert cases.count == 1 and list(cases) == [{"summary": "x"}]
+    with pytest.raises(InterchangeError, match="larger than 1 MB"):
+        stream.read_file(io.BufferedReader(Pipe(exact + b" ")))
+
+
+def test_a_file_that_is_not_json_is_refused_with_the_parser_reason_only():
+    with pytest.raises(stream.NotJSONError) as error:
+        read(b'{"format": "tadasu-cases", "cases": [{"summary": "secret name" ]}')
+    # yajl's reason, without the lines after it that quote the text around the error.
+    assert str(error.value) == "parse error: after key and value, inside map, I expect ',' or '}'"
+    with pytest.raises(stream.NotJSONError) as error:
+        read(b'{"format": "\xff\xfe"}')
+    assert str(error.value) == "lexical error: invalid bytes in UTF8 string."
+
+
+def test_the_largest_pdfs_tadasu_accepts_fit_the_default_pdf_limits():
+    # The largest PDF a document may hold (20 MiB) fits exactly, and 48 MiB of PDF in one case.
+    assert stream.LIMITS.pdf_chars == len(base64.b64encode(bytes(PDF_MAX_BYTES)))
+    assert stream.LIMITS.case_pdf_chars == len(base64.b64encode(bytes(48 * 1024 * 1024)))
+
+
+def test_the_default_limits_at_their_exact_values():
+    # 20 levels (the root object, "cases" and the case are 3 of them), strings of 100,000
+    # characters, arrays of 100,000 items and 500,000 values in a case are read.
+    assert read(case_file({"parties": nested(17)}))[1] == 1
+    assert "nested more than 20 levels" in refusal(case_file({"parties": nested(18)}))
+    assert read(case_file({"summary": "あ" * 100_000}))[1] == 1
+    assert read(case_file({"parties": [0] * 100_000}))[1] == 1
+    # 5 arrays of 99,999 numbers: 500,000 values.
+    values = {str(n): [0] * 99_999 for n in range(5)}
+    assert read(case_file(values))[1] == 1
+    values["5"] = 0
+    assert "holds more than 500,000 values" in refusal(case_file(values))

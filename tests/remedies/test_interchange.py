@@ -502,6 +502,15 @@ def test_a_detail_changed_after_the_person_was_identified_stays_at_its_own_edit(
     assert {"identified", "name", "identified_on"} <= set(first)
 
 
+def test_a_party_whose_file_does_not_say_identified_is_replayed_as_identified():
+    """The file's default is an identified person (as the import reads "identified"): the
+    name an edit named comes with the person when added, as it would for one marked so."""
+    updates = [(1, ["name", "phone"])]
+    marked = party_field_placement({"identified": True, "name": "佐藤 花子", "phone": "1"}, updates)
+    unmarked = party_field_placement({"name": "佐藤 花子", "phone": "1"}, updates)
+    assert unmarked == marked == [["phone"]]
+
+
 def test_a_note_on_the_identification_changed_later_is_replayed_at_that_edit():
     """C氏 was identified from the start; the note on how was rewritten at a later edit:
     the import replays the new note at that edit."""
