@@ -17,26 +17,13 @@ from receptions import sheets
 from receptions.models import PendingUpload, Reception, ReceptionSheet
 from tests.conftest import point_file_storages
 from tests.factories import ContractorFactory
-from tests.receptions.sheets import HEADER, reception_csv, reception_xlsx
+from tests.receptions.sheets import HEADER, PAGE_MAPPING, reception_csv, reception_xlsx
 
 from .conftest import ApiClient, token_for
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/reception-sheets/"
 MY_NUMBER = "123456789018"
-# The page's own mapping of tests/receptions/sheets.py HEADER (as its selects post it).
-PAGE_MAPPING = {
-    "office": 0,
-    "terminal": 1,
-    "start": 2,
-    "end": 3,
-    "name": 4,
-    "outcome": 5,
-    "leader": 6,
-    "checklist": 7,
-    "date": "",
-    "procedure": "",
-}
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,20 @@ import io
 from openpyxl import Workbook
 
 HEADER = ("受付窓口", "端末", "開始時刻", "終了時刻", "氏名", "結果", "リーダー確認", "チェック表")
+# The mapping of HEADER's columns as the preview page's selects post it (number from 0;
+# "" for a column not in the sheet).
+PAGE_MAPPING = {
+    "office": 0,
+    "terminal": 1,
+    "start": 2,
+    "end": 3,
+    "name": 4,
+    "outcome": 5,
+    "leader": 6,
+    "checklist": 7,
+    "date": "",
+    "procedure": "",
+}
 
 
 def rows_of(rows) -> list[tuple]:

@@ -13,7 +13,7 @@ from cases.scoping import tenant_scope
 from jobs.worker import work_off
 from receptions.models import ChecklistRecord, Counterpart, PendingUpload, Reception
 
-from .sheets import reception_csv
+from .sheets import PAGE_MAPPING, reception_csv
 
 pytestmark = pytest.mark.django_db
 MY_NUMBER = "123456789018"
@@ -33,19 +33,7 @@ def _rows(world):
 
 
 def _confirm(client, **overrides):
-    fields = {
-        "office": 0,
-        "terminal": 1,
-        "start": 2,
-        "end": 3,
-        "name": 4,
-        "outcome": 5,
-        "leader": 6,
-        "checklist": 7,
-        "date": "",
-        "procedure": "",
-        "contractor": "",
-    }
+    fields = {**PAGE_MAPPING, "contractor": ""}
     response = client.post(reverse("receptions:preview"), fields | overrides, follow=True)
     if response.redirect_chain and "/jobs/" in response.redirect_chain[-1][0]:
         # The import is a job: a worker runs it, and the job's page then shows the outcome.
