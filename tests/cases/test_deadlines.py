@@ -3,6 +3,8 @@
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -101,6 +103,27 @@ def test_the_overdue_filter_finds_exactly_the_cases_marked_overdue(world):
     assert 0 < len(found) < 60
     # Closed cases have no clock.
     assert all(c.deadline is None for c in marked if c.stage == Stage.CLOSED)
+
+
+@pytest.mark.django_db
+def test_a_page_of_cases_is_marked_with_as_many_queries_as_one_case(world):
+    """The case list marks its 25 rows with one read of their waits, not one per case: a
+    page costs the same whatever its rows, and the marks are each case's own clock."""
+    today = date(2026, 11, 26)
+    stages = [Stage.INQUIRY, Stage.AGENCY_CONTACT, Stage.NEGOTIATION, Stage.VISIT]
+    for i in range(25):
+        CaseFactory(office=world.office, stage=stages[i % 4], stage_since=today - timedelta(i))
+    with tenant_scope(world.manager):
+        cases = list(Case.objects.order_by("pk"))
+        counts = []
+        for page in (cases[:1], cases):
+            with CaptureQueriesContext(connection) as queries:
+                marked = DeadlineBook([world.city.pk], today).mark(page)
+            counts.append(len(queries.captured_queries))
+        alone = [Deadlines(world.city, today).for_case(case) for case in cases]
+    assert counts[0] == counts[1]
+    assert [case.deadline for case in marked] == alone
+    assert all(mark is not None for mark in alone)
 
 
 @pytest.mark.django_db
