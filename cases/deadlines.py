@@ -463,10 +463,6 @@ class Deadlines:
             condition |= branch
         return condition
 
-    def due_by(self, end: date) -> Q:
-        """Cases whose deadline falls on or before `end` (as the waits stand today)."""
-        return self._reached(end, 0)
-
     def overdue(self, stages: list | None = None) -> Q:
         """Cases (in `stages`, or any) whose clock has run more business days than the
         stage allows."""

@@ -9,9 +9,10 @@ the baseline (WORKDIR/trace.json, written by tools/mutation_trace.py). A test th
 runs a function cannot tell a mutant of it from the original, so leaving it out changes no
 outcome, only the time. A change outside any function body (module constants, signatures,
 decorators: run at import) runs every test; a change in a function no test executes is a
-survivor without running anything. Each run starts from a fresh copy of the test database
-the baseline built (WORKDIR/pristine.sqlite3), and reuses the bytecode of every module but
-the mutated one.
+survivor without running anything, unless it ran at start-up (before the first test:
+an app's `ready()`), which every test relies on: then every test runs. Each run starts from
+a fresh copy of the test database the baseline built (WORKDIR/pristine.sqlite3), and reuses
+the bytecode of every module but the mutated one.
 """
 
 import ast
@@ -21,6 +22,8 @@ import os
 import shutil
 import sys
 from pathlib import Path
+
+STARTUP = "<start-up>"  # the key tools/mutation_trace.py records start-up lines under
 
 
 def changed_lines(original: list[str], mutated: list[str]) -> set[int]:
@@ -57,6 +60,9 @@ def select(workdir: Path, module: str) -> list[str] | None:
     if not ranges:
         return None
     trace = json.loads((workdir / "trace.json").read_text(encoding="utf-8"))
+    startup = trace.pop(STARTUP, [])
+    if any(first <= line <= last for line in startup for first, last in ranges):
+        return None  # run at start-up: every test relies on it
     return [
         nodeid
         for nodeid, lines in trace.items()

@@ -7,7 +7,11 @@ A function of the module memoised with functools.cache (audit_keys) runs in the 
 that calls it and then never again in that process, yet every later test relies on what it
 returned, and each mutant's run is a fresh process where it runs again. So the caches of the
 module's functions are cleared before each test: every test that relies on such a function
-is then seen executing it, and is run for its mutants."""
+is then seen executing it, and is run for its mutants.
+
+What the module runs before the first test (Django's start-up: an app's `ready()` calling
+`register_pause`) is recorded under STARTUP: every test relies on it, so a mutant of such
+a function runs every test (tools/mutation_runner.py)."""
 
 import json
 import os
@@ -18,6 +22,8 @@ import pytest
 
 TARGET = os.path.realpath(os.environ.get("MUTATION_TRACE_FILE", ""))
 OUT = os.environ.get("MUTATION_TRACE_OUT", "")
+
+STARTUP = "<start-up>"
 
 _lines: dict[str, set[int]] = {}
 _current: set[int] | None = None
@@ -50,6 +56,15 @@ def _clear_caches() -> None:
         for value in list(vars(module).values()):
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    """Trace from before pytest-django sets Django up until the first test starts."""
+    global _current
+    _current = _lines.setdefault(STARTUP, set())
+    sys.settrace(_global)
+    threading.settrace(_global)
 
 
 @pytest.hookimpl(hookwrapper=True)

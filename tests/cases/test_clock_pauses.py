@@ -157,3 +157,63 @@ def test_marks_and_database_filters_agree_for_random_request_histories(world):
             transaction.set_rollback(True)
 
     check()
+
+
+@pytest.mark.django_db
+def test_the_filters_count_each_case_in_doubt_by_its_own_clock(world):
+    """Cases whose waits on agencies leave the plain date rule in doubt are decided by
+    their own clocks: one still overdue though it waited (a request answered the day it
+    was made), two held back by requests still open. With more of them held back than
+    reached, the filter names the reached one; and a person's own "due soon" queue, read
+    first, does not change what the whole section's filter finds afterwards."""
+    StageDeadline.objects.create(municipality=world.city, stage=Stage.INQUIRY, business_days=2)
+    today = date(2026, 11, 26)  # Thursday; Monday 23 November was a holiday
+    monday = date(2026, 11, 16)
+
+    def inquiry(since, requests=(), assignee=None):
+        case = CaseFactory(
+            office=world.office,
+            created_by=world.staff,
+            stage=Stage.INQUIRY,
+            stage_since=since,
+            assignee=assignee,
+        )
+        for asked, answered in requests:
+            AgencyContact.objects.create(
+                case=case,
+                municipality=world.city,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=asked,
+                channel=Channel.PHONE,
+                request="照会",
+                answered_on=answered,
+                created_by=world.staff,
+            )
+        refresh_waits([case.pk])
+        case.pauses = list(requests)
+        return case
+
+    waited_yet_late = inquiry(monday, [(date(2026, 11, 24), date(2026, 11, 24))])
+    held_from_tuesday = inquiry(monday, [(date(2026, 11, 17), None)])
+    held_from_wednesday = inquiry(monday, [(date(2026, 11, 18), None)])
+    plain_late = inquiry(monday, assignee=world.staff)
+    started_yesterday = inquiry(date(2026, 11, 25))
+    cases = [waited_yet_late, held_from_tuesday, held_from_wednesday, plain_late, started_yesterday]
+
+    def clocked(end, days):
+        return {c.pk for c in cases if naive_used(c.stage_since, end, c.pauses) >= days}
+
+    with tenant_scope(world.manager):
+        book = DeadlineBook([world.city.pk], today)
+        overdue = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
+        # The staff member's own queue first (only their cases' waits read), then the section.
+        mine = set(
+            Case.objects.filter(book.due_within(1, among={"assignee": world.staff}))
+            .filter(assignee=world.staff)
+            .values_list("pk", flat=True)
+        )
+        section = set(Case.objects.filter(book.due_within(1)).values_list("pk", flat=True))
+    assert overdue == clocked(today, 3) == {waited_yet_late.pk, plain_late.pk}
+    assert mine == {plain_late.pk}
+    assert section == clocked(today, 2)
+    assert held_from_tuesday.pk not in section and held_from_wednesday.pk in section

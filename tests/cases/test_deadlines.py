@@ -3,12 +3,17 @@
 from datetime import date, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from django.utils.html import strip_tags
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases.deadlines import BusinessCalendar, DeadlineBook, Deadlines
 from cases.models import Case, ClosedDay, Stage, StageDeadline
 from cases.scoping import tenant_scope
+from cases.templatetags.tadasu import deadline as deadline_filter
 from tests.factories import CaseFactory
 
 calendar = BusinessCalendar()
@@ -99,8 +104,46 @@ def test_the_overdue_filter_finds_exactly_the_cases_marked_overdue(world):
         found = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
     assert expected == found
     assert 0 < len(found) < 60
+    # Stage by stage, as the dashboard counts them: each stage's own overdue cases.
+    with tenant_scope(world.manager):
+        deadlines = book.of(world.city.pk)
+        for stage in stages:
+            in_stage = set(
+                Case.objects.filter(deadlines.overdue(stages=[stage])).values_list("pk", flat=True)
+            )
+            assert in_stage == {c.pk for c in marked if c.pk in expected and c.stage == stage}
+    assert {c.stage for c in marked if c.pk in expected} >= {Stage.INQUIRY, Stage.VISIT}
     # Closed cases have no clock.
     assert all(c.deadline is None for c in marked if c.stage == Stage.CLOSED)
+
+
+@pytest.mark.django_db
+def test_a_page_of_cases_is_marked_with_as_many_queries_as_one_case(world):
+    """The case list marks its 25 rows with one read of their waits, not one per case: a
+    page costs the same whatever its rows, and the marks are each case's own clock."""
+    today = date(2026, 11, 26)
+    stages = [Stage.INQUIRY, Stage.AGENCY_CONTACT, Stage.NEGOTIATION, Stage.VISIT]
+    for i in range(25):
+        CaseFactory(office=world.office, stage=stages[i % 4], stage_since=today - timedelta(i))
+    with tenant_scope(world.manager):
+        cases = list(Case.objects.order_by("pk"))
+        alone = [Deadlines(world.city, today).for_case(case) for case in cases]
+        # The lists and queues mark through the book of every city the user sees; the
+        # dashboard's longest overdue and the reminders through one city's deadlines.
+        for marker in (
+            lambda: DeadlineBook([world.city.pk], today),
+            lambda: Deadlines(world.city, today),
+        ):
+            counts = []
+            for page in (cases[:1], cases):
+                for case in page:
+                    case.deadline = None
+                with CaptureQueriesContext(connection) as queries:
+                    marked = marker().mark(page)
+                counts.append(len(queries.captured_queries))
+            assert counts[0] == counts[1]
+            assert [case.deadline for case in marked] == alone
+    assert all(mark is not None for mark in alone)
 
 
 @pytest.mark.django_db
@@ -114,6 +157,10 @@ def test_a_case_due_on_friday_is_overdue_on_monday_not_on_saturday(world):
     assert saturday.due_on == friday and not saturday.overdue
     # Monday 11/23 is a holiday, so Tuesday is the first business day after the deadline.
     assert tuesday.overdue and tuesday.business_days_late == 1
+    # As every list shows it: the badge, the day it was due, the stage and the days late.
+    with translation.override("ja"):
+        shown = strip_tags(deadline_filter(tuesday))
+    assert shown == "期限超過 令和8年11月20日（調査：1開庁日超過）"
 
 
 @pytest.mark.django_db

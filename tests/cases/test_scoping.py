@@ -1,8 +1,8 @@
 import pytest
-from django_scopes import ScopeError
+from django_scopes import ScopeError, scope
 
 from cases.models import Case, Party, TimelineEvent
-from cases.scoping import tenant_scope
+from cases.scoping import membership_of, scope_for, tenant_scope
 
 from ..factories import CaseFactory, OfficeFactory, PartyFactory
 
@@ -61,3 +61,26 @@ def test_parties_are_scoped_through_their_case(world, case):
         assert list(Party.objects.all()) == [mine]
     with tenant_scope(world.other_contractor):
         assert list(Party.objects.all()) == []
+
+
+def test_a_scope_narrowed_to_one_city_shows_that_citys_cases_only(world):
+    """An API token a city's manager made for a contractor's service account reaches that
+    city's cases only, though the company serves others (api/tokens.py). Narrowed to a city
+    the account does not act for, it reaches nothing."""
+    here = CaseFactory(office=world.office, contractor=world.other_co, created_by=world.staff)
+    there = CaseFactory(
+        office=world.other_city_office, contractor=world.other_co, created_by=world.staff
+    )
+
+    def visible(user, city):
+        with scope(**scope_for(membership_of(user), only_municipality=city.pk)):
+            return set(Case.objects.all())
+
+    # other_co serves both cities: each narrowing shows that city's case alone.
+    assert visible(world.other_contractor, world.city) == {here}
+    assert visible(world.other_contractor, world.other_city) == {there}
+    # contractor_co does not serve other_city.
+    assert visible(world.contractor, world.other_city) == set()
+    # City staff: their own city as always; another city's narrowing shows nothing.
+    assert visible(world.staff, world.city) == {here}
+    assert visible(world.staff, world.other_city) == set()

@@ -1,6 +1,7 @@
 """Every transition: allowed when its guards hold, refused with the reason when one fails,
 refused for each role that may not take it."""
 
+import re
 from datetime import date
 
 import pytest
@@ -9,13 +10,13 @@ from django.utils import translation
 from django_scopes import scopes_disabled
 
 from cases import links, services
-from cases.models import CaseKind, CorrectionWay, Misregistration, TimelineEvent
+from cases.models import Case, CaseKind, CorrectionWay, Misregistration, TimelineEvent
 from cases.scoping import tenant_scope
 from remedies import ledger
 from remedies import services as remedies
 from remedies.errors import RemedyError
 from remedies.models import Method, Purpose, Side
-from remedies.workflow import CaseFile, case_transition, steps_for
+from remedies.workflow import CaseFile, case_transition, next_by_others, steps_for
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +260,131 @@ def test_case_page_offers_only_the_users_steps_with_reasons(world, story):
     assert set(staff_steps) == {"refer"} and staff_steps["refer"].allowed
     assert manager_steps == {"refer", "withdraw"}
     assert auditor_steps == []
+
+
+# ---- what the case page tells each role about the steps others take -----------------------
+
+_YOUR_PART = (
+    "委託事業者の方へ：訪問のたびに記録してください（誰が、どこで、何を渡したか・受け取ったか、"
+    "謝罪したか）。"
+)
+_CLOSE_FROM_VISIT = (
+    "すべての対象者への謝罪が済み、残高がすべて0円になったら、管理職が案件を完了にします。"
+)
+_CLOSE_FROM_SETTLEMENT = "精算が済んだら、管理職が案件を完了にします。"
+
+
+def _told(world, case, role: str) -> list[tuple[str, list[str]]]:
+    """What `role` is told happens next by others (the case page's and the API's notes),
+    with the forms each note links to. The API hands over the case as it reads it (a plain
+    Case), the case page as the stage machine's CaseFile: both must read the same."""
+    user = getattr(world, role)
+    told = []
+    with tenant_scope(user), translation.override("ja"):
+        with scopes_disabled():
+            as_read = [Case.objects.get(pk=case.pk), CaseFile.objects.get(pk=case.pk)]
+        for instance in as_read:
+            notes = next_by_others(instance, user)
+            prefix = f"/cases/{case.reference}/"
+            told.append([(str(n), [a.href.removeprefix(prefix) for a in n.actions]) for n in notes])
+    assert told[0] == told[1]
+    return told[0]
+
+
+def _to_settlement(world, case, c, d):
+    _to_visit(world, case, c, d)
+    with tenant_scope(world.staff):
+        remedies.visit_record(
+            case=case,
+            by=world.staff,
+            party=c,
+            visited_on=date(2023, 3, 10),
+            place="C氏宅",
+            purpose=Purpose.HAND_OVER,
+            handed_over=10000,
+            hand_over_side=Side.CONTRACTOR,
+            hand_over_method=Method.CASH,
+        )
+        remedies.letter_record(case=case, by=world.staff, party=d, sent_on=date(2023, 3, 11))
+    _move(world, case, "settle")
+
+
+def test_in_inquiry_the_contractor_and_the_auditor_are_told_the_city_takes_the_next_step(
+    world, story
+):
+    case, _, _ = story
+    city_step = ("次の段階へは市の担当者が進めます（「関係機関照会へ進む」）。", [])
+    # Withdrawing is the manager's decision, never announced as the next step.
+    assert _told(world, case, "contractor") == [city_step]
+    assert _told(world, case, "auditor") == [city_step]
+    assert _told(world, case, "staff") == []  # staff take it themselves
+    assert _told(world, case, "manager") == []
+
+
+def test_at_the_visits_the_contractor_is_told_its_own_part_first(world, answered):
+    case, c, d = answered
+    _to_visit(world, case, c, d)
+    city_step = ("次の段階へは市の担当者が進めます（「精算へ進む」）。", [])
+    assert _told(world, case, "contractor") == [
+        (_YOUR_PART, ["visits/new/"]),
+        (_CLOSE_FROM_VISIT, []),
+        city_step,
+    ]
+    # The auditor records no visit; staff go to settlement themselves, a manager closes.
+    assert _told(world, case, "auditor") == [(_CLOSE_FROM_VISIT, []), city_step]
+    assert _told(world, case, "staff") == [(_CLOSE_FROM_VISIT, [])]
+    assert _told(world, case, "manager") == []
+
+
+def test_in_settlement_staff_are_told_what_still_stands_in_the_managers_way(world, answered):
+    case, c, d = answered
+    _to_settlement(world, case, c, d)
+    with scopes_disabled():
+        link = Misregistration.objects.get(case=case).pk
+    assert _told(world, case, "staff") == [
+        (_CLOSE_FROM_SETTLEMENT, []),
+        ("C氏への未払残高が5,000円あります。", ["ledger/payment/new/", "ledger/write_off/new/"]),
+        (
+            "D氏に過大付与分15,000円が残っています。",
+            ["ledger/collection/new/", "ledger/write_off/new/"],
+        ),
+        (
+            "誤登録（D氏→C氏・キャッシュレス決済）が修正されていません。「誤登録の状況」の"
+            "「修正を記録」で修正日を記録するか、課長・係長が修正できない理由を記録してください。",
+            [f"links/{link}/correct/", f"links/{link}/excuse/"],
+        ),
+    ]
+    # The contractor cannot supply the payments or corrections: told its part and who closes.
+    assert _told(world, case, "contractor") == [
+        (_YOUR_PART, ["visits/new/"]),
+        (_CLOSE_FROM_SETTLEMENT, []),
+    ]
+    assert _told(world, case, "auditor") == [(_CLOSE_FROM_SETTLEMENT, [])]
+    assert _told(world, case, "manager") == []
+
+
+def _remedies_offered(client, user, case) -> set[str]:
+    """The forms the stage panel links from its reasons (what stands in the way, what
+    others do next), as the user's case page shows them."""
+    client.force_login(user)
+    page = client.get(f"/cases/{case.reference}/").content.decode()
+    reasons = "".join(re.findall(r'<ul class="reasons">(.*?)</ul>', page, re.S))
+    prefix = f"/cases/{case.reference}/"
+    return {
+        href.removeprefix(prefix) for href in re.findall(r'class="remedy" href="([^"]+)"', reasons)
+    }
+
+
+def test_the_case_page_links_staff_to_their_forms_and_keeps_the_managers_forms_from_them(
+    client, world, answered
+):
+    case, c, d = answered
+    _to_settlement(world, case, c, d)
+    with scopes_disabled():
+        link = Misregistration.objects.get(case=case).pk
+    staff_forms = {"ledger/payment/new/", "ledger/collection/new/", f"links/{link}/correct/"}
+    managers_forms = {"ledger/write_off/new/", f"links/{link}/excuse/"}
+    assert _remedies_offered(client, world.staff, case) == staff_forms
+    assert _remedies_offered(client, world.manager, case) == staff_forms | managers_forms
+    # The contractor's part: its own form, nothing of the city's.
+    assert _remedies_offered(client, world.contractor, case) == {"visits/new/"}
