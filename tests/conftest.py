@@ -22,8 +22,14 @@ from .factories import CaseFactory, ContractorFactory, MunicipalityFactory, Offi
 # In CI the Hypothesis tests run derandomized: the same examples on every run, so a
 # landing never depends on luck. Locally they explore new examples each run (and
 # TADASU_FUZZ_EXAMPLES / TADASU_FUZZ_EXAMPLES_IMPORT make them dig deeper).
+# `make mutation` (tools/mutation.py) runs them derandomized too, and without the example
+# database: a mutant is killed or survives by its own code, never by the examples an earlier
+# mutant's run happened to save or to draw.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-if os.environ.get("CI") == "true":
+hypothesis_settings.register_profile("mutation", derandomize=True, database=None)
+if os.environ.get("TADASU_MUTATION") == "1":
+    hypothesis_settings.load_profile("mutation")
+elif os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 
