@@ -13,6 +13,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django_scopes import scopes_disabled
+from hypothesis import Phase
 from hypothesis import settings as hypothesis_settings
 
 from cases.models import Municipality, Office, Role, User
@@ -24,9 +25,16 @@ from .factories import CaseFactory, ContractorFactory, MunicipalityFactory, Offi
 # TADASU_FUZZ_EXAMPLES / TADASU_FUZZ_EXAMPLES_IMPORT make them dig deeper).
 # `make mutation` (tools/mutation.py) runs them derandomized too, and without the example
 # database: a mutant is killed or survives by its own code, never by the examples an earlier
-# mutant's run happened to save or to draw.
+# mutant's run happened to save or to draw. Nor does it shrink a failing example: that the
+# test fails is all a mutant's run needs to know, and shrinking took up to a minute a mutant.
 hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-hypothesis_settings.register_profile("mutation", derandomize=True, database=None)
+hypothesis_settings.register_profile(
+    "mutation",
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    report_multiple_bugs=False,
+)
 if os.environ.get("TADASU_MUTATION") == "1":
     hypothesis_settings.load_profile("mutation")
 elif os.environ.get("CI") == "true":
