@@ -16,6 +16,16 @@ class CasesConfig(AppConfig):
 
         user_logged_in.connect(start_session_clock, dispatch_uid="tadasu.session_clock")
 
+        # Choice labels read from a table built once per field (cases/labels.py), for the
+        # models of Tadasu's own apps.
+        from django.apps import apps
+
+        from . import labels
+
+        labels.install(
+            m for m in apps.get_models() if m._meta.app_config.name in labels.OWN_APPS
+        )
+
         # Input screen: no individual number in free text, no invisible controls in names.
         from . import screening
         from .models import Attachment, Case, Misregistration, Party, TimelineEvent
