@@ -68,11 +68,19 @@ MODULES = {
     ),
     "audit": (
         "cases/audit.py",
-        ["tests/cases/test_audit.py", "tests/cases/test_audit_tamper.py"],
+        [
+            "tests/cases/test_audit.py",
+            "tests/cases/test_audit_tamper.py",
+            "tests/cases/test_audit_checkpoints.py",
+        ],
     ),
     "audit_verify": (
         "cases/audit_verify.py",
-        ["tests/cases/test_audit.py", "tests/cases/test_audit_tamper.py"],
+        [
+            "tests/cases/test_audit.py",
+            "tests/cases/test_audit_tamper.py",
+            "tests/cases/test_audit_checkpoints.py",
+        ],
     ),
     "rules": (
         "remedies/interchange/rules.py",

@@ -7,88 +7,71 @@ import base64
 import hashlib
 import io
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.core.management import CommandError, call_command
+from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.test import override_settings
 from django_scopes import scopes_disabled
 
 from cases.audit import audit_log, entry_mac, key_id_of, reset_audit_keys
 from cases.audit_verify import verify, write_checkpoint
 from cases.models import AuditEntry, AuditHead, Municipality, User
+from tests.conftest import point_file_storages
+
+from .tamper import (
+    as_owner,
+    checkpoint_settings,
+    detected,
+    new_checkpoint_key,
+    use_checkpoints,
+)
 
 pytestmark = pytest.mark.django_db
-MIGRATION = __import__("cases.migrations.0013_audit_keyed_chains", fromlist=["SQLITE"])
+
+
+@pytest.fixture(scope="module")
+def _demo_trail(django_db_setup, django_db_blocker, tmp_path_factory, files_dir):
+    """The demo's trail (two municipalities' chains and the chain of no municipality) and a
+    checkpoint of it, built once for this module: each test runs in a savepoint of this
+    transaction and is rolled back to the trail as built, as Django's TestCase does with
+    setUpTestData. Loading the demo for each test cost three seconds a test."""
+    base = tmp_path_factory.mktemp("trail")
+    pem = new_checkpoint_key(base / "checkpoint.pem")
+    storages = SimpleNamespace(STORAGES=dict(django_settings.STORAGES))
+    point_file_storages(storages, files_dir)
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
+            DEBUG=True,
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            **checkpoint_settings(storages.STORAGES, pem, base / "checkpoints"),
+        ),
+        transaction.atomic(),
+    ):
+        call_command("load_demo", stdout=io.StringIO())
+        audit_log("tadasu.auth.login_failed", by=None, data={"username": "nobody"})
+        audit_log("tadasu.auth.login", by=User.objects.get(username="staff-other-city"))
+        call_command("audit_checkpoint", stdout=io.StringIO())
+        assert verify().intact
+        yield base
+        transaction.set_rollback(True)
 
 
 @pytest.fixture
-def checkpoints(settings, tmp_path) -> Path:
-    """A checkpoint key and a checkpoint folder of this test's own."""
-    key = Ed25519PrivateKey.generate()
-    pem = tmp_path / "checkpoint.pem"
-    pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    folder = tmp_path / "checkpoints"
-    settings.AUDIT_CHECKPOINT_KEY = str(pem)
-    settings.AUDIT_CHECKPOINT_PUBLIC_KEYS = []
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "audit_checkpoints": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {
-                "location": str(folder),
-                "file_permissions_mode": 0o600,
-                "directory_permissions_mode": 0o700,
-            },
-        },
-    }
-    return folder
-
-
-@pytest.fixture
-def trail(settings, checkpoints) -> Path:
-    """The demo's trail (two municipalities' chains and the chain of no municipality), and
-    a checkpoint of it."""
-    settings.DEBUG = True
-    call_command("load_demo", stdout=io.StringIO())
-    audit_log("tadasu.auth.login_failed", by=None, data={"username": "nobody"})
-    audit_log("tadasu.auth.login", by=User.objects.get(username="staff-other-city"))
-    call_command("audit_checkpoint", stdout=io.StringIO())
-    assert verify().intact
-    return checkpoints
-
-
-def _as_owner(*statements: str, params=()) -> None:
-    """What an attacker who owns the database does: triggers off, then the statements.
-    (Inside the test's transaction: the triggers come back afterwards.)"""
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            for sql in MIGRATION.SQLITE_REVERSE:
-                cursor.execute(sql)
-        else:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("ALTER TABLE cases_auditentry DISABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE cases_audithead DISABLE TRIGGER USER")
-        for sql in statements:
-            cursor.execute(sql, params)
-
-
-def _detected(first_words: str) -> str:
-    """verify_audit fails, and names the problem; returns what it said."""
-    err = io.StringIO()
-    with pytest.raises(CommandError) as failure:
-        call_command("verify_audit", stdout=io.StringIO(), stderr=err)
-    assert first_words in str(failure.value), (str(failure.value), err.getvalue())
-    return str(failure.value)
+def trail(_demo_trail, settings, tmp_path) -> Path:
+    """The trail, with its key and a copy of its checkpoint folder of this test's own (the
+    files are not rolled back with the database)."""
+    shutil.copy(_demo_trail / "checkpoint.pem", tmp_path / "checkpoint.pem")
+    shutil.copytree(_demo_trail / "checkpoints", tmp_path / "checkpoints")
+    return use_checkpoints(settings, tmp_path / "checkpoint.pem", tmp_path / "checkpoints")
 
 
 def _city_chain() -> list[AuditEntry]:
@@ -150,36 +133,36 @@ def test_postgresql_refuses_truncate_of_the_trail(trail):
 def test_an_entry_edited_and_given_a_new_hash_is_detected(trail):
     victim = _city_chain()[5]
     forged = _sha("anything without the key")
-    _as_owner(
+    as_owner(
         "UPDATE cases_auditentry SET data = %s, mac = %s WHERE id = %s",
         params=['{"reason": "nothing happened"}', forged, victim.pk],
     )
-    said = _detected(f"entry {victim.pk}")
+    said = detected(f"entry {victim.pk}")
     assert "does not match its MAC" in said
 
 
 def test_the_newest_ten_entries_deleted_and_the_head_moved_back_is_detected(trail):
     chain = _city_chain()
     keep = chain[-11]
-    _as_owner(
+    as_owner(
         f"DELETE FROM cases_auditentry WHERE chain = {keep.chain} AND seq > {keep.seq}",  # noqa: S608
         f"UPDATE cases_audithead SET seq = {keep.seq}, last_id = {keep.pk}, "  # noqa: S608
         f"last_mac = '{keep.mac}' WHERE chain = {keep.chain}",
     )
-    said = _detected(f"chain {keep.chain}: checkpoint")
+    said = detected(f"chain {keep.chain}: checkpoint")
     assert f"recorded {chain[-1].seq} entries, only {keep.seq} are left" in said
 
 
 def test_the_head_row_deleted_is_detected(trail):
     chain = _city_chain()
-    _as_owner(f"DELETE FROM cases_audithead WHERE chain = {chain[0].chain}")  # noqa: S608
-    _detected(f"chain {chain[0].chain}: its head was removed")
+    as_owner(f"DELETE FROM cases_audithead WHERE chain = {chain[0].chain}")  # noqa: S608
+    detected(f"chain {chain[0].chain}: its head was removed")
 
 
 def test_everything_deleted_is_detected(trail):
-    _as_owner("DELETE FROM cases_auditentry", "DELETE FROM cases_audithead")
+    as_owner("DELETE FROM cases_auditentry", "DELETE FROM cases_audithead")
     assert AuditEntry.objects.count() == 0
-    said = _detected("checkpoint")
+    said = detected("checkpoint")
     assert "only 0 are left" in said
 
 
@@ -204,11 +187,11 @@ def test_a_forged_entry_in_a_managers_name_is_detected(trail):
     entry.mac = entry_mac(entry, b"a key the attacker made up, 32 chars or more")
     with transaction.atomic():
         entry.save()
-    _as_owner(
+    as_owner(
         "UPDATE cases_audithead SET seq = %s, last_id = %s, last_mac = %s WHERE chain = %s",
         params=[entry.seq, entry.pk, entry.mac, entry.chain],
     )
-    said = _detected(f"entry {entry.pk}")
+    said = detected(f"entry {entry.pk}")
     assert "forged" in said
 
 
@@ -218,30 +201,30 @@ def test_a_trail_copied_back_without_one_entry_is_detected(trail):
     chain = _city_chain()
     gone = chain[len(chain) // 2]
     after = chain[len(chain) // 2 + 1]
-    _as_owner(
+    as_owner(
         "DELETE FROM cases_auditentry WHERE id = %s",
         params=[gone.pk],
     )
-    said = _detected(f"entry {after.pk}")
+    said = detected(f"entry {after.pk}")
     assert "entries before it are missing" in said
     # Renumbered and re-linked as well: still no key to seal it with.
-    _as_owner(
+    as_owner(
         f"UPDATE cases_auditentry SET seq = seq - 1 WHERE chain = {gone.chain} "  # noqa: S608
         f"AND seq > {gone.seq}",
         f"UPDATE cases_auditentry SET prev_mac = '{gone.prev_mac}' WHERE id = {after.pk}",  # noqa: S608
     )
-    said = _detected(f"entry {after.pk}")
+    said = detected(f"entry {after.pk}")
     assert "does not match its MAC" in said
 
 
 def test_an_entry_moved_into_another_municipalitys_chain_is_detected(trail):
     chain = _city_chain()
     other = Municipality.objects.exclude(code="401005").first()
-    _as_owner(
+    as_owner(
         "UPDATE cases_auditentry SET municipality_id = %s WHERE id = %s",
         params=[other.pk, chain[2].pk],
     )
-    _detected(f"entry {chain[2].pk}")
+    detected(f"entry {chain[2].pk}")
 
 
 def test_a_chain_sealed_again_with_the_attackers_own_key_is_detected(trail):
@@ -251,11 +234,11 @@ def test_a_chain_sealed_again_with_the_attackers_own_key_is_detected(trail):
     victim = chain[1]
     victim.key_id = own_id
     victim.data = {"changed": True}
-    _as_owner(
+    as_owner(
         "UPDATE cases_auditentry SET key_id = %s, data = %s, mac = %s WHERE id = %s",
         params=[own_id, json.dumps(victim.data), entry_mac(victim, key), victim.pk],
     )
-    _detected(f"entry {victim.pk}")
+    detected(f"entry {victim.pk}")
 
 
 def test_a_database_rolled_back_to_an_older_copy_is_detected(trail):
@@ -263,23 +246,23 @@ def test_a_database_rolled_back_to_an_older_copy_is_detected(trail):
     older than the trail it had reached."""
     call_command("audit_checkpoint", stdout=io.StringIO())  # the newer checkpoint
     newest = _city_chain()[-1]
-    _as_owner(
+    as_owner(
         f"DELETE FROM cases_auditentry WHERE chain = {newest.chain} AND seq > 10",  # noqa: S608
     )
     tenth = _city_chain()[-1]
-    _as_owner(
+    as_owner(
         "UPDATE cases_audithead SET seq = 10, last_id = %s, last_mac = %s WHERE chain = %s",
         params=[tenth.pk, tenth.mac, tenth.chain],
     )
-    _detected("entries were removed or the database was rolled back")
+    detected("entries were removed or the database was rolled back")
 
 
-def test_a_checkpoint_edited_or_forged_is_reported(trail, checkpoints):
-    path = sorted(checkpoints.iterdir())[-1]
+def test_a_checkpoint_edited_or_forged_is_reported(trail):
+    path = sorted(trail.iterdir())[-1]
     document = json.loads(path.read_text())
     document["body"]["chains"][-1]["count"] -= 5
     path.write_text(json.dumps(document))
-    _detected("does not match its signature")
+    detected("does not match its signature")
     # One signed with a key of the attacker's own is not trusted.
     mallory = Ed25519PrivateKey.generate()
     body = {
@@ -298,7 +281,7 @@ def test_a_checkpoint_edited_or_forged_is_reported(trail, checkpoints):
         ).decode(),
     }
     path.write_text(json.dumps(forged))
-    _detected("not trusted")
+    detected("not trusted")
 
 
 # ---- what an intact trail looks like -------------------------------------------------------
@@ -326,21 +309,14 @@ def test_verify_audit_says_what_it_checked(trail):
     assert "intact" in said and "checked against checkpoint" in said
 
 
-def test_without_a_checkpoint_verify_says_truncation_cannot_be_seen(settings, checkpoints):
-    audit_log("tadasu.auth.login_failed", by=None, data={"username": "x"})
-    out = io.StringIO()
-    call_command("verify_audit", stdout=out)
-    assert "No signed checkpoint was found" in out.getvalue()
-
-
-def test_checkpoints_are_never_overwritten_and_only_their_owner_reads_them(trail, checkpoints):
-    before = len(list(checkpoints.iterdir()))
+def test_checkpoints_are_never_overwritten_and_only_their_owner_reads_them(trail):
+    before = len(list(trail.iterdir()))
     first, _ = write_checkpoint()
     second, _ = write_checkpoint()
-    assert len(list(checkpoints.iterdir())) == before + 2 and first != second
-    for path in checkpoints.iterdir():
+    assert len(list(trail.iterdir())) == before + 2 and first != second
+    for path in trail.iterdir():
         assert path.stat().st_mode & 0o777 == 0o600
-    assert checkpoints.stat().st_mode & 0o777 == 0o700
+    assert trail.stat().st_mode & 0o777 == 0o700
 
 
 def test_audit_keys_rotate(settings, trail):
@@ -357,7 +333,7 @@ def test_audit_keys_rotate(settings, trail):
         assert verify().intact
         settings.AUDIT_KEYS = [new_key]
         reset_audit_keys()
-        _detected("which is not configured")
+        detected("which is not configured")
     finally:
         settings.AUDIT_KEYS = old
         reset_audit_keys()
@@ -403,9 +379,9 @@ def test_a_change_to_any_protected_column_is_detected(trail, column):
         "municipality_id": Municipality.objects.exclude(pk=victim.chain).first().pk,
         "seq": 1_000_000,
     }[column]
-    _as_owner(CHANGES[column], params=[value, victim.pk])
+    as_owner(CHANGES[column], params=[value, victim.pk])
     # An entry renumbered leaves a gap where it stood: the entry after it is named.
-    _detected("entries before it are missing" if column == "seq" else f"entry {victim.pk}")
+    detected("entries before it are missing" if column == "seq" else f"entry {victim.pk}")
 
 
 def test_the_mac_covers_the_data_not_the_order_its_keys_were_stored_in(trail):
@@ -413,7 +389,7 @@ def test_the_mac_covers_the_data_not_the_order_its_keys_were_stored_in(trail):
     reorders keys itself, so the MAC must not depend on the order."""
     victim = next(e for e in _city_chain() if len(e.data) >= 2)
     reordered = json.dumps(dict(reversed(list(victim.data.items()))), ensure_ascii=False)
-    _as_owner("UPDATE cases_auditentry SET data = %s WHERE id = %s", params=[reordered, victim.pk])
+    as_owner("UPDATE cases_auditentry SET data = %s WHERE id = %s", params=[reordered, victim.pk])
     assert verify().intact
 
 
@@ -463,23 +439,6 @@ def test_an_auditor_verifies_with_the_public_key_alone(trail, settings):
     report = verify()
     assert report.checkpoint is None
     assert report.problems and all("not trusted" in p for p in report.problems)
-
-
-def test_a_checkpoint_key_that_is_not_ed25519_is_refused(settings, tmp_path):
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from django.core.exceptions import ImproperlyConfigured
-
-    pem = tmp_path / "ec.pem"
-    pem.write_bytes(
-        ec.generate_private_key(ec.SECP256R1()).private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    settings.AUDIT_CHECKPOINT_KEY = str(pem)
-    with pytest.raises(ImproperlyConfigured, match="Ed25519"):
-        write_checkpoint()
 
 
 def test_files_in_the_checkpoint_storage_that_are_not_checkpoints_are_reported(trail):
@@ -552,21 +511,13 @@ def test_verify_counts_every_entry_and_every_chain(trail):
     assert f"The audit trail of {entries} entries in {chains} chain(s) is intact" in out.getvalue()
 
 
-def test_a_chain_of_a_single_entry_is_in_the_checkpoint(checkpoints):
-    entry = audit_log("tadasu.auth.login_failed", by=None, data={"username": "first"})
-    _, body = write_checkpoint()
-    assert body["chains"] == [{"chain": 0, "count": 1, "last_id": entry.pk, "last_mac": entry.mac}]
-    _as_owner("DELETE FROM cases_auditentry", "DELETE FROM cases_audithead")
-    _detected("recorded 1 entries, only 0 are left")
-
-
 def test_a_rolled_back_trail_that_went_on_past_the_checkpoint_is_detected(trail):
     """The database rolled back to an older copy and then used for a while: the chain is
     longer than the checkpoint's again, and whole, but the entry at the checkpoint's place
     is not the one it recorded."""
     chain = _city_chain()
     keep = chain[-4]
-    _as_owner(
+    as_owner(
         f"DELETE FROM cases_auditentry WHERE chain = {keep.chain} AND seq > {keep.seq}",  # noqa: S608
         f"UPDATE cases_audithead SET seq = {keep.seq}, last_id = {keep.pk}, "  # noqa: S608
         f"last_mac = '{keep.mac}' WHERE chain = {keep.chain}",
@@ -576,62 +527,6 @@ def test_a_rolled_back_trail_that_went_on_past_the_checkpoint_is_detected(trail)
     for n in range(5):
         audit_log("tadasu.case.viewed", by=manager, municipality_id=city.pk, data={"n": n})
     replaced = _city_chain()[len(chain) - 1]
-    said = _detected(f"entry {replaced.pk} (chain {keep.chain}, #{chain[-1].seq})")
+    said = detected(f"entry {replaced.pk} (chain {keep.chain}, #{chain[-1].seq})")
     assert "is not the entry that checkpoint" in said
     assert len(verify().problems) == 1  # the chain is named once, at its first problem
-
-
-def test_the_newest_entries_deleted_without_moving_the_head_are_detected(world, checkpoints):
-    """Without any checkpoint, the head still shows that the end of a chain was removed."""
-    with scopes_disabled():  # another chain first: ids and places in the chain differ
-        for n in range(4):
-            audit_log("tadasu.test.city", by=world.staff, data={"n": n})
-    for n in range(3):
-        audit_log("tadasu.auth.login_failed", by=None, data={"username": f"u{n}"})
-    with scopes_disabled():
-        second = AuditEntry.objects.get(chain=0, seq=2)
-    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0 AND seq = 3")
-    report = verify()
-    assert report.checkpoint is None
-    assert report.problems == [
-        f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
-        f"#2 (id {second.pk}): entries were removed"
-    ]
-    # Every entry of the chain gone, its head left: none is left, and the head says how many.
-    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0")
-    assert verify().problems == [
-        f"chain 0: its head names entry #3 (id {second.pk + 1}), but the newest entry is "
-        "#0 (id 0): entries were removed"
-    ]
-
-
-def test_after_a_bulk_job_a_checkpoint_is_written_where_the_key_is(settings, checkpoints):
-    from cases.audit_verify import checkpoint_after_bulk_job
-
-    audit_log("tadasu.auth.login_failed", by=None, data={"username": "bulk"})
-    said = checkpoint_after_bulk_job()
-    written = [p.name for p in checkpoints.iterdir()]
-    assert len(written) == 1 and said == f"Audit checkpoint {written[0]} written."
-    settings.AUDIT_CHECKPOINT_KEY = ""
-    assert "No checkpoint key here" in checkpoint_after_bulk_job()
-    assert len(list(checkpoints.iterdir())) == 1
-
-
-def test_a_chain_cut_back_below_its_checkpoint_is_reported_by_its_count(world, checkpoints):
-    """The report counts the entries left in the chain (not their ids): three recorded,
-    two left, in a chain whose entries' ids are not their places."""
-    with scopes_disabled():
-        for n in range(4):
-            audit_log("tadasu.test.city", by=world.staff, data={"n": n})
-    for n in range(3):
-        audit_log("tadasu.auth.login_failed", by=None, data={"username": f"u{n}"})
-    write_checkpoint()
-    with scopes_disabled():
-        second = AuditEntry.objects.get(chain=0, seq=2)
-    _as_owner("DELETE FROM cases_auditentry WHERE chain = 0 AND seq = 3")
-    _as_owner(
-        "UPDATE cases_audithead SET seq = 2, last_id = %s, last_mac = %s WHERE chain = 0",
-        params=[second.pk, second.mac],
-    )
-    said = _detected("chain 0: checkpoint")
-    assert "recorded 3 entries, only 2 are left" in said

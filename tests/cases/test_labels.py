@@ -65,6 +65,9 @@ def test_a_models_own_label_method_is_left_alone():
         class Meta:
             app_label = "cases"
 
+        def __str__(self):
+            return self.colour
+
         def get_colour_display(self):
             return "mine"
 
