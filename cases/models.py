@@ -428,6 +428,14 @@ class Case(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.reference
 
+    @property
+    def state_fields(self) -> tuple:
+        """The fields ConcurrentTransitionMixin guards (a save that finds the stage changed
+        since the case was read raises ConcurrentTransition). django_fsm finds them by
+        testing every field of the model on each instance built; a case has one, and a work
+        queue builds 200 cases."""
+        return (self._meta.get_field("stage"),)
+
     # The main path, for the progress bar (withdrawn is shown apart).
     STAGE_PATH = [(s.value, s.label) for s in Stage if s != Stage.WITHDRAWN]
 

@@ -6,6 +6,7 @@ from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.utils import translation
 from django_fsm import ConcurrentTransition
 from django_scopes import scopes_disabled
@@ -26,6 +27,8 @@ from remedies.models import (
     Side,
 )
 from remedies.workflow import CaseFile, case_transition, steps_for
+
+from ..factories import CaseFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -302,6 +305,22 @@ def test_a_step_whose_audit_entry_cannot_be_written_changes_nothing(world, story
     assert _case(case).stage == "inquiry"
     with scopes_disabled():
         assert not TimelineEvent.objects.filter(case=case, action="stage.withdraw").exists()
+
+
+def test_a_case_saved_after_its_stage_changed_elsewhere_is_refused(world):
+    """The guard the conflict above relies on: a copy of the case read before another
+    request moved its stage cannot be saved over it."""
+    case = CaseFactory(municipality=world.city, office=world.office)
+    with scopes_disabled():
+        stale = Case.objects.get(pk=case.pk)
+        Case.objects.filter(pk=case.pk).update(stage="agency_contact")
+        stale.summary = "古い画面からの保存"
+        with pytest.raises(ConcurrentTransition), transaction.atomic():
+            stale.save()
+        fresh = Case.objects.get(pk=case.pk)
+        fresh.summary = "新しい画面からの保存"
+        fresh.save()  # read after the change: saved
+        assert Case.objects.get(pk=case.pk).summary == "新しい画面からの保存"
 
 
 def test_a_step_that_loses_a_race_is_a_conflict(world, story, monkeypatch):
