@@ -21,6 +21,7 @@ docs/TESTING.md, "The whole run").
 
 import argparse
 import concurrent.futures
+import contextlib
 import os
 import re
 import shutil
@@ -297,6 +298,29 @@ def report(name: str) -> str:
     return line
 
 
+@contextlib.contextmanager
+def fork_server(workdir: Path, src: Path, env: dict):
+    """tools/mutation_forkserver.py for the module's mutants while Cosmic Ray runs them:
+    each mutant's pytest is forked from it instead of importing pytest, Django and the rest
+    again (tools/mutation_runner.py uses it when its socket is there)."""
+    path = workdir / "forkserver.sock"
+    path.unlink(missing_ok=True)
+    server = subprocess.Popen(  # noqa: S603  # nosec B603  # our own program
+        [str(BIN / "python"), str(ROOT / "tools" / "mutation_forkserver.py"), str(path)],
+        cwd=src,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not path.exists() and server.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield
+    finally:
+        server.terminate()
+        server.wait()
+        path.unlink(missing_ok=True)
+
+
 def run(name: str, timeout: float, *, again: bool = False) -> str:
     """Mutate the module and run its tests on each mutant. With `again`, only the mutants
     that survived the last run are tried once more, with the tests as they are now."""
@@ -362,7 +386,8 @@ def run(name: str, timeout: float, *, again: bool = False) -> str:
         session.unlink(missing_ok=True)
         _run([cr, "init", config, session], cwd=src, env=env, check=True)
         _run([BIN / "cr-filter-operators", session, config], cwd=src, env=env, check=True)
-    _run([cr, "exec", config, session], cwd=src, env=env, check=True)
+    with fork_server(workdir, src, env):
+        _run([cr, "exec", config, session], cwd=src, env=env, check=True)
     minutes = (time.monotonic() - started) / 60
     return report(name) + f" [{minutes:.1f} min]"
 

@@ -12,7 +12,9 @@ decorators: run at import) runs every test; a change in a function no test execu
 survivor without running anything, unless it ran at start-up (before the first test:
 an app's `ready()`), which every test relies on: then every test runs. Each run starts from
 a fresh copy of the test database the baseline built (WORKDIR/pristine.sqlite3), and reuses
-the bytecode of every module but the mutated one.
+the bytecode of every module but the mutated one. When the module's fork server is
+running (tools/mutation_forkserver.py), the run is forked from it rather than started as a
+new interpreter.
 """
 
 import ast
@@ -20,6 +22,7 @@ import difflib
 import json
 import os
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -92,7 +95,26 @@ def main() -> None:
         cached.unlink()
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    server = workdir / "forkserver.sock"
+    if server.exists():  # tools/mutation_forkserver.py, started by tools/mutation.py
+        sys.exit(forked(server, args, env))
     os.execve(sys.executable, [sys.executable, "-m", "pytest", *args], env)  # noqa: S606  # nosec B606
+
+
+def forked(server: Path, args: list[str], env: dict) -> int:
+    """The run forked by the module's fork server, with this process's standard input,
+    output and error; its exit status. If this process is killed (Cosmic Ray's timeout),
+    the server kills the run."""
+    payload = json.dumps({"args": args, "cwd": os.getcwd(), "env": env}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(server))
+        socket.send_fds(conn, [len(payload).to_bytes(8, "big")], [0, 1, 2])
+        conn.sendall(payload)
+        answer = b""
+        while chunk := conn.recv(64):
+            answer += chunk
+    status = int(answer or b"1")
+    return status if 0 <= status < 256 else 1
 
 
 if __name__ == "__main__":
