@@ -208,9 +208,10 @@ def test_a_task_that_fails_before_its_work_fails_its_job_with_a_message(world, m
 def test_an_import_queues_an_audit_checkpoint_that_a_worker_writes(
     world, settings, tmp_path, django_capture_on_commit_callbacks
 ):
-    from ..cases.test_audit_tamper import checkpoints
+    from ..cases.tamper import new_checkpoint_key, use_checkpoints
 
-    folder = checkpoints.__wrapped__(settings, tmp_path)
+    pem = new_checkpoint_key(tmp_path / "checkpoint.pem")
+    folder = use_checkpoints(settings, pem, tmp_path / "checkpoints")
     job = _enqueue(world, _pending(world, n=2))
     with django_capture_on_commit_callbacks(execute=True):
         work_off(job_id=job.pk)
