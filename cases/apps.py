@@ -22,9 +22,7 @@ class CasesConfig(AppConfig):
 
         from . import labels
 
-        labels.install(
-            m for m in apps.get_models() if m._meta.app_config.name in labels.OWN_APPS
-        )
+        labels.install(m for m in apps.get_models() if m._meta.app_config.name in labels.OWN_APPS)
 
         # Input screen: no individual number in free text, no invisible controls in names.
         from . import screening
