@@ -258,6 +258,26 @@ def refresh_waits(case_ids: Iterable[int]) -> None:
         )
 
 
+def waits_from(rows: Iterable[Model]) -> tuple[date | None, date | None]:
+    """(waits_until, waiting_since) as refresh_waits sets them, from a case's rows in hand
+    rather than in the database: the case-file import's compiled path builds a case and its
+    requests in memory (remedies/interchange/compiled.py). Rows of no registered source are
+    not waits."""
+    pauses: list[Pause] = [
+        (getattr(row, source.start), getattr(row, source.end))
+        for row in rows
+        for source in _PAUSE_SOURCES
+        if isinstance(row, source.model)
+    ]
+    if not pauses:
+        return None, None
+    still_open = [start for start, end in pauses if end is None]
+    return (
+        max(STILL_WAITING if end is None else end for _, end in pauses),
+        min(still_open) if still_open else None,
+    )
+
+
 def _may_stop(source: PauseSource, stage_since) -> Q:
     """The rows that may stop the clock of their case's current stage: still waiting, or
     answered after the stage began. The same condition in the subquery and the load."""

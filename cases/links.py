@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from . import permissions
 from .audit import audit_log
 from .errors import CaseError
-from .models import CorrectionWay, Misregistration, User
+from .models import Case, CorrectionWay, Misregistration, User
 from .scoping import membership_of
 from .services import actor_of, add_timeline, check_event_date, lock_for_edit, today
 from .wareki import wareki
@@ -55,6 +55,54 @@ def link_correct(
 ) -> Misregistration:
     """Record when and how the link was set right (city staff and managers)."""
     case, link = _locked_link(link, by)
+    correction_note = check_correction(
+        case,
+        link,
+        corrected_on=corrected_on,
+        corrected_how=corrected_how,
+        correction_note=correction_note,
+    )
+    before = correction_record(link)
+    first = link.corrected_on is None
+    link.corrected_on = corrected_on
+    link.corrected_how = corrected_how
+    link.correction_note = correction_note
+    link.save(update_fields=["corrected_on", "corrected_how", "correction_note"])
+    # The correction itself is part of the story, on the day it happened; a later fix of the
+    # record is bookkeeping, dated the day it was made.
+    add_timeline(
+        case,
+        on=corrected_on if first else today(),
+        actor=actor_of(by),
+        text=correction_text(link, first=first),
+        action="link.corrected" if first else "link.correction_changed",
+        by=by,
+        in_story=first,
+    )
+    audit_log(
+        "tadasu.misregistration.corrected",
+        by=by,
+        case=case,
+        obj=link,
+        data={"before": before, "after": {**before, **correction_record(link)}},
+    )
+    return link
+
+
+# link_correct and link_excuse's rules and wording on the link in hand: the case-file
+# import's compiled path (remedies/interchange/compiled.py) applies them to a case built in
+# memory, so the two never differ.
+
+
+def check_correction(
+    case: Case,
+    link: Misregistration,
+    *,
+    corrected_on: date | None,
+    corrected_how: str,
+    correction_note: str,
+) -> str:
+    """The correction link_correct would record, checked; returns the note as kept."""
     if corrected_on is None:
         raise CaseError(_("Enter the date it was corrected."), field="corrected_on")
     check_event_date(case, corrected_on, "corrected_on")
@@ -71,21 +119,26 @@ def link_correct(
         raise CaseError(
             _("Write at most %(max)s characters.") % {"max": 200}, field="correction_note"
         )
-    before = {
+    return correction_note
+
+
+def correction_record(link: Misregistration) -> dict:
+    """The link's correction as its audit entries record it."""
+    return {
         "corrected_on": link.corrected_on.isoformat() if link.corrected_on else None,
         "corrected_how": link.corrected_how,
         "correction_note": link.correction_note,
     }
-    first = link.corrected_on is None
-    link.corrected_on = corrected_on
-    link.corrected_how = corrected_how
-    link.correction_note = correction_note
-    link.save(update_fields=["corrected_on", "corrected_how", "correction_note"])
+
+
+def correction_text(link: Misregistration, *, first: bool) -> str:
+    """The 経過 line of the correction just recorded on `link` (the first, or a later fix
+    of the record), in Japanese whatever the user reads."""
     with translation.override("ja"):
         values = {
             "link": link_text(link),
-            "how": CorrectionWay(corrected_how).label,
-            "date": wareki(corrected_on),
+            "how": CorrectionWay(link.corrected_how).label,
+            "date": wareki(link.corrected_on),
         }
         if first:
             text = _("The misregistration %(link)s was corrected (%(how)s).") % values
@@ -93,38 +146,13 @@ def link_correct(
             text = _("The record of the correction of %(link)s was changed: %(date)s, %(how)s.") % (
                 values
             )
-        if correction_note:
+        note = link.correction_note
+        if note:
             # The note is a sentence of the 経過 line (it is printed in the press release):
             # it ends as one.
-            end = "" if correction_note.endswith(("。", "．", ".", "）")) else "。"
-            text = f"{text}{correction_note}{end}"
-    # The correction itself is part of the story, on the day it happened; a later fix of the
-    # record is bookkeeping, dated the day it was made.
-    add_timeline(
-        case,
-        on=corrected_on if first else today(),
-        actor=actor_of(by),
-        text=text,
-        action="link.corrected" if first else "link.correction_changed",
-        by=by,
-        in_story=first,
-    )
-    audit_log(
-        "tadasu.misregistration.corrected",
-        by=by,
-        case=case,
-        obj=link,
-        data={"before": before, "after": {**before, **_after(link)}},
-    )
-    return link
-
-
-def _after(link: Misregistration) -> dict:
-    return {
-        "corrected_on": link.corrected_on.isoformat(),
-        "corrected_how": link.corrected_how,
-        "correction_note": link.correction_note,
-    }
+            end = "" if note.endswith(("。", "．", ".", "）")) else "。"
+            text = f"{text}{note}{end}"
+    return text
 
 
 @transaction.atomic
@@ -134,35 +162,18 @@ def link_excuse(
     """A manager records why the link cannot be corrected; the case may then close. `on`:
     the day it was decided (today unless an import replays an older case)."""
     case, link = _locked_link(link, by)
-    if not permissions.is_manager_of(membership_of(by), case):
-        raise PermissionDenied(_("Only a manager can record why a link cannot be corrected."))
-    if link.corrected_on is not None:
-        raise CaseError(_("This link has been corrected already."), field="reason")
-    reason = (reason or "").strip()
-    if not reason:
-        raise CaseError(_("Enter the reason."), field="reason")
-    if len(reason) > REASON_MAX:
-        raise CaseError(
-            _("Write at most %(max)s characters.") % {"max": REASON_MAX}, field="reason"
-        )
-    on = on or today()
-    check_event_date(case, on, "reason")
+    reason, on = check_excuse(case, link, by=by, reason=reason, on=on)
     previous = link.uncorrectable_reason
     link.uncorrectable_reason = reason
     link.excused_by = by
     link.excused_on = on
     link.save(update_fields=["uncorrectable_reason", "excused_by", "excused_on"])
-    with translation.override("ja"):
-        text = _("The misregistration %(link)s cannot be corrected (reason: %(reason)s).") % {
-            "link": link_text(link),
-            "reason": reason,
-        }
     # A decision for the file: internal until staff publish it.
     add_timeline(
         case,
         on=link.excused_on,
         actor=actor_of(by),
-        text=text,
+        text=excuse_text(link),
         action="link.excused",
         by=by,
         in_story=True,
@@ -176,6 +187,36 @@ def link_excuse(
         data={"before": previous, "reason": reason},
     )
     return link
+
+
+def check_excuse(
+    case: Case, link: Misregistration, *, by: User, reason: str, on: date | None
+) -> tuple[str, date]:
+    """The excuse link_excuse would record, checked; returns the reason and the day as
+    kept (`by` may already edit the case)."""
+    if not permissions.is_manager_of(membership_of(by), case):
+        raise PermissionDenied(_("Only a manager can record why a link cannot be corrected."))
+    if link.corrected_on is not None:
+        raise CaseError(_("This link has been corrected already."), field="reason")
+    reason = (reason or "").strip()
+    if not reason:
+        raise CaseError(_("Enter the reason."), field="reason")
+    if len(reason) > REASON_MAX:
+        raise CaseError(
+            _("Write at most %(max)s characters.") % {"max": REASON_MAX}, field="reason"
+        )
+    on = on or today()
+    check_event_date(case, on, "reason")
+    return reason, on
+
+
+def excuse_text(link: Misregistration) -> str:
+    """The 経過 line of the reason just recorded on `link`, in Japanese."""
+    with translation.override("ja"):
+        return _("The misregistration %(link)s cannot be corrected (reason: %(reason)s).") % {
+            "link": link_text(link),
+            "reason": link.uncorrectable_reason,
+        }
 
 
 def links_to_correct(case) -> list[Misregistration]:

@@ -556,6 +556,34 @@ def party_update(*, party: Party, by: User, **changes) -> Party:
     return party
 
 
+def check_link(
+    case: Case,
+    *,
+    source: Party,
+    target: Party,
+    data_kind: str,
+    registered_on: date | None,
+    corrected_on: date | None,
+) -> None:
+    """misregistration_add's rules on a new link between two parties of the case, but for
+    whether the case has it already; the case-file import's compiled path
+    (remedies/interchange/compiled.py) applies them to a case built in memory."""
+    if source == target:  # the same row (or, unsaved, the same object)
+        raise CaseError(_("A party cannot be linked to itself."), field="target")
+    if data_kind not in DataKind.values:
+        raise CaseError(_("Choose which data was registered."), field="data_kind")
+    # The registration is the error itself: not before the day it occurred, when that is
+    # known (a registration before an unknown occurrence date may well precede discovery).
+    if case.occurred_on is not None:
+        check_event_date(case, registered_on, "registered_on")
+    not_in_future(registered_on, "registered_on")
+    check_event_date(case, corrected_on, "corrected_on")
+    if registered_on and corrected_on and corrected_on < registered_on:
+        raise CaseError(
+            _("The correction cannot come before the registration."), field="corrected_on"
+        )
+
+
 @transaction.atomic
 def misregistration_add(
     *,
@@ -575,20 +603,14 @@ def misregistration_add(
         raise CaseError(_("Choose a party of this case."), field="source")
     if target is None or target.case_id != case.pk:
         raise CaseError(_("Choose a party of this case."), field="target")
-    if source.pk == target.pk:
-        raise CaseError(_("A party cannot be linked to itself."), field="target")
-    if data_kind not in DataKind.values:
-        raise CaseError(_("Choose which data was registered."), field="data_kind")
-    # The registration is the error itself: not before the day it occurred, when that is
-    # known (a registration before an unknown occurrence date may well precede discovery).
-    if case.occurred_on is not None:
-        check_event_date(case, registered_on, "registered_on")
-    not_in_future(registered_on, "registered_on")
-    check_event_date(case, corrected_on, "corrected_on")
-    if registered_on and corrected_on and corrected_on < registered_on:
-        raise CaseError(
-            _("The correction cannot come before the registration."), field="corrected_on"
-        )
+    check_link(
+        case,
+        source=source,
+        target=target,
+        data_kind=data_kind,
+        registered_on=registered_on,
+        corrected_on=corrected_on,
+    )
     if Misregistration.objects.filter(
         case=case, source=source, target=target, data_kind=data_kind
     ).exists():

@@ -194,18 +194,21 @@ def demo_case_copies(count: int) -> tuple[dict, Iterator[dict]]:
     return data, copies
 
 
-def cut_to_compiled(case: dict) -> dict:
+def cut_to_compiled(case: dict, *, links_and_contacts: bool = True) -> dict:
     """A demo case (as demo_case_copies makes it) with only the actions the import's
     compiled path handles (remedies.interchange.compiled.COMPILED_KINDS: the opening, its
-    edits, the parties and theirs, 経過 lines by hand): no links, contacts, money or stage
-    steps, so it ends where it was opened, every balance zero. For the benchmark of that
-    path (tools/bench_import.py --shape compiled) and its tests."""
+    edits, the parties and theirs, 経過 lines by hand, links with their corrections and
+    excuses, agency contacts with their answers): no money, letters or stage steps, so it
+    ends where it was opened, every balance zero. With links_and_contacts=False, without
+    those too (what the path's first part handled). For the benchmark of that path
+    (tools/bench_import.py --shape compiled, --shape people) and its tests."""
     case = dict(case)
-    for section in ("links", "contacts", "agreements", "visits", "letters", "ledger"):
-        case[section] = []
-    for section in ("plans", "transitions", "documents"):
+    dropped = ("agreements", "visits", "letters", "ledger", "plans", "transitions", "documents")
+    for section in (*dropped, *(() if links_and_contacts else ("links", "contacts"))):
         case[section] = []
     written = {"", "case.discovered", "case.opened", "party.identified"}
+    if links_and_contacts:  # the 経過 lines their services write
+        written |= {"link.corrected", "link.excused", "contact.made", "contact.answered"}
     case["timeline"] = [e for e in case["timeline"] if e.get("action", "") in written]
     case["stage"] = "inquiry"
     case["parties"] = [dict(party, balance=0) for party in case["parties"]]

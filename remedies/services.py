@@ -79,14 +79,14 @@ def contact_add(
     """Record a report or question to agencies; the answer may follow later."""
     case = lock_for_edit(case, by)
     agencies = list(agencies or [])
-    if not agencies:
-        raise RemedyError(_("Choose at least one agency."), field="agencies")
-    contacted_on = _required_date(case, contacted_on, "contacted_on")
-    if channel not in Channel.values:
-        raise RemedyError(_("Choose how the agency was contacted."), field="channel")
-    if made_by not in (Side.MUNICIPALITY, Side.CONTRACTOR):
-        raise RemedyError(_("Choose who made the contact."), field="made_by")
-    request = _required_text(request, "request", _("Enter what was reported or asked."))
+    request = check_contact(
+        case,
+        agencies=agencies,
+        contacted_on=contacted_on,
+        channel=channel,
+        made_by=made_by,
+        request=request,
+    )
     contact = AgencyContact.objects.create(
         municipality_id=case.municipality_id,
         case=case,
@@ -97,10 +97,14 @@ def contact_add(
         created_by=by,
     )
     contact.agencies.set(agencies)
-    actor = str(
-        case.contractor if made_by == Side.CONTRACTOR and case.contractor else case.municipality
+    add_timeline(
+        case,
+        on=contacted_on,
+        actor=contact_actor(case, made_by),
+        text=request,
+        action="contact.made",
+        by=by,
     )
-    add_timeline(case, on=contacted_on, actor=actor, text=request, action="contact.made", by=by)
     audit_log(
         "tadasu.contact.added",
         by=by,
@@ -114,13 +118,52 @@ def contact_add(
     return contact
 
 
-def _answer(
-    case: Case, contact: AgencyContact, *, by: User, answered_on: date | None, answer: str
-) -> AgencyContact:
+# contact_add and contact_answer's rules and wording on what is in hand: the case-file
+# import's compiled path (remedies/interchange/compiled.py) applies them to a case built in
+# memory, so the two never differ.
+
+
+def check_contact(
+    case: Case,
+    *,
+    agencies: list[Agency],
+    contacted_on: date | None,
+    channel: str,
+    made_by: str,
+    request: str,
+) -> str:
+    """The request contact_add would record, checked; returns its text as kept."""
+    if not agencies:
+        raise RemedyError(_("Choose at least one agency."), field="agencies")
+    _required_date(case, contacted_on, "contacted_on")
+    if channel not in Channel.values:
+        raise RemedyError(_("Choose how the agency was contacted."), field="channel")
+    if made_by not in (Side.MUNICIPALITY, Side.CONTRACTOR):
+        raise RemedyError(_("Choose who made the contact."), field="made_by")
+    return _required_text(request, "request", _("Enter what was reported or asked."))
+
+
+def contact_actor(case: Case, made_by: str) -> str:
+    """Who the 経過 says made a contact: the desk's contractor, or the city."""
+    return str(
+        case.contractor if made_by == Side.CONTRACTOR and case.contractor else case.municipality
+    )
+
+
+def check_answer(
+    case: Case, contact: AgencyContact, *, answered_on: date | None, answer: str
+) -> str:
+    """The answer _answer would record on `contact`, checked; returns its text as kept."""
     answered_on = _required_date(case, answered_on, "answered_on")
     if answered_on < contact.contacted_on:
         raise RemedyError(_("The answer cannot come before the request."), field="answered_on")
-    answer = _required_text(answer, "answer", _("Enter the agency's answer."))
+    return _required_text(answer, "answer", _("Enter the agency's answer."))
+
+
+def _answer(
+    case: Case, contact: AgencyContact, *, by: User, answered_on: date | None, answer: str
+) -> AgencyContact:
+    answer = check_answer(case, contact, answered_on=answered_on, answer=answer)
     contact.answered_on, contact.answer = answered_on, answer
     contact.save(update_fields=["answered_on", "answer"])
     names = "・".join(a.name for a in contact.agencies.all())

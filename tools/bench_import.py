@@ -15,9 +15,11 @@ compared with the entries (ledger_totals --check). Prints one line:
 (`cpu_seconds`: this process's own CPU time, the database server's not included; on a
 machine shared with other work it moves less than the wall-clock `seconds`) and the peak
 RSS. `--shape compiled` cuts every case down to the actions the compiled path handles
-(remedies/interchange/compiled.py), to time that path alone; `--replay-only` replays every
-case as before it. With --budget (the demo's cases whole only), exits 1 naming what failed
-when the import took longer (seconds) or its process peaked above 300 MB.
+(remedies/interchange/compiled.py: people, links, agency contacts), to time that path
+alone; `--shape people` further, to what its first part handled (no links, no contacts);
+`--replay-only` replays every case as before it. With --budget (the demo's cases whole
+only), exits 1 naming what failed when the import took longer (seconds) or its process
+peaked above 300 MB.
 docs/PERFORMANCE.md records results.
 """
 
@@ -39,14 +41,16 @@ RSS_BUDGET_MB = 300
 
 def write_file(path: Path, count: int, shape: str = "demo") -> None:
     """The demo's cases, `count` of them, written one at a time (never held whole); with
-    shape "compiled", cut down to what the compiled path handles (demo.cut_to_compiled)."""
+    shape "compiled", cut down to what the compiled path handles (demo.cut_to_compiled);
+    with shape "people", to the opening, the parties and their edits, 経過 lines by hand."""
     from remedies.demo import cut_to_compiled, demo_case_copies
 
     head, copies = demo_case_copies(count)
     with path.open("w", encoding="utf-8") as out:
         out.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [')
         for i, case in enumerate(copies):
-            case = cut_to_compiled(case) if shape == "compiled" else case
+            if shape != "demo":
+                case = cut_to_compiled(case, links_and_contacts=shape == "compiled")
             out.write(("," if i else "") + json.dumps(case, ensure_ascii=False))
         out.write("]}")
 
@@ -58,10 +62,11 @@ def main() -> int:
     parser.add_argument("--budget", type=float, help="seconds the import may take")
     parser.add_argument(
         "--shape",
-        choices=("demo", "compiled"),
+        choices=("demo", "compiled", "people"),
         default="demo",
         help="demo: the demo's cases whole (the budget's file); compiled: cut down to the "
-        "actions the compiled path handles (remedies.demo.cut_to_compiled)",
+        "actions the compiled path handles (remedies.demo.cut_to_compiled); people: without "
+        "links and contacts either (what the compiled path's first part handled)",
     )
     parser.add_argument(
         "--replay-only",

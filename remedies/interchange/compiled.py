@@ -2,6 +2,10 @@
 checked and built in memory, as the services would check and write it, and its rows are
 written in bulk with other cases' rows instead of through one service call per action.
 
+The kinds of a topic beyond the case and its people live in a module each, mixed into
+CompiledCase: compiled_links.py (links, their corrections and excuses), compiled_contacts.py
+(agency contacts and their answers).
+
 A case goes this way only when every check passes in memory. Anything else (another kind of
 action, an edit that moves the case to another contractor, a refusal of any kind, a case
 already in the database, `--amend`) goes through the replay (replay.py), decided per case
@@ -16,10 +20,9 @@ What stays the replay's, in the same order, whichever path a case takes:
   when the case's `opened` comes.
 
 The rows are built complete before the case's first action runs (no later action of the
-case changes them), and written, per model in dependency order (cases, then parties and
-経過 lines), just before each batch of audit entries."""
+case changes them), and written, per model in dependency order (cases; parties; links and
+requests with their agencies; 経過 lines), just before each batch of audit entries."""
 
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -27,14 +30,27 @@ from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases import permissions, screening
+from cases import deadlines, permissions, screening
 from cases import services as case_services
 from cases.audit import audit_before_flush, audit_log
-from cases.models import TIMELINE_TEXT_MAX, Case, Party, Role, TimelineEvent, User
+from cases.models import (
+    TIMELINE_TEXT_MAX,
+    Agency,
+    Case,
+    Misregistration,
+    Party,
+    Role,
+    TimelineEvent,
+    User,
+)
 from cases.scoping import membership_of
 from cases.services import CASE_FIELDS, PARTY_FIELDS, PERSONAL_FIELDS
 
+from ..models import AgencyContact
 from .actions import _held_back
+from .compiled_base import NotCompiled, Run, nothing, together
+from .compiled_contacts import CompiledContacts
+from .compiled_links import CompiledLinks
 from .rules import (
     _bool,
     _date,
@@ -47,13 +63,24 @@ from .rules import (
 )
 
 # The kinds of action (replay._Action.kind) this path compiles.
-COMPILED_KINDS = frozenset({"opened", "update", "party", "party update", "timeline entry"})
+COMPILED_KINDS = frozenset(
+    {
+        "opened",
+        "update",
+        "party",
+        "party update",
+        "timeline entry",
+        "link",
+        "link correction",
+        "link excuse",
+        "contact",
+        "contact answer",
+    }
+)
 
 
 # The case's lists whose every item is an action of a kind this path leaves to the replay.
 _REPLAYED_SECTIONS = (
-    "links",
-    "contacts",
     "agreements",
     "visits",
     "letters",
@@ -64,10 +91,6 @@ _REPLAYED_SECTIONS = (
 )
 
 
-class NotCompiled(Exception):
-    """This case is left to the replay."""
-
-
 class Publisher:
     """The rows of compiled cases, waiting for the next batch of audit entries; and what
     the checks read of reference data, read once for the whole import."""
@@ -75,10 +98,24 @@ class Publisher:
     def __init__(self):
         self.serves: dict[tuple[int, int], bool] = {}  # (contractor, municipality)
         self.references: dict[str, set[str]] = {}  # by "municipality-year-": taken before
+        self.agency_order: dict[int, int] | None = None  # agency id → its place in order
         self.cases: list[Case] = []
         self.parties: list[Party] = []
+        self.links: list[Misregistration] = []
+        self.contacts: list[tuple[AgencyContact, list[Agency]]] = []
         self.events: list[TimelineEvent] = []
         audit_before_flush(self.write)
+
+    def agencies_in_order(self, agencies: list[Agency]) -> list[Agency]:
+        """The agencies of a request each once, in the order contact.agencies.all() reads
+        them (Agency's ordering, as the database sorts it: read once for the import)."""
+        unique = list({agency.pk: agency for agency in agencies}.values())
+        if len(unique) > 1:
+            if self.agency_order is None:
+                ids = Agency.objects.values_list("pk", flat=True)  # Meta.ordering
+                self.agency_order = {pk: place for place, pk in enumerate(ids)}
+            unique.sort(key=lambda agency: self.agency_order[agency.pk])
+        return unique
 
     def taken(self, reference: str) -> set[str]:
         """The references of the cases already in the database with the same municipality
@@ -95,16 +132,29 @@ class Publisher:
     def write(self) -> None:
         if self.cases:
             Case.objects.bulk_create(self.cases)
-        for row in (*self.parties, *self.events):
+        requests = [contact for contact, _ in self.contacts]
+        for row in (*self.parties, *self.links, *requests, *self.events):
             row.case_id = row.case.pk  # the case, written just before or in an earlier batch
         if self.parties:
             Party.objects.bulk_create(self.parties)
+        for link in self.links:  # its parties, written just before or in an earlier batch
+            link.source_id, link.target_id = link.source.pk, link.target.pk
+        if self.links:
+            Misregistration.objects.bulk_create(self.links)
+        if requests:
+            AgencyContact.objects.bulk_create(requests)
+            through = AgencyContact.agencies.through  # contact.agencies.set(…)
+            through.objects.bulk_create(
+                through(agencycontact_id=contact.pk, agency_id=agency.pk)
+                for contact, chosen in self.contacts
+                for agency in chosen
+            )
         if self.events:
             TimelineEvent.objects.bulk_create(self.events)
-        self.cases, self.parties, self.events = [], [], []
+        self.cases, self.parties, self.links, self.contacts, self.events = [], [], [], [], []
 
 
-class CompiledCase:
+class CompiledCase(CompiledLinks, CompiledContacts):
     """One case, built in memory from its actions (replay._Action, in seq order).
 
     `build` either returns, for each action, what to do when its seq comes (append the
@@ -114,9 +164,11 @@ class CompiledCase:
         self.replay, self.publisher = replay, publisher
         self.case: Case | None = None
         self.parties: dict[str, Party] = {}  # by label, as it stands
+        self.links: dict[int, Misregistration] = {}  # by the seq of the link's item
+        self.contacts: dict[int, tuple[AgencyContact, list[Agency]]] = {}  # by its item's seq
         self.events: list[TimelineEvent] = []
 
-    def build(self) -> list[tuple[Any, Callable[[], None]]]:
+    def build(self) -> list[tuple[Any, Run]]:
         raw = self.replay.raw
         if any(isinstance(raw, dict) and raw.get(section) for section in _REPLAYED_SECTIONS):
             raise NotCompiled  # decided before the case is read item by item
@@ -134,7 +186,7 @@ class CompiledCase:
 
     # -- the actions ---------------------------------------------------------------------
 
-    def _compile(self, action: Any) -> Callable[[], None]:
+    def _compile(self, action: Any) -> Run:
         replay, item = self.replay, action.obj
         if action.kind == "opened":
             return self._open(item)
@@ -145,7 +197,7 @@ class CompiledCase:
             _known_fields(item, CASE_FIELDS)
             fields = replay._case_placement()[index]
             if not fields:
-                return _nothing
+                return nothing
             return self._update(replay._by(item), {name: replay.values[name] for name in fields})
         if action.kind == "party":
             values, placed = replay._party_values(item)
@@ -161,7 +213,7 @@ class CompiledCase:
             values, placed = replay._party_values(party)
             fields = placed[int(j) - 1]
             if not fields:
-                return _nothing
+                return nothing
             label = _value(party, "label")
             if not isinstance(label, str) or label not in self.parties:
                 raise NotCompiled
@@ -176,13 +228,27 @@ class CompiledCase:
                 text=_text(item, "text"),
                 public=_bool(item, "public", True),
             )
+        if action.kind == "link":
+            return self._link(item)
+        if action.kind == "contact":
+            return self._contact(item)
+        if action.kind in ("link correction", "link excuse", "contact answer"):
+            # Recorded later at a seq of its own ("link 2 correction", "contact 1 answer"),
+            # with the values of its link's or request's item.
+            section, number, _ = action.item.split()
+            parent = replay.raw[f"{section}s"][int(number) - 1]
+            if action.kind == "link correction":
+                return self._link_correction(parent, item)
+            if action.kind == "link excuse":
+                return self._link_excuse(parent, item)
+            return self._contact_answer(parent, item)
         raise NotCompiled
 
     def _editor(self, by: User) -> None:
         """lock_for_edit's checks, on the case as it stands."""
         case_services.require_editor(self.case, by)
 
-    def _open(self, item: dict) -> Callable[[], None]:
+    def _open(self, item: dict) -> Run:
         replay = self.replay
         by = replay.opener
         given = _held_back(replay.values, replay._case_placement())
@@ -258,7 +324,7 @@ class CompiledCase:
 
         return run
 
-    def _update(self, by: User, changes: dict) -> Callable[[], None]:
+    def _update(self, by: User, changes: dict) -> Run:
         case = self.case
         self._editor(by)
         fields = {name: getattr(case, name) for name in CASE_FIELDS} | changes
@@ -276,7 +342,7 @@ class CompiledCase:
                 setattr(case, name, value)
                 changed.append(name)
         if not changed:
-            return _nothing
+            return nothing
         data = {"fields": sorted(changed)}
 
         def run() -> None:
@@ -322,7 +388,7 @@ class CompiledCase:
             raise NotCompiled
         case_services.check_event_date(self.case, fields.get("identified_on"), "identified_on")
 
-    def _party_add(self, by: User, given: dict) -> Callable[[], None]:
+    def _party_add(self, by: User, given: dict) -> Run:
         self._editor(by)
         fields = case_services._clean_party_fields(given)
         self._check_party(fields)
@@ -341,7 +407,7 @@ class CompiledCase:
 
         return run
 
-    def _party_update(self, party: Party, by: User, changes: dict) -> Callable[[], None]:
+    def _party_update(self, party: Party, by: User, changes: dict) -> Run:
         case = self.case
         self._editor(by)
         was_identified = party.identified
@@ -389,11 +455,9 @@ class CompiledCase:
                 by=by,
             )
             runs.append(lambda: self.publisher.events.append(line))
-        return lambda: [run() for run in runs] and None
+        return together(runs)
 
-    def _timeline(
-        self, by: User, *, on: date, actor: str, text: str, public: bool
-    ) -> Callable[[], None]:
+    def _timeline(self, by: User, *, on: date, actor: str, text: str, public: bool) -> Run:
         self._editor(by)
         if on is None:
             raise NotCompiled
@@ -441,7 +505,10 @@ class CompiledCase:
         value is written blank or as it ends, never otherwise), and the replay's closing
         check (replay._CaseReplay.verify) on them."""
         case, raw = self.case, self.replay.raw
-        for row in (case, *self.parties.values(), *self.events):
+        requests = [contact for contact, _ in self.contacts.values()]
+        # What refresh_waits leaves after the case's last request or answer.
+        case.waits_until, case.waiting_since = deadlines.waits_from(requests)
+        for row in (case, *self.parties.values(), *self.links.values(), *requests, *self.events):
             text, names = screening._SCREENED.get(type(row), ((), ()))
             screening.screen({f: getattr(row, f) for f in text}, names=names)
             for field in row._meta.concrete_fields:
@@ -476,7 +543,3 @@ class CompiledCase:
             flags = wanted.get((event.action, event.occurred_on.isoformat(), event.text))
             if flags:
                 event.public = flags.pop(0)
-
-
-def _nothing() -> None:
-    return None

@@ -16,6 +16,7 @@ from cases.deadlines import (
     DeadlineBook,
     Deadlines,
     refresh_waits,
+    waits_from,
 )
 from cases.models import Case, Stage, StageDeadline
 from cases.scoping import tenant_scope
@@ -217,3 +218,44 @@ def test_the_filters_count_each_case_in_doubt_by_its_own_clock(world):
     assert mine == {plain_late.pk}
     assert section == clocked(today, 2)
     assert held_from_tuesday.pk not in section and held_from_wednesday.pk in section
+
+
+@pytest.mark.django_db
+def test_the_waits_a_case_file_import_builds_are_the_ones_the_services_keep(world):
+    """The compiled import (remedies/interchange/compiled.py) sets a new case's kept waits
+    from its requests in memory (`waits_from`); the services set them in the database
+    (`refresh_waits`). The deadline filters read those columns: for any requests, the two
+    must leave the same dates."""
+
+    @settings(
+        deadline=None,
+        max_examples=60,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(requests=st.lists(pause, max_size=4))
+    def check(requests):
+        with transaction.atomic():
+            case = CaseFactory(office=world.office, created_by=world.staff)
+            rows = [
+                AgencyContact.objects.create(
+                    case=case,
+                    municipality=world.city,
+                    made_by=Side.MUNICIPALITY,
+                    contacted_on=asked,
+                    channel=Channel.PHONE,
+                    request="照会",
+                    answered_on=None if after is None else asked + timedelta(days=after),
+                    created_by=world.staff,
+                )
+                for asked, after in requests
+            ]
+            refresh_waits([case.pk])
+            case.refresh_from_db()
+            kept = (case.waits_until, case.waiting_since)
+            transaction.set_rollback(True)
+        # Rows that are not waits (the case itself) change nothing.
+        assert waits_from([case, *rows]) == kept, requests
+        if not requests:
+            assert kept == (None, None)
+
+    check()
