@@ -334,3 +334,46 @@ def test_an_empty_batch_writes_nothing(world):
     with scopes_disabled(), audit_batch():
         pass
     assert not AuditEntry.objects.exists() and not AuditHead.objects.exists()
+
+
+def test_entries_of_a_batch_name_rows_written_in_bulk_just_before_them(world):
+    """What the case-file import's compiled path relies on: inside a batch, an entry may
+    name a case and a person not written yet; a hook writes them in bulk just before the
+    entries (every time the batch flushes), and each entry names their ids and is chained
+    and verified like any other."""
+    from cases.audit import audit_batch, audit_before_flush, audit_flush
+    from cases.audit_verify import verify
+
+    from ..factories import CaseFactory
+
+    written = []
+    with scopes_disabled():
+        with audit_batch():
+            case = CaseFactory.build(
+                office=world.office, municipality=world.city, created_by=world.staff
+            )
+            party = Party(case=case, label="A氏", name="対象 一")
+
+            def write():
+                if case.pk is None:
+                    Case.objects.bulk_create([case])
+                    party.case_id = case.pk
+                    Party.objects.bulk_create([party])
+                written.append(case.pk)
+
+            audit_before_flush(write)
+            audit_log("tadasu.case.opened", by=world.staff, case=case, obj=case)
+            audit_log("tadasu.party.added", by=world.staff, case=case, obj=party)
+            audit_flush()
+            audit_log("tadasu.timeline.added", by=world.staff, case=case)
+        opened, added, line = AuditEntry.objects.filter(case=case).order_by("seq")
+    assert written == [case.pk, case.pk]  # at the flush and at the batch's end
+    assert (opened.case_id, opened.object_id) == (case.pk, str(case.pk))
+    assert (added.case_id, added.object_id, added.object_type) == (
+        case.pk,
+        str(party.pk),
+        "cases.party",
+    )
+    assert line.case_id == case.pk and line.object_id == ""
+    report = verify()
+    assert report.intact, report.problems
