@@ -10,11 +10,18 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .deadlines import DeadlineBook
+from .deadlines import DUE_SOON_DAYS, DeadlineBook
 from .forms import DateInput, offices_for
 from .forms_base import apply_form_pattern
 from .models import CaseKind, Contractor, Membership, Role, Stage
+from .permissions import CLOSED_STAGES
 from .search import MAX_QUERY, normalise
+
+# The values of the filters the work queues link to (overview/queues.py): the case list
+# then holds exactly a queue's cases, in its order, all of them.
+OPEN = "open"  # stage: any stage but closed or withdrawn
+ME = "me"  # assignee: the user
+NOBODY = "none"  # assignee: nobody yet
 
 SORTS = {
     # value: (label, order_by); "-id" keeps pages stable when the first key ties.
@@ -39,12 +46,24 @@ class CaseFilter(django_filters.FilterSet):
         max_length=MAX_QUERY,
         widget=forms.TextInput(attrs={"type": "search"}),
     )
-    stage = django_filters.ChoiceFilter(label=_("Stage"), choices=Stage.choices)
+    stage = django_filters.ChoiceFilter(
+        label=_("Stage"), choices=[(OPEN, _("Open (any stage)")), *Stage.choices], method="at_stage"
+    )
     kind = django_filters.ChoiceFilter(label=_("Kind"), choices=CaseKind.choices)
     office = django_filters.ModelChoiceFilter(label=_("Office / desk"), queryset=None)
     contractor = django_filters.ModelChoiceFilter(label=_("Contractor"), queryset=None)
+    assignee = django_filters.ChoiceFilter(
+        label=_("Assignee"),
+        choices=[(ME, _("Me")), (NOBODY, _("Not assigned"))],
+        method="by_assignee",
+    )
     overdue = django_filters.BooleanFilter(
         label=_("Overdue only"), method="only_overdue", widget=forms.CheckboxInput
+    )
+    due_soon = django_filters.BooleanFilter(
+        label=_("Overdue or due within three business days"),
+        method="only_due_soon",
+        widget=forms.CheckboxInput,
     )
     discovered_from = django_filters.DateFilter(
         label=_("Discovered on or after"),
@@ -68,6 +87,9 @@ class CaseFilter(django_filters.FilterSet):
     def __init__(self, data=None, *args, membership: Membership, deadlines: DeadlineBook, **kwargs):
         super().__init__(data, *args, **kwargs)
         self.deadlines = deadlines
+        self.user = membership.user
+        if membership.role == Role.CONTRACTOR:  # a company's cases have no city assignee to pick
+            del self.filters["assignee"]
         self.filters["office"].queryset = offices_for(membership)
         self.filters["contractor"].queryset = contractors_for(membership)
         if membership.role == Role.CONTRACTOR:
@@ -97,8 +119,22 @@ class CaseFilter(django_filters.FilterSet):
             Q(reference__icontains=reference) | Q(parties__search_key__contains=key)
         ).distinct()
 
+    def at_stage(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == OPEN:
+            return queryset.exclude(stage__in=CLOSED_STAGES)
+        return queryset.filter(stage=value)
+
+    def by_assignee(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if value == ME:
+            return queryset.filter(assignee=self.user)
+        return queryset.filter(assignee__isnull=True)
+
     def only_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         return queryset.filter(self.deadlines.overdue()) if value else queryset
+
+    def only_due_soon(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
+        # The work queues' "due soon or overdue" (overview/queues.py), by the same clock.
+        return queryset.filter(self.deadlines.due_within(DUE_SOON_DAYS)) if value else queryset
 
     def sort_by(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.order_by(*SORTS[value][1])

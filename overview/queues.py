@@ -20,18 +20,19 @@ scope, so the page costs the same number of queries whatever the number of cases
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
+from urllib.parse import urlencode
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet, Subquery
 
-from cases.deadlines import DeadlineBook
+from cases.deadlines import DUE_SOON_DAYS, DeadlineBook
+from cases.filters import ME, NOBODY, OPEN
 from cases.models import Agency, Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
 from remedies.plans import days_late, overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
-DUE_SOON_DAYS = 3
 
 
 @dataclass
@@ -40,6 +41,9 @@ class Queue:
     rows: list
     total: int
     marked: bool = False  # rows of cases, to be marked with their deadlines
+    # The case list's filters that hold exactly this queue's cases, in its order (a queue of
+    # cases only): where "and N more" leads.
+    list_query: str = ""
 
     @property
     def more(self) -> int:
@@ -103,6 +107,7 @@ def _queue(
     totals: _Totals | None = None,
     *,
     ids_first: bool = False,
+    listed: dict | None = None,
 ) -> Queue:
     if ids_first:
         # The first rows' ids picked from an index, then only those rows read and joined:
@@ -113,6 +118,8 @@ def _queue(
         rows = list(qs[:QUEUE_LENGTH])
     queue = Queue(key, rows, len(rows))
     queue.marked = book is not None
+    if listed is not None:  # the case list's filters for the same cases, in the same order
+        queue.list_query = urlencode({**listed, "sort": "stage-since"})
     if totals is not None:
         totals.add(queue, qs)
     return queue
@@ -134,27 +141,38 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
 
     if membership.role in (Role.STAFF, Role.MANAGER):
         mine = _cases().filter(assignee=user)
-        result.mine = queue("mine", mine.order_by(*by_due), book)
+        result.mine = queue(
+            "mine", mine.order_by(*by_due), book, listed={"stage": OPEN, "assignee": ME}
+        )
         result.unassigned = queue(
-            "unassigned", _cases().filter(assignee__isnull=True).order_by(*by_due), book
+            "unassigned",
+            _cases().filter(assignee__isnull=True).order_by(*by_due),
+            book,
+            listed={"stage": OPEN, "assignee": NOBODY},
         )
         # A manager answers for every case of the section: the cases due soon or overdue
         # are all of them, whoever holds them, so that no overdue row further down (a case
         # in settlement, say) sits under a count of 0. Staff answer for their own (and only
         # their cases' waits are read).
+        listed = {"stage": OPEN, "due_soon": "on"}
         if membership.role == Role.MANAGER:
             watched, among = _cases(), None
         else:
             watched, among = mine, {"assignee": user}
+            listed["assignee"] = ME
         result.due = queue(
             "due",
             watched.filter(book.due_within(DUE_SOON_DAYS, among=among)).order_by(*by_due),
             book,
             ids_first=True,
+            listed=listed,
         )
     if membership.role == Role.MANAGER:
         result.to_close = queue(
-            "to_close", _cases().filter(stage=Stage.SETTLEMENT).order_by(*by_due), book
+            "to_close",
+            _cases().filter(stage=Stage.SETTLEMENT).order_by(*by_due),
+            book,
+            listed={"stage": Stage.SETTLEMENT},
         )
         result.approvals = queue(
             "approvals",
@@ -164,7 +182,10 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         )
     if membership.role == Role.CONTRACTOR:
         result.to_visit = queue(
-            "to_visit", _cases().filter(stage=Stage.VISIT).order_by(*by_due), book
+            "to_visit",
+            _cases().filter(stage=Stage.VISIT).order_by(*by_due),
+            book,
+            listed={"stage": Stage.VISIT},
         )
     if membership.role != Role.CONTRACTOR:
         result.agencies = queue(
