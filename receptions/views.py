@@ -16,6 +16,7 @@ from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case
 from cases.search import normalise
+from cases.selectors import with_parties
 
 from . import permissions, selectors, services, sheets, tasks
 from .errors import ReceptionError, SheetRefused
@@ -259,8 +260,8 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
         "results": results,
         "affected": affected,
         "candidates": candidates,
-        "counterparts": list(
-            Counterpart.objects.filter(case=case).select_related("party", "candidate__office")
+        "counterparts": with_parties(
+            list(Counterpart.objects.filter(case=case).select_related("candidate__office")), case
         ),
         "can_edit": case_permissions.can_edit_case(membership, case),
         "query": _search_query(request) if searched else "",
