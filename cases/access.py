@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 
 from . import permissions
-from .models import Case
+from .models import Case, Membership
 
 
 def member_required(view: Callable) -> Callable:
@@ -33,10 +33,24 @@ def member_required(view: Callable) -> Callable:
 
 def case_for(request: HttpRequest, ref: str) -> Case:
     # Case.objects is scoped to the user's organisation: a foreign case is a 404.
-    return get_object_or_404(
+    case = get_object_or_404(
         Case.objects.select_related("municipality", "office", "contractor", "assignee"),
         reference=ref,
     )
+    membership = getattr(request, "membership", None)
+    if membership is not None:
+        _hold_organisation(membership, case)
+    return case
+
+
+def _hold_organisation(membership: Membership, case: Case) -> None:
+    """Every page's header names the user's organisation (membership.organisation): when it
+    is this case's city or company, it is the row just read with the case, not read again."""
+    if membership.municipality_id is not None:
+        if membership.municipality_id == case.municipality_id:
+            membership.municipality = case.municipality
+    elif membership.contractor_id is not None and membership.contractor_id == case.contractor_id:
+        membership.contractor = case.contractor
 
 
 def editable_case_for(request: HttpRequest, ref: str) -> Case:

@@ -68,12 +68,17 @@ class DateInput(forms.TextInput):
         day = value if isinstance(value, date) else parse_date(value)
         attrs = dict(attrs or {})
         hint = ""
-        if day is not None and day >= ERAS[-1][0]:
+        if shows_wareki(day):
             hint_id = f"{attrs.get('id') or self.attrs.get('id') or 'id_' + name}_wareki"
             described = [attrs.get("aria-describedby"), hint_id]
             attrs["aria-describedby"] = " ".join(d for d in described if d)
             hint = format_html('<span class="date-wareki" id="{}">{}</span>', hint_id, _shown(day))
         return format_html("{}{}", super().render(name, value, attrs, renderer), hint)
+
+
+def shows_wareki(day: date | None) -> bool:
+    """Whether the date box shows `day` again in 和暦 beside it: a date from 明治 on."""
+    return day is not None and day >= ERAS[-1][0]
 
 
 def _shown(day: date) -> str:

@@ -221,6 +221,13 @@ def excuse_text(link: Misregistration) -> str:
 
 def links_to_correct(case) -> list[Misregistration]:
     """The links that keep the case from closing: neither corrected nor excused."""
+    prefetched = getattr(case, "_prefetched_objects_cache", {}).get("misregistrations")
+    if prefetched is not None:  # the case page has read the links already
+        return [
+            link
+            for link in prefetched
+            if link.corrected_on is None and link.uncorrectable_reason == ""
+        ]
     return list(
         Misregistration.objects.filter(
             case=case, corrected_on__isnull=True, uncorrectable_reason=""

@@ -70,3 +70,19 @@ def mark_people(cases: list[Case], membership: Membership) -> list[Case]:
             for label, name, identified in rows[case.pk]
         ]
     return cases
+
+
+def with_parties(rows: list, case: Case, *fields: str) -> list:
+    """Set each row's person (`party` or the `fields` named) from the case's own parties
+    instead of joining them again: the case page holds them as prefetched
+    (case.parties.all() costs no query there), so each section's query compiles without
+    the join and no person's contact details are decrypted twice. A row whose person is
+    not among them (none should be) is left to load it on first use."""
+    parties = {party.pk: party for party in case.parties.all()}
+    for name in fields or ("party",):
+        attname = f"{name}_id"
+        for row in rows:
+            party = parties.get(getattr(row, attname))
+            if party is not None:
+                setattr(row, name, party)
+    return rows

@@ -167,19 +167,22 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
     case = case_for(request, ref)
 
     def body() -> str:
-        parties_qs = case.parties.all()
+        # Ordered as Party's Meta says (case, label, id) less the case, which is this one:
+        # the same rows in the same order, without compiling the case's own ordering.
+        parties_qs = case.parties.order_by("label", "id")
         parties = list(parties_qs)
         reveal_rule = reveal.rule_for(request.membership, case)
         for party in parties:
             party.can_reveal = reveal.offers_something(reveal_rule, party)
-        links_qs = Misregistration.objects.filter(case=case).select_related(
-            "source", "target", "excused_by"
-        )
-        links = list(links_qs)
         # The sections read the same rows through case.parties.all() and
         # case.misregistrations.all(): held as prefetched, they cost no query again (and the
         # parties' contact details are decrypted once).
-        case._prefetched_objects_cache = {"parties": parties_qs, "misregistrations": links_qs}
+        case._prefetched_objects_cache = {"parties": parties_qs}
+        links_qs = (
+            Misregistration.objects.filter(case=case).select_related("excused_by").order_by("id")
+        )
+        links = selectors.with_parties(list(links_qs), case, "source", "target")
+        case._prefetched_objects_cache["misregistrations"] = links_qs
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
         # The total rides on the same query (a window count): one query, not two.

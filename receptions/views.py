@@ -14,8 +14,10 @@ from cases import permissions as case_permissions
 from cases import searches
 from cases.access import case_for, editable_case_for, member_required
 from cases.errors import CaseError
-from cases.models import Case
+from cases.forms_base import shows_wareki
+from cases.models import Case, Office
 from cases.search import normalise
+from cases.selectors import with_parties
 
 from . import permissions, selectors, services, sheets, tasks
 from .errors import ReceptionError, SheetRefused
@@ -218,17 +220,24 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
     if searched:
         data = {name: request.GET.get(name, "") for name in ("ron", "roffice")}
         data["rq"] = searches.recall(request, request.GET.get("rs")) or ""
-    form = ReceptionSearchForm(
-        data,
-        municipality_id=case.municipality_id,
-        initial={"ron": case.occurred_on or case.discovered_on, "roffice": case.office_id},
-    )
+    on = case.occurred_on or case.discovered_on
+    form, box = None, None
     if searched:
+        initial = {"ron": on, "roffice": case.office_id}
+        form = ReceptionSearchForm(data, municipality_id=case.municipality_id, initial=initial)
         found = form.is_valid()
         criteria = form.cleaned_data if found else {}
     else:
+        # Not searched yet: the box is written out (receptions/search_box.html) with what
+        # the form would start from, the case's day and office.
+        box = {
+            "on": on,
+            "on_in_wareki": shows_wareki(on),
+            "office_id": case.office_id,
+            "offices": list(Office.objects.filter(municipality_id=case.municipality_id)),
+        }
         found = True
-        criteria = {"ron": case.occurred_on or case.discovered_on, "roffice": case.office}
+        criteria = {"ron": on, "roffice": case.office}
     results = []
     if found:
         office = criteria.get("roffice")
@@ -256,11 +265,12 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
     return {
         "case": case,
         "form": form,
+        "box": box,
         "results": results,
         "affected": affected,
         "candidates": candidates,
-        "counterparts": list(
-            Counterpart.objects.filter(case=case).select_related("party", "candidate__office")
+        "counterparts": with_parties(
+            list(Counterpart.objects.filter(case=case).select_related("candidate__office")), case
         ),
         "can_edit": case_permissions.can_edit_case(membership, case),
         "query": _search_query(request) if searched else "",

@@ -24,6 +24,7 @@ from cases.audit import audit_log
 from cases.deadlines import BusinessCalendar
 from cases.errors import CaseError
 from cases.models import Case, Party, User
+from cases.selectors import with_parties
 from cases.services import actor_of, add_timeline, check_event_date, lock_for_edit
 from cases.wareki import wareki, yen
 
@@ -144,11 +145,13 @@ def plan_state(
 def case_plans(case: Case, entries: list[LedgerEntry], on: date) -> list[PlanState]:
     """The case's plans in force with their states (two queries, three with a plan: the
     municipality's closed days), from the case's ledger `entries` already read."""
-    plans = list(
-        RepaymentPlan.objects.filter(case=case, superseded_on__isnull=True)
-        .select_related("party")
-        .prefetch_related("instalments")
-        .order_by("party__label", "id")
+    plans = with_parties(
+        list(
+            RepaymentPlan.objects.filter(case=case, superseded_on__isnull=True)
+            .prefetch_related("instalments")
+            .order_by("party__label", "id")
+        ),
+        case,
     )
     if not plans:
         return []

@@ -11,6 +11,7 @@ from cases.deadlines import TIMED_STAGES, Deadlines
 from cases.links import links_to_correct
 from cases.models import Agency, Case, Membership, Misregistration, Party, Stage, User
 from cases.scoping import membership_of
+from cases.selectors import with_parties
 
 from . import ledger, plans, services
 from .models import (
@@ -69,9 +70,7 @@ def _entries(case: Case) -> list[LedgerEntry]:
     """The case's ledger, each entry marked `.is_reversed`. Reversals are looked up by the
     case's own rows rather than joined on `reverses`: that join, nearly all NULL, lets a
     planner with fresh statistics scan the whole ledger."""
-    entries = list(
-        LedgerEntry.objects.filter(case=case).select_related("party").order_by("on", "id")
-    )
+    entries = with_parties(list(LedgerEntry.objects.filter(case=case).order_by("on", "id")), case)
     reversed_ids = {e.reverses_id for e in entries if e.reverses_id}
     for entry in entries:
         entry.is_reversed = entry.pk in reversed_ids
@@ -80,7 +79,9 @@ def _entries(case: Case) -> list[LedgerEntry]:
 
 def _letters(case: Case) -> list[ApologyLetter]:
     """The apology letters, each issued one with its document number (`.number`)."""
-    letters = list(ApologyLetter.objects.filter(case=case).select_related("party", "document"))
+    letters = with_parties(
+        list(ApologyLetter.objects.filter(case=case).select_related("document")), case
+    )
     for letter in letters:
         letter.number = services.document_number(letter.document) if letter.document else ""
     return letters
@@ -113,8 +114,8 @@ def remedies_overview(case: Case, membership: Membership | None) -> dict:
     return {
         "case": case,
         "contacts": contacts,
-        "agreements": list(CompensationAgreement.objects.filter(case=case).select_related("party")),
-        "visits": list(Visit.objects.filter(case=case).select_related("party")),
+        "agreements": with_parties(list(CompensationAgreement.objects.filter(case=case)), case),
+        "visits": with_parties(list(Visit.objects.filter(case=case)), case),
         "letters": letters,
         # The balances hold every person of the case (no second query for them).
         "apologies": _apologies([b.party for b in balances], letters),

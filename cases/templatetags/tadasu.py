@@ -1,6 +1,7 @@
 from datetime import date
 
 from django import template
+from django.urls import reverse
 from django.utils import formats
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -121,3 +122,26 @@ def error_summary(form=None, formset=None, row_label: str = "") -> list[tuple]:
     from cases.forms_base import error_summary_items
 
     return error_summary_items(form or None, formset or None, row_label=row_label)
+
+
+# Stands for the row's id while a row URL is reversed: an id no table will reach.
+_ROW = 987_654_321_987_654_321
+
+
+@register.simple_tag(takes_context=True)
+def row_url(context, viewname: str, row_arg: str, row_id: int, **kwargs) -> str:
+    """{% url viewname row_arg=row_id **kwargs %} for the rows of a table, the same text:
+    reversed once per template rendered, then each row's id put in the place of a
+    stand-in. reverse() walks the URL patterns (about 40 µs a call); a table of 30 rows
+    with a link or a form on each paid that 30 times. Falls back to reverse() for an id
+    that is not an int, or if the stand-in also shows in the other arguments."""
+    urls = context.render_context.setdefault("row_urls", {})
+    key = (viewname, row_arg, *sorted(kwargs.items()))
+    parts = urls.get(key)
+    if parts is None:
+        stand_in = str(_ROW)
+        url = reverse(viewname, kwargs={**kwargs, row_arg: _ROW})
+        parts = urls[key] = tuple(url.split(stand_in)) if url.count(stand_in) == 1 else ()
+    if parts and type(row_id) is int:
+        return f"{parts[0]}{row_id}{parts[1]}"
+    return reverse(viewname, kwargs={**kwargs, row_arg: row_id})

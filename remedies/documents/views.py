@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -13,6 +13,7 @@ from cases import permissions
 from cases.access import case_for, member_required
 from cases.errors import CaseError
 from cases.models import Case, Role
+from cases.selectors import with_parties
 
 from ..errors import RemedyError
 from ..models import Document, DocumentKind, DocumentStatus
@@ -213,10 +214,18 @@ def document_reissue(request: HttpRequest, document_id: int) -> HttpResponse:
 def case_documents_section(request: HttpRequest, case: Case) -> dict:
     # Its own documents and the press releases over it, less any the user may not read.
     covering = Document.objects.filter(Q(case=case) | Q(cases=case))
-    documents = list(
-        services.readable(Document.objects.filter(pk__in=covering.values("pk")), request.membership)
-        .select_related("party", "superseded_by", "apology_record")
-        .order_by("-created_at", "-id")
+    documents = with_parties(
+        list(
+            services.readable(
+                Document.objects.filter(pk__in=covering.values("pk")), request.membership
+            )
+            .select_related("apology_record")
+            # Whether a newer version exists is all the section shows of it: its id, not
+            # the whole row (and its frozen data) joined.
+            .annotate(superseded_id=F("superseded_by__id"))
+            .order_by("-created_at", "-id")
+        ),
+        case,
     )
     return {
         "case": case,

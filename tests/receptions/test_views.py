@@ -4,14 +4,18 @@ from datetime import date
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template import engines
 from django.urls import reverse
+from django.utils import translation
 from django_scopes import scopes_disabled
 
 from cases import services as case_services
 from cases.models import CaseKind, Party, TimelineEvent
 from cases.scoping import tenant_scope
 from jobs.worker import work_off
+from receptions.forms import ReceptionSearchForm
 from receptions.models import ChecklistRecord, Counterpart, PendingUpload, Reception
+from tests.factories import CaseFactory, OfficeFactory
 
 from .sheets import PAGE_MAPPING, reception_csv
 
@@ -308,3 +312,33 @@ def test_a_confirmation_that_fails_after_queuing_the_import_leaves_no_job(
         assert not Job.objects.exists()
         assert PendingUpload.objects.exists()  # the upload waits for another try
     assert not DBTaskResult.objects.exists()
+
+
+FIELDS = engines["django"].from_string(
+    "{% for field in form %}{% include 'includes/field.html' %}{% endfor %}"
+)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize("day", [date(2023, 2, 7), date(2019, 4, 30), None])
+def test_search_box_as_first_shown_is_what_the_search_form_renders(client, world, language, day):
+    """The case page writes the search box out before any search (receptions/search_box.html);
+    it is, to the byte, the unbound ReceptionSearchForm through includes/field.html: labels,
+    ids, the date and its hint in 和暦 (the day found when the day it happened is unknown),
+    the offices and the one chosen."""
+    OfficeFactory(municipality=world.city, name="あ区役所 窓口")  # sorted before world.office
+    with scopes_disabled():
+        case = CaseFactory(office=world.office, occurred_on=day, discovered_on=date(2019, 4, 1))
+    world.staff.language = language
+    world.staff.save()
+    client.force_login(world.staff)
+    page = client.get(reverse("cases:detail", kwargs={"ref": case.reference})).content.decode()
+    with translation.override(language), scopes_disabled():
+        form = ReceptionSearchForm(
+            municipality_id=world.city.pk,
+            initial={"ron": day or case.discovered_on, "roffice": world.office.pk},
+        )
+        expected = FIELDS.render({"form": form})
+    assert expected in page
+    assert 'class="date-wareki"' in expected
+    assert expected.count("<option") == world.city.offices.count() + 1
