@@ -56,9 +56,6 @@ from django.db.models.functions import Coalesce, Greatest, Least, NullIf
 
 from .models import Case, ClosedDay, Municipality, Stage, StageDeadline
 
-# Business days ahead within which a case counts as due soon (overdue included): the work
-# queues' "due soon or overdue" and the case list's filter of that name.
-DUE_SOON_DAYS = 3
 # Stages with a clock; closed and withdrawn cases are never late.
 TIMED_STAGES = [
     Stage.INQUIRY,

@@ -10,7 +10,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from .deadlines import DUE_SOON_DAYS, DeadlineBook
+from .deadlines import DeadlineBook
 from .forms import DateInput, offices_for
 from .forms_base import apply_form_pattern
 from .models import CaseKind, Contractor, Membership, Role, Stage
@@ -22,6 +22,9 @@ from .search import MAX_QUERY, normalise
 OPEN = "open"  # stage: any stage but closed or withdrawn
 ME = "me"  # assignee: the user
 NOBODY = "none"  # assignee: nobody yet
+# Business days ahead within which a case counts as due soon (overdue included): the work
+# queues' "due soon or overdue" and this list's filter of that name.
+DUE_SOON_DAYS = 3
 
 SORTS = {
     # value: (label, order_by); "-id" keeps pages stable when the first key ties.

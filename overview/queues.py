@@ -25,8 +25,8 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import Prefetch, QuerySet, Subquery
 
-from cases.deadlines import DUE_SOON_DAYS, DeadlineBook
-from cases.filters import ME, NOBODY, OPEN
+from cases.deadlines import DeadlineBook
+from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
 from cases.models import Agency, Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
 from remedies.plans import days_late, overdue_cutoff, overdue_instalments
