@@ -9,10 +9,12 @@ from typing import Any
 from cases.models import Agency, Case, Contractor, Municipality, Office, Party, Role, User
 from cases.scoping import membership_of
 from cases.services import CASE_FIELDS, PARTY_FIELDS
+from cases.wareki import ERAS
 
 FORMAT = "tadasu-cases"
 VERSION = 2  # 2: issued documents (`documents`) and the `pdfs` header
 READABLE = (1, 2)  # a version 1 file has no documents and imports as it always did
+FIRST_WAREKI_DAY = ERAS[-1][0]  # 明治元年1月25日 (cases/wareki.py)
 
 
 class InterchangeError(Exception):
@@ -208,9 +210,17 @@ def _date(item: Any, name: str, *, optional: bool = False) -> date | None:
     if value is None and optional:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         raise _FieldError(name, f"{_quote(value)} is not a date (YYYY-MM-DD)") from None
+    # Every page and document shows its dates in wareki, which begins with 明治: an earlier
+    # date, imported, would break each of them (the forms refuse it: writable_in_wareki).
+    if day < FIRST_WAREKI_DAY:
+        raise _FieldError(
+            name,
+            f"{_quote(value)} is before {FIRST_WAREKI_DAY.isoformat()} (the first day of Meiji)",
+        )
+    return day
 
 
 def _int(item: Any, name: str, default: Any = _MISSING) -> int:
