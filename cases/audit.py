@@ -21,6 +21,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from . import bulk
 from .models import AuditEntry, AuditHead, Case, Membership, User
 from .mynumber import mask_individual_numbers
 from .scoping import membership_of
@@ -143,8 +144,8 @@ def audit_batch() -> Iterator[None]:
 
 
 def audit_flush() -> None:
-    """Write the entries the audit_batch around has chained so far (one INSERT for all;
-    PostgreSQL and SQLite ≥ 3.35 return their ids), in the order they were chained, and
+    """Write the entries the audit_batch around has chained so far (one INSERT run over
+    them all, their ids taken first: cases/bulk.py), in the order they were chained, and
     point each held head at its chain's last. Call it before reading entries of this
     batch back; outside a batch it does nothing."""
     entries = _unwritten.get()
@@ -166,7 +167,7 @@ def audit_flush() -> None:
         entry.key_id, entry.prev_mac = key_id, head.last_mac
         entry.mac = entry_mac(entry, key)
         head.last_mac = entry.mac
-    AuditEntry.objects.bulk_create(entries)
+    bulk.insert(entries)
     for entry in entries:  # the last entry of each chain names its id
         heads[entry.chain].last_id = entry.pk
     entries.clear()

@@ -30,7 +30,7 @@ from django.db import DatabaseError
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases import deadlines, permissions, screening
+from cases import bulk, deadlines, permissions, screening
 from cases import services as case_services
 from cases.audit import audit_before_flush, audit_log
 from cases.models import (
@@ -131,26 +131,28 @@ class Publisher:
 
     def write(self) -> None:
         if self.cases:
-            Case.objects.bulk_create(self.cases)
+            bulk.insert(self.cases)
         requests = [contact for contact, _ in self.contacts]
         for row in (*self.parties, *self.links, *requests, *self.events):
             row.case_id = row.case.pk  # the case, written just before or in an earlier batch
         if self.parties:
-            Party.objects.bulk_create(self.parties)
+            bulk.insert(self.parties)
         for link in self.links:  # its parties, written just before or in an earlier batch
             link.source_id, link.target_id = link.source.pk, link.target.pk
         if self.links:
-            Misregistration.objects.bulk_create(self.links)
+            bulk.insert(self.links)
         if requests:
-            AgencyContact.objects.bulk_create(requests)
+            bulk.insert(requests)
             through = AgencyContact.agencies.through  # contact.agencies.set(…)
-            through.objects.bulk_create(
-                through(agencycontact_id=contact.pk, agency_id=agency.pk)
-                for contact, chosen in self.contacts
-                for agency in chosen
+            bulk.insert(
+                [
+                    through(agencycontact_id=contact.pk, agency_id=agency.pk)
+                    for contact, chosen in self.contacts
+                    for agency in chosen
+                ]
             )
         if self.events:
-            TimelineEvent.objects.bulk_create(self.events)
+            bulk.insert(self.events)
         self.cases, self.parties, self.links, self.contacts, self.events = [], [], [], [], []
 
 

@@ -1,0 +1,108 @@
+"""Rows written in bulk without Django's per-value SQL compiler: bulk_create's job for the
+writers that insert thousands of rows in one transaction (the audit entries of a batch,
+cases/audit.py; the rows of the case-file import's compiled path,
+remedies/interchange/compiled.py).
+
+bulk_create builds its SQL value by value (`SQLInsertCompiler.as_sql`: a placeholder, a
+conversion and an expression check for each value of each row), and SQLite caps a statement
+at 999 parameters, so it sends a statement for every few dozen rows. Profiled on the import
+of 1,000 cases, that was a third of the import's processor time. Here each model has one
+parameterised INSERT, run with executemany over all the rows; each value is converted as
+the ORM converts it (`Field.get_db_prep_save`, so an encrypted field is encrypted and a
+JSON field serialised), skipping only the fields whose conversion gives the value back.
+
+The rows' ids are taken before the INSERT, so that later rows (and audit entries) can name
+them: on PostgreSQL from the table's own sequence (`nextval`, as a default id would be:
+safe beside other transactions), on SQLite past the table's highest id and its
+AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock from its
+BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
+
+from collections.abc import Sequence
+
+from django.db import connection, models, transaction
+
+# Field classes whose get_db_prep_save gives back a value of the right Python type as it
+# is (a str, an int, a bool or None): their values are passed on unconverted.
+_AS_IS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.BooleanField,
+    models.CharField,
+    models.ForeignKey,
+    models.IntegerField,
+    models.TextField,
+)
+_PLAIN = (str, int, bool, type(None))
+
+
+def insert(rows: Sequence[models.Model]) -> None:
+    """Insert `rows` (new instances of one concrete model, without ids) and set their ids,
+    in the order given: ids ascend with it, as bulk_create's do. Inside a transaction."""
+    if not rows:
+        return
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("cases.bulk.insert outside a transaction")
+    model = type(rows[0])
+    meta = model._meta
+    pk = meta.pk
+    fields = [f for f in meta.concrete_fields if f is not pk]
+    for field in fields:
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            for row in rows:
+                field.pre_save(row, add=True)
+    ids = _new_ids(meta.db_table, pk.column, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        setattr(row, pk.attname, new_id)
+        row._state.adding, row._state.db = False, connection.alias
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in (pk, *fields))
+    marks = ", ".join(["%s"] * (len(fields) + 1))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608  # names from the model, values are parameters
+    as_is = [isinstance(f, _AS_IS) and type(f).__module__.startswith("django.") for f in fields]
+    names = [f.attname for f in fields]
+    values = (_values(row, pk, fields, names, as_is) for row in rows)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # COPY: psycopg's executemany sends each row as a statement of its own (about
+            # 150 µs a row of Python); COPY streams them. Errors as Django's own.
+            # Through the connection's execute wrappers, as any statement (counted, timed).
+            def copy_rows(sql, params, many, context):
+                with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+                    for row in values:
+                        copy.write_row(row)
+
+            copy_sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+            cursor._execute_with_wrappers(copy_sql, None, False, copy_rows)
+        else:
+            cursor.executemany(sql, list(values))
+
+
+def _values(row, pk, fields, names, as_is) -> list:
+    values = [getattr(row, pk.attname)]
+    for field, name, plain in zip(fields, names, as_is, strict=True):
+        value = getattr(row, name)
+        if not (plain and isinstance(value, _PLAIN)):
+            value = field.get_db_prep_save(value, connection)
+        values.append(value)
+    return values
+
+
+def _new_ids(table: str, column: str, count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [connection.ops.quote_name(table), column, count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        if connection.vendor == "sqlite":
+            quote = connection.ops.quote_name
+            cursor.execute(
+                f"SELECT MAX({quote(column)}) FROM {quote(table)}"  # noqa: S608  # nosec B608  # names from the model
+            )
+            highest = cursor.fetchone()[0] or 0
+            cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+            counter = cursor.fetchone()
+            first = max(highest, counter[0] if counter else 0) + 1
+            return list(range(first, first + count))
+    raise NotImplementedError(f"cases.bulk.insert on {connection.vendor}")

@@ -1,0 +1,170 @@
+"""cases.bulk.insert writes what bulk_create writes: the same values read back (encrypted
+fields encrypted and read back clear, JSON, dates, times, addresses, flags, foreign keys),
+ids in the order given and past every id taken before, and the database's refusals as
+Django's own errors."""
+
+from datetime import UTC, date, datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django_scopes import scopes_disabled
+
+from cases import bulk
+from cases.models import AuditEntry, Case, Party
+from tests.factories import CaseFactory, PartyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _unscoped():
+    with scopes_disabled():
+        yield
+
+
+SKIP = {"id", "case_id"}
+
+
+def _parties(case: Case, n: int, tag: str) -> list[Party]:
+    return [
+        PartyFactory.build(
+            case=case,
+            case_id=case.pk,
+            label=f"{tag}{i}氏",
+            identified=i % 2 == 0,
+            name=f"対象 {i}",
+            phone=f"093-582-{i:04d}" if i % 3 else "",
+            address="北九州市小倉北区城内1番1号",
+            account_number="1234567",
+            identified_on=date(2023, 3, i % 28 + 1) if i % 2 == 0 else None,
+        )
+        for i in range(n)
+    ]
+
+
+def _entries(n: int, tag: str, chains: int = 999_000) -> list[AuditEntry]:
+    at = datetime(2023, 3, 16, 9, 30, tzinfo=UTC)
+    return [
+        AuditEntry(
+            at=at,
+            action=f"test.{tag}",
+            object_type="case",
+            object_id=str(i),
+            data={"金額": i * 1000, "理由": "誤登録", "list": [1, None, True]},
+            client_address="192.0.2.1" if i % 2 else None,
+            chain=chains + i,
+            seq=i + 1,
+            key_id="k1",
+            prev_mac="0" * 64,
+            mac=f"{i:064d}",
+        )
+        for i in range(n)
+    ]
+
+
+def _read(model, ids):
+    with scopes_disabled():
+        rows = model.objects.filter(pk__in=ids).order_by("pk")
+        return [
+            {f.attname: getattr(row, f.attname) for f in model._meta.concrete_fields}
+            for row in rows
+        ]
+
+
+def _same(a: list[dict], b: list[dict], ignore: set[str]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b, strict=True):
+        assert {k: v for k, v in x.items() if k not in ignore} == {
+            k: v for k, v in y.items() if k not in ignore
+        }
+
+
+def test_parties_read_back_as_bulk_create_writes_them():
+    case = CaseFactory()
+    with transaction.atomic():
+        by_django = Party.objects.bulk_create(_parties(case, 12, "D"))
+        mine = _parties(case, 12, "M")
+        bulk.insert(mine)
+    ignore = SKIP | {"label"}
+    _same(_read(Party, [p.pk for p in by_django]), _read(Party, [p.pk for p in mine]), ignore)
+    assert [p.label for p in Party.objects.filter(pk__in=[p.pk for p in mine]).order_by("pk")] == [
+        f"M{i}氏" for i in range(12)
+    ]
+    # Encrypted at rest, as the field writes it: no clear text in the column.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT phone, account_number FROM cases_party WHERE id = %s", [mine[1].pk])
+        phone, account = cursor.fetchone()
+    assert "093-582" not in phone and "1234567" not in account
+
+
+def test_audit_entries_read_back_as_bulk_create_writes_them():
+    with transaction.atomic():
+        by_django = AuditEntry.objects.bulk_create(_entries(7, "x"))
+        mine = _entries(7, "x", chains=998_000)
+        bulk.insert(mine)
+    _same(
+        _read(AuditEntry, [e.pk for e in by_django]),
+        _read(AuditEntry, [e.pk for e in mine]),
+        SKIP | {"chain"},
+    )
+    assert AuditEntry.objects.get(pk=mine[3].pk).data == {
+        "金額": 3000,
+        "理由": "誤登録",
+        "list": [1, None, True],
+    }
+
+
+def test_ids_ascend_in_the_order_given_past_every_id_taken_before():
+    case = CaseFactory()
+    with transaction.atomic():
+        first = PartyFactory(case=case)
+        rows = _parties(case, 5, "A")
+        bulk.insert(rows)
+        ids = [p.pk for p in rows]
+        assert ids == sorted(ids) and len(set(ids)) == 5 and ids[0] > first.pk
+        assert all(not p._state.adding for p in rows)
+        after = PartyFactory(case=case)  # the database's own next id comes after them
+        assert after.pk > ids[-1]
+
+
+def test_a_created_time_is_set_as_on_save():
+    before = datetime.now(UTC)
+    other = CaseFactory()
+    case = CaseFactory.build(office=other.office, created_by=other.created_by)
+    with transaction.atomic():
+        bulk.insert([case])
+    saved = Case.objects.get(pk=case.pk)
+    assert saved.created_at >= before and saved.updated_at >= before
+
+
+def test_a_refused_row_raises_djangos_integrity_error_and_writes_nothing():
+    case = CaseFactory()
+    count = Party.objects.count()
+    rows = _parties(case, 3, "X")
+    rows[2].case_id = 2**40  # no such case: the foreign key refuses it
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk.insert(rows)
+        connection.check_constraints()  # SQLite checks foreign keys at the commit
+    assert Party.objects.count() == count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_it_refuses():
+    with pytest.raises(RuntimeError):
+        bulk.insert(_entries(1, "y"))
+
+
+def test_nothing_to_insert_is_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        bulk.insert([])
+
+
+def test_the_id_of_a_deleted_last_row_is_not_given_again():
+    case = CaseFactory()
+    with transaction.atomic():
+        gone = PartyFactory(case=case)
+        gone_id = gone.pk
+        gone.delete()
+        rows = _parties(case, 2, "R")
+        bulk.insert(rows)
+    assert min(p.pk for p in rows) > gone_id
