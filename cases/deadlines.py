@@ -80,7 +80,7 @@ def _year_end_break(day: date) -> bool:
 
 
 @cache
-def _national_business_days(year: int) -> tuple[int, ...]:
+def national_business_days(year: int) -> tuple[int, ...]:
     """Ordinals of the year's days that are business days everywhere in Japan: not a
     weekend, not a national holiday, not in the year-end break. The same for every
     municipality and request, so computed once per process and year."""
@@ -126,7 +126,7 @@ class BusinessCalendar:
         )
 
     def _year(self, year: int) -> list[int]:
-        national = _national_business_days(year)
+        national = national_business_days(year)
         if not self.closed:
             return list(national)
         closed = {d.toordinal() for d in self.closed if d.year == year}

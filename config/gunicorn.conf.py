@@ -48,3 +48,15 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
 }
+
+
+def post_worker_init(worker):
+    """Before a new worker takes its first request: import the views, compile the templates
+    and the national calendar (config/warmup.py), which its first requests would otherwise
+    pay for, all workers at once after a start or a restart."""
+    from config.warmup import warm_up
+
+    try:
+        warm_up()
+    except Exception:  # a warm-up that fails leaves the worker as it was: lazy, not broken
+        worker.log.exception("warm-up failed; the worker serves without it")

@@ -28,6 +28,11 @@ def test_gunicorn_with_debug_off_serves_the_compressed_hashed_css(deployed, tmp_
         assert "max-age=315360000" in response.headers["Cache-Control"]
         response, css = server.request("GET", href)
         assert b".facts" in css
+        # The worker warmed up (config/warmup.py) before it answered the first request.
+        lines = server.log.read_text().splitlines()
+        warmed = next(i for i, line in enumerate(lines) if '"event": "warm_up"' in line)
+        first = next(i for i, line in enumerate(lines) if '"event": "request"' in line)
+        assert warmed < first
     finally:
         stop(server)
 
