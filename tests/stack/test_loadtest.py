@@ -1,5 +1,6 @@
 """The load test's own machinery (tools/loadtest.py): stopping the stack leaves no process
-behind, even one that ignores SIGTERM, and the percentiles it reports are nearest-rank."""
+behind, even one that ignores SIGTERM, the percentiles it reports are nearest-rank, and the
+run's own commands (queueing the jobs) can run below the servers' priority."""
 
 import os
 import sys
@@ -70,3 +71,13 @@ def test_percentiles_are_nearest_rank():
     assert loadtest.p(times, 0.95) == 95
     assert loadtest.p(times, 0.99) == 99
     assert loadtest.p([7.0], 0.99) == 7
+
+
+def test_the_runs_own_commands_can_run_below_the_servers_priority():
+    env = {**os.environ, "DJANGO_DEBUG": "1"}
+    code = "import os; print('niceness', os.nice(0))"
+    done = loadtest.manage(env, "shell", "-c", code, timeout=120, nice=10)
+    assert done.returncode == 0, done.stderr
+    assert f"niceness {min(os.nice(0) + 10, 19)}" in done.stdout
+    done = loadtest.manage(env, "shell", "-c", code, timeout=120)
+    assert f"niceness {os.nice(0)}" in done.stdout
