@@ -91,7 +91,13 @@ def _number_spans(normalised: str) -> list[tuple[int, int]]:
 def contains_individual_number(text: str | None) -> bool:
     if not text:
         return False
-    return bool(_number_spans(_normalise(str(text))))
+    nfkc = unicodedata.normalize("NFKC", str(text))
+    # Most text (a name, an address, a note) holds fewer than twelve digits: answered here,
+    # before the format characters are dropped one character at a time. Dropping them adds
+    # no digit (no format character is a digit), so the count is the same either way.
+    if not _TWELVE_DIGITS.match(nfkc):
+        return False
+    return bool(_number_spans(_without_format_characters(nfkc)))
 
 
 def mask_individual_numbers(text: str) -> str:

@@ -382,3 +382,23 @@ def test_a_log_in_name_that_is_an_individual_number_is_kept_masked(client, world
         "/accounts/login/", {"username": "staff", "password": "wrong"}, REMOTE_ADDR="192.0.2.7"
     )
     assert AccessAttempt.objects.filter(username="staff").exists()
+
+
+# Characters a number may be written in or hidden by: ASCII, full-width and circled digits,
+# separators, format characters (dropped before reading), and ordinary text around them.
+_PIECES = st.sampled_from(
+    [
+        *"0123456789０１２３４５６７８９①⑫㉑¹٣ -./・ー－\n\u200b\u200d\u00ad\u2066\ufeff",
+        *["市", "Ａ", "a", "申請", "093-582-", "令和5年"],
+    ]
+)
+
+
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_the_quick_answer_for_text_with_few_digits_is_the_full_reading(text):
+    from cases import mynumber
+
+    # The full reading, as it was before the quick answer: normalised, format characters
+    # dropped, then the runs read.
+    full = bool(mynumber._number_spans(mynumber._normalise(text)))
+    assert contains_individual_number(text) == full
