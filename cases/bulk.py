@@ -37,7 +37,9 @@ _PLAIN = (str, int, bool, type(None))
 
 def insert(rows: Sequence[models.Model]) -> None:
     """Insert `rows` (new instances of one concrete model, without ids) and set their ids,
-    in the order given: ids ascend with it, as bulk_create's do. Inside a transaction."""
+    in the order given: ids ascend with it, as bulk_create's do. A model whose primary key
+    is not an automatic id (a one-to-one key) is written with the keys its rows hold.
+    Inside a transaction."""
     if not rows:
         return
     if not transaction.get_connection().in_atomic_block:
@@ -50,7 +52,12 @@ def insert(rows: Sequence[models.Model]) -> None:
         if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
             for row in rows:
                 field.pre_save(row, add=True)
-    ids = _new_ids(meta.db_table, pk.column, len(rows))
+    if isinstance(pk, models.AutoField | models.BigAutoField):
+        ids = _new_ids(meta.db_table, pk.column, len(rows))
+    else:  # a key of the row's own (a one-to-one primary key: the case's totals)
+        ids = [getattr(row, pk.attname) for row in rows]
+        if None in ids:
+            raise ValueError(f"cases.bulk.insert: a {meta.label} row without its {pk.name}")
     for row, new_id in zip(rows, ids, strict=True):
         setattr(row, pk.attname, new_id)
         row._state.adding, row._state.db = False, connection.alias

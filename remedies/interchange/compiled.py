@@ -4,7 +4,10 @@ written in bulk with other cases' rows instead of through one service call per a
 
 The kinds of a topic beyond the case and its people live in a module each, mixed into
 CompiledCase: compiled_links.py (links, their corrections and excuses), compiled_contacts.py
-(agency contacts and their answers).
+(agency contacts and their answers), compiled_money.py (agreements, visits, apology letters
+made outside Tadasu, the ledger's postings and the totals they move), compiled_stages.py
+(the stage steps with their guards). Repayment plans and documents (and the letters issued
+as documents, their deliveries, reversals of postings) are left to the replay.
 
 A case goes this way only when every check passes in memory. Anything else (another kind of
 action, an edit that moves the case to another contractor, a refusal of any kind, a case
@@ -21,7 +24,9 @@ What stays the replay's, in the same order, whichever path a case takes:
 
 The rows are built complete before the case's first action runs (no later action of the
 case changes them), and written, per model in dependency order (cases; parties; links and
-requests with their agencies; 経過 lines), just before each batch of audit entries."""
+requests with their agencies; agreements, visits, letters, ledger entries and the cases'
+ledger totals; 経過 lines; then the municipalities' money rows moved), just before each
+batch of audit entries."""
 
 from datetime import date
 from typing import Any
@@ -46,11 +51,22 @@ from cases.models import (
 from cases.scoping import membership_of
 from cases.services import CASE_FIELDS, PARTY_FIELDS, PERSONAL_FIELDS
 
-from ..models import AgencyContact
+from ..ledger import _move_city_total
+from ..models import (
+    AgencyContact,
+    ApologyLetter,
+    CityLedgerTotal,
+    CompensationAgreement,
+    LedgerEntry,
+    LedgerTotal,
+    Visit,
+)
 from .actions import _held_back
 from .compiled_base import NotCompiled, Run, nothing, together
 from .compiled_contacts import CompiledContacts
 from .compiled_links import CompiledLinks
+from .compiled_money import CompiledMoney
+from .compiled_stages import CompiledStages
 from .rules import (
     _bool,
     _date,
@@ -75,20 +91,17 @@ COMPILED_KINDS = frozenset(
         "link excuse",
         "contact",
         "contact answer",
+        "agreement",
+        "visit",
+        "letter",
+        "ledger item",
+        "transition",
     }
 )
 
 
 # The case's lists whose every item is an action of a kind this path leaves to the replay.
-_REPLAYED_SECTIONS = (
-    "agreements",
-    "visits",
-    "letters",
-    "ledger",
-    "plans",
-    "transitions",
-    "documents",
-)
+_REPLAYED_SECTIONS = ("plans", "documents")
 
 
 class Publisher:
@@ -103,8 +116,22 @@ class Publisher:
         self.parties: list[Party] = []
         self.links: list[Misregistration] = []
         self.contacts: list[tuple[AgencyContact, list[Agency]]] = []
+        self.agreements: list[CompensationAgreement] = []
+        self.visits: list[Visit] = []
+        self.letters: list[ApologyLetter] = []
+        self.entries: list[LedgerEntry] = []
+        self.totals: list[LedgerTotal] = []
         self.events: list[TimelineEvent] = []
+        # (municipality, contractor) → what the cases written in this batch moved of its
+        # CityLedgerTotal row (ledger._move_city_total, once per batch and row).
+        self.city: dict[tuple[int, int | None], dict[str, int]] = {}
         audit_before_flush(self.write)
+
+    def move_city_total(self, case: Case, changes: dict[str, int]) -> None:
+        key = (case.municipality_id, case.contractor_id)
+        moved = self.city.setdefault(key, dict.fromkeys(changes, 0))
+        for name, change in changes.items():
+            moved[name] += change
 
     def agencies_in_order(self, agencies: list[Agency]) -> list[Agency]:
         """The agencies of a request each once, in the order contact.agencies.all() reads
@@ -151,12 +178,40 @@ class Publisher:
                     for agency in chosen
                 ]
             )
+        for rows in (self.agreements, self.visits, self.letters):
+            for row in rows:
+                row.case_id, row.party_id = row.case.pk, row.party.pk if row.party else None
+            if rows:
+                bulk.insert(rows)
+        for entry in self.entries:
+            entry.case_id, entry.party_id = entry.case.pk, entry.party.pk
+            entry.visit_id = entry.visit.pk if entry.visit is not None else None
+        if self.entries:
+            bulk.insert(self.entries)
+        for total in self.totals:
+            total.case_id = total.case.pk
+        if self.totals:
+            bulk.insert(self.totals)
         if self.events:
             bulk.insert(self.events)
+        # Rows locked in one order (by municipality, then ledger.case_contractor_changed's:
+        # no contractor first).
+        for (municipality_id, contractor_id), moved in sorted(
+            self.city.items(), key=lambda item: (item[0][0], item[0][1] or 0)
+        ):
+            moved = {name: change for name, change in moved.items() if change}
+            if moved:
+                _move_city_total(municipality_id, contractor_id, moved)
+            else:  # moved and moved back within the batch: the row exists, as on replay
+                CityLedgerTotal.objects.get_or_create(
+                    municipality_id=municipality_id, contractor_id=contractor_id
+                )
         self.cases, self.parties, self.links, self.contacts, self.events = [], [], [], [], []
+        self.agreements, self.visits, self.letters, self.entries, self.totals = [], [], [], [], []
+        self.city = {}
 
 
-class CompiledCase(CompiledLinks, CompiledContacts):
+class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStages):
     """One case, built in memory from its actions (replay._Action, in seq order).
 
     `build` either returns, for each action, what to do when its seq comes (append the
@@ -169,6 +224,7 @@ class CompiledCase(CompiledLinks, CompiledContacts):
         self.links: dict[int, Misregistration] = {}  # by the seq of the link's item
         self.contacts: dict[int, tuple[AgencyContact, list[Agency]]] = {}  # by its item's seq
         self.events: list[TimelineEvent] = []
+        self._money_state()
 
     def build(self) -> list[tuple[Any, Run]]:
         raw = self.replay.raw
@@ -244,6 +300,16 @@ class CompiledCase(CompiledLinks, CompiledContacts):
             if action.kind == "link excuse":
                 return self._link_excuse(parent, item)
             return self._contact_answer(parent, item)
+        if action.kind == "agreement":
+            return self._agreement(item)
+        if action.kind == "visit":
+            return self._visit(item)
+        if action.kind == "letter":
+            return self._letter(item)
+        if action.kind == "ledger item":
+            return self._posting(item)
+        if action.kind == "transition":
+            return self._transition(item)
         raise NotCompiled
 
     def _editor(self, by: User) -> None:
@@ -510,7 +576,18 @@ class CompiledCase(CompiledLinks, CompiledContacts):
         requests = [contact for contact, _ in self.contacts.values()]
         # What refresh_waits leaves after the case's last request or answer.
         case.waits_until, case.waiting_since = deadlines.waits_from(requests)
-        for row in (case, *self.parties.values(), *self.links.values(), *requests, *self.events):
+        rows = (
+            case,
+            *self.parties.values(),
+            *self.links.values(),
+            *requests,
+            *self.agreements,
+            *self.visits,
+            *self.letters,
+            *self.entries,
+            *self.events,
+        )
+        for row in rows:
             text, names = screening._SCREENED.get(type(row), ((), ()))
             screening.screen({f: getattr(row, f) for f in text}, names=names)
             for field in row._meta.concrete_fields:
@@ -529,7 +606,8 @@ class CompiledCase(CompiledLinks, CompiledContacts):
         for item in raw["parties"]:
             label = _text(item, "label")
             _int(item, "balance")
-            replay._compare(item, party_fields(self.parties[label], 0))
+            party = self.parties[label]
+            replay._compare(item, party_fields(party, self.balance(party)))
         if len(self.parties) != len(raw["parties"]):
             raise NotCompiled
 

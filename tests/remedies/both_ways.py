@@ -261,6 +261,21 @@ def copies(count: int) -> list[dict]:
     return list(demo_case_copies(count)[1])
 
 
+def made_to_replay(case: dict) -> dict:
+    """A whole demo case made to take the replay: a case report issued by another Tadasu
+    is recorded with it (documents are the replay's: compiled._REPLAYED_SECTIONS), after
+    its last action, dated its last action's day."""
+    case = copy.deepcopy(case)
+    last = max(seqs(case))
+    days = [item["on"] for item in case["transitions"]] or [case["discovered_on"]]
+    case["documents"] = [
+        {"seq": last + 1, "by": "staff", "kind": "report", "fiscal_year": 2022,
+         "number": None, "number_text": "", "version": 1, "dated": max(days), "party": None,
+         "approved_by": None, "sha256": "0" * 64}
+    ]  # fmt: skip
+    return case
+
+
 def refused_both_ways(cases: list[dict]) -> None:
     messages = []
     for compile in (False, True):

@@ -26,6 +26,7 @@ from .both_ways import (
     copies,
     import_both_ways,
     interleaved,
+    made_to_replay,
     reduced,
     refused_both_ways,
     seqs,
@@ -224,7 +225,7 @@ def test_a_case_keeps_the_waits_its_requests_and_answers_leave(reference_data):
 def test_compiled_cases_with_links_and_contacts_and_whole_demo_cases_chain_as_on_replay(
     reference_data,
 ):
-    whole = copies(4)
+    whole = [made_to_replay(case) for case in copies(4)]
     cut = [_cut(case, hand_lines=1) for case in copies(8)[4:]]
     cases = interleaved([case for pair in zip(whole, cut, strict=True) for case in pair])
     replayed, compiled, counts = import_both_ways(case_file(cases))
