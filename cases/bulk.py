@@ -17,7 +17,9 @@ safe beside other transactions), on SQLite past the table's highest id and its
 AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock from its
 BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 
+import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
 
 from django.db import connection, models, transaction
 
@@ -33,6 +35,14 @@ _AS_IS = (
     models.TextField,
 )
 _PLAIN = (str, int, bool, type(None))
+# On PostgreSQL, psycopg writes a date, an aware datetime and a UUID in COPY itself, as the
+# ORM's conversion would (which gives these back unchanged there). Exact types: anything
+# else (a datetime in a date field, a string) is converted by the ORM.
+_EXACT_PG = (
+    (models.DateTimeField, (datetime, type(None))),  # before DateField: a subclass of it
+    (models.DateField, (date, type(None))),
+    (models.UUIDField, (uuid.UUID, type(None))),
+)
 
 
 def insert(rows: Sequence[models.Model]) -> None:
@@ -58,14 +68,16 @@ def insert(rows: Sequence[models.Model]) -> None:
         ids = [getattr(row, pk.attname) for row in rows]
         if None in ids:
             raise ValueError(f"cases.bulk.insert: a {meta.label} row without its {pk.name}")
+    alias, postgresql = connection.alias, connection.vendor == "postgresql"
     for row, new_id in zip(rows, ids, strict=True):
         setattr(row, pk.attname, new_id)
-        row._state.adding, row._state.db = False, connection.alias
+        state = row._state
+        state.adding, state.db = False, alias
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in (pk, *fields))
     marks = ", ".join(["%s"] * (len(fields) + 1))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608  # names from the model, values are parameters
-    as_is = [isinstance(f, _AS_IS) and type(f).__module__.startswith("django.") for f in fields]
+    as_is = [_as_is(f, postgresql) for f in fields]
     names = [f.attname for f in fields]
     values = (_values(row, pk, fields, names, as_is) for row in rows)
     with connection.cursor() as cursor:
@@ -84,11 +96,30 @@ def insert(rows: Sequence[models.Model]) -> None:
             cursor.executemany(sql, list(values))
 
 
+def _as_is(field: models.Field, postgresql: bool) -> tuple | None:
+    """What the rows' values of `field` may be to be written unconverted: ("plain", types)
+    for the stock fields above, ("exact", types) for those on PostgreSQL; None: convert."""
+    if not type(field).__module__.startswith("django."):
+        return None  # an encrypted field, a field of a library: its own conversion
+    if isinstance(field, _AS_IS):
+        return ("plain", _PLAIN)
+    if postgresql:
+        for kind, types in _EXACT_PG:
+            if isinstance(field, kind):
+                return ("exact", types)
+    return None
+
+
 def _values(row, pk, fields, names, as_is) -> list:
     values = [getattr(row, pk.attname)]
-    for field, name, plain in zip(fields, names, as_is, strict=True):
+    for field, name, rule in zip(fields, names, as_is, strict=True):
         value = getattr(row, name)
-        if not (plain and isinstance(value, _PLAIN)):
+        if rule is None:
+            value = field.get_db_prep_save(value, connection)
+        elif rule[0] == "plain":
+            if not isinstance(value, rule[1]):
+                value = field.get_db_prep_save(value, connection)
+        elif type(value) not in rule[1] or (type(value) is datetime and value.tzinfo is None):
             value = field.get_db_prep_save(value, connection)
         values.append(value)
     return values

@@ -91,7 +91,9 @@ def _number_spans(normalised: str) -> list[tuple[int, int]]:
 def contains_individual_number(text: str | None) -> bool:
     if not text:
         return False
-    nfkc = unicodedata.normalize("NFKC", str(text))
+    text = str(text)
+    # ASCII text is its own NFKC form (most of a case file: dates, kinds, user names).
+    nfkc = text if text.isascii() else unicodedata.normalize("NFKC", text)
     # Most text (a name, an address, a note) holds fewer than twelve digits: answered here,
     # before the format characters are dropped one character at a time. Dropping them adds
     # no digit (no format character is a digit), so the count is the same either way.

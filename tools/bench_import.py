@@ -24,6 +24,7 @@ docs/PERFORMANCE.md records results.
 """
 
 import argparse
+import cProfile
 import json
 import os
 import resource
@@ -73,6 +74,11 @@ def main() -> int:
         action="store_true",
         help="replay every case (import_file(compile=False)), as before the compiled path",
     )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="write a cProfile of the import alone (not the setup, not the checks) to FILE",
+    )
     args = parser.parse_args()
     if args.budget is not None and (args.shape != "demo" or args.replay_only):
         parser.error("--budget is for the demo's cases whole, on the default path")
@@ -115,10 +121,17 @@ def main() -> int:
         if done % 1000 == 0:
             print(f"  {done:,} of {total:,} cases, {time.perf_counter() - started:.0f} s")
 
+    profiler = cProfile.Profile() if args.profile else None
     started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count), path.open("rb") as stream:
+        if profiler is not None:
+            profiler.enable()
         outcome = import_file(stream, progress=progress, compile=not args.replay_only)
+        if profiler is not None:
+            profiler.disable()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
     if len(outcome.cases) != args.cases:
         raise SystemExit(f"{len(outcome.cases)} cases imported, not {args.cases}")
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kB

@@ -146,40 +146,58 @@ def _without_savepoints() -> Iterator[None]:
         del wrapper._savepoint_allowed  # the backend's own method again
 
 
-def _screen(raw: Any, case: str) -> None:
+# Keys screened and found clean, per import (a file's keys are its format's few dozen names,
+# repeated in every case): read once. Bounded, so a file of made-up keys costs no memory.
+_CLEAN_KEYS_MAX = 10_000
+# A whole number below this has fewer than twelve digits: no individual number.
+_TWELVE_DIGIT_FLOOR = 10**11
+
+
+def _screen(raw: Any, case: str, clean_keys: set[str] | None = None) -> None:
     """The whole case is scanned, not just known fields: an individual number must not get
     in through a note or an unexpected key either. Each string (and key, and number) is
     read on its own, without recursion: a case handed to import_cases may nest deeper than
-    Python's stack (a file is bounded by stream.LIMITS before it gets here)."""
+    Python's stack (a file is bounded by stream.LIMITS before it gets here). `clean_keys`:
+    the keys of earlier cases of the import already screened (added to)."""
+    clean_keys = set() if clean_keys is None else clean_keys
+    refused = InterchangeError(
+        "holds what looks like an individual number (My Number), which must not be recorded",
+        case=case,
+    )
+    too_deep = InterchangeError(
+        f"arrays and objects are nested more than {LIMITS.depth} levels deep", case=case
+    )
+    if LIMITS.depth < 1:
+        raise too_deep
     pending: list[tuple[Any, int]] = [(raw, 1)]
     while pending:
         value, depth = pending.pop()
-        if depth > LIMITS.depth:
-            raise InterchangeError(
-                f"arrays and objects are nested more than {LIMITS.depth} levels deep",
-                case=case,
-            )
         if isinstance(value, dict):
-            pending.extend((key, depth) for key in value)
+            for key in value:
+                if key not in clean_keys:
+                    if contains_individual_number(key):
+                        raise refused
+                    if len(clean_keys) < _CLEAN_KEYS_MAX:
+                        clean_keys.add(key)
             # A document's PDF is bytes in base64, not text a person wrote: its letters and
             # digits would only ever match by chance.
-            pending.extend(
-                (item, depth + 1)
-                for key, item in value.items()
-                if not (key == "pdf" and isinstance(item, str))
-            )
+            items = [
+                item for key, item in value.items() if not (key == "pdf" and isinstance(item, str))
+            ]
         elif isinstance(value, list):
-            pending.extend((item, depth + 1) for item in value)
-        elif (
-            isinstance(value, str | int | float)
-            and not isinstance(value, bool)
-            and contains_individual_number(str(value))
-        ):
-            raise InterchangeError(
-                "holds what looks like an individual number (My Number), which must "
-                "not be recorded",
-                case=case,
-            )
+            items = value
+        else:
+            items = [value]  # the case itself a scalar
+            depth -= 1
+        if items and depth + 1 > LIMITS.depth:
+            raise too_deep
+        for item in items:
+            if isinstance(item, dict | list):
+                pending.append((item, depth + 1))
+            elif isinstance(item, int) and -_TWELVE_DIGIT_FLOOR < item < _TWELVE_DIGIT_FLOOR:
+                continue  # a seq, an amount, a year (a bool too)
+            elif isinstance(item, str | int | float) and contains_individual_number(str(item)):
+                raise refused
 
 
 class _Replay:
@@ -217,6 +235,7 @@ class _Replay:
         # a case is left out for a case already there before, not for one in the file.
         self.adding: set[tuple[int, date]] = set()
         self.progress: Callable[[int], object] | None = None
+        self.clean_keys: set[str] = set()  # _screen's
 
     def run(self, cases: Iterable[Any]) -> list[int]:
         # The audit head locked once for the whole import, not for each entry (the chain is
@@ -239,7 +258,7 @@ class _Replay:
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:
-        _screen(raw, f"case {position}")
+        _screen(raw, f"case {position}", self.clean_keys)
         replay = _CaseReplay(position, raw, self.refs)
         there = replay.already_there(self.before)
         if there is not None and self.amend:
