@@ -18,10 +18,13 @@ AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock 
 BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar
 
-from django.db import connection, models, transaction
+from django.db import connection, models, router, transaction
+from django.db.models import signals
 
 # Field classes whose get_db_prep_save gives back a value of the right Python type as it
 # is (a str, an int, a bool or None): their values are passed on unconverted.
@@ -43,6 +46,84 @@ _EXACT_PG = (
     (models.DateField, (date, type(None))),
     (models.UUIDField, (uuid.UUID, type(None))),
 )
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def new(model: type[M], **values: Any) -> M:
+    """A new, unsaved `model` row, as `model(**values)` makes it (every other field its
+    default; a related object by its field's name, or its id by the attname), for the
+    writers that build thousands of rows for insert(): Django's constructor matches each
+    keyword against every field (14 µs for a 経過 line), this sets them (about 3 µs).
+    Models with pre_init or post_init receivers, and unknown names, take the constructor."""
+    plan = _plans.get(model)
+    if plan is None:
+        plan = _plans[model] = _plan(model)
+    if plan is _CONSTRUCTOR or not values.keys() <= plan.names:
+        return model(**values)
+    row = model.__new__(model)
+    state = row._state = models.base.ModelState()
+    fields = row.__dict__
+    fields.update(plan.constants)
+    for attname, default in plan.callables:
+        fields[attname] = default()
+    cache = state.fields_cache
+    relations = plan.relations
+    for name, value in values.items():
+        relation = relations.get(name)
+        if relation is None:
+            fields[plan.attnames[name]] = value
+        else:
+            if value is None:
+                fields[relation] = None
+            else:
+                fields[relation] = value.pk
+                if state.db is None:  # as the relation's descriptor decides it
+                    state.db = router.db_for_write(model, instance=value)
+            cache[name] = value
+    return row
+
+
+_CONSTRUCTOR = object()  # new(): this model takes Django's constructor
+
+
+@dataclass(frozen=True)
+class _Plan:
+    names: frozenset[str]  # what new() takes: field names and attnames
+    attnames: dict[str, str]  # name or attname → attname, for a value as it is
+    relations: dict[str, str]  # a relation's name → its attname, for a related object
+    constants: dict[str, Any]  # attname → the default, for defaults that are values
+    callables: tuple[tuple[str, Callable[[], Any]], ...]  # attname → a default to call
+
+
+_plans: dict[type, Any] = {}
+
+
+def _plan(model: type[models.Model]) -> Any:
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return _CONSTRUCTOR
+    meta = model._meta
+    if meta.private_fields:  # a generic relation: set through its descriptor
+        return _CONSTRUCTOR
+    attnames, relations, constants, callables = {}, {}, {}, []
+    for field in meta.concrete_fields:
+        attnames[field.attname] = field.attname
+        if field.is_relation:
+            relations[field.name] = field.attname
+        else:
+            attnames[field.name] = field.attname
+        if field.has_default() and callable(field.default):
+            callables.append((field.attname, field.default))
+        else:
+            constants[field.attname] = field.get_default()
+    return _Plan(
+        names=frozenset({*attnames, *relations}),
+        attnames=attnames,
+        relations=relations,
+        constants=constants,
+        callables=tuple(callables),
+    )
 
 
 def insert(rows: Sequence[models.Model]) -> None:

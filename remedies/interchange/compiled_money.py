@@ -20,7 +20,7 @@ from typing import Any
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from cases import permissions
+from cases import bulk, permissions
 from cases import services as case_services
 from cases.audit import audit_log
 from cases.models import CaseKind, DataKind, Party, Role, TimelineEvent, User
@@ -57,6 +57,7 @@ class CompiledMoney:
     _editor: Callable[[User], None]  # lock_for_edit's checks on the case as it stands
     _line: Callable[..., TimelineEvent]  # add_timeline, in memory
     _party_named: Callable[[Any, str], Party]
+    _event_date: Callable[[date | None], None]  # check_event_date
 
     def _money_state(self) -> None:
         self.balances: dict[int, int] = {}  # id(party) → its balance as it stands
@@ -314,7 +315,7 @@ class CompiledMoney:
         self._editor(by)
         if on is None:
             raise NotCompiled
-        case_services.check_event_date(self.case, on, "on")
+        self._event_date(on)
 
     def _misallocation(
         self, owed: Party, holder: Party, amount: int, on: date, by: User, note: str
@@ -504,7 +505,8 @@ class CompiledMoney:
         (ledger._keep_total)."""
         case = self.case
         before = self.balance(party)
-        entry = LedgerEntry(
+        entry = bulk.new(
+            LedgerEntry,
             case=case,
             party=party,
             kind=kind,
@@ -568,4 +570,4 @@ class CompiledMoney:
         """remedies.services._required_date."""
         if value is None:
             raise NotCompiled
-        case_services.check_event_date(self.case, value, field)
+        self._event_date(value)

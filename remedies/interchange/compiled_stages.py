@@ -54,6 +54,7 @@ class CompiledStages:
     letters: list
     balance: Callable[[Party], int]
     _line: Callable[..., TimelineEvent]  # add_timeline, in memory
+    _event_date: Callable[[date | None], None]  # check_event_date
 
     def _transition(self, item: dict) -> Run:
         """workflow.case_transition."""
@@ -70,7 +71,7 @@ class CompiledStages:
         note = (note or "").strip()
         if spec.needs_reason and not note:
             raise NotCompiled
-        case_services.check_event_date(case, on, "on")
+        self._event_date(on)
         before = case.stage
         _STAGE.set_state(case, transition.target)
         case.stage_since = on

@@ -324,6 +324,10 @@ class _Replay:
         """Run the waiting actions whose seq is below the limit (all with None)."""
         while self.waiting and (limit is None or self.waiting[0][0] < limit):
             _, step = heapq.heappop(self.waiting)
+            if step.replay.compiled is None and self.publisher and self.publisher.cases:
+                # The compiled cases opened before this step are written first: every case
+                # takes its id in the order it was opened (an export lists them by id).
+                audit_flush()
             step.run()
             replay = step.replay
             replay.left -= 1

@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django_scopes import scopes_disabled
 
 from cases import bulk
-from cases.models import AuditEntry, Case, Party
+from cases.models import AuditEntry, Case, Party, TimelineEvent
 from tests.factories import CaseFactory, PartyFactory
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +239,58 @@ def test_a_row_keyed_by_its_case_is_written_with_that_key():
     ]
     with pytest.raises(ValueError), transaction.atomic():
         bulk.insert([LedgerTotal(owed=1)])
+
+
+def _made(row) -> tuple[dict, dict, bool, object]:
+    values = {k: v for k, v in row.__dict__.items() if k != "_state"}
+    return values, dict(row._state.fields_cache), row._state.adding, row._state.db
+
+
+@pytest.mark.parametrize("with_objects", [True, False])
+def test_new_makes_the_row_the_constructor_makes(with_objects):
+    from remedies.models import LedgerEntry
+
+    case = CaseFactory()
+    party = PartyFactory(case=case)
+    user = case.created_by
+    related = (
+        {"case": case, "party": party, "created_by": user}
+        if with_objects
+        else {"case_id": case.pk, "party_id": party.pk, "created_by_id": user.pk}
+    )
+    shapes = [
+        (
+            TimelineEvent,
+            {
+                **({"case": case, "created_by": user} if with_objects else {"case_id": case.pk}),
+                "occurred_on": date(2023, 3, 1),
+                "actor": "北九州市",
+                "text": "謝罪した。",
+                "action": "visit.recorded",
+                "public": False,
+            },
+        ),
+        (
+            AuditEntry,
+            {
+                "at": datetime(2023, 3, 16, tzinfo=UTC),
+                "action": "tadasu.case.opened",
+                **({"case": case, "user": None} if with_objects else {"case_id": case.pk}),
+                "data": {"reference": "401005-2022-001"},
+                "chain": 1,
+                "seq": 2,
+            },
+        ),
+        (LedgerEntry, {**related, "kind": "payment", "delta": -5000, "on": date(2023, 3, 2)}),
+        (Party, {"case": case, "label": "E氏", "phone": "093-582-0000", "identified": True}),
+    ]
+    for model, values in shapes:
+        assert _made(bulk.new(model, **values)) == _made(model(**values)), model
+
+
+def test_new_leaves_a_name_it_does_not_know_to_the_constructor():
+    # A property, a misspelt field: Django's own constructor answers (here, a TypeError).
+    with pytest.raises(TypeError):
+        bulk.new(TimelineEvent, no_such_field=1)
+    case = Case.objects.none().model(summary="x")
+    assert bulk.new(Case, summary="x").summary == case.summary  # Case has init receivers

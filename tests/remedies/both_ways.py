@@ -77,7 +77,8 @@ def _snapshot() -> dict[str, list]:
             return (value[0], case_refs.get(value[2], value[2]), value[3])
         return value
 
-    snapshot: dict[str, list] = {}
+    # Cases in the order of their ids: the order an export lists them in.
+    snapshot: dict[str, list] = {"cases in id order": [row.reference for row in rows_of[Case]]}
     for model, rows in rows_of.items():
         dumped = []
         for row in rows:

@@ -18,7 +18,7 @@ from django_scopes import scopes_disabled
 from cases import services
 from cases.audit_verify import verify_chain
 from cases.models import Case, CaseKind, Office, User
-from remedies.demo import DEMO_CASES
+from remedies.demo import DEMO_CASES, demo_case_copies
 from remedies.interchange import (
     InterchangeError,
     export_cases,
@@ -209,9 +209,10 @@ def test_skip_existing_keeps_cases_of_the_same_office_and_day_from_one_file(worl
         assert Case.objects.count() == 3
 
 
-def test_a_case_is_written_before_the_case_after_next_is_read(demo_file):
+def test_a_replayed_case_is_written_before_the_case_after_next_is_read(demo_file):
     """One case at a time: when the third case is read, the first is already in the
-    database (the second waits: the third might hold an action that comes before its)."""
+    database (the second waits: the third might hold an action that comes before its).
+    Replayed: the compiled path holds its rows for a batch (next test)."""
     demo_reference_data()
     counts = []
 
@@ -221,9 +222,30 @@ def test_a_case_is_written_before_the_case_after_next_is_read(demo_file):
             yield raw
 
     with transaction.atomic(), scopes_disabled():
-        imported = _Replay(skip_existing=False).run(cases())
+        imported = _Replay(skip_existing=False, compile=False).run(cases())
         assert counts == [0, 0, 1, 2]
         assert len(imported) == 4
+
+
+def test_compiled_cases_are_written_every_batch_of_audit_entries(monkeypatch):
+    """The compiled path holds a case's rows until the next batch of audit entries is
+    written (cases.audit._FLUSH_AT entries): memory stays bounded by the batch, not the
+    file. With a batch of 20 entries (a demo case writes 8 to 26), the cases before are
+    in the database, but for the last few, by the time the eighth is read."""
+    monkeypatch.setattr("cases.audit._FLUSH_AT", 20)
+    demo_reference_data()
+    counts = []
+
+    def cases():
+        for raw in demo_case_copies(8)[1]:
+            counts.append(Case.objects.count())
+            yield raw
+
+    with transaction.atomic(), scopes_disabled():
+        imported = _Replay(skip_existing=False).run(cases())
+        assert len(imported) == 8
+        assert Case.objects.count() == 8
+    assert counts[0] == 0 and counts[-1] >= 5  # written as it went, not at the end
 
 
 def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file):
