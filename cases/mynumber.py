@@ -37,6 +37,7 @@ _SEPARATORS = (
 )
 _RUN = re.compile(rf"\d(?:[{_SEPARATORS}]*\d)*")
 _TWELVE_DIGITS = re.compile(r"(?:\D*\d){12}")
+_DROP_ASCII_DIGITS = str.maketrans("", "", "0123456789")
 
 
 def _without_format_characters(text: str) -> str:
@@ -92,8 +93,14 @@ def contains_individual_number(text: str | None) -> bool:
     if not text:
         return False
     text = str(text)
-    # ASCII text is its own NFKC form (most of a case file: dates, kinds, user names).
-    nfkc = text if text.isascii() else unicodedata.normalize("NFKC", text)
+    if text.isascii():
+        # Its own NFKC form (most of a case file: dates, kinds, user names), whose digits
+        # are 0-9 only: counted at C speed.
+        if len(text) - len(text.translate(_DROP_ASCII_DIGITS)) < 12:
+            return False
+        nfkc = text
+    else:
+        nfkc = unicodedata.normalize("NFKC", text)
     # Most text (a name, an address, a note) holds fewer than twelve digits: answered here,
     # before the format characters are dropped one character at a time. Dropping them adds
     # no digit (no format character is a digit), so the count is the same either way.

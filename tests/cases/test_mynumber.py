@@ -402,3 +402,17 @@ def test_the_quick_answer_for_text_with_few_digits_is_the_full_reading(text):
     # dropped, then the runs read.
     full = bool(mynumber._number_spans(mynumber._normalise(text)))
     assert contains_individual_number(text) == full
+
+
+@given(
+    st.lists(
+        st.sampled_from([*"0123456789 -./\n", "a", "Ab", "2023-03-16", "093-582-", "\x00"]),
+        max_size=40,
+    ).map("".join)
+)
+def test_the_quick_answer_for_ascii_text_is_the_full_reading(text):
+    from cases import mynumber
+
+    assert text.isascii()
+    full = bool(mynumber._number_spans(mynumber._normalise(text)))
+    assert contains_individual_number(text) == full
