@@ -28,6 +28,7 @@ requests with their agencies; agreements, visits, letters, ledger entries and th
 ledger totals; 経過 lines; then the municipalities' money rows moved), just before each
 batch of audit entries."""
 
+import functools
 from datetime import date
 from typing import Any
 
@@ -102,6 +103,16 @@ COMPILED_KINDS = frozenset(
 
 # The case's lists whose every item is an action of a kind this path leaves to the replay.
 _REPLAYED_SECTIONS = ("plans", "documents")
+
+
+@functools.cache
+def _bounded_columns(model: type) -> tuple[tuple[str, int], ...]:
+    """The model's columns with a length the database checks: (attname, max_length)."""
+    return tuple(
+        (field.attname, field.max_length)
+        for field in model._meta.concrete_fields
+        if field.max_length
+    )
 
 
 class Publisher:
@@ -602,12 +613,11 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
         for row in rows:
             text, names = screening._SCREENED.get(type(row), ((), ()))
             screening.screen({f: getattr(row, f) for f in text}, names=names)
-            for field in row._meta.concrete_fields:
+            for attname, max_length in _bounded_columns(type(row)):
                 # What the database would refuse on the replay's INSERT (PostgreSQL checks
                 # a column's length; SQLite does not): the replay names it.
-                value = getattr(row, field.attname)
-                too_long = isinstance(value, str) and len(value) > (field.max_length or len(value))
-                if too_long:
+                value = getattr(row, attname)
+                if isinstance(value, str) and len(value) > max_length:
                     raise NotCompiled
         self._publication()
         replay = self.replay
