@@ -63,7 +63,7 @@ from ..models import (
     Visit,
 )
 from .actions import _held_back
-from .compiled_base import NotCompiled, Run, nothing, together
+from .compiled_base import NotCompiled, Run, japanese, nothing, together
 from .compiled_contacts import CompiledContacts
 from .compiled_links import CompiledLinks
 from .compiled_money import CompiledMoney
@@ -246,8 +246,9 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
             actions = self.replay.actions(raw)
             if any(action.kind not in COMPILED_KINDS for action in actions):
                 raise NotCompiled
-            runs = [(action, self._compile(action)) for action in actions]
-            self._finish()
+            with translation.override("ja"):  # once for the case's 経過 lines (japanese())
+                runs = [(action, self._compile(action)) for action in actions]
+                self._finish()
         except DatabaseError:
             raise  # a read failed: the transaction is gone, nothing to fall back on
         except Exception as error:  # any refusal: the replay says it, as it would
@@ -535,7 +536,7 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
 
             runs.append(changed_run)
         if newly_identified:
-            with translation.override("ja"):
+            with japanese():
                 text = _("%(label)s was identified.") % {"label": party.label}
             line = self._line(
                 on=party.identified_on,

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import bulk, permissions
@@ -39,7 +38,7 @@ from ..models import (
     Side,
     Visit,
 )
-from .compiled_base import NotCompiled, Run, together
+from .compiled_base import NotCompiled, Run, japanese, together
 from .rules import _bool, _date, _int, _list, _text, _value
 
 _TOTALS = ledger.TOTAL_FIELDS
@@ -100,7 +99,7 @@ class CompiledMoney:
             created_by=by,
         )
         self.agreements.append(agreement)
-        with translation.override("ja"):
+        with japanese():
             text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
                 "amount": yen(amount),
                 "form": Method(form).label,
@@ -207,7 +206,7 @@ class CompiledMoney:
                     visit=visit,
                 )
             )
-        with translation.override("ja"):
+        with japanese():
             parts = [
                 _("Visited %(party)s at %(place)s (%(purpose)s).")
                 % {"party": party.label, "place": place, "purpose": Purpose(purpose).label}
@@ -265,7 +264,7 @@ class CompiledMoney:
             case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
         )
         self.letters.append(letter)
-        with translation.override("ja"):
+        with japanese():
             text = _("Sent an apology letter to %(party)s.") % {"party": party.label}
         line = self._line(
             on=sent_on, actor=case_services.actor_of(by), text=text, action="letter.sent", by=by
@@ -332,7 +331,7 @@ class CompiledMoney:
                 holder, EntryKind.MISALLOCATION, -amount, on=on, by=by, note=note, group=group
             ),
         ]
-        with translation.override("ja"):
+        with japanese():
             text = _("%(amount)s meant for %(owed)s went to %(holder)s.") % {
                 "amount": yen(amount),
                 "owed": owed.label,
@@ -354,7 +353,7 @@ class CompiledMoney:
     ) -> Run:
         """ledger.ledger_post_payment, ledger_post_collection."""
         self._begin(by, on)
-        with translation.override("ja"):
+        with japanese():
             if kind == EntryKind.PAYMENT:
                 run = self._payment_entry(
                     party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
@@ -414,7 +413,7 @@ class CompiledMoney:
             by=by,
             note=note,
         )
-        with translation.override("ja"):
+        with japanese():
             text = _("The national system re-granted %(amount)s in points to %(party)s.") % {
                 "amount": yen(amount),
                 "party": party.label,
@@ -443,7 +442,7 @@ class CompiledMoney:
             )
             for party, delta in ((holder, amount), (owed, -amount))
         ]
-        with translation.override("ja"):
+        with japanese():
             text = _(
                 "The national points system corrected the error: %(amount)s in points was "
                 "withdrawn from %(holder)s and granted to %(owed)s."
@@ -477,7 +476,7 @@ class CompiledMoney:
                 )
             )
             remaining -= part
-        with translation.override("ja"):
+        with japanese():
             text = _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
                 "party": party.label,
                 "amount": yen(abs(balance)),

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cases import services as case_services
@@ -18,7 +17,7 @@ from cases.audit import audit_log
 from cases.models import Case, Party, Stage, TimelineEvent
 
 from ..workflow import STEPS, CaseFile
-from .compiled_base import NotCompiled, Run
+from .compiled_base import NotCompiled, Run, japanese
 from .rules import _date, _text
 
 _STAGE = Case._meta.get_field("stage")
@@ -75,7 +74,7 @@ class CompiledStages:
         before = case.stage
         _STAGE.set_state(case, transition.target)
         case.stage_since = on
-        with translation.override("ja"):
+        with japanese():
             if step == "withdraw":
                 text = _("The case was withdrawn (reason: %(reason)s).") % {"reason": note}
             elif step == "reopen":
