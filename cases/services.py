@@ -59,6 +59,17 @@ def today() -> date:
     return timezone.localdate()
 
 
+@contextmanager
+def japanese() -> Iterator[None]:
+    """translation.override("ja"), as every stored 経過 line is written; nothing to do when
+    Japanese is active already (the import's compiled path sets it for a whole case)."""
+    if translation.get_language() == "ja":
+        yield
+    else:
+        with translation.override("ja"):
+            yield
+
+
 def require_member(by: User) -> Membership:
     membership = membership_of(by)
     if membership is None:

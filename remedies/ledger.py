@@ -26,6 +26,7 @@ from cases.services import (
     actor_of,
     add_timeline,
     check_event_date,
+    japanese,
     lock_for_edit,
     require_member,
 )
@@ -391,6 +392,62 @@ def _record(
         add_timeline(case, on=on, actor=actor, text=note.strip(), action="note." + action, by=by)
 
 
+# The 経過 lines of the postings (the import's compiled path writes them too).
+
+
+def misallocation_text(amount: int, *, owed: Party, holder: Party) -> str:
+    with japanese():
+        return _("%(amount)s meant for %(owed)s went to %(holder)s.") % {
+            "amount": yen(amount),
+            "owed": owed.label,
+            "holder": holder.label,
+        }
+
+
+def payment_text(case: Case, amount: int, *, party: Party, method: str, side: str) -> str:
+    with japanese():
+        return _("Paid %(amount)s to %(party)s (%(method)s, borne by the %(side)s).") % {
+            "amount": yen(amount),
+            "party": party.label,
+            "method": Method(method).label,
+            "side": side_word(side, case.municipality),
+        }
+
+
+def collection_text(amount: int, *, party: Party, method: str) -> str:
+    with japanese():
+        return _("Collected %(amount)s from %(party)s (%(method)s).") % {
+            "amount": yen(amount),
+            "party": party.label,
+            "method": Method(method).label,
+        }
+
+
+def regrant_text(amount: int, *, party: Party) -> str:
+    with japanese():
+        return _("The national system re-granted %(amount)s in points to %(party)s.") % {
+            "amount": yen(amount),
+            "party": party.label,
+        }
+
+
+def national_correction_text(amount: int, *, holder: Party, owed: Party) -> str:
+    with japanese():
+        return _(
+            "The national points system corrected the error: %(amount)s in points was "
+            "withdrawn from %(holder)s and granted to %(owed)s."
+        ) % {"amount": yen(amount), "holder": holder.label, "owed": owed.label}
+
+
+def write_off_text(party: Party, *, balance: int, reason: str) -> str:
+    with japanese():
+        return _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
+            "party": party.label,
+            "amount": yen(abs(balance)),
+            "reason": reason.strip(),
+        }
+
+
 def _party_display(party: Party) -> str:
     return party.label
 
@@ -419,12 +476,7 @@ def ledger_post_misallocation(
         _post(case, owed, EntryKind.MISALLOCATION, amount, on=on, by=by, note=note, group=group),
         _post(case, holder, EntryKind.MISALLOCATION, -amount, on=on, by=by, note=note, group=group),
     ]
-    with translation.override("ja"):
-        text = _("%(amount)s meant for %(owed)s went to %(holder)s.") % {
-            "amount": yen(amount),
-            "owed": owed.label,
-            "holder": holder.label,
-        }
+    text = misallocation_text(amount, owed=owed, holder=holder)
     _record(case, on, text, "ledger.misallocation", by, note)
     return entries
 
@@ -529,13 +581,7 @@ def ledger_post_payment(
     entry = post_payment_entry(
         case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
     )
-    with translation.override("ja"):
-        text = _("Paid %(amount)s to %(party)s (%(method)s, borne by the %(side)s).") % {
-            "amount": yen(amount),
-            "party": party.label,
-            "method": Method(method).label,
-            "side": side_word(side, case.municipality),
-        }
+    text = payment_text(case, amount, party=party, method=method, side=side)
     _record(case, on, text, "ledger.payment", by, note)
     return entry
 
@@ -558,12 +604,7 @@ def ledger_post_collection(
     entry = post_collection_entry(
         case, party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
     )
-    with translation.override("ja"):
-        text = _("Collected %(amount)s from %(party)s (%(method)s).") % {
-            "amount": yen(amount),
-            "party": party.label,
-            "method": Method(method).label,
-        }
+    text = collection_text(amount, party=party, method=method)
     _record(case, on, text, "ledger.collection", by, note)
     return entry
 
@@ -601,11 +642,7 @@ def ledger_post_regrant(
         by=by,
         note=note,
     )
-    with translation.override("ja"):
-        text = _("The national system re-granted %(amount)s in points to %(party)s.") % {
-            "amount": yen(amount),
-            "party": party.label,
-        }
+    text = regrant_text(amount, party=party)
     _record(case, on, text, "ledger.regrant", by, note)
     return entry
 
@@ -670,11 +707,7 @@ def ledger_post_national_correction(
         )
         for party, delta in ((holder, amount), (owed, -amount))
     ]
-    with translation.override("ja"):
-        text = _(
-            "The national points system corrected the error: %(amount)s in points was "
-            "withdrawn from %(holder)s and granted to %(owed)s."
-        ) % {"amount": yen(amount), "holder": holder.label, "owed": owed.label}
+    text = national_correction_text(amount, holder=holder, owed=owed)
     _record(case, on, text, "ledger.national_correction", by, note)
     return entries
 
@@ -715,12 +748,7 @@ def ledger_write_off(
             )
         )
         remaining -= part
-    with translation.override("ja"):
-        text = _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
-            "party": party.label,
-            "amount": yen(abs(balance)),
-            "reason": reason.strip(),
-        }
+    text = write_off_text(party, balance=balance, reason=reason)
     _record(case, on, text, "ledger.write_off", by, in_story=False)
     return entries
 

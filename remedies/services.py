@@ -19,6 +19,7 @@ from cases.services import (
     actor_of,
     add_timeline,
     check_event_date,
+    japanese,
     lock_case,
     lock_for_edit,
     require_member,
@@ -222,12 +223,7 @@ def agreement_add(
         note=(note or "").strip(),
         created_by=by,
     )
-    with translation.override("ja"):
-        text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
-            "amount": yen(amount),
-            "form": Method(form).label,
-            "payer": ledger.side_word(payer, case.municipality),
-        }
+    text = agreement_text(case, amount=amount, form=form, payer=payer)
     add_timeline(case, on=agreed_on, actor=actor_of(by), text=text, action="agreement.added", by=by)
     if agreement.note:
         # The clerk's note is a line of its own, internal until published.
@@ -247,6 +243,16 @@ def agreement_add(
         data={"payer": payer, "amount": amount, "form": form},
     )
     return agreement
+
+
+def agreement_text(case: Case, *, amount: int, form: str, payer: str) -> str:
+    """The 経過 line of an agreement (the import's compiled path writes it too)."""
+    with japanese():
+        return _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
+            "amount": yen(amount),
+            "form": Method(form).label,
+            "payer": ledger.side_word(payer, case.municipality),
+        }
 
 
 @transaction.atomic
@@ -360,18 +366,14 @@ def visit_record(
         elif error.field == "method":
             error.field = "hand_over_method" if handed_over else "collection_method"
         raise
-    with translation.override("ja"):
-        parts = [
-            _("Visited %(party)s at %(place)s (%(purpose)s).")
-            % {"party": party.label, "place": place, "purpose": Purpose(purpose).label}
-        ]
-        if apologised:
-            parts.append(_("Apologised."))
-        if handed_over:
-            parts.append(_("Handed over %(amount)s.") % {"amount": yen(handed_over)})
-        if collected:
-            parts.append(_("Collected %(amount)s.") % {"amount": yen(collected)})
-        text = "".join(str(p) for p in parts)
+    text = visit_text(
+        party=party,
+        place=place,
+        purpose=purpose,
+        apologised=apologised,
+        handed_over=handed_over,
+        collected=collected,
+    )
     add_timeline(
         case,
         on=visited_on,
@@ -393,6 +395,31 @@ def visit_record(
         },
     )
     return visit
+
+
+def visit_text(
+    *,
+    party: Party,
+    place: str,
+    purpose: str,
+    apologised: bool,
+    handed_over: int,
+    collected: int,
+) -> str:
+    """The 経過 line of a visit when its outcome is not written (the import's compiled path
+    writes it too)."""
+    with japanese():
+        parts = [
+            _("Visited %(party)s at %(place)s (%(purpose)s).")
+            % {"party": party.label, "place": place, "purpose": Purpose(purpose).label}
+        ]
+        if apologised:
+            parts.append(_("Apologised."))
+        if handed_over:
+            parts.append(_("Handed over %(amount)s.") % {"amount": yen(handed_over)})
+        if collected:
+            parts.append(_("Collected %(amount)s.") % {"amount": yen(collected)})
+        return "".join(str(p) for p in parts)
 
 
 @transaction.atomic
@@ -425,11 +452,16 @@ def letter_record(
     letter = ApologyLetter.objects.create(
         case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
     )
-    with translation.override("ja"):
-        text = _("Sent an apology letter to %(party)s.") % {"party": party.label}
+    text = letter_text(party)
     add_timeline(case, on=sent_on, actor=actor_of(by), text=text, action="letter.sent", by=by)
     audit_log("tadasu.letter.recorded", by=by, case=case, obj=letter, data={"party": party.label})
     return letter
+
+
+def letter_text(party: Party) -> str:
+    """The 経過 line of a letter recorded by hand (the import's compiled path writes it too)."""
+    with japanese():
+        return _("Sent an apology letter to %(party)s.") % {"party": party.label}
 
 
 def document_number(document: Document) -> str:

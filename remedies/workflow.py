@@ -29,7 +29,6 @@ from datetime import date
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_fsm import ConcurrentTransition, transition
@@ -39,7 +38,7 @@ from cases.audit import audit_log
 from cases.links import link_text, links_to_correct
 from cases.models import Case, Stage, User
 from cases.scoping import membership_of
-from cases.services import actor_of, add_timeline, check_event_date, today
+from cases.services import actor_of, add_timeline, check_event_date, japanese, today
 from cases.wareki import yen
 
 from . import ledger
@@ -467,6 +466,21 @@ def next_by_others(case: Case, user: User) -> list[Reason]:
     return notes
 
 
+def transition_text(step: str, *, note: str, before: str, after: str) -> str:
+    """The 経過 line of a stage step (the import's compiled path writes it too)."""
+    with japanese():
+        if step == "withdraw":
+            return _("The case was withdrawn (reason: %(reason)s).") % {"reason": note}
+        if step == "reopen":
+            return _("The case was reopened (reason: %(reason)s).") % {"reason": note}
+        if note:
+            return note  # the clerk's own words, as the 経過 should read
+        return _("Stage changed: %(before)s → %(after)s.") % {
+            "before": Stage(before).label,
+            "after": Stage(after).label,
+        }
+
+
 @transaction.atomic
 def case_transition(
     *,
@@ -520,18 +534,7 @@ def case_transition(
         raise RemedyError(
             _("This case was changed by someone else. Reload the page."), conflict=True
         ) from error
-    with translation.override("ja"):
-        if step == "withdraw":
-            text = _("The case was withdrawn (reason: %(reason)s).") % {"reason": note}
-        elif step == "reopen":
-            text = _("The case was reopened (reason: %(reason)s).") % {"reason": note}
-        elif note:
-            text = note  # the clerk's own words, as the 経過 should read
-        else:
-            text = _("Stage changed: %(before)s → %(after)s.") % {
-                "before": Stage(before).label,
-                "after": Stage(case_file.stage).label,
-            }
+    text = transition_text(step, note=note, before=before, after=case_file.stage)
     # A stage change is part of the story only when the clerk said what happened.
     add_timeline(
         case_file,

@@ -63,7 +63,7 @@ from ..models import (
     Visit,
 )
 from .actions import _held_back
-from .compiled_base import NotCompiled, Run, japanese, nothing, together
+from .compiled_base import NotCompiled, Run, nothing, together
 from .compiled_contacts import CompiledContacts
 from .compiled_links import CompiledLinks
 from .compiled_money import CompiledMoney
@@ -246,7 +246,7 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
             actions = self.replay.actions(raw)
             if any(action.kind not in COMPILED_KINDS for action in actions):
                 raise NotCompiled
-            with translation.override("ja"):  # once for the case's 経過 lines (japanese())
+            with translation.override("ja"):  # once for the case (cases.services.japanese)
                 runs = [(action, self._compile(action)) for action in actions]
                 self._finish()
         except DatabaseError:
@@ -536,7 +536,7 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
 
             runs.append(changed_run)
         if newly_identified:
-            with japanese():
+            with case_services.japanese():
                 text = _("%(label)s was identified.") % {"label": party.label}
             line = self._line(
                 on=party.identified_on,

@@ -2,10 +2,7 @@
 kinds of action): the refusal that sends a case to the replay, and what a compiled action
 does when its seq comes."""
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-
-from django.utils import translation
+from collections.abc import Callable
 
 Run = Callable[[], None]  # what an action does when its seq comes (queue rows, audit)
 
@@ -27,14 +24,3 @@ def together(runs: list[Run]) -> Run:
             each()
 
     return run
-
-
-@contextmanager
-def japanese() -> Iterator[None]:
-    """translation.override("ja"), as the services write their 経過 lines; nothing to do
-    when Japanese is active already (CompiledCase.build sets it for a whole case)."""
-    if translation.get_language() == "ja":
-        yield
-    else:
-        with translation.override("ja"):
-            yield

@@ -17,15 +17,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from cases import bulk, permissions
 from cases import services as case_services
 from cases.audit import audit_log
 from cases.models import CaseKind, DataKind, Party, Role, TimelineEvent, User
-from cases.wareki import yen
 
 from .. import ledger
+from .. import services as remedies
 from ..models import (
     MAX_AMOUNT,
     ApologyLetter,
@@ -38,7 +36,7 @@ from ..models import (
     Side,
     Visit,
 )
-from .compiled_base import NotCompiled, Run, japanese, together
+from .compiled_base import NotCompiled, Run, together
 from .rules import _bool, _date, _int, _list, _text, _value
 
 _TOTALS = ledger.TOTAL_FIELDS
@@ -99,12 +97,7 @@ class CompiledMoney:
             created_by=by,
         )
         self.agreements.append(agreement)
-        with japanese():
-            text = _("Compensation agreed: %(amount)s in %(form)s, paid by the %(payer)s.") % {
-                "amount": yen(amount),
-                "form": Method(form).label,
-                "payer": ledger.side_word(payer, case.municipality),
-            }
+        text = remedies.agreement_text(case, amount=amount, form=form, payer=payer)
         actor = case_services.actor_of(by)
         lines = [self._line(on=agreed_on, actor=actor, text=text, action="agreement.added", by=by)]
         if agreement.note:
@@ -206,18 +199,14 @@ class CompiledMoney:
                     visit=visit,
                 )
             )
-        with japanese():
-            parts = [
-                _("Visited %(party)s at %(place)s (%(purpose)s).")
-                % {"party": party.label, "place": place, "purpose": Purpose(purpose).label}
-            ]
-            if apologised:
-                parts.append(_("Apologised."))
-            if handed_over:
-                parts.append(_("Handed over %(amount)s.") % {"amount": yen(handed_over)})
-            if collected:
-                parts.append(_("Collected %(amount)s.") % {"amount": yen(collected)})
-            text = "".join(str(p) for p in parts)
+        text = remedies.visit_text(
+            party=party,
+            place=place,
+            purpose=purpose,
+            apologised=apologised,
+            handed_over=handed_over,
+            collected=collected,
+        )
         line = self._line(
             on=visited_on,
             actor=case_services.actor_of(by),
@@ -264,8 +253,7 @@ class CompiledMoney:
             case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
         )
         self.letters.append(letter)
-        with japanese():
-            text = _("Sent an apology letter to %(party)s.") % {"party": party.label}
+        text = remedies.letter_text(party)
         line = self._line(
             on=sent_on, actor=case_services.actor_of(by), text=text, action="letter.sent", by=by
         )
@@ -331,12 +319,7 @@ class CompiledMoney:
                 holder, EntryKind.MISALLOCATION, -amount, on=on, by=by, note=note, group=group
             ),
         ]
-        with japanese():
-            text = _("%(amount)s meant for %(owed)s went to %(holder)s.") % {
-                "amount": yen(amount),
-                "owed": owed.label,
-                "holder": holder.label,
-            }
+        text = ledger.misallocation_text(amount, owed=owed, holder=holder)
         return together([*runs, self._record(on, text, "ledger.misallocation", by, note)])
 
     def _payment_or_collection(
@@ -353,26 +336,16 @@ class CompiledMoney:
     ) -> Run:
         """ledger.ledger_post_payment, ledger_post_collection."""
         self._begin(by, on)
-        with japanese():
-            if kind == EntryKind.PAYMENT:
-                run = self._payment_entry(
-                    party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
-                )
-                text = _("Paid %(amount)s to %(party)s (%(method)s, borne by the %(side)s).") % {
-                    "amount": yen(amount),
-                    "party": party.label,
-                    "method": Method(method).label,
-                    "side": ledger.side_word(side, self.case.municipality),
-                }
-            else:
-                run = self._collection_entry(
-                    party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
-                )
-                text = _("Collected %(amount)s from %(party)s (%(method)s).") % {
-                    "amount": yen(amount),
-                    "party": party.label,
-                    "method": Method(method).label,
-                }
+        if kind == EntryKind.PAYMENT:
+            run = self._payment_entry(
+                party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
+            )
+            text = ledger.payment_text(self.case, amount, party=party, method=method, side=side)
+        else:
+            run = self._collection_entry(
+                party, amount, side=side, method=method, on=on, by=by, note=note, visit=None
+            )
+            text = ledger.collection_text(amount, party=party, method=method)
         return together([run, self._record(on, text, f"ledger.{kind}", by, note)])
 
     def _payment_entry(self, party: Party, amount: int, **values: Any) -> Run:
@@ -413,11 +386,7 @@ class CompiledMoney:
             by=by,
             note=note,
         )
-        with japanese():
-            text = _("The national system re-granted %(amount)s in points to %(party)s.") % {
-                "amount": yen(amount),
-                "party": party.label,
-            }
+        text = ledger.regrant_text(amount, party=party)
         return together([run, self._record(on, text, "ledger.regrant", by, note)])
 
     def _national_correction(
@@ -442,11 +411,7 @@ class CompiledMoney:
             )
             for party, delta in ((holder, amount), (owed, -amount))
         ]
-        with japanese():
-            text = _(
-                "The national points system corrected the error: %(amount)s in points was "
-                "withdrawn from %(holder)s and granted to %(owed)s."
-            ) % {"amount": yen(amount), "holder": holder.label, "owed": owed.label}
+        text = ledger.national_correction_text(amount, holder=holder, owed=owed)
         return together([*runs, self._record(on, text, "ledger.national_correction", by, note)])
 
     def _write_off(self, party: Party, reason: str, on: date, by: User) -> Run:
@@ -476,12 +441,7 @@ class CompiledMoney:
                 )
             )
             remaining -= part
-        with japanese():
-            text = _("Wrote off the balance of %(party)s, %(amount)s (reason: %(reason)s).") % {
-                "party": party.label,
-                "amount": yen(abs(balance)),
-                "reason": reason.strip(),
-            }
+        text = ledger.write_off_text(party, balance=balance, reason=reason)
         runs.append(self._record(on, text, "ledger.write_off", by, in_story=False))
         return together(runs)
 

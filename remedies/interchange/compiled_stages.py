@@ -10,14 +10,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from cases import services as case_services
 from cases.audit import audit_log
-from cases.models import Case, Party, Stage, TimelineEvent
+from cases.models import Case, Party, TimelineEvent
 
-from ..workflow import STEPS, CaseFile
-from .compiled_base import NotCompiled, Run, japanese
+from ..workflow import STEPS, CaseFile, transition_text
+from .compiled_base import NotCompiled, Run
 from .rules import _date, _text
 
 _STAGE = Case._meta.get_field("stage")
@@ -74,18 +72,7 @@ class CompiledStages:
         before = case.stage
         _STAGE.set_state(case, transition.target)
         case.stage_since = on
-        with japanese():
-            if step == "withdraw":
-                text = _("The case was withdrawn (reason: %(reason)s).") % {"reason": note}
-            elif step == "reopen":
-                text = _("The case was reopened (reason: %(reason)s).") % {"reason": note}
-            elif note:
-                text = note
-            else:
-                text = _("Stage changed: %(before)s → %(after)s.") % {
-                    "before": Stage(before).label,
-                    "after": Stage(transition.target).label,
-                }
+        text = transition_text(step, note=note, before=before, after=transition.target)
         line = self._line(
             on=on,
             actor=case_services.actor_of(by),
