@@ -15,8 +15,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, F, Prefetch, Q, Sum, Value, Window
-from django.db.models.functions import RowNumber, TruncMonth
+from django.db.models import Count, Prefetch, Q, Sum, Value
+from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -165,39 +165,34 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
 
 
 def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, list[Case]]:
-    """Overdue cases per stage, and the longest overdue, by the one clock.
-
-    One query reads, from the (municipality, stage, stage_since, id) index alone, each
-    stage's overdue count and its oldest few (numbered within the stage in index order),
-    not a count and then a query per stage; the candidates are merged by days late (one
-    read of their waits), and only those listed are read whole."""
-    stage_order = {"partition_by": F("stage"), "order_by": [F("stage_since"), F("id")]}
-    oldest = (
-        Case.objects.filter(municipality=municipality)
-        .filter(deadlines.overdue())
-        .annotate(
-            place=Window(RowNumber(), **stage_order),
-            n=Window(Count("id"), partition_by=F("stage")),
-        )
-        .filter(place__lte=LIST_LENGTH)
-        .values_list("id", "stage", "stage_since", "n")
-        .order_by()
-    )
-    overdue: dict[str, int] = {}
-    candidates = []
-    for pk, stage, since, n in oldest:
-        overdue[stage] = n
-        candidates.append(_Clocked(pk, stage, since))
-    if not candidates:
+    """Overdue cases per stage, and the longest overdue, by the one clock."""
+    # The open stages named, so that the count reads their ranges of the (municipality,
+    # stage, stage_since) index, not every case the city ever had.
+    cases = Case.objects.filter(municipality=municipality)
+    overdue_cases = cases.filter(stage__in=OPEN_STAGES).filter(deadlines.overdue())
+    overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
+    if not overdue:
         return overdue, []
-    deadlines.mark(candidates)  # one read of their waits
+    # The longest overdue: per stage, the oldest few from that index (one ORDER BY over
+    # every stage would sort them all), all read in one query, as (id, stage, stage_since)
+    # only; merged by days late with one read of their waits; only the ten listed are
+    # then read whole.
+    oldest = Q(pk__in=[])
+    for stage in overdue:
+        stage_oldest = cases.filter(deadlines.overdue(stages=[stage]))  # that stage's waits only
+        oldest |= Q(pk__in=stage_oldest.order_by("stage_since", "id").values("pk")[:LIST_LENGTH])
+    candidates = [
+        _Clocked(*row)
+        for row in cases.filter(oldest).values_list("id", "stage", "stage_since").order_by()
+    ]
+    deadlines.mark(candidates)
     candidates.sort(key=lambda c: (-c.deadline.business_days_late, c.pk))
     listed = {c.pk: c.deadline for c in candidates[:LIST_LENGTH]}
-    cases = Case.objects.filter(municipality=municipality, pk__in=list(listed))
-    rows = {case.pk: case for case in cases.select_related("office", "assignee").order_by()}
+    rows = cases.filter(pk__in=list(listed)).select_related("office", "assignee").order_by()
+    by_id = {case.pk: case for case in rows}
     for pk, deadline in listed.items():
-        rows[pk].deadline = deadline
-    return overdue, [rows[pk] for pk in listed]
+        by_id[pk].deadline = deadline
+    return overdue, [by_id[pk] for pk in listed]
 
 
 @dataclass
