@@ -43,6 +43,8 @@ from .charts import BarChart, MonthChart, bar_chart, month_chart
 from .periods import Period
 
 LIST_LENGTH = 10
+# Every stage is open or ended.
+ENDED_STAGES = [Stage.CLOSED, Stage.WITHDRAWN]
 
 
 @dataclass
@@ -81,18 +83,37 @@ def _count(n: int) -> str:
     return _("%(n)s cases") % {"n": f"{n:,}"}
 
 
+BREAKDOWN = ("stage", "kind", "office_id", "cause_category", "contractor_id")
+
+
 def _breakdown(municipality: Municipality, period: Period) -> list[dict]:
-    # One grouped query over the cases open now or active in the period, each group with
-    # its count (`n`) and the count of those active in the period (`in_period`); the
-    # breakdowns are folded from it in Python. Its size is bounded by stages × kinds ×
-    # offices × causes × contractors, not by the case count, and its groups follow the
-    # breakdown index's order: counted as the index is read, with no sort.
-    rows = list(
-        Case.objects.filter(municipality=municipality)
-        .filter(Q(stage__in=OPEN_STAGES) | period.active())
-        .values("stage", "kind", "office_id", "cause_category", "contractor_id")
-        .annotate(n=Count("id"), in_period=Count("id", filter=period.active()))
+    # Grouped queries over the cases open now or active in the period, each group with its
+    # count (`n`) and the count of those active in the period (`in_period`); the
+    # breakdowns are folded from them in Python. Their size is bounded by stages × kinds ×
+    # offices × causes × contractors, not by the case count, and each counts its groups as
+    # the breakdown index is read, with no sort. The open cases and those that ended (closed
+    # or withdrawn) are counted apart, in one statement: each part reads its stages' ranges
+    # of the index with a simple test per entry, where one condition over every case of the
+    # city tested each entry for both (about half the SQL at 100,000 cases). Their groups
+    # never meet, the stage being one of the keys; they are put back in the index's order
+    # (nulls first, as the database orders them), which ties in the charts follow.
+    cases = Case.objects.filter(municipality=municipality)
+    open_now = (
+        cases.filter(stage__in=OPEN_STAGES)
+        .values(*BREAKDOWN)
+        .annotate(n=Count("id"), in_period=Count("id", filter=Q(opened_on__lte=period.end)))
         .order_by()
+    )
+    ended = (
+        cases.filter(stage__in=ENDED_STAGES)
+        .filter(period.active())
+        .values(*BREAKDOWN)
+        .annotate(n=Count("id"), in_period=Count("id"))
+        .order_by()
+    )
+    rows = sorted(
+        open_now.union(ended, all=True),
+        key=lambda row: tuple((row[k] is not None, row[k]) for k in BREAKDOWN),
     )
     offices = dict(Office.objects.filter(municipality=municipality).values_list("id", "name"))
     for row in rows:
