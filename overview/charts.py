@@ -2,6 +2,7 @@
 them. Each chart comes with a table of the same figures (the text alternative), so a chart
 never says anything the page does not also say in words."""
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -65,6 +66,14 @@ def bar_chart(
     return BarChart(title=title, rows=rows, height=max(len(rows), 1) * ROW)
 
 
+def _cut(text: str, length: int) -> str:
+    """`|truncatechars:length`: Django's Truncator, which first puts the text in NFC and
+    returns a text of at most `length` characters as it is, without its cost for the short
+    labels that are most of them."""
+    text = unicodedata.normalize("NFC", text)
+    return text if len(text) <= length else Truncator(text).chars(length)
+
+
 def bar_chart_html(chart: BarChart, id: str) -> SafeString:
     """The chart as its figure: the SVG, its text alternative and its table of figures.
 
@@ -79,15 +88,16 @@ def bar_chart_html(chart: BarChart, id: str) -> SafeString:
     if not chart.rows:
         empty = f'<p class="empty">{e(gettext("Nothing to show."))}</p>\n</figure>\n'
         return mark_safe(head + empty)  # noqa: S308  # nosec B308 B703  # escaped above
-    labels = [e(row.label) for row in chart.rows]
+    names = [str(row.label) for row in chart.rows]
+    labels = [e(name) for name in names]
     texts = [e(row.text) for row in chart.rows]
     bars = "".join(
         f'\n    <text x="{chart.label_width - 8}" y="{row.y + 17}" text-anchor="end">'
-        f"{e(Truncator(str(row.label)).chars(14))}</text>\n"
+        f"{e(_cut(name, 14))}</text>\n"
         f'    <rect class="bar {e(row.css)}" x="{chart.label_width}" y="{row.y + 4}" '
         f'width="{row.width:.1f}" height="18"></rect>\n'
         f'    <text x="{chart.value_x}" y="{row.y + 17}">{text}</text>\n    '
-        for row, text in zip(chart.rows, texts, strict=True)
+        for row, name, text in zip(chart.rows, names, texts, strict=True)
     )
     said = "、".join(f"{label}: {text}" for label, text in zip(labels, texts, strict=True))
     figures = "".join(
