@@ -51,7 +51,9 @@ from datetime import date, timedelta
 from functools import cache
 
 import jpholiday
-from django.db.models import F, Max, Min, Model, OuterRef, Q, Subquery, Value
+from django.db import connection
+from django.db.models import BooleanField, F, Max, Min, Model, OuterRef, Q, Subquery, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Greatest, Least, NullIf
 
 from .models import Case, ClosedDay, Municipality, Stage, StageDeadline
@@ -294,6 +296,54 @@ def _not_stopped_all_stage(prefix: str = "") -> Q:
 
 
 @dataclass(frozen=True)
+class _Branch:
+    """One stage's part of a filter of cases whose clock reached a threshold: the plain
+    rule (stage_since before the threshold) with the cases in doubt decided. When fewer of
+    them fall short than are reached, the plain rule less those short; otherwise the plain
+    rule for the cases not in doubt, and those reached by id."""
+
+    stage: str
+    threshold: date
+    reached: list[int]
+    short: list[int]
+
+    @property
+    def _less_short(self) -> bool:
+        return len(self.short) <= len(self.reached)
+
+    def q(self) -> Q:
+        branch = Q(stage=self.stage, stage_since__lt=self.threshold)
+        if self._less_short:
+            branch &= _not_stopped_all_stage()
+            if self.short:
+                branch &= ~Q(pk__in=self.short)
+        else:
+            branch &= Q(waits_until__isnull=True) | Q(waits_until__lt=self.threshold)
+            if self.reached:
+                branch |= Q(stage=self.stage, pk__in=self.reached)
+        return branch
+
+    def sql(self) -> tuple[str, list]:
+        """The same condition as `q()`, as SQL on the case table's own columns (unqualified:
+        the query's only table)."""
+        day = connection.ops.adapt_datefield_value(self.threshold)
+        plain = "stage = %s AND stage_since < %s"
+        params: list = [self.stage, day]
+        if self._less_short:
+            sql = f"{plain} AND (waiting_since IS NULL OR waiting_since > stage_since)"
+            if self.short:
+                sql += f" AND NOT (id IN ({', '.join(['%s'] * len(self.short))}))"
+                params += self.short
+            return f"({sql})", params
+        sql = f"({plain} AND (waits_until IS NULL OR waits_until < %s))"
+        params.append(day)
+        if self.reached:
+            sql += f" OR (stage = %s AND id IN ({', '.join(['%s'] * len(self.reached))}))"
+            params += [self.stage, *self.reached]
+        return f"({sql})", params
+
+
+@dataclass(frozen=True)
 class Deadline:
     stage: str
     # None while the clock is stopped with days still left: the day is not known yet.
@@ -433,13 +483,21 @@ class Deadlines:
     ) -> dict[str, tuple[list[int], list[int]]]:
         """The cases in doubt (the plain rule reaches them, their waits reach past its
         threshold): their clocks run here. Stage → (ids reached, ids short)."""
-        doubt = Q(pk__in=[])
+        # As SQL on the joined case table (named as itself: the query's one join to it), not
+        # an ORM filter: some twenty lookups through the join, built and compiled afresh on
+        # every page that filters by the clock. The same as, per stage, Q(case__stage=stage,
+        # case__stage_since__lt=t, case__waits_until__gte=t) & _not_stopped_all_stage("case__").
+        case = connection.ops.quote_name(Case._meta.db_table)
+        parts, params = [], []
         for stage, threshold in thresholds.items():
-            doubt |= Q(
-                case__stage=stage,
-                case__stage_since__lt=threshold,
-                case__waits_until__gte=threshold,
-            ) & _not_stopped_all_stage("case__")
+            parts.append(
+                f"({case}.stage = %s AND {case}.stage_since < %s AND {case}.waits_until >= %s"
+                f" AND ({case}.waiting_since IS NULL OR {case}.waiting_since > {case}.stage_since))"
+            )
+            day = connection.ops.adapt_datefield_value(threshold)
+            params += [stage, day, day]
+        where = " OR ".join(parts) or "1 = 0"  # fixed text; days are parameters
+        doubt = Q(RawSQL(where, params, output_field=BooleanField()))  # noqa: S611  # nosec B611
         if among:
             doubt &= Q(**{f"case__{k}": v for k, v in among.items()})
         decided: dict[str, tuple[list[int], list[int]]] = {s: ([], []) for s in self.days}
@@ -448,11 +506,11 @@ class Deadlines:
             decided[stage][0 if reached else 1].append(case_id)
         return decided
 
-    def _reached(
+    def _branches(
         self, end: date, extra: int, among: dict | None = None, stages: list | None = None
-    ) -> Q:
-        """Cases whose clock has run at least N + extra business days by `end` (in
-        `stages`, or any).
+    ) -> list["_Branch"]:
+        """Each stage's part of the filter of cases whose clock has run at least N + extra
+        business days by `end` (in `stages`, or any).
 
         The plain rule (one date comparison per stage, on the (municipality, stage,
         stage_since) index) counts every day since the stage began; it is right for every
@@ -466,27 +524,39 @@ class Deadlines:
             decided = self._decide(end, extra, thresholds, among)
             if among is None:
                 self._doubtful[(end, extra)] = decided
+        return [
+            _Branch(stage, threshold, *decided[stage])
+            for stage, threshold in thresholds.items()
+            if stages is None or stage in stages
+        ]
+
+    def _reached(
+        self, end: date, extra: int, among: dict | None = None, stages: list | None = None
+    ) -> Q:
         condition = Q(pk__in=[])
-        for stage, threshold in thresholds.items():
-            if stages is not None and stage not in stages:
-                continue
-            reached, short = decided[stage]
-            branch = Q(stage=stage, stage_since__lt=threshold)
-            if len(short) <= len(reached):
-                branch &= _not_stopped_all_stage()
-                if short:
-                    branch &= ~Q(pk__in=short)
-            else:
-                branch &= Q(waits_until__isnull=True) | Q(waits_until__lt=threshold)
-                if reached:
-                    branch |= Q(stage=stage, pk__in=reached)
-            condition |= branch
+        for branch in self._branches(end, extra, among, stages):
+            condition |= branch.q()
         return condition
 
     def overdue(self, stages: list | None = None) -> Q:
         """Cases (in `stages`, or any) whose clock has run more business days than the
         stage allows."""
         return self._reached(self.today, 1, stages=stages)
+
+    def overdue_sql(self, stages: list | None = None) -> RawSQL:
+        """The filter `overdue(stages)` gives, written as SQL rather than built by the ORM,
+        for a query whose only table is the case table (`.filter(deadlines.overdue_sql())`,
+        also in a subquery): the dashboard asks it several times afresh, where building and
+        compiling the ORM's filter of some twenty lookups each time was most of its cost.
+        The same branches as overdue(); tests/cases/test_clock_pauses.py checks that both
+        find the same cases."""
+        parts, params = [], []
+        for branch in self._branches(self.today, 1, stages=stages):
+            sql, branch_params = branch.sql()
+            parts.append(sql)
+            params += branch_params
+        where = " OR ".join(parts) or "1 = 0"  # fixed text; days and ids are parameters
+        return RawSQL(where, params, output_field=BooleanField())  # noqa: S611  # nosec B611
 
     def due_within(self, business_days: int, among: dict | None = None) -> Q:
         """Overdue, or due within the next `business_days` business days (today included

@@ -15,7 +15,9 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -43,6 +45,9 @@ from .charts import BarChart, MonthChart, bar_chart, month_chart
 from .periods import Period
 
 LIST_LENGTH = 10
+_FIRST_FEW = "ORDER BY stage_since, id LIMIT %s"  # a stage's oldest, in the clock index's order
+# Every stage is open or ended.
+ENDED_STAGES = [Stage.CLOSED, Stage.WITHDRAWN]
 
 
 @dataclass
@@ -81,18 +86,37 @@ def _count(n: int) -> str:
     return _("%(n)s cases") % {"n": f"{n:,}"}
 
 
+BREAKDOWN = ("stage", "kind", "office_id", "cause_category", "contractor_id")
+
+
 def _breakdown(municipality: Municipality, period: Period) -> list[dict]:
-    # One grouped query over the cases open now or active in the period, each group with
-    # its count (`n`) and the count of those active in the period (`in_period`); the
-    # breakdowns are folded from it in Python. Its size is bounded by stages × kinds ×
-    # offices × causes × contractors, not by the case count, and its groups follow the
-    # breakdown index's order: counted as the index is read, with no sort.
-    rows = list(
-        Case.objects.filter(municipality=municipality)
-        .filter(Q(stage__in=OPEN_STAGES) | period.active())
-        .values("stage", "kind", "office_id", "cause_category", "contractor_id")
-        .annotate(n=Count("id"), in_period=Count("id", filter=period.active()))
+    # Grouped queries over the cases open now or active in the period, each group with its
+    # count (`n`) and the count of those active in the period (`in_period`); the
+    # breakdowns are folded from them in Python. Their size is bounded by stages × kinds ×
+    # offices × causes × contractors, not by the case count, and each counts its groups as
+    # the breakdown index is read, with no sort. The open cases and those that ended (closed
+    # or withdrawn) are counted apart, in one statement: each part reads its stages' ranges
+    # of the index with a simple test per entry, where one condition over every case of the
+    # city tested each entry for both (about half the SQL at 100,000 cases). Their groups
+    # never meet, the stage being one of the keys; they are put back in the index's order
+    # (nulls first, as the database orders them), which ties in the charts follow.
+    cases = Case.objects.filter(municipality=municipality)
+    open_now = (
+        cases.filter(stage__in=OPEN_STAGES)
+        .values(*BREAKDOWN)
+        .annotate(n=Count("id"), in_period=Count("id", filter=Q(opened_on__lte=period.end)))
         .order_by()
+    )
+    ended = (
+        cases.filter(stage__in=ENDED_STAGES)
+        .filter(period.active())
+        .values(*BREAKDOWN)
+        .annotate(n=Count("id"), in_period=Count("id"))
+        .order_by()
+    )
+    rows = sorted(
+        open_now.union(ended, all=True),
+        key=lambda row: tuple((row[k] is not None, row[k]) for k in BREAKDOWN),
     )
     offices = dict(Office.objects.filter(municipality=municipality).values_list("id", "name"))
     for row in rows:
@@ -166,22 +190,50 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
 
 def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, list[Case]]:
     """Overdue cases per stage, and the longest overdue, by the one clock."""
-    overdue_cases = Case.objects.filter(municipality=municipality).filter(deadlines.overdue())
+    # The open stages named, so that the count reads their ranges of the (municipality,
+    # stage, stage_since) index, not every case the city ever had.
+    cases = Case.objects.filter(municipality=municipality)
+    # The clock's filter as SQL (Deadlines.overdue_sql): the same cases as overdue(), without
+    # building and compiling its ORM filter again for every query below.
+    overdue_cases = cases.filter(stage__in=OPEN_STAGES).filter(deadlines.overdue_sql())
     overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
-    # The longest overdue: per stage, the oldest few from the (municipality, stage,
-    # stage_since) index, then merged by days late; one ORDER BY over every stage would
-    # sort them all.
-    oldest = []
-    for stage in OPEN_STAGES:
-        oldest += (
-            Case.objects.filter(municipality=municipality)
-            .filter(deadlines.overdue(stages=[stage]))  # that stage's waits only
-            .select_related("office", "assignee")
-            .order_by("stage_since", "id")[:LIST_LENGTH]
-        )
-    deadlines.mark(oldest)  # one read of their waits
-    oldest = sorted(oldest, key=lambda c: (-c.deadline.business_days_late, c.pk))[:LIST_LENGTH]
-    return overdue, oldest
+    if not overdue:
+        return overdue, []
+    # The longest overdue: per stage, the oldest few read in that index's order (one ORDER
+    # BY over every stage would sort them all), all in one query of the tenant's cases, as
+    # (id, stage, stage_since) only; merged by days late with one read of their waits;
+    # only the ten listed are then read whole. The stages' picks are written as SQL (fixed
+    # text, the days and ids parameters): five ORM subqueries cost more to build than to run.
+    table = connection.ops.quote_name(Case._meta.db_table)
+    picks, params = [], []
+    for i, stage in enumerate(overdue):
+        late = deadlines.overdue_sql(stages=[stage])
+        first = f"SELECT id FROM {table} WHERE municipality_id = %s AND {late.sql}"  # noqa: S608  # nosec B608
+        picks.append(f"SELECT id FROM ({first} {_FIRST_FEW}) AS oldest_{i}")  # noqa: S608  # nosec B608
+        params += [municipality.pk, *late.params, LIST_LENGTH]
+    oldest = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
+    candidates = [
+        _Clocked(*row)
+        for row in cases.filter(pk__in=oldest).values_list("id", "stage", "stage_since").order_by()
+    ]
+    deadlines.mark(candidates)
+    candidates.sort(key=lambda c: (-c.deadline.business_days_late, c.pk))
+    listed = {c.pk: c.deadline for c in candidates[:LIST_LENGTH]}
+    rows = cases.filter(pk__in=list(listed)).select_related("office", "assignee").order_by()
+    by_id = {case.pk: case for case in rows}
+    for pk, deadline in listed.items():
+        by_id[pk].deadline = deadline
+    return overdue, [by_id[pk] for pk in listed]
+
+
+@dataclass
+class _Clocked:
+    """What the clock needs of a case (Deadlines.mark sets `deadline`)."""
+
+    pk: int
+    stage: str
+    stage_since: date
+    deadline: object = None
 
 
 def _waiting_on_agencies(municipality: Municipality) -> list[AgencyContact]:

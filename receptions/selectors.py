@@ -185,7 +185,8 @@ def completion_rates(
     *, since: date | None = None, until: date | None = None, limit: int = 20
 ) -> CompletionPanel:
     """Share of receptions with a complete checklist, per office and month, and the
-    unfinished receptions nobody's leader checked. Two queries, aggregated in the database."""
+    unfinished receptions nobody's leader checked. Two queries, aggregated in the database (one
+    when every unfinished reception was checked)."""
     receptions = Reception.objects.all()
     if since is not None:
         receptions = receptions.filter(started_at__gte=_day_bounds(since)[0])
@@ -214,9 +215,15 @@ def completion_rates(
         )
         for g in grouped
     ]
-    newest = list(
-        receptions.filter(unchecked).select_related("office").order_by("-started_at", "-id")[:limit]
+    unchecked_count = sum(r.unchecked for r in rows)
+    # The newest few are read only when the count says there are some.
+    newest = (
+        list(
+            receptions.filter(unchecked)
+            .select_related("office")
+            .order_by("-started_at", "-id")[:limit]
+        )
+        if unchecked_count
+        else []
     )
-    return CompletionPanel(
-        rows=rows, unchecked=newest, unchecked_count=sum(r.unchecked for r in rows)
-    )
+    return CompletionPanel(rows=rows, unchecked=newest, unchecked_count=unchecked_count)

@@ -1,4 +1,4 @@
-"""The case page rendered afresh, N times, for a processor-instruction count (not a timer).
+"""A page rendered afresh, N times, for a processor-instruction count (not a timer).
 
     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.2 \\
         .venv/bin/python tools/bench_case_page.py --keep /tmp/bench-1k --requests 2
@@ -10,7 +10,10 @@ and the warm-up request cancel out. Unlike milliseconds, the count does not move
 else the machine runs. `--keep DIR` is a database tools/bench.py built and kept
 (`tools/bench.py --sizes 1000 --pages-only --keep DIR`); the page is the benchmark's: its
 big case (20 parties, 200 timeline entries), as its manager sees it, the page cache emptied
-before each request (what `case_page_scratch` measures). docs/PERFORMANCE.md records results.
+before each request (what `case_page_scratch` measures). `--page dashboard`: the dashboard
+instead, as the same manager sees it (`dashboard_scratch`); `--page floor`: the benchmark's
+floor (a signed-in page of the base template alone), to which the budgets compare a page.
+docs/PERFORMANCE.md records results.
 """
 
 import argparse
@@ -26,6 +29,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--keep", required=True, help="a database folder tools/bench.py kept")
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument("--page", choices=["case", "dashboard", "floor"], default="case")
     args = parser.parse_args()
 
     import bench
@@ -44,7 +48,14 @@ def main() -> int:
 
     with scopes_disabled():
         world = bench_data.World.load()
-        path = f"/cases/{bench_data.big_case_of(world).reference}/"
+        path = {
+            "case": f"/cases/{bench_data.big_case_of(world).reference}/",
+            "dashboard": "/dashboard/",
+            "floor": "/bench/floor/",
+        }[args.page]
+    from django.test.utils import override_settings
+
+    override_settings(ROOT_URLCONF="bench_urls").enable()  # the floor's URL besides the project's
     client = Client()
     client.force_login(world.manager)
     for _ in range(1 + args.requests):  # one warm-up request, then the counted ones

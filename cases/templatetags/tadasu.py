@@ -1,3 +1,4 @@
+import re
 from datetime import date
 
 from django import template
@@ -126,6 +127,9 @@ def error_summary(form=None, formset=None, row_label: str = "") -> list[tuple]:
 
 # Stands for the row's id while a row URL is reversed: an id no table will reach.
 _ROW = 987_654_321_987_654_321
+# A text id put in the stand-in's place as it is: what a path converter and reverse()'s
+# quoting leave unchanged.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 @register.simple_tag(takes_context=True)
@@ -133,8 +137,10 @@ def row_url(context, viewname: str, row_arg: str, row_id: int, **kwargs) -> str:
     """{% url viewname row_arg=row_id **kwargs %} for the rows of a table, the same text:
     reversed once per template rendered, then each row's id put in the place of a
     stand-in. reverse() walks the URL patterns (about 40 µs a call); a table of 30 rows
-    with a link or a form on each paid that 30 times. Falls back to reverse() for an id
-    that is not an int, or if the stand-in also shows in the other arguments."""
+    with a link or a form on each paid that 30 times. The id is an int, or a text of
+    letters, digits, "-" and "_" (a case reference), which reverse() leaves as it is. Falls
+    back to reverse() for any other id, or if the stand-in also shows in the other
+    arguments."""
     urls = context.render_context.setdefault("row_urls", {})
     key = (viewname, row_arg, *sorted(kwargs.items()))
     parts = urls.get(key)
@@ -142,6 +148,6 @@ def row_url(context, viewname: str, row_arg: str, row_id: int, **kwargs) -> str:
         stand_in = str(_ROW)
         url = reverse(viewname, kwargs={**kwargs, row_arg: _ROW})
         parts = urls[key] = tuple(url.split(stand_in)) if url.count(stand_in) == 1 else ()
-    if parts and type(row_id) is int:
+    if parts and (type(row_id) is int or (type(row_id) is str and _PLAIN.fullmatch(row_id))):
         return f"{parts[0]}{row_id}{parts[1]}"
     return reverse(viewname, kwargs={**kwargs, row_arg: row_id})

@@ -6,15 +6,19 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import transaction
+from django.db.models import BooleanField
+from django.db.models.expressions import RawSQL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cases.deadlines import (
     DEFAULT_DAYS,
+    STILL_WAITING,
     TIMED_STAGES,
     BusinessCalendar,
     DeadlineBook,
     Deadlines,
+    _Branch,
     refresh_waits,
     waits_from,
 )
@@ -140,6 +144,15 @@ def test_marks_and_database_filters_agree_for_random_request_histories(world):
                 by_marks = {c.pk for c in marked if c.deadline and c.deadline.overdue}
                 by_filter = set(Case.objects.filter(book.overdue()).values_list("pk", flat=True))
                 assert by_marks == by_filter
+                # The same filter written as SQL (the dashboard's), in all and stage by stage.
+                deadlines = book.of(world.city.pk)
+                by_sql = Case.objects.filter(deadlines.overdue_sql()).values_list("pk", flat=True)
+                assert set(by_sql) == by_filter
+                for stage in limits:
+                    in_stage = Case.objects.filter(deadlines.overdue_sql(stages=[stage]))
+                    assert {c.pk for c in marked if c.stage == stage and c.pk in by_filter} == set(
+                        in_stage.values_list("pk", flat=True)
+                    )
                 for k in (1, 3):
                     end = calendar.add(today - timedelta(days=1), k)
                     expected = {
@@ -257,5 +270,45 @@ def test_the_waits_a_case_file_import_builds_are_the_ones_the_services_keep(worl
         assert waits_from([case, *rows]) == kept, requests
         if not requests:
             assert kept == (None, None)
+
+    check()
+
+
+@pytest.mark.django_db
+def test_a_filter_written_as_sql_finds_what_the_orm_filter_finds(world):
+    """Every form of a stage's branch (the plain rule less the short cases, or the cases not
+    in doubt plus the reached ones, with or without ids), as SQL and as the ORM's filter,
+    over cases with and without waits around the threshold."""
+    today = date(2026, 11, 30)
+    rows = []
+    for i, stage in enumerate([Stage.INQUIRY, Stage.VISIT, Stage.CLOSED] * 4):
+        since = today - timedelta(days=5 + 4 * i)
+        waits = [None, since - timedelta(days=1), today - timedelta(days=10), STILL_WAITING][i % 4]
+        rows.append(
+            CaseFactory(
+                office=world.office,
+                stage=stage,
+                stage_since=since,
+                waits_until=waits,
+                waiting_since=[None, since, since + timedelta(days=2)][i % 3] if waits else None,
+            )
+        )
+    ids = [c.pk for c in rows]
+
+    @settings(
+        deadline=None, max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        stage=st.sampled_from([Stage.INQUIRY, Stage.VISIT]),
+        threshold=st.dates(today - timedelta(days=60), today),
+        reached=st.lists(st.sampled_from(ids), max_size=4, unique=True),
+        short=st.lists(st.sampled_from(ids), max_size=4, unique=True),
+    )
+    def check(stage, threshold, reached, short):
+        branch = _Branch(stage, threshold, reached, short)
+        with tenant_scope(world.manager):
+            by_orm = set(Case.objects.filter(branch.q()).values_list("pk", flat=True))
+            sql = RawSQL(*branch.sql(), output_field=BooleanField())  # noqa: S611
+            assert set(Case.objects.filter(sql).values_list("pk", flat=True)) == by_orm
 
     check()

@@ -43,3 +43,34 @@ def test_row_url_is_right_when_the_reference_holds_the_stand_in():
 )
 def test_row_url_agrees_with_url_for_any_reference_and_ids(ref, ids):
     assert render_both(ref, ids)[0] == render_both(ref, ids)[1]
+
+
+DETAIL = engines["django"].from_string(
+    "{% load tadasu %}{% for ref in refs %}{% row_url 'cases:detail' 'ref' ref %}|{% endfor %}"
+)
+DETAIL_URL = engines["django"].from_string(
+    "{% for ref in refs %}{% url 'cases:detail' ref=ref %}|{% endfor %}"
+)
+
+
+def test_row_url_takes_a_case_reference_for_the_row():
+    refs = ["401005-2022-003", "401005-2023-010"]
+    assert DETAIL.render({"refs": refs}) == DETAIL_URL.render({"refs": refs})
+    assert DETAIL.render({"refs": refs}).startswith("/cases/401005-2022-003/|")
+
+
+@given(
+    refs=st.lists(
+        st.one_of(
+            st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_-]{0,19}", fullmatch=True),
+            st.text(
+                alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/"),
+                min_size=1,
+                max_size=20,
+            ),
+        ),
+        max_size=4,
+    )
+)
+def test_row_url_agrees_with_url_for_any_text_id(refs):
+    assert DETAIL.render({"refs": refs}) == DETAIL_URL.render({"refs": refs})

@@ -10,9 +10,11 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import Agency, CauseCategory, Stage
 from cases.scoping import tenant_scope
+from overview.dashboard import ENDED_STAGES
 from remedies import ledger
 from remedies import services as remedies
 from remedies.models import Channel
+from remedies.workflow import OPEN_STAGES
 from tests.factories import CaseFactory, ContractorFactory
 
 pytestmark = pytest.mark.django_db
@@ -169,3 +171,8 @@ def test_dashboard_shows_the_checklist_completion_of_the_last_twelve_months(
     row = f'<tr><td>{office}</td><td class="nowrap">2023年2月</td><td class="num">2</td>'
     assert row in page
     assert "2021-02" not in page  # older than the twelve months the dashboard covers
+
+
+def test_every_stage_is_counted_as_open_or_ended():
+    # The breakdown counts the open cases and the ended ones apart (overview/dashboard.py).
+    assert sorted(OPEN_STAGES + ENDED_STAGES) == sorted(Stage)

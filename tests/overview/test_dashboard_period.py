@@ -7,11 +7,14 @@ from datetime import date, timedelta
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.template import engines
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 
 from cases.deadlines import refresh_waits
 from cases.models import CauseCategory, Stage
 from cases.wareki import fiscal_year_label
+from overview.forms import PeriodForm
 from overview.periods import Period
 from remedies.models import AgencyContact, Channel, Side
 from tests.factories import CaseFactory
@@ -159,3 +162,21 @@ def test_dashboard_queries_are_the_same_for_10_and_200_cases_of_every_kind(clien
             assert client.get("/dashboard/?year=2022").status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+FIELDS = engines["django"].from_string(
+    '{% for field in form %}{% include "includes/field.html" %}{% endfor %}'
+)
+BOX = engines["django"].from_string('{% include "overview/period_box.html" %}')
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@pytest.mark.parametrize(
+    "today", [date(2026, 12, 4), date(2019, 4, 30), date(2019, 5, 1), date(2027, 3, 31)]
+)
+def test_the_period_box_is_what_the_unchosen_form_renders(language, today):
+    with translation.override(language):
+        form = PeriodForm(None, today=today)
+        box = BOX.render({"form": form})
+        assert box == FIELDS.render({"form": form})
+    assert f'<option value="{today.year if today.month > 3 else today.year - 1}" selected>' in box
