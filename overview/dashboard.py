@@ -216,9 +216,9 @@ def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, li
         _Clocked(*row)
         for row in cases.filter(pk__in=oldest).values_list("id", "stage", "stage_since").order_by()
     ]
-    deadlines.mark(candidates)
-    candidates.sort(key=lambda c: (-c.deadline.business_days_late, c.pk))
-    listed = {c.pk: c.deadline for c in candidates[:LIST_LENGTH]}
+    deadlines.read_waits([c.pk for c in candidates])  # one read of their waits
+    candidates.sort(key=lambda c: (-deadlines.days_late(c), c.pk))
+    listed = {c.pk: c.deadline for c in deadlines.mark(candidates[:LIST_LENGTH])}
     rows = cases.filter(pk__in=list(listed)).select_related("office", "assignee").order_by()
     by_id = {case.pk: case for case in rows}
     for pk, deadline in listed.items():

@@ -194,7 +194,9 @@ def _returned() -> Coalesce:
 def overdue_instalments(cutoffs: dict[int, date]) -> QuerySet[Instalment]:
     """Instalments of plans in force, in open cases, not fully paid and due on or before
     their municipality's cutoff ({municipality_id: overdue_cutoff}). One query for the rows,
-    each annotated with `returned` and `unpaid`; no query per row."""
+    each annotated with `unpaid`; no query per row. What was returned is an alias, not a
+    column of its own: the dashboard sums these rows afresh, and each use of the subquery is
+    one more to build and run."""
     from .workflow import OPEN_STAGES  # the stage table imports the ledger; call time only
 
     due = Q(pk__in=[])
@@ -204,7 +206,7 @@ def overdue_instalments(cutoffs: dict[int, date]) -> QuerySet[Instalment]:
         Instalment.objects.filter(
             due, plan__superseded_on__isnull=True, plan__case__stage__in=OPEN_STAGES
         )
-        .annotate(returned=_returned())
+        .alias(returned=_returned())
         .filter(cumulative__gt=F("returned"))
         .annotate(unpaid=Least(F("amount"), F("cumulative") - F("returned")))
     )

@@ -168,6 +168,10 @@ def test_marks_and_database_filters_agree_for_random_request_histories(world):
                         used = naive_used(c.stage_since, today, pauses_of[c.pk])
                         assert c.deadline.overdue == (used > limits[c.stage])
                         assert c.deadline.business_days_left == limits[c.stage] - used
+                    # The dashboard's ranking: the days late without the rest of the clock.
+                    assert deadlines.days_late(c) == (
+                        c.deadline.business_days_late if c.deadline else 0
+                    )
             transaction.set_rollback(True)
 
     check()
