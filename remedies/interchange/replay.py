@@ -21,7 +21,7 @@ from django_scopes import scopes_disabled
 from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
-from cases.mynumber import contains_individual_number
+from cases.mynumber import contains_individual_number, contains_individual_number_in_any
 from cases.services import PERSONAL_FIELDS, held_case_numbers
 
 from .. import ledger
@@ -169,6 +169,8 @@ def _screen(raw: Any, case: str, clean_keys: set[str] | None = None) -> None:
     )
     if LIMITS.depth < 1:
         raise too_deep
+    # The texts are read together once the case has been walked (one call, not one a text).
+    texts: list[str] = []
     pending: list[tuple[Any, int]] = [(raw, 1)]
     while pending:
         value, depth = pending.pop()
@@ -196,8 +198,12 @@ def _screen(raw: Any, case: str, clean_keys: set[str] | None = None) -> None:
                 pending.append((item, depth + 1))
             elif isinstance(item, int) and -_TWELVE_DIGIT_FLOOR < item < _TWELVE_DIGIT_FLOOR:
                 continue  # a seq, an amount, a year (a bool too)
-            elif isinstance(item, str | int | float) and contains_individual_number(str(item)):
-                raise refused
+            elif isinstance(item, str):
+                texts.append(item)
+            elif isinstance(item, int | float):
+                texts.append(str(item))
+    if contains_individual_number_in_any(texts):
+        raise refused
 
 
 class _Replay:

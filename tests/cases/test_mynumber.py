@@ -416,3 +416,43 @@ def test_the_quick_answer_for_ascii_text_is_the_full_reading(text):
     assert text.isascii()
     full = bool(mynumber._number_spans(mynumber._normalise(text)))
     assert contains_individual_number(text) == full
+
+
+# Texts read together (a case file's case, cases/mynumber.contains_individual_number_in_any):
+# digits that run up to the end of one text and on from the start of the next, combining
+# marks at a text's start (NFKC composes them with what precedes), format characters.
+_EDGES = st.sampled_from(
+    [
+        *"0123456789０１２３４５６７８９① -.\n\u200b\u00ad\ufeff\u3099\u0301\x00",
+        *["か", "e", "1234-5678-", "9018", "12345678901", "8", "ｶ"],
+    ]
+)
+
+
+@given(st.lists(st.lists(_EDGES, max_size=12).map("".join), max_size=6))
+def test_texts_read_together_give_the_answer_of_each_read_alone(texts):
+    from cases.mynumber import contains_individual_number_in_any
+
+    alone = any(contains_individual_number(text) for text in texts)
+    assert contains_individual_number_in_any(texts) == alone
+
+
+def test_a_number_is_not_made_of_the_end_of_one_text_and_the_start_of_the_next():
+    from cases.mynumber import contains_individual_number_in_any
+
+    assert not contains_individual_number_in_any(["電話 1234-5678", "9018 番"])
+    assert not contains_individual_number_in_any(["12345678901", "8"])
+    assert contains_individual_number_in_any(["12345678901", "番号 123456789018"])
+
+
+@given(st.lists(_PIECES, max_size=40).map("".join))
+def test_runs_shorter_than_twelve_characters_are_skipped_without_changing_the_answer(text):
+    from cases import mynumber
+
+    normalised = mynumber._normalise(text)
+    every_run = [
+        match.span()
+        for match in mynumber._RUN.finditer(normalised)
+        if mynumber.is_individual_number(mynumber._digits(match.group()))
+    ]
+    assert mynumber._number_spans(normalised) == every_run
