@@ -17,6 +17,7 @@ safe beside other transactions), on SQLite past the table's highest id and its
 AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock from its
 BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 
+import inspect
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import Any, TypeVar
 
 from django.db import connection, models, router, transaction
 from django.db.models import signals
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
 
 # Field classes whose get_db_prep_save gives back a value of the right Python type as it
 # is (a str, an int, a bool or None): their values are passed on unconverted.
@@ -86,6 +89,7 @@ def new(model: type[M], **values: Any) -> M:
 
 
 _CONSTRUCTOR = object()  # new(): this model takes Django's constructor
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,13 @@ def _plan(model: type[models.Model]) -> Any:
     meta = model._meta
     if meta.private_fields:  # a generic relation: set through its descriptor
         return _CONSTRUCTOR
+    # A field whose descriptor does more than hold the value (a file wraps it, a state
+    # machine's field guards it) is set through it: the constructor.
+    if any(
+        type(inspect.getattr_static(model, field.attname, None)) not in _PLAIN_DESCRIPTORS
+        for field in meta.concrete_fields
+    ):
+        return _CONSTRUCTOR
     attnames, relations, constants, callables = {}, {}, {}, []
     for field in meta.concrete_fields:
         attnames[field.attname] = field.attname
@@ -124,6 +135,13 @@ def _plan(model: type[models.Model]) -> Any:
         constants=constants,
         callables=tuple(callables),
     )
+
+
+def prepared(row: models.Model, attname: str, value: Any) -> None:
+    """Have insert() write `value` for the row's field `attname` as it is, in place of the
+    field's own conversion of the row's value: for a value the caller has converted
+    already (an audit entry's data, encoded as JSON for its MAC)."""
+    row.__dict__.setdefault("_bulk_prepared", {})[attname] = value
 
 
 def insert(rows: Sequence[models.Model]) -> None:
@@ -193,7 +211,11 @@ def _as_is(field: models.Field, postgresql: bool) -> tuple | None:
 
 def _values(row, pk, fields, names, as_is) -> list:
     values = [getattr(row, pk.attname)]
+    done = row.__dict__.pop("_bulk_prepared", None)
     for field, name, rule in zip(fields, names, as_is, strict=True):
+        if done is not None and name in done:
+            values.append(done[name])
+            continue
         value = getattr(row, name)
         if rule is None:
             value = field.get_db_prep_save(value, connection)

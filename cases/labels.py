@@ -12,7 +12,7 @@ for a known value, the value itself otherwise (None stays None); tests/cases/tes
 compares the two for every field and value, in both languages."""
 
 from collections.abc import Callable, Iterable
-from functools import partialmethod
+from functools import cache, partialmethod
 
 from django.db import models
 from django.utils.choices import CallableChoiceIterator
@@ -54,3 +54,17 @@ def install(model_classes: Iterable[type[models.Model]]) -> None:
             # a model's own get_FOO_display is left alone.
             if isinstance(model.__dict__.get(name), partialmethod):
                 setattr(model, name, _display(field))
+
+
+def is_choice(value: object, choices: type[models.Choices]) -> bool:
+    """`value in choices.values`, from a set built once: Django builds that list afresh on
+    each call, and an import checks a choice for each of its hundred thousand actions."""
+    try:
+        return value in _values_of(choices)
+    except TypeError:  # unhashable (a list read from a file): never one of the values
+        return False
+
+
+@cache
+def _values_of(choices: type[models.Choices]) -> frozenset:
+    return frozenset(choices.values)

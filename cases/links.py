@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from . import permissions
 from .audit import audit_log
 from .errors import CaseError
+from .labels import is_choice
 from .models import Case, CorrectionWay, Misregistration, User
 from .scoping import membership_of
 from .services import actor_of, add_timeline, check_event_date, lock_for_edit, today
@@ -112,7 +113,7 @@ def check_correction(
             % {"date": wareki(link.registered_on)},
             field="corrected_on",
         )
-    if corrected_how not in CorrectionWay.values:
+    if not is_choice(corrected_how, CorrectionWay):
         raise CaseError(_("Choose how it was corrected."), field="corrected_how")
     correction_note = (correction_note or "").strip()
     if len(correction_note) > 200:

@@ -13,7 +13,9 @@ and twelve digits that fail the check (a phone number, an account number), are l
 """
 
 import re
+import sys
 import unicodedata
+from functools import cache
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
@@ -46,7 +48,50 @@ def _without_format_characters(text: str) -> str:
     # U+061C), byte-order mark (U+FEFF) and the like. They are invisible: dropped here.
     if text.isascii():
         return text
-    return "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return _format_characters().sub("", text)
+
+
+def _format_characters() -> re.Pattern:
+    return _tables()[0]
+
+
+def _digit_sources() -> re.Pattern:
+    return _tables()[1]
+
+
+@cache
+def _tables() -> tuple[re.Pattern, re.Pattern]:
+    """The characters of category Cf, and those whose NFKC form holds a digit (ASCII and
+    other decimal digits, full-width ones, ①, ㉑, ¹ and the like), as this Python's Unicode
+    tables have them: read once (a fifth of a second; config/warmup.py does it before a
+    worker's first request), then text is read at C speed, not one character at a time.
+    A text without any of the second kind has no digit once normalised: NFKC changes each
+    character on its own but for composing a letter with its marks, and no digit is such a
+    composition (tests/cases/test_mynumber.py checks both over every character)."""
+    decomposition, normalize = unicodedata.decomposition, unicodedata.normalize
+    format_characters, digit_sources = [], []
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) == "Cf":
+            format_characters.append(code)
+        if char.isdecimal() or (
+            decomposition(char) and any(c.isdecimal() for c in normalize("NFKC", char))
+        ):
+            digit_sources.append(code)
+    return _class_of(format_characters), _class_of(digit_sources)
+
+
+def _class_of(codes: list[int]) -> re.Pattern:
+    """A pattern matching one of `codes` (ascending), written as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    return re.compile(
+        "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges) + "]"
+    )
 
 
 def check_digit(first_eleven: str) -> int:
@@ -100,6 +145,8 @@ def contains_individual_number(text: str | None) -> bool:
         if len(text) - len(text.translate(_DROP_ASCII_DIGITS)) < 12:
             return False
         nfkc = text
+    elif not _digit_sources().search(text):
+        return False  # no digit once normalised (a name, most addresses): nothing to read
     else:
         nfkc = unicodedata.normalize("NFKC", text)
     # Most text (a name, an address, a note) holds fewer than twelve digits: answered here,
@@ -119,7 +166,17 @@ _BETWEEN = "\x00"
 def contains_individual_number_in_any(texts: list[str]) -> bool:
     """Whether any of `texts` holds an individual number: the same answer as asking each
     in turn, at the cost of one call (a case file's case holds hundreds of short texts)."""
-    return contains_individual_number(_BETWEEN.join(texts))
+    # ASCII text (dates, kinds, amounts: most of a case file) is read without NFKC.
+    plain = [text for text in texts if text.isascii()]
+    if len(plain) == len(texts):
+        return contains_individual_number(_BETWEEN.join(plain))
+    # Only the texts that hold a digit once normalised are normalised (NFKC costs about a
+    # tenth of a microsecond a character, the search a hundredth).
+    digits = _digit_sources().search
+    other = [text for text in texts if not text.isascii() and digits(text)]
+    return contains_individual_number(_BETWEEN.join(plain)) or contains_individual_number(
+        _BETWEEN.join(other)
+    )
 
 
 def mask_individual_numbers(text: str) -> str:

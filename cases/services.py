@@ -19,6 +19,7 @@ from . import handovers, permissions, reveal
 from .audit import audit_log
 from .crypto import mask, mask_address
 from .errors import CaseError
+from .labels import is_choice
 from .models import (
     TIMELINE_TEXT_MAX,
     Case,
@@ -132,9 +133,9 @@ def check_event_date(case: Case, value: date | None, field: str) -> None:
 
 def _check_case_fields(fields: dict) -> None:
     """Rules on the case's own fields, shared by open and update."""
-    if fields.get("kind") not in CaseKind.values:
+    if not is_choice(fields.get("kind"), CaseKind):
         raise CaseError(_("Choose a kind of error."), field="kind")
-    if fields.get("cause_category") and fields["cause_category"] not in CauseCategory.values:
+    if fields.get("cause_category") and not is_choice(fields["cause_category"], CauseCategory):
         raise CaseError(_("Choose a cause from the list."), field="cause_category")
     if fields.get("discovered_on") is None:
         raise CaseError(_("Enter the date it was discovered."), field="discovered_on")
@@ -581,7 +582,7 @@ def check_link(
     (remedies/interchange/compiled.py) applies them to a case built in memory."""
     if source == target:  # the same row (or, unsaved, the same object)
         raise CaseError(_("A party cannot be linked to itself."), field="target")
-    if data_kind not in DataKind.values:
+    if not is_choice(data_kind, DataKind):
         raise CaseError(_("Choose which data was registered."), field="data_kind")
     # The registration is the error itself: not before the day it occurred, when that is
     # known (a registration before an unknown occurrence date may well precede discovery).

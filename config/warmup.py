@@ -2,8 +2,10 @@
 
 A gunicorn worker imports the views lazily (on the first URL resolved), builds the table
 `reverse` reads (per language) on the first link drawn, compiles each
-template the first time it is rendered, and works out the national business-day calendar
-(jpholiday, about 30 ms a year) the first time a deadline is asked for. Measured on this
+template the first time it is rendered, works out the national business-day calendar
+(jpholiday, about 30 ms a year) the first time a deadline is asked for, and reads the
+Unicode tables of the individual-number screen (cases/mynumber.py, about 0.2 s) the first
+time a text is screened. Measured on this
 machine, the first work-queues page of a fresh process took 530 ms against 20 ms for the
 second; when every worker of a freshly started (or restarted) server does that at once, the
 first clerks' pages queue behind it. config/gunicorn.conf.py calls `warm_up` from
@@ -49,7 +51,7 @@ def warm_up(today: date | None = None) -> dict[str, int]:
     from django.urls import get_resolver
     from django.utils import translation
 
-    from cases import deadlines
+    from cases import deadlines, mynumber
 
     started = time.perf_counter()
     resolver = get_resolver()
@@ -65,6 +67,7 @@ def warm_up(today: date | None = None) -> dict[str, int]:
     years = range(year - YEARS_BEFORE, year + YEARS_AFTER + 1)
     for each in years:
         deadlines.national_business_days(each)
+    mynumber.contains_individual_number("１")  # its tables of characters, read once
     done = {
         "templates": len(templates),
         "calendar_years": len(years),

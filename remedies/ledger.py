@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from cases import permissions
 from cases.audit import audit_log
 from cases.issuer import words as issuer_words
+from cases.labels import is_choice
 from cases.models import Case, CaseKind, DataKind, Party, User
 from cases.services import (
     actor_of,
@@ -501,7 +502,7 @@ def post_payment_entry(
     amount = _check_amount(amount)
     if side not in (Side.CONTRACTOR, Side.MUNICIPALITY):
         raise RemedyError(_("Choose who paid."), field="side")
-    if method not in Method.values or method == Method.POINTS:
+    if not is_choice(method, Method) or method == Method.POINTS:
         raise RemedyError(_("Choose how it was paid."), field="method")
     owed = balance_of(party)
     if amount > owed:
@@ -540,7 +541,7 @@ def post_collection_entry(
     amount = _check_amount(amount)
     if side not in (Side.CONTRACTOR, Side.MUNICIPALITY):
         raise RemedyError(_("Choose who received the money."), field="side")
-    if method not in Method.values or method == Method.POINTS:
+    if not is_choice(method, Method) or method == Method.POINTS:
         raise RemedyError(_("Choose how it was returned."), field="method")
     excess = -balance_of(party)
     if amount > excess:

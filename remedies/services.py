@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from cases import permissions
 from cases.audit import audit_log
 from cases.deadlines import refresh_waits
+from cases.labels import is_choice
 from cases.models import Agency, Case, Party, Role, TimelineEvent, User
 from cases.services import (
     actor_of,
@@ -137,7 +138,7 @@ def check_contact(
     if not agencies:
         raise RemedyError(_("Choose at least one agency."), field="agencies")
     _required_date(case, contacted_on, "contacted_on")
-    if channel not in Channel.values:
+    if not is_choice(channel, Channel):
         raise RemedyError(_("Choose how the agency was contacted."), field="channel")
     if made_by not in (Side.MUNICIPALITY, Side.CONTRACTOR):
         raise RemedyError(_("Choose who made the contact."), field="made_by")
@@ -208,7 +209,7 @@ def agreement_add(
             _("Enter an amount between 1 yen and %(max)s.") % {"max": yen(MAX_AMOUNT)},
             field="amount",
         )
-    if form not in Method.values:
+    if not is_choice(form, Method):
         raise RemedyError(_("Choose the form of the compensation."), field="form")
     agreed_on = _required_date(case, agreed_on, "agreed_on")
     if party is not None:
@@ -293,7 +294,7 @@ def visit_record(
     _check_party(case, party)
     visited_on = _required_date(case, visited_on, "visited_on")
     place = _required_text(place, "place", _("Enter where the visit took place."))
-    if purpose not in Purpose.values:
+    if not is_choice(purpose, Purpose):
         raise RemedyError(_("Choose the purpose of the visit."), field="purpose")
     handed_over, collected = handed_over or 0, collected or 0
     if handed_over and collected:
@@ -578,7 +579,7 @@ def letter_delivery_record(
     letter = ApologyLetter.objects.select_for_update().get(pk=letter.pk, case=case)
     if letter.document_id is None:
         raise RemedyError(_("This letter was not issued in Tadasu."))
-    if delivery not in Delivery.values:
+    if not is_choice(delivery, Delivery):
         raise RemedyError(_("Choose how the letter was sent."), field="delivery")
     sent_on = _required_date(case, sent_on, "sent_on")
     if sent_on < letter.document.dated:

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from cases import permissions, storage
 from cases.audit import audit_log
+from cases.labels import is_choice
 from cases.models import Case, Membership, Municipality, Party, Role, User
 from cases.scoping import membership_of
 from cases.services import not_in_future, today
@@ -93,7 +94,7 @@ def _check_subject(
     cases: list[Case],
 ) -> None:
     """What each kind of document needs, said in the user's language."""
-    if kind not in DocumentKind.values:
+    if not is_choice(kind, DocumentKind):
         raise RemedyError(_("Unknown kind of document."), field="kind")
     if kind in (DocumentKind.CHECKLIST, DocumentKind.PRESS_RELEASE):
         if kind == DocumentKind.PRESS_RELEASE and not cases:
@@ -510,7 +511,7 @@ def document_record_imported(
     its number is taken from this municipality's numbering, so it is never given again."""
     municipality = case.municipality
     _require_city(municipality, by)
-    if kind not in DocumentKind.values:
+    if not is_choice(kind, DocumentKind):
         raise RemedyError(_("This kind of document is not known."), field="kind")
     if party is not None and party.case_id != case.pk:
         raise RemedyError(_("This person is not part of the case."), field="party")

@@ -185,7 +185,7 @@ class Publisher:
             through = AgencyContact.agencies.through  # contact.agencies.set(…)
             bulk.insert(
                 [
-                    through(agencycontact_id=contact.pk, agency_id=agency.pk)
+                    bulk.new(through, agencycontact_id=contact.pk, agency_id=agency.pk)
                     for contact, chosen in self.contacts
                     for agency in chosen
                 ]
@@ -485,7 +485,7 @@ class CompiledCase(CompiledLinks, CompiledContacts, CompiledMoney, CompiledStage
         self._check_party(fields)
         if not fields["identified"]:
             fields.update(dict.fromkeys(PERSONAL_FIELDS, ""), identified_on=None)
-        party = Party(case=self.case, **fields)
+        party = bulk.new(Party, case=self.case, **fields)
         case_services._set_search_key(party)
         self.parties[party.label] = party
         # As added: a later edit of this case changes the row (built whole before any of it

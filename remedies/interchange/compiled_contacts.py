@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from cases import bulk
 from cases.audit import audit_log
 from cases.models import Agency, TimelineEvent, User
 
@@ -53,7 +54,8 @@ class CompiledContacts:
             made_by=made_by,
             request=request,
         )
-        contact = AgencyContact(
+        contact = bulk.new(
+            AgencyContact,
             municipality_id=case.municipality_id,
             case=case,
             made_by=made_by,

@@ -8,6 +8,7 @@ excuse_text), in the order misregistration_add, link_correct and link_excuse app
 from collections.abc import Callable
 from typing import Any
 
+from cases import bulk
 from cases import links as link_services
 from cases import services as case_services
 from cases.audit import audit_log
@@ -71,7 +72,8 @@ class CompiledLinks:
             for link in self.links.values()
         ):
             raise NotCompiled  # "This link is already recorded."
-        link = Misregistration(
+        link = bulk.new(
+            Misregistration,
             case=case,
             source=source,
             target=target,

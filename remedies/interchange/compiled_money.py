@@ -20,6 +20,7 @@ from typing import Any
 from cases import bulk, permissions
 from cases import services as case_services
 from cases.audit import audit_log
+from cases.labels import is_choice
 from cases.models import CaseKind, DataKind, Party, Role, TimelineEvent, User
 
 from .. import ledger
@@ -81,12 +82,13 @@ class CompiledMoney:
         party = self._party_named(item, "party") if _value(item, "party", None) else None
         note = _text(item, "note", "")
         self._editor(by)
-        if payer not in (Side.CONTRACTOR, Side.MUNICIPALITY) or form not in Method.values:
+        if payer not in (Side.CONTRACTOR, Side.MUNICIPALITY) or not is_choice(form, Method):
             raise NotCompiled
         if amount is None or amount <= 0 or amount > MAX_AMOUNT:
             raise NotCompiled
         self._required_date(agreed_on, "agreed_on")
-        agreement = CompensationAgreement(
+        agreement = bulk.new(
+            CompensationAgreement,
             case=case,
             payer=payer,
             amount=amount,
@@ -142,7 +144,7 @@ class CompiledMoney:
         if not permissions.can_record_visit(membership, case):
             raise NotCompiled
         self._required_date(visited_on, "visited_on")
-        if not place.strip() or purpose not in Purpose.values:
+        if not place.strip() or not is_choice(purpose, Purpose):
             raise NotCompiled
         place = place.strip()
         if handed_over and collected:
@@ -158,7 +160,8 @@ class CompiledMoney:
             value and value != Side.CONTRACTOR for value in (hand_over_side, collected_by)
         ):
             raise NotCompiled
-        visit = Visit(
+        visit = bulk.new(
+            Visit,
             case=case,
             party=party,
             visited_on=visited_on,
@@ -249,8 +252,13 @@ class CompiledMoney:
         self._required_date(sent_on, "sent_on")
         if not party.identified:
             raise NotCompiled
-        letter = ApologyLetter(
-            case=case, party=party, sent_on=sent_on, note=(note or "").strip(), created_by=by
+        letter = bulk.new(
+            ApologyLetter,
+            case=case,
+            party=party,
+            sent_on=sent_on,
+            note=(note or "").strip(),
+            created_by=by,
         )
         self.letters.append(letter)
         text = remedies.letter_text(party)
@@ -353,7 +361,7 @@ class CompiledMoney:
         amount = ledger._check_amount(amount)
         if values["side"] not in (Side.CONTRACTOR, Side.MUNICIPALITY):
             raise NotCompiled
-        if values["method"] not in Method.values or values["method"] == Method.POINTS:
+        if not is_choice(values["method"], Method) or values["method"] == Method.POINTS:
             raise NotCompiled
         if amount > self.balance(party):
             raise NotCompiled
@@ -364,7 +372,7 @@ class CompiledMoney:
         amount = ledger._check_amount(amount)
         if values["side"] not in (Side.CONTRACTOR, Side.MUNICIPALITY):
             raise NotCompiled
-        if values["method"] not in Method.values or values["method"] == Method.POINTS:
+        if not is_choice(values["method"], Method) or values["method"] == Method.POINTS:
             raise NotCompiled
         if amount > -self.balance(party):
             raise NotCompiled
@@ -489,7 +497,7 @@ class CompiledMoney:
             changes[ledger.COST_FIELDS[side]] = -delta
         first = self.total is None
         if first:
-            self.total = LedgerTotal(case=case, **dict.fromkeys(_TOTALS, 0))
+            self.total = bulk.new(LedgerTotal, case=case, **dict.fromkeys(_TOTALS, 0))
         total = self.total
         changes = {name: change for name, change in changes.items() if change}
         for name, change in changes.items():

@@ -248,7 +248,7 @@ def _made(row) -> tuple[dict, dict, bool, object]:
 
 @pytest.mark.parametrize("with_objects", [True, False])
 def test_new_makes_the_row_the_constructor_makes(with_objects):
-    from remedies.models import LedgerEntry
+    from remedies.models import ApologyLetter, LedgerEntry, LedgerTotal, Visit
 
     case = CaseFactory()
     party = PartyFactory(case=case)
@@ -283,9 +283,20 @@ def test_new_makes_the_row_the_constructor_makes(with_objects):
         ),
         (LedgerEntry, {**related, "kind": "payment", "delta": -5000, "on": date(2023, 3, 2)}),
         (Party, {"case": case, "label": "E氏", "phone": "093-582-0000", "identified": True}),
+        (Visit, {**related, "visited_on": date(2023, 3, 3), "place": "自宅", "apologised": True}),
+        (ApologyLetter, {**related, "sent_on": date(2023, 3, 4), "note": "郵送"}),
+        (LedgerTotal, {"case": case, "owed": 5000, "held": 0}),
     ]
     for model, values in shapes:
         assert _made(bulk.new(model, **values)) == _made(model(**values)), model
+
+
+def test_new_leaves_a_field_with_a_descriptor_of_its_own_to_the_constructor():
+    # A file field wraps its value (FieldFile) when set: only its constructor does that.
+    from remedies.models import Document
+
+    assert bulk._plan(Document) is bulk._CONSTRUCTOR
+    assert bulk._plan(TimelineEvent) is not bulk._CONSTRUCTOR
 
 
 def test_new_leaves_a_name_it_does_not_know_to_the_constructor():

@@ -75,3 +75,24 @@ def test_a_models_own_label_method_is_left_alone():
     assert Own(colour="r").get_colour_display() == "mine"
     apps.all_models["cases"].pop("own", None)
     apps.clear_cache()
+
+
+def test_is_choice_answers_as_the_list_of_values_for_every_choices_of_the_models():
+    from django.db.models import Choices
+
+    import cases.models
+    import remedies.models
+    from cases.labels import is_choice
+
+    kinds = {
+        value
+        for module in (cases.models, remedies.models)
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, Choices)
+        if value.__module__ == module.__name__
+    }
+    assert len(kinds) > 10
+    for kind in kinds:
+        tries = [*kind.values, "", None, 0, 1, True, "x", 1.0, [kind.values[0]], {"a": 1}]
+        for value in tries:
+            assert is_choice(value, kind) == (value in kind.values), (kind, value)

@@ -456,3 +456,32 @@ def test_runs_shorter_than_twelve_characters_are_skipped_without_changing_the_an
         if mynumber.is_individual_number(mynumber._digits(match.group()))
     ]
     assert mynumber._number_spans(normalised) == every_run
+
+
+def test_the_format_characters_dropped_are_exactly_those_of_category_cf():
+    import sys
+    import unicodedata
+
+    from cases import mynumber
+
+    text = "".join(chr(code) for code in range(0x80, sys.maxunicode + 1)) + "\u200b\ufeffa"
+    expected = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    assert mynumber._without_format_characters(text) == expected
+
+
+def test_the_characters_that_may_give_a_digit_are_exactly_those_whose_nfkc_holds_one():
+    import sys
+    import unicodedata
+
+    from cases import mynumber
+
+    sources = mynumber._digit_sources()
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        gives = any(c.isdecimal() for c in unicodedata.normalize("NFKC", char))
+        assert bool(sources.match(char)) == gives, hex(code)
+        # No digit is made by composing (nor taken into a composition): a text's digits
+        # once normalised are those its characters give one by one.
+        decomposed = unicodedata.normalize("NFD", char)
+        if char.isdecimal() or len(decomposed) > 1:
+            assert decomposed == char or not decomposed[0].isdecimal(), hex(code)
