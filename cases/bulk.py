@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from django.db import connection, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, models, router, transaction
 from django.db.models import signals
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query_utils import DeferredAttribute
@@ -83,7 +83,12 @@ def new(model: type[M], **values: Any) -> M:
             else:
                 fields[relation] = value.pk
                 if state.db is None:  # as the relation's descriptor decides it
-                    state.db = router.db_for_write(model, instance=value)
+                    # Without routers, Django's answer is the related row's database.
+                    state.db = (
+                        router.db_for_write(model, instance=value)
+                        if router.routers
+                        else value._state.db or DEFAULT_DB_ALIAS
+                    )
             cache[name] = value
     return row
 

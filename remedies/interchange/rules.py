@@ -3,6 +3,7 @@ which edit sets which field, how a value is written and read, and reference data
 natural key (never in the file; a missing one stops the import)."""
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -30,6 +31,9 @@ class _FieldError(Exception):
     def __init__(self, field: str, reason: str):
         super().__init__(reason)
         self.field, self.reason = field, reason
+
+
+_NOT_READ = object()  # _References: not in the cache
 
 
 def _quote(value: Any) -> str:
@@ -256,28 +260,33 @@ class _References:
     def __init__(self):
         self.cache: dict[tuple, Any] = {}
 
-    def _get(self, model, field: str, what: str, **lookup) -> Any:
-        key = (model, *sorted(lookup.items()))
-        if key not in self.cache:
+    def _get(self, model, field: str, what: Callable[[], str], **lookup) -> Any:
+        # Keyed in each method's order of lookups (most actions name their user: read here
+        # every time); `what` names it in the refusal, written only then.
+        key = (model, *lookup.items())
+        found = self.cache.get(key, _NOT_READ)
+        if found is _NOT_READ:
             try:
-                self.cache[key] = model.objects.get(**lookup)
+                found = self.cache[key] = model.objects.get(**lookup)
             except model.DoesNotExist:
-                raise _FieldError(field, f"{what} is not in this database") from None
-        return self.cache[key]
+                raise _FieldError(field, f"{what()} is not in this database") from None
+        return found
 
     def user(self, username: Any, field: str = "by") -> User:
         if not isinstance(username, str):
             raise _FieldError(field, "must be a username")
-        return self._get(User, field, f"user {_quote(username)}", username=username)
+        return self._get(User, field, lambda: f"user {_quote(username)}", username=username)
 
     def municipality(self, code: Any) -> Municipality:
-        return self._get(Municipality, "municipality", f"municipality {_quote(code)}", code=code)
+        return self._get(
+            Municipality, "municipality", lambda: f"municipality {_quote(code)}", code=code
+        )
 
     def office(self, municipality: Municipality, name: Any) -> Office:
         return self._get(
             Office,
             "office",
-            f"office {_quote(name)} of {municipality.code}",
+            lambda: f"office {_quote(name)} of {municipality.code}",
             municipality=municipality,
             name=name,
         )
@@ -285,9 +294,9 @@ class _References:
     def contractor(self, name: Any) -> Contractor:
         if not isinstance(name, str):
             raise _FieldError("contractor", "must be a name")
-        return self._get(Contractor, "contractor", f"contractor {_quote(name)}", name=name)
+        return self._get(Contractor, "contractor", lambda: f"contractor {_quote(name)}", name=name)
 
     def agency(self, name: Any) -> Agency:
         if not isinstance(name, str):
             raise _FieldError("agencies", "must be a list of names")
-        return self._get(Agency, "agencies", f"agency {_quote(name)}", name=name)
+        return self._get(Agency, "agencies", lambda: f"agency {_quote(name)}", name=name)
