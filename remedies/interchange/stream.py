@@ -153,8 +153,48 @@ def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
     stack: list[_Open] = []
     case_values = cases = 0
     pdf = _PdfBudget()
+    max_string, max_items, max_depth = LIMITS.string, LIMITS.items, LIMITS.depth
+    max_values = LIMITS.case_values
+    in_cases = False  # stack[0].key == "cases": the root's value being read is the cases
     with _not_json():
         for event, value in parser.basic_parse(file, use_float=True):
+            if in_cases and len(stack) > 2:
+                # Inside a case, below its own array or object: nearly every event of a
+                # file. The same checks as below, in the same order, none of it fed.
+                if event == "map_key":
+                    if len(value) > max_string:
+                        raise _refused("a string is longer than {} characters", max_string, stack)
+                    top = stack[-1]
+                    top.key = value
+                    top.items += 1
+                    if top.items > max_items:
+                        raise _refused("an object has more than {} keys", max_items, stack)
+                    continue
+                if event == "end_map" or event == "end_array":
+                    stack.pop()
+                    continue
+                top = stack[-1]
+                if not top.is_map:
+                    top.items += 1
+                    if top.items > max_items:
+                        raise _refused("an array has more than {} items", max_items, stack)
+                case_values += 1
+                if case_values > max_values:
+                    raise _refused("a case holds more than {} values", max_values, stack)
+                if event == "string":
+                    if top.is_map and top.key == "pdf":
+                        pdf.check(value, stack)
+                    elif len(value) > max_string:
+                        raise _refused("a string is longer than {} characters", max_string, stack)
+                elif event == "start_map" or event == "start_array":
+                    if len(stack) >= max_depth:
+                        raise _refused(
+                            "arrays and objects are nested more than {} levels deep",
+                            max_depth,
+                            stack,
+                        )
+                    stack.append(_Open(event == "start_map", False))
+                continue
             if event in ("end_map", "end_array"):
                 if stack.pop().fed:
                     builder.event(event, value)
@@ -163,6 +203,8 @@ def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
                 _check_string(value, stack)
                 top = stack[-1]
                 top.key = value
+                if len(stack) == 1:
+                    in_cases = value == "cases"
                 top.items += 1
                 if top.items > LIMITS.items and len(stack) > 1:
                     raise _refused("an object has more than {} keys", LIMITS.items, stack)

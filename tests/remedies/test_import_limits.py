@@ -10,9 +10,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import ijson
 import pytest
 from django.core.management import CommandError, call_command
 from django_scopes import scopes_disabled
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cases.models import Case
 from remedies.documents.services import PDF_MAX_BYTES
@@ -337,3 +340,115 @@ def test_the_default_limits_at_their_exact_values():
     assert read(case_file(values))[1] == 1
     values["5"] = 0
     assert "holds more than 500,000 values" in refusal(case_file(values))
+
+
+# ---- The first pass's fast reading of a case's events is the reading it replaced ----------
+
+
+def _reference_header(file, parser):
+    """remedies.interchange.stream._header as it was before its cases' events were read on
+    a path of their own (commit 44e8303): the reference the new one is compared with.
+    The document as the header check reads it: its "format" and "version", and its
+    "cases" empty ([] for a list); and how many cases it holds. Everything else is only
+    read, to see that it is JSON and within limits."""
+    limits = stream.LIMITS
+    builder = ijson.ObjectBuilder()
+    stack = []
+    case_values = cases = 0
+    pdf = stream._PdfBudget()
+    with stream._not_json():
+        for event, value in parser.basic_parse(file, use_float=True):
+            if event in ("end_map", "end_array"):
+                if stack.pop().fed:
+                    builder.event(event, value)
+                continue
+            if event == "map_key":
+                stream._check_string(value, stack)
+                top = stack[-1]
+                top.key = value
+                top.items += 1
+                if top.items > limits.items and len(stack) > 1:
+                    raise stream._refused("an object has more than {} keys", limits.items, stack)
+                if top.fed and (len(stack) > 1 or value in (*stream._HEADER, "cases")):
+                    builder.event(event, value)
+                continue
+            # A value: a scalar, or the start of an array or object.
+            depth = len(stack)
+            if depth == 0:
+                fed = True
+            elif depth == 1:
+                root = stack[0]
+                fed = root.is_map and root.key in (*stream._HEADER, "cases")
+                if not root.is_map:
+                    root.items += 1
+            else:
+                top = stack[-1]
+                fed = top.fed and stack[0].key in stream._HEADER
+                if not top.is_map:
+                    top.items += 1
+                    if top.items > limits.items and not (depth == 2 and stack[0].key == "cases"):
+                        raise stream._refused(
+                            "an array has more than {} items", limits.items, stack
+                        )
+                if stack[0].key == "cases":
+                    case_values = 0 if depth == 2 else case_values + 1
+                    if depth == 2:
+                        pdf.chars = 0
+                        cases += 1
+                    if case_values > limits.case_values:
+                        raise stream._refused(
+                            "a case holds more than {} values", limits.case_values, stack
+                        )
+            if event == "string":
+                if stack and stack[-1].key == "pdf" and stack[-1].is_map and depth > 2:
+                    pdf.check(value, stack)
+                else:
+                    stream._check_string(value, stack)
+            if event in ("start_map", "start_array"):
+                if depth >= limits.depth:
+                    raise stream._refused(
+                        "arrays and objects are nested more than {} levels deep",
+                        limits.depth,
+                        stack,
+                    )
+                stack.append(stream._Open(event == "start_map", fed))
+            if fed:
+                builder.event(event, value)
+    return builder.value, cases
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.text("ab[]", max_size=18),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["pdf", "a", "b", "c", "cases", "format"]), inner, max_size=4
+        )
+    ),
+    max_leaves=30,
+)
+_ROOT = st.one_of(
+    st.fixed_dictionaries(
+        {"format": st.just("tadasu-cases"), "version": st.just(2)},
+        optional={"cases": st.lists(_JSON, max_size=4) | _JSON, "x": _JSON, "pdf": _JSON},
+    ),
+    st.lists(_JSON, max_size=3),
+    _JSON,
+)
+
+
+def _outcome(read, data: bytes):
+    try:
+        return ("read", read(io.BytesIO(data), ijson))
+    except (stream.NotJSONError, InterchangeError) as refused:
+        return ("refused", type(refused).__name__, str(refused))
+
+
+@settings(max_examples=400, deadline=None)
+@given(document=_ROOT)
+def test_the_first_pass_reads_any_document_as_the_reading_it_replaced(document):
+    from unittest import mock
+
+    data = json.dumps(document).encode()
+    with mock.patch.object(stream, "LIMITS", SMALL):
+        assert _outcome(stream._header, data) == _outcome(_reference_header, data)
