@@ -296,8 +296,7 @@ def _append(
         case=case,
         object_type=obj._meta.label_lower if obj is not None else "",
         object_id=str(obj.pk) if obj is not None and obj.pk is not None else "",
-        # Round-trip through JSON so the MAC is computed over what the database returns.
-        data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
+        data=as_stored(data),
         client_address=_client_address.get(),
         chain=head.chain,
         seq=head.seq + 1,
@@ -317,6 +316,22 @@ def _append(
     entry.save()
     head.last_id = entry.pk
     return entry
+
+
+_PLAIN_JSON = frozenset({str, int, bool, type(None)})
+
+
+def as_stored(data: dict | None) -> dict:
+    """The entry's data as the database gives it back (JSON), so that the MAC is computed
+    over what a reader will see: through JSON and back, unless it is a flat dict of text,
+    whole numbers, flags and nulls, which JSON gives back as they are (most entries)."""
+    if not data:
+        return {}
+    if type(data) is dict and all(
+        type(key) is str and type(value) in _PLAIN_JSON for key, value in data.items()
+    ):
+        return dict(data)
+    return json.loads(json.dumps(data, ensure_ascii=False, default=str))
 
 
 # ---- log-in, log-out, failed log-in ------------------------------------------------------

@@ -454,3 +454,31 @@ def test_an_entry_written_in_a_batch_reads_back_with_its_data_and_verifies(world
     with scopes_disabled():
         assert AuditEntry.objects.get(pk=entry.pk).data == data
     assert verify().intact
+
+
+@given(
+    data=st.none()
+    | st.dictionaries(
+        st.text(max_size=5) | st.integers(-3, 3),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | _TEXT
+        | st.floats()
+        | st.dates()
+        | st.lists(st.integers(), max_size=2),
+        max_size=5,
+    )
+)
+def test_data_is_kept_as_json_gives_it_back(data):
+    import json
+
+    from cases.audit import as_stored
+
+    expected = json.loads(json.dumps(data or {}, ensure_ascii=False, default=str))
+    kept = as_stored(data)
+    # NaN is not equal to itself: compared as JSON text.
+    assert json.dumps(kept, ensure_ascii=False) == json.dumps(expected, ensure_ascii=False)
+    assert [type(key) for key in kept] == [type(key) for key in expected]
+    assert [type(value) for value in kept.values()] == [type(v) for v in expected.values()]
+    assert kept is not data
