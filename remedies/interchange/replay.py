@@ -194,7 +194,14 @@ def _screen(raw: Any, case: str, clean_keys: set[str] | None = None) -> None:
         if items and depth + 1 > LIMITS.depth:
             raise too_deep
         for item in items:
-            if isinstance(item, dict | list):
+            kind = type(item)  # a file's own types first, as the checks below take them
+            if kind is str:
+                texts.append(item)
+            elif kind is dict or kind is list:
+                pending.append((item, depth + 1))
+            elif item is None or kind is bool:
+                continue
+            elif isinstance(item, dict | list):
                 pending.append((item, depth + 1))
             elif isinstance(item, int) and -_TWELVE_DIGIT_FLOOR < item < _TWELVE_DIGIT_FLOOR:
                 continue  # a seq, an amount, a year (a bool too)
