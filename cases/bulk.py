@@ -69,8 +69,6 @@ def new(model: type[M], **values: Any) -> M:
     state = row._state = models.base.ModelState()
     fields = row.__dict__
     fields.update(plan.constants)
-    for attname, default in plan.callables:
-        fields[attname] = default()
     cache = state.fields_cache
     relations = plan.relations
     for name, value in values.items():
@@ -90,6 +88,9 @@ def new(model: type[M], **values: Any) -> M:
                         else value._state.db or DEFAULT_DB_ALIAS
                     )
             cache[name] = value
+    for attname, default in plan.callables:  # a default called only when no value is given
+        if attname not in fields:
+            fields[attname] = default()
     return row
 
 

@@ -286,6 +286,8 @@ def test_new_makes_the_row_the_constructor_makes(with_objects):
         (Visit, {**related, "visited_on": date(2023, 3, 3), "place": "自宅", "apologised": True}),
         (ApologyLetter, {**related, "sent_on": date(2023, 3, 4), "note": "郵送"}),
         (LedgerTotal, {"case": case, "owed": 5000, "held": 0}),
+        # A default to call (data: dict) when no value is given for it.
+        (AuditEntry, {"at": datetime(2023, 3, 16, tzinfo=UTC), "action": "x", "seq": 1}),
     ]
     for model, values in shapes:
         assert _made(bulk.new(model, **values)) == _made(model(**values)), model
