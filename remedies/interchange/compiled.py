@@ -169,43 +169,58 @@ class Publisher:
         return self.references[prefix]
 
     def write(self) -> None:
+        through = AgencyContact.agencies.through  # contact.agencies.set(…)
+        ids = bulk.reserve_ids(  # the batch's new ids in one statement
+            {
+                Case: len(self.cases),
+                Party: len(self.parties),
+                Misregistration: len(self.links),
+                AgencyContact: len(self.contacts),
+                through: sum(len(chosen) for _, chosen in self.contacts),
+                CompensationAgreement: len(self.agreements),
+                Visit: len(self.visits),
+                ApologyLetter: len(self.letters),
+                LedgerEntry: len(self.entries),
+                TimelineEvent: len(self.events),
+            }
+        )
         if self.cases:
-            bulk.insert(self.cases)
+            bulk.insert(self.cases, ids.get(Case))
         requests = [contact for contact, _ in self.contacts]
         for row in (*self.parties, *self.links, *requests, *self.events):
             row.case_id = row.case.pk  # the case, written just before or in an earlier batch
         if self.parties:
-            bulk.insert(self.parties)
+            bulk.insert(self.parties, ids.get(Party))
         for link in self.links:  # its parties, written just before or in an earlier batch
             link.source_id, link.target_id = link.source.pk, link.target.pk
         if self.links:
-            bulk.insert(self.links)
+            bulk.insert(self.links, ids.get(Misregistration))
         if requests:
-            bulk.insert(requests)
-            through = AgencyContact.agencies.through  # contact.agencies.set(…)
+            bulk.insert(requests, ids.get(AgencyContact))
             bulk.insert(
                 [
                     bulk.new(through, agencycontact_id=contact.pk, agency_id=agency.pk)
                     for contact, chosen in self.contacts
                     for agency in chosen
-                ]
+                ],
+                ids.get(through),
             )
         for rows in (self.agreements, self.visits, self.letters):
             for row in rows:
                 row.case_id, row.party_id = row.case.pk, row.party.pk if row.party else None
             if rows:
-                bulk.insert(rows)
+                bulk.insert(rows, ids.get(type(rows[0])))
         for entry in self.entries:
             entry.case_id, entry.party_id = entry.case.pk, entry.party.pk
             entry.visit_id = entry.visit.pk if entry.visit is not None else None
         if self.entries:
-            bulk.insert(self.entries)
+            bulk.insert(self.entries, ids.get(LedgerEntry))
         for total in self.totals:
             total.case_id = total.case.pk
         if self.totals:
             bulk.insert(self.totals)
         if self.events:
-            bulk.insert(self.events)
+            bulk.insert(self.events, ids.get(TimelineEvent))
         # Rows locked in one order (by municipality, then ledger.case_contractor_changed's:
         # no contractor first).
         for (municipality_id, contractor_id), moved in sorted(
