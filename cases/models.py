@@ -393,7 +393,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # Someone's cases, longest in their stage first (work queues).
             models.Index(fields=["assignee", "stage_since"]),
             # The dashboard's breakdown of open cases, counted from the index alone (with
-            # the dates that say whether a case was active in the period).
+            # the dates that say whether a case was active in the period, and those the
+            # clock reads to say whether it is overdue).
             models.Index(
                 fields=[
                     "municipality",
@@ -404,8 +405,10 @@ class Case(ConcurrentTransitionMixin, models.Model):
                     "contractor",
                     "opened_on",
                     "stage_since",
+                    "waits_until",
+                    "waiting_since",
                 ],
-                name="case_breakdown_dates_idx",
+                name="case_breakdown_clock_idx",
             ),
             # One person's open cases by stage (the due-soon queue reads their waits).
             models.Index(

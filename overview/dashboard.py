@@ -89,7 +89,7 @@ def _count(n: int) -> str:
 BREAKDOWN = ("stage", "kind", "office_id", "cause_category", "contractor_id")
 
 
-def _breakdown(municipality: Municipality, period: Period) -> list[dict]:
+def _breakdown(municipality: Municipality, period: Period, deadlines: Deadlines) -> list[dict]:
     # Grouped queries over the cases open now or active in the period, each group with its
     # count (`n`) and the count of those active in the period (`in_period`); the
     # breakdowns are folded from them in Python. Their size is bounded by stages × kinds ×
@@ -100,18 +100,25 @@ def _breakdown(municipality: Municipality, period: Period) -> list[dict]:
     # city tested each entry for both (about half the SQL at 100,000 cases). Their groups
     # never meet, the stage being one of the keys; they are put back in the index's order
     # (nulls first, as the database orders them), which ties in the charts follow.
+    # The open groups also count their overdue cases (`overdue`, by the one clock, its
+    # filter as SQL on the case table's columns, which the index holds): the same open
+    # cases, read once for both, where a query of its own read them all again.
     cases = Case.objects.filter(municipality=municipality)
     open_now = (
         cases.filter(stage__in=OPEN_STAGES)
         .values(*BREAKDOWN)
-        .annotate(n=Count("id"), in_period=Count("id", filter=Q(opened_on__lte=period.end)))
+        .annotate(
+            n=Count("id"),
+            in_period=Count("id", filter=Q(opened_on__lte=period.end)),
+            overdue=Count("id", filter=deadlines.overdue_sql()),
+        )
         .order_by()
     )
     ended = (
         cases.filter(stage__in=ENDED_STAGES)
         .filter(period.active())
         .values(*BREAKDOWN)
-        .annotate(n=Count("id"), in_period=Count("id"))
+        .annotate(n=Count("id"), in_period=Count("id"), overdue=Value(0))
         .order_by()
     )
     rows = sorted(
@@ -188,17 +195,12 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
     ]
 
 
-def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, list[Case]]:
-    """Overdue cases per stage, and the longest overdue, by the one clock."""
-    # The open stages named, so that the count reads their ranges of the (municipality,
-    # stage, stage_since) index, not every case the city ever had.
-    cases = Case.objects.filter(municipality=municipality)
-    # The clock's filter as SQL (Deadlines.overdue_sql): the same cases as overdue(), without
-    # building and compiling its ORM filter again for every query below.
-    overdue_cases = cases.filter(stage__in=OPEN_STAGES).filter(deadlines.overdue_sql())
-    overdue = dict(overdue_cases.values_list("stage").annotate(n=Count("id")).order_by())
+def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) -> list[Case]:
+    """The longest overdue, by the one clock, given the overdue cases per stage (counted
+    with the breakdown)."""
     if not overdue:
-        return overdue, []
+        return []
+    cases = Case.objects.filter(municipality=municipality)
     # The longest overdue: per stage, the oldest few read in that index's order (one ORDER
     # BY over every stage would sort them all), all in one query of the tenant's cases, as
     # (id, stage, stage_since) only; merged by days late with one read of their waits;
@@ -223,7 +225,7 @@ def _overdue(municipality: Municipality, deadlines: Deadlines) -> tuple[dict, li
     by_id = {case.pk: case for case in rows}
     for pk, deadline in listed.items():
         by_id[pk].deadline = deadline
-    return overdue, [by_id[pk] for pk in listed]
+    return [by_id[pk] for pk in listed]
 
 
 @dataclass
@@ -275,7 +277,8 @@ def _costs(municipality: Municipality, money: list[dict], names: dict) -> BarCha
 
 def dashboard(municipality: Municipality, today: date, period: Period | None = None) -> Dashboard:
     period = period or Period.current(today)
-    rows = _breakdown(municipality, period)
+    deadlines = Deadlines(municipality, today)
+    rows = _breakdown(municipality, period, deadlines)
     money = _money(municipality)
     contractor_ids = {r["contractor_id"] for r in rows} | {r["contractor_id"] for r in money}
     names = dict(
@@ -288,8 +291,10 @@ def dashboard(municipality: Municipality, today: date, period: Period | None = N
 
     # ---- now ---------------------------------------------------------------------------
     stages = _fold(open_now, "stage")
-    deadlines = Deadlines(municipality, today)
-    overdue, oldest = _overdue(municipality, deadlines)
+    overdue = {
+        s: n for s, n in _fold([{**r, "n": r["overdue"]} for r in open_now], "stage").items() if n
+    }
+    oldest = _overdue(municipality, deadlines, overdue)
     open_stages = [s for s in Stage if s in OPEN_STAGES]
     instalments = _instalments_overdue(municipality, deadlines, today)
 
