@@ -102,15 +102,18 @@ def _breakdown(municipality: Municipality, period: Period, deadlines: Deadlines)
     # (nulls first, as the database orders them), which ties in the charts follow.
     # The open groups also count their overdue cases (`overdue`, by the one clock, its
     # filter as SQL on the case table's columns, which the index holds): the same open
-    # cases, read once for both, where a query of its own read them all again.
+    # cases, read once for both, where a query of its own read them all again. Rows are
+    # counted, not ids (COUNT(*), COUNT(1)): the id is the last column of an index entry,
+    # and reading it from each of the open cases' entries was a fifth of that part's SQL.
     cases = Case.objects.filter(municipality=municipality)
+    one = Value(1)
     open_now = (
         cases.filter(stage__in=OPEN_STAGES)
         .values(*BREAKDOWN)
         .annotate(
-            n=Count("id"),
-            in_period=Count("id", filter=Q(opened_on__lte=period.end)),
-            overdue=Count("id", filter=deadlines.overdue_sql()),
+            n=Count("*"),
+            in_period=Count(one, filter=Q(opened_on__lte=period.end)),
+            overdue=Count(one, filter=deadlines.overdue_sql()),
         )
         .order_by()
     )
@@ -118,7 +121,7 @@ def _breakdown(municipality: Municipality, period: Period, deadlines: Deadlines)
         cases.filter(stage__in=ENDED_STAGES)
         .filter(period.active())
         .values(*BREAKDOWN)
-        .annotate(n=Count("id"), in_period=Count("id"), overdue=Value(0))
+        .annotate(n=Count("*"), in_period=Count("*"), overdue=Value(0))
         .order_by()
     )
     rows = sorted(
