@@ -410,6 +410,21 @@ class Case(ConcurrentTransitionMixin, models.Model):
                 ],
                 name="case_breakdown_clock_idx",
             ),
+            # The dashboard's breakdown of the cases ended (closed, withdrawn) since a day
+            # of this year: their range of stage_since, read from the index alone.
+            models.Index(
+                fields=[
+                    "municipality",
+                    "stage",
+                    "stage_since",
+                    "kind",
+                    "office",
+                    "cause_category",
+                    "contractor",
+                    "opened_on",
+                ],
+                name="case_ended_since_idx",
+            ),
             # One person's open cases by stage (the due-soon queue reads their waits).
             models.Index(
                 fields=["assignee", "stage", "stage_since"], name="case_assignee_stage_idx"
