@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Prefetch, Q, Sum, Value
+from django.db.models import BooleanField, Count, F, Func, Q, Sum, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.db.models.lookups import GreaterThanOrEqual
@@ -26,7 +26,6 @@ from django.utils.translation import gettext as _
 
 from cases.deadlines import Deadlines
 from cases.models import (
-    Agency,
     Case,
     CaseKind,
     CauseCategory,
@@ -63,7 +62,7 @@ class Dashboard:
     overdue_total: int
     overdue_by_stage: BarChart
     oldest_overdue: list[Case]
-    waiting_on_agencies: list[AgencyContact]
+    waiting_on_agencies: list["AgencyRequest"]
     owed: int
     held: int
     costs: BarChart
@@ -267,17 +266,36 @@ class _Clocked:
     deadline: object = None
 
 
-def _waiting_on_agencies(municipality: Municipality) -> list[AgencyContact]:
-    return list(
+@dataclass(frozen=True)
+class AgencyRequest:
+    """An unanswered request to agencies, as the dashboard lists it."""
+
+    reference: str  # the case's
+    agencies: list[str]  # their names, in the order of names
+    contacted_on: date
+    request: str
+
+
+def _waiting_on_agencies(municipality: Municipality) -> list[AgencyRequest]:
+    """The oldest unanswered requests of the open cases: the four values a row shows, and
+    the agencies' names in one read of the link table (not the requests and their cases
+    as whole rows, and the agencies through a prefetch)."""
+    contacts = list(
         AgencyContact.objects.filter(
             municipality=municipality,
             case__stage__in=OPEN_STAGES,
             answered_on__isnull=True,
         )
-        .select_related("case")
-        .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
-        .order_by("contacted_on", "id")[:LIST_LENGTH]
+        .order_by("contacted_on", "id")
+        .values_list("id", "case__reference", "contacted_on", "request")[:LIST_LENGTH]
     )
+    if not contacts:
+        return []
+    names: dict[int, list[str]] = {pk: [] for pk, *_ in contacts}
+    links = AgencyContact.agencies.through.objects.filter(agencycontact_id__in=list(names))
+    for pk, name in links.order_by("agency__name").values_list("agencycontact_id", "agency__name"):
+        names[pk].append(name)
+    return [AgencyRequest(ref, names[pk], on, text) for pk, ref, on, text in contacts]
 
 
 def _instalments_overdue(municipality: Municipality, deadlines: Deadlines, today: date) -> dict:

@@ -71,7 +71,8 @@ def oldest_overdue_rows_html(cases: Iterable) -> SafeString:
 
 def agency_table_html(contacts: list) -> SafeString:
     """`overview/agency_table.html` as included without its waiting column: the unanswered
-    requests with their case, agencies (prefetched), day and what was asked."""
+    requests (overview.dashboard.AgencyRequest) with their case, agencies, day and what was
+    asked."""
     e = _text
     if not contacts:
         empty = e(gettext("No request is waiting for an answer."))
@@ -86,8 +87,8 @@ def agency_table_html(contacts: list) -> SafeString:
     head = "".join(f'<th scope="col">{e(title)}</th>' for title in titles)
     rows = []
     for contact in contacts:
-        ref = contact.case.reference
-        agencies = "、".join(e(agency) for agency in contact.agencies.all())
+        ref = contact.reference
+        agencies = "、".join(e(agency) for agency in contact.agencies)
         rows.append(
             f'\n    <tr><td class="nowrap"><a href="{e(url(ref))}">{e(ref)}</a></td>\n'
             f"      <td>{agencies}</td>\n"
