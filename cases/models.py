@@ -393,7 +393,8 @@ class Case(ConcurrentTransitionMixin, models.Model):
             # Someone's cases, longest in their stage first (work queues).
             models.Index(fields=["assignee", "stage_since"]),
             # The dashboard's breakdown of open cases, counted from the index alone (with
-            # the dates that say whether a case was active in the period).
+            # the dates that say whether a case was active in the period, and those the
+            # clock reads to say whether it is overdue).
             models.Index(
                 fields=[
                     "municipality",
@@ -404,8 +405,25 @@ class Case(ConcurrentTransitionMixin, models.Model):
                     "contractor",
                     "opened_on",
                     "stage_since",
+                    "waits_until",
+                    "waiting_since",
                 ],
-                name="case_breakdown_dates_idx",
+                name="case_breakdown_clock_idx",
+            ),
+            # The dashboard's breakdown of the cases ended (closed, withdrawn) since a day
+            # of this year: their range of stage_since, read from the index alone.
+            models.Index(
+                fields=[
+                    "municipality",
+                    "stage",
+                    "stage_since",
+                    "kind",
+                    "office",
+                    "cause_category",
+                    "contractor",
+                    "opened_on",
+                ],
+                name="case_ended_since_idx",
             ),
             # One person's open cases by stage (the due-soon queue reads their waits).
             models.Index(

@@ -13,6 +13,7 @@ from django.utils import translation
 
 from cases.deadlines import refresh_waits
 from cases.models import CauseCategory, Stage
+from cases.scoping import tenant_scope
 from cases.wareki import fiscal_year_label
 from overview.forms import PeriodForm
 from overview.periods import Period
@@ -180,3 +181,36 @@ def test_the_period_box_is_what_the_unchosen_form_renders(language, today):
         box = BOX.render({"form": form})
         assert box == FIELDS.render({"form": form})
     assert f'<option value="{today.year if today.month > 3 else today.year - 1}" selected>' in box
+
+
+@pytest.mark.parametrize(
+    "period",
+    [Period.fiscal(2026), Period(date(2026, 6, 1), date(2026, 11, 30)), Period.fiscal(2027)],
+    ids=["this-year", "range", "next-year"],
+)
+def test_the_ended_cases_of_a_recent_period_are_those_active_in_it(world, period, monkeypatch):
+    """A period begun within the last year reads the cases ended since its first day from
+    their range of an index (overview/dashboard.py `_breakdown`); the groups are the same
+    as by the rule every other period follows (Period.active())."""
+    from overview import dashboard as board
+
+    today = date(2026, 12, 4)
+    start = period.start
+    for stage in (Stage.CLOSED, Stage.WITHDRAWN, Stage.INQUIRY):
+        for ended in (start - timedelta(days=1), start, start + timedelta(days=30), today):
+            for opened in (date(2025, 1, 10), period.end, period.end + timedelta(days=1)):
+                CaseFactory(
+                    office=world.office,
+                    stage=stage,
+                    stage_since=ended,
+                    opened_on=min(opened, ended),
+                    cause_category=CauseCategory.LOGOUT_OMITTED,
+                )
+    assert period.start > today - board.RECENT
+    with tenant_scope(world.manager):
+        deadlines = board.Deadlines(world.city, today)
+        ranged = board._breakdown(world.city, period, deadlines)
+        monkeypatch.setattr(board, "RECENT", timedelta(days=0))
+        ruled = board._breakdown(world.city, period, deadlines)
+    assert ranged == ruled
+    assert any(row["stage"] in board.ENDED_STAGES for row in ranged)
