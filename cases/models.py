@@ -671,8 +671,9 @@ class AuditEntry(models.Model):
     role = models.CharField(max_length=20, blank=True)
     action = models.CharField(max_length=60)  # namespaced, e.g. "tadasu.case.opened"
     # Whose trail this is: the case's municipality, else the acting user's organisation.
+    # No index of its own: both indexes below begin with it (every entry keeps each index).
     municipality = models.ForeignKey(
-        Municipality, on_delete=models.PROTECT, null=True, related_name="+"
+        Municipality, on_delete=models.PROTECT, null=True, related_name="+", db_index=False
     )
     case = models.ForeignKey(Case, on_delete=models.PROTECT, null=True, related_name="+")
     object_type = models.CharField(max_length=60, blank=True)

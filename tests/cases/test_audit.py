@@ -482,3 +482,27 @@ def test_data_is_kept_as_json_gives_it_back(data):
     assert [type(key) for key in kept] == [type(key) for key in expected]
     assert [type(value) for value in kept.values()] == [type(v) for v in expected.values()]
     assert kept is not data
+
+
+@pytest.mark.django_db
+def test_the_trail_keeps_no_index_that_nothing_reads():
+    # Every entry keeps up each index of the table: only those queries read are kept
+    # (migration 0022 dropped the municipality's own and, on PostgreSQL, a stale pattern
+    # index on the MAC).
+    with connection.cursor() as cursor:
+        indexed = {
+            tuple(column.name for column in info["columns_objects"])
+            if "columns_objects" in info
+            else tuple(info["columns"])
+            for info in connection.introspection.get_constraints(
+                cursor, AuditEntry._meta.db_table
+            ).values()
+            if (info["index"] or info["unique"]) and not info["primary_key"]
+        }
+    assert indexed == {
+        ("chain", "seq"),
+        ("municipality_id", "at"),
+        ("municipality_id", "id"),
+        ("case_id",),
+        ("user_id",),
+    }
