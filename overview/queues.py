@@ -126,9 +126,8 @@ def _queue(
 
 
 def _cases() -> QuerySet[Case]:
-    return Case.objects.filter(stage__in=OPEN_STAGES).select_related(
-        "office", "assignee", "contractor"
-    )
+    # The rows show the office and the assignee, never the contractor.
+    return Case.objects.filter(stage__in=OPEN_STAGES).select_related("office", "assignee")
 
 
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
@@ -177,7 +176,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.approvals = queue(
             "approvals",
             Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
-            .select_related("case", "party", "created_by")
+            .select_related("case", "created_by")
             .order_by("created_at", "id"),
         )
     if membership.role == Role.CONTRACTOR:
@@ -191,7 +190,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.agencies = queue(
             "agencies",
             AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
-            .select_related("case", "case__assignee")
+            .select_related("case")
             .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
             .order_by("contacted_on", "id"),
         )
