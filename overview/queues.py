@@ -106,14 +106,17 @@ def _queue(
     book: DeadlineBook | None = None,
     totals: _Totals | None = None,
     *,
-    ids_first: bool = False,
+    ids_first: QuerySet | None = None,
     listed: dict | None = None,
 ) -> Queue:
-    if ids_first:
+    if ids_first is not None:
         # The first rows' ids picked from an index, then only those rows read and joined:
         # a queue that matches most open cases (a manager's due soon) would otherwise join
-        # every match before sorting them.
-        rows = list(qs.filter(pk__in=Subquery(qs.values("pk")[:QUEUE_LENGTH])))
+        # every match before sorting them. The rows are read by those ids alone (`ids_first`:
+        # the same cases, joined and in the same order), so the queue's own filter is
+        # compiled once, in the subquery.
+        picked = Subquery(qs.values("pk")[:QUEUE_LENGTH])
+        rows = list(ids_first.filter(pk__in=picked).order_by(*qs.query.order_by))
     else:
         rows = list(qs[:QUEUE_LENGTH])
     queue = Queue(key, rows, len(rows))
@@ -161,9 +164,11 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
             listed["assignee"] = ME
         result.due = queue(
             "due",
-            watched.filter(book.due_within(DUE_SOON_DAYS, among=among)).order_by(*by_due),
+            # The clock's filter as SQL on the case table (the only table of the subquery
+            # that picks the rows, and of the count): not built and compiled through the ORM.
+            watched.filter(book.due_within_sql(DUE_SOON_DAYS, among=among)).order_by(*by_due),
             book,
-            ids_first=True,
+            ids_first=_cases(),
             listed=listed,
         )
     if membership.role == Role.MANAGER:
