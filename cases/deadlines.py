@@ -577,12 +577,14 @@ class Deadlines:
         when it is a business day). With `among`, right only for the cases matching it."""
         return self._reached(self._due_end(business_days), 0, among)
 
-    def due_within_sql(self, business_days: int, among: dict | None = None) -> RawSQL:
-        """The filter `due_within()` gives, written as SQL on the case table's own columns
-        (as `overdue_sql`, for a query whose only table is the case table): the work queues
-        ask it afresh on every request, and count it too."""
+    def due_within_sql(
+        self, business_days: int, among: dict | None = None, stages: list | None = None
+    ) -> RawSQL:
+        """The filter `due_within()` gives (in `stages`, or any), written as SQL on the case
+        table's own columns (as `overdue_sql`, for a query whose only table is the case
+        table): the work queues ask it afresh on every request, and count it too."""
         parts, params = [], []
-        for branch in self._branches(self._due_end(business_days), 0, among):
+        for branch in self._branches(self._due_end(business_days), 0, among, stages):
             sql, branch_params = branch.sql()
             parts.append(sql)
             params += branch_params
@@ -634,13 +636,15 @@ class DeadlineBook:
         waits alone are read."""
         return self._each(lambda d: d.due_within(business_days, among))
 
-    def due_within_sql(self, business_days: int, among: dict | None = None) -> RawSQL:
-        """`due_within()` as SQL on the case table's own columns (`Deadlines.due_within_sql`),
-        each municipality's part under its own id, for a query whose only table is the case
-        table."""
+    def due_within_sql(
+        self, business_days: int, among: dict | None = None, stages: list | None = None
+    ) -> RawSQL:
+        """`due_within()` (in `stages`, or any) as SQL on the case table's own columns
+        (`Deadlines.due_within_sql`), each municipality's part under its own id, for a query
+        whose only table is the case table."""
         parts, params = [], []
         for mid in self.municipality_ids:
-            raw = self.of(mid).due_within_sql(business_days, among)
+            raw = self.of(mid).due_within_sql(business_days, among, stages)
             parts.append(f"(municipality_id = %s AND ({raw.sql}))")
             params += [mid, *raw.params]
         where = " OR ".join(parts) or "1 = 0"  # fixed text; ids, days are parameters
