@@ -76,3 +76,48 @@ def test_the_rows_are_what_the_template_rendered(language, rows, extra, list_que
             {"queue": queue, "empty": empty, "with_assignee": with_assignee}
         )
         assert case_rows_html(queue, empty, with_assignee=with_assignee) == expected
+
+
+def _deadline_as_before(value) -> str:
+    """The deadline filter as it was written (format_html), for the comparison below."""
+    from django.utils.html import format_html
+    from django.utils.translation import gettext, ngettext
+
+    from cases.templatetags.tadasu import jdate
+
+    if not value:
+        return '<span class="muted">—</span>'
+    if value.overdue:
+        n = value.business_days_late
+        late = ngettext(
+            "%(stage)s: %(n)s business day late", "%(stage)s: %(n)s business days late", n
+        ) % {"stage": value.stage_label, "n": n}
+        return format_html(
+            '<span class="badge overdue-badge">{}</span> {}<span class="muted">（{}）</span>',
+            gettext("Overdue"),
+            jdate(value.due_on),
+            late,
+        )
+    n = value.business_days_left
+    if value.due_on is None:
+        left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
+        return format_html(
+            '<span class="badge paused-badge">{}</span><span class="muted">（{}）</span>',
+            gettext("Clock stopped: awaiting an agency"),
+            left,
+        )
+    if n == 0:
+        left = gettext("due today")
+    else:
+        left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
+    return format_html('{}<span class="muted">（{}）</span>', jdate(value.due_on), left)
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@settings(max_examples=100, deadline=None)
+@given(due=deadlines)
+def test_the_deadline_filter_is_what_format_html_wrote(language, due):
+    from cases.templatetags.tadasu import deadline
+
+    with translation.override(language):
+        assert deadline(due) == _deadline_as_before(due)
