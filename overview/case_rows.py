@@ -8,9 +8,10 @@ from html import escape
 from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 
-from cases.templatetags.tadasu import deadline, person, row_reverser
+from cases.templatetags.tadasu import deadline, jdate, person, row_reverser
 
 
 def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeString:
@@ -61,4 +62,41 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
             )
         out.append("</p>")
     out.append("\n\n")
+    return mark_safe("".join(out))  # noqa: S308  # nosec B308 B703  # escaped above
+
+
+def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
+    """The requests waiting on an agency as overview/agency_table.html renders them (the
+    dashboard still includes that template; tests/overview/test_case_rows.py compares the
+    two), for the work queues' up to 50 rows."""
+    if not contacts:
+        empty = gettext("No request is waiting for an answer.")
+        return mark_safe(f'<p class="empty">{empty}</p>\n')  # noqa: S308  # nosec B308 B703
+    detail = row_reverser("cases:detail", "ref")
+    head = "".join(
+        f'<th scope="col">{gettext(word)}</th>'
+        for word in ("Case", "Agencies", "Contacted on", "What was asked")
+    )
+    if show_wait:
+        head += f'<th scope="col" class="num">{gettext("Waiting")}</th>'
+    out = [
+        '\n<div class="table-wrap"><table class="list">\n',
+        f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
+    ]
+    for contact in contacts:
+        ref = contact.case.reference
+        agencies = "、".join(escape(str(agency)) for agency in contact.agencies.all())
+        asked = escape(Truncator(contact.request).chars(80))
+        out.append(
+            f'\n    <tr><td class="nowrap"><a href="{escape(detail(ref))}">{escape(ref)}</a></td>\n'
+            f"      <td>{agencies}</td>\n"
+            f'      <td class="nowrap">{escape(jdate(contact.contacted_on))}</td>\n'
+            f"      <td>{asked}</td>\n      "
+        )
+        if show_wait:
+            n = contact.waiting_days
+            days = ngettext("%(n)s business day", "%(n)s business days", n) % {"n": n}
+            out.append(f'<td class="num nowrap">{days}</td>')
+        out.append("</tr>\n  ")
+    out.append("</tbody>\n</table></div>\n\n")
     return mark_safe("".join(out))  # noqa: S308  # nosec B308 B703  # escaped above

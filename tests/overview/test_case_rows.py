@@ -121,3 +121,37 @@ def test_the_deadline_filter_is_what_format_html_wrote(language, due):
 
     with translation.override(language):
         assert deadline(due) == _deadline_as_before(due)
+
+
+AGENCY_TABLE = engines["django"].get_template("overview/agency_table.html")
+
+
+class _Agencies(list):
+    def all(self):
+        return self
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+@settings(max_examples=60, deadline=None)
+@given(
+    contacts=st.lists(
+        st.builds(
+            SimpleNamespace,
+            case=st.builds(
+                SimpleNamespace, reference=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,11}\Z")
+            ),
+            agencies=st.lists(texts, max_size=3).map(_Agencies),
+            contacted_on=st.dates(date(2020, 1, 1), date(2030, 12, 31)),
+            request=st.text(alphabet=st.sampled_from("ab &<>\"'照会 。"), max_size=120),
+            waiting_days=st.integers(0, 400),
+        ),
+        max_size=4,
+    ),
+    show_wait=st.booleans(),
+)
+def test_the_agency_rows_are_what_the_template_rendered(language, contacts, show_wait):
+    from overview.case_rows import agency_rows_html
+
+    with translation.override(language):
+        expected = AGENCY_TABLE.render({"contacts": contacts, "show_wait": show_wait})
+        assert agency_rows_html(contacts, show_wait=show_wait) == expected
