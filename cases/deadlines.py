@@ -575,8 +575,24 @@ class Deadlines:
     def due_within(self, business_days: int, among: dict | None = None) -> Q:
         """Overdue, or due within the next `business_days` business days (today included
         when it is a business day). With `among`, right only for the cases matching it."""
-        end = self.calendar.add(self.today - timedelta(days=1), max(business_days, 1))
-        return self._reached(end, 0, among)
+        return self._reached(self._due_end(business_days), 0, among)
+
+    def due_within_sql(
+        self, business_days: int, among: dict | None = None, stages: list | None = None
+    ) -> RawSQL:
+        """The filter `due_within()` gives (in `stages`, or any), written as SQL on the case
+        table's own columns (as `overdue_sql`, for a query whose only table is the case
+        table): the work queues ask it afresh on every request, and count it too."""
+        parts, params = [], []
+        for branch in self._branches(self._due_end(business_days), 0, among, stages):
+            sql, branch_params = branch.sql()
+            parts.append(sql)
+            params += branch_params
+        where = " OR ".join(parts) or "1 = 0"  # fixed text; days and ids are parameters
+        return RawSQL(where, params, output_field=BooleanField())  # noqa: S611  # nosec B611
+
+    def _due_end(self, business_days: int) -> date:
+        return self.calendar.add(self.today - timedelta(days=1), max(business_days, 1))
 
 
 class DeadlineBook:
@@ -619,3 +635,17 @@ class DeadlineBook:
         """With `among` (lookups on the case), right only for the cases matching it: their
         waits alone are read."""
         return self._each(lambda d: d.due_within(business_days, among))
+
+    def due_within_sql(
+        self, business_days: int, among: dict | None = None, stages: list | None = None
+    ) -> RawSQL:
+        """`due_within()` (in `stages`, or any) as SQL on the case table's own columns
+        (`Deadlines.due_within_sql`), each municipality's part under its own id, for a query
+        whose only table is the case table."""
+        parts, params = [], []
+        for mid in self.municipality_ids:
+            raw = self.of(mid).due_within_sql(business_days, among, stages)
+            parts.append(f"(municipality_id = %s AND ({raw.sql}))")
+            params += [mid, *raw.params]
+        where = " OR ".join(parts) or "1 = 0"  # fixed text; ids, days are parameters
+        return RawSQL(where, params, output_field=BooleanField())  # noqa: S611  # nosec B611

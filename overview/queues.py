@@ -23,9 +23,10 @@ from functools import partial
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet, Subquery
+from django.db.models import Prefetch, QuerySet
+from django.db.models.expressions import RawSQL
 
-from cases.deadlines import DeadlineBook
+from cases.deadlines import TIMED_STAGES, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
 from cases.models import Agency, Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
@@ -75,9 +76,11 @@ class _Totals:
     def __init__(self):
         self.pending: dict[str, tuple[Queue, QuerySet]] = {}
 
-    def add(self, queue: Queue, qs: QuerySet) -> None:
+    def add(self, queue: Queue, qs: QuerySet | list[QuerySet]) -> None:
+        """`qs`: the queue's cases, or a list of querysets holding them apart (no case in
+        two), whose counts are added up."""
         if len(queue.rows) == QUEUE_LENGTH:  # there may be more than the rows shown
-            self.pending[queue.key] = (queue, qs)
+            self.pending[queue.key] = (queue, qs if isinstance(qs, list) else [qs])
 
     def count(self, queues: list[Queue]) -> None:
         if not queues:
@@ -85,12 +88,13 @@ class _Totals:
         parts, params = [], []
         for queue in queues:
             if queue.key in self.pending:
-                sql, more = (
-                    self.pending[queue.key][1].order_by().values("pk").query.sql_with_params()
-                )
-                # The ORM's own SQL for the queue, its values bound as parameters.
-                parts.append(f"(SELECT COUNT(*) FROM ({sql}) counted)")  # noqa: S608  # nosec B608
-                params += more
+                counts = []
+                for qs in self.pending[queue.key][1]:
+                    sql, more = qs.order_by().values("pk").query.sql_with_params()
+                    # The ORM's own SQL for the queue, its values bound as parameters.
+                    counts.append(f"(SELECT COUNT(*) FROM ({sql}) counted)")  # noqa: S608  # nosec B608
+                    params += more
+                parts.append(" + ".join(counts))
             else:  # shorter than a page: its rows are its total
                 parts.append("%s")
                 params.append(len(queue.rows))
@@ -106,14 +110,22 @@ def _queue(
     book: DeadlineBook | None = None,
     totals: _Totals | None = None,
     *,
-    ids_first: bool = False,
+    parts: list[QuerySet] | None = None,
     listed: dict | None = None,
 ) -> Queue:
-    if ids_first:
-        # The first rows' ids picked from an index, then only those rows read and joined:
-        # a queue that matches most open cases (a manager's due soon) would otherwise join
-        # every match before sorting them.
-        rows = list(qs.filter(pk__in=Subquery(qs.values("pk")[:QUEUE_LENGTH])))
+    if parts is not None:
+        # The queue's cases held apart (a stage each): each part's first rows picked as ids
+        # in the order of an index, which stops after QUEUE_LENGTH, rather than every
+        # match of the queue sorted; then only the rows picked are read, joined and ordered
+        # (`qs`: the same order, without the queue's filter, which the picks hold). Each
+        # pick is the SQL of a scoped ORM query, as the count's.
+        picks, params = [], []
+        for i, part in enumerate(parts):
+            sql, more = part.values("pk")[:QUEUE_LENGTH].query.sql_with_params()
+            picks.append(f"SELECT pk FROM ({sql}) AS first_{i}")  # noqa: S608  # nosec B608
+            params += more
+        picked = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
+        rows = list(qs.filter(pk__in=picked)[:QUEUE_LENGTH])
     else:
         rows = list(qs[:QUEUE_LENGTH])
     queue = Queue(key, rows, len(rows))
@@ -121,14 +133,13 @@ def _queue(
     if listed is not None:  # the case list's filters for the same cases, in the same order
         queue.list_query = urlencode({**listed, "sort": "stage-since"})
     if totals is not None:
-        totals.add(queue, qs)
+        totals.add(queue, qs if parts is None else parts)
     return queue
 
 
 def _cases() -> QuerySet[Case]:
-    return Case.objects.filter(stage__in=OPEN_STAGES).select_related(
-        "office", "assignee", "contractor"
-    )
+    # The rows show the office and the assignee, never the contractor.
+    return Case.objects.filter(stage__in=OPEN_STAGES).select_related("office", "assignee")
 
 
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
@@ -160,11 +171,16 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         else:
             watched, among = mine, {"assignee": user}
             listed["assignee"] = ME
+        # The clock's filter as SQL on the case table (the only table of the picks and of
+        # the count), a stage at a time: not built and compiled through the ORM.
         result.due = queue(
             "due",
-            watched.filter(book.due_within(DUE_SOON_DAYS, among=among)).order_by(*by_due),
+            _cases().order_by(*by_due),
             book,
-            ids_first=True,
+            parts=[
+                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage])).order_by(*by_due)
+                for stage in TIMED_STAGES
+            ],
             listed=listed,
         )
     if membership.role == Role.MANAGER:
@@ -177,7 +193,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.approvals = queue(
             "approvals",
             Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
-            .select_related("case", "party", "created_by")
+            .select_related("case", "created_by")
             .order_by("created_at", "id"),
         )
     if membership.role == Role.CONTRACTOR:
@@ -191,7 +207,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.agencies = queue(
             "agencies",
             AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
-            .select_related("case", "case__assignee")
+            .select_related("case")
             .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
             .order_by("contacted_on", "id"),
         )

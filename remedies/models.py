@@ -172,6 +172,11 @@ class Visit(models.Model):
         verbose_name = _("visit")
         verbose_name_plural = _("visits")
         ordering = ["visited_on", "id"]
+        indexes = [
+            # The work queues' visits of this week, read by day: without it the week's few
+            # visits are found by walking every case of the city (1-7 ms at 100,000 cases).
+            models.Index(fields=["visited_on"], name="visit_day_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.visited_on} {self.party}"

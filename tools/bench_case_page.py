@@ -11,8 +11,10 @@ else the machine runs. `--keep DIR` is a database tools/bench.py built and kept
 (`tools/bench.py --sizes 1000 --pages-only --keep DIR`); the page is the benchmark's: its
 big case (20 parties, 200 timeline entries), as its manager sees it, the page cache emptied
 before each request (what `case_page_scratch` measures). `--page dashboard`: the dashboard
-instead, as the same manager sees it (`dashboard_scratch`); `--page floor`: the benchmark's
-floor (a signed-in page of the base template alone), to which the budgets compare a page.
+instead, as the same manager sees it (`dashboard_scratch`); `--page queues`: the same
+manager's work queues (`queues`: they have no page cache, every request renders them
+afresh); `--page floor`: the benchmark's floor (a signed-in page of the base template
+alone), to which the budgets compare a page.
 docs/PERFORMANCE.md records results.
 """
 
@@ -29,7 +31,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--keep", required=True, help="a database folder tools/bench.py kept")
     parser.add_argument("--requests", type=int, default=10)
-    parser.add_argument("--page", choices=["case", "dashboard", "floor"], default="case")
+    parser.add_argument("--page", choices=["case", "dashboard", "queues", "floor"], default="case")
     args = parser.parse_args()
 
     import bench
@@ -51,6 +53,7 @@ def main() -> int:
         path = {
             "case": f"/cases/{bench_data.big_case_of(world).reference}/",
             "dashboard": "/dashboard/",
+            "queues": "/queues/",
             "floor": "/bench/floor/",
         }[args.page]
     from django.test.utils import override_settings

@@ -1,10 +1,10 @@
 import re
 from datetime import date
+from html import escape as _escape
 
 from django import template
 from django.urls import reverse
 from django.utils import formats
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext, ngettext
 
@@ -91,30 +91,32 @@ def deadline(value) -> str:
     A filter rather than an included template: lists show it on every row."""
     if not value:
         return mark_safe('<span class="muted">—</span>')  # nosec B308 B703  # a constant
+    # Written with html.escape, not format_html: the same text (Django's escape is
+    # html.escape), at a third of the cost on the rows of a list.
     if value.overdue:
         n = value.business_days_late
         late = ngettext(
             "%(stage)s: %(n)s business day late", "%(stage)s: %(n)s business days late", n
         ) % {"stage": value.stage_label, "n": n}
-        return format_html(
-            '<span class="badge overdue-badge">{}</span> {}<span class="muted">（{}）</span>',
-            gettext("Overdue"),
-            jdate(value.due_on),
-            late,
+        return mark_safe(  # noqa: S308  # nosec B308 B703  # escaped
+            f'<span class="badge overdue-badge">{_escape(gettext("Overdue"))}</span> '
+            f'{_escape(jdate(value.due_on))}<span class="muted">（{_escape(late)}）</span>'
         )
     n = value.business_days_left
     if value.due_on is None:
         left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
-        return format_html(
-            '<span class="badge paused-badge">{}</span><span class="muted">（{}）</span>',
-            gettext("Clock stopped: awaiting an agency"),
-            left,
+        stopped = gettext("Clock stopped: awaiting an agency")
+        return mark_safe(  # noqa: S308  # nosec B308 B703  # escaped
+            f'<span class="badge paused-badge">{_escape(stopped)}</span>'
+            f'<span class="muted">（{_escape(left)}）</span>'
         )
     if n == 0:
         left = gettext("due today")
     else:
         left = ngettext("%(n)s business day left", "%(n)s business days left", n) % {"n": n}
-    return format_html('{}<span class="muted">（{}）</span>', jdate(value.due_on), left)
+    return mark_safe(  # noqa: S308  # nosec B308 B703  # escaped
+        f'{_escape(jdate(value.due_on))}<span class="muted">（{_escape(left)}）</span>'
+    )
 
 
 @register.simple_tag
@@ -151,3 +153,18 @@ def row_url(context, viewname: str, row_arg: str, row_id: int, **kwargs) -> str:
     if parts and (type(row_id) is int or (type(row_id) is str and _PLAIN.fullmatch(row_id))):
         return f"{parts[0]}{row_id}{parts[1]}"
     return reverse(viewname, kwargs={**kwargs, row_arg: row_id})
+
+
+def row_reverser(viewname: str, row_arg: str, **kwargs):
+    """What `{% row_url %}` does, for rows written out in Python: reverse(viewname) once,
+    then a function giving each row's URL (the same text as reverse() for that row's id)."""
+    stand_in = str(_ROW)
+    url = reverse(viewname, kwargs={**kwargs, row_arg: _ROW})
+    parts = tuple(url.split(stand_in)) if url.count(stand_in) == 1 else ()
+
+    def url_of(row_id) -> str:
+        if parts and (type(row_id) is int or (type(row_id) is str and _PLAIN.fullmatch(row_id))):
+            return f"{parts[0]}{row_id}{parts[1]}"
+        return reverse(viewname, kwargs={**kwargs, row_arg: row_id})
+
+    return url_of

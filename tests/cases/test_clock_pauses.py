@@ -163,6 +163,11 @@ def test_marks_and_database_filters_agree_for_random_request_histories(world):
                     }
                     found = Case.objects.filter(book.due_within(k)).values_list("pk", flat=True)
                     assert expected == set(found)
+                    # The same filter as SQL (the work queues'), also in a subquery.
+                    by_sql = Case.objects.filter(book.due_within_sql(k))
+                    assert expected == set(by_sql.values_list("pk", flat=True))
+                    picked = Case.objects.filter(pk__in=by_sql.values("pk"))
+                    assert expected == set(picked.values_list("pk", flat=True))
                 for c in marked:
                     if c.stage in limits:
                         used = naive_used(c.stage_since, today, pauses_of[c.pk])
