@@ -149,7 +149,7 @@ _held_heads: ContextVar[dict[int, AuditHead] | None] = ContextVar("held_heads", 
 # trips. Nothing reads an entry back before its batch ends (or flushes); an entry held there
 # has its place (`seq`) but not yet its `prev_mac` and MAC, given when it is written.
 _unwritten: ContextVar[list[AuditEntry] | None] = ContextVar("unwritten", default=None)
-_FLUSH_AT = 500  # entries held before they are written: bounded memory, few statements
+_FLUSH_AT = 5000  # entries held before they are written: bounded memory, few statements
 # What must be written before the entries an audit_batch holds (rows that the entries name
 # and that are written in bulk too, e.g. the cases of a compiled import): called by
 # audit_flush, in order, before it chains and writes the entries.
@@ -195,6 +195,9 @@ def audit_flush() -> None:
     point each held head at its chain's last. Call it before reading entries of this
     batch back; outside a batch it does nothing."""
     entries = _unwritten.get()
+    # The entries' ids taken first, before the hooks' rows are sent: inside
+    # bulk.overlapped(), a statement after them would wait until they are written.
+    ids = bulk.reserve_ids({AuditEntry: len(entries)}).get(AuditEntry) if entries else None
     for hook in _before_flush.get() or ():
         hook()
     if not entries:
@@ -218,7 +221,8 @@ def audit_flush() -> None:
         head.last_mac = entry.mac
         if postgresql:
             bulk.prepared(entry, "data", data_text)
-    bulk.insert(entries)
+    bulk.insert(entries, ids)
+    bulk.send()  # inside bulk.overlapped(): written while the caller goes on
     for entry in entries:  # the last entry of each chain names its id
         heads[entry.chain].last_id = entry.pk
     entries.clear()

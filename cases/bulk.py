@@ -18,8 +18,11 @@ AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock 
 BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 
 import inspect
+import queue
+import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -28,6 +31,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, models, router, transaction
 from django.db.models import signals
 from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
 from django.db.models.query_utils import DeferredAttribute
+from psycopg.copy import Copy, Writer
 
 # Field classes whose get_db_prep_save gives back a value of the right Python type as it
 # is (a str, an int, a bool or None): their values are passed on unconverted.
@@ -216,6 +220,10 @@ def insert(rows: Sequence[models.Model], ids: list[int] | None = None) -> None:
     as_is = [_as_is(f, postgresql) for f in fields]
     names = [f.attname for f in fields]
     values = (_values(row, pk, fields, names, as_is) for row in rows)
+    sender = _sender.get(connection.alias)
+    if sender is not None:  # sent from the sender's thread (overlapped)
+        sender.add(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN", values)
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # COPY: psycopg's executemany sends each row as a statement of its own (about
@@ -284,3 +292,130 @@ def _new_ids(table: str, column: str, count: int) -> list[int]:
             first = max(highest, counter[0] if counter else 0) + 1
             return list(range(first, first + count))
     raise NotImplementedError(f"cases.bulk.insert on {connection.vendor}")
+
+
+# ---- COPYs sent while the caller goes on (PostgreSQL) -----------------------------------------
+
+_sender: dict[str, "_Sender"] = {}  # by connection alias: the overlapped() block's sender
+_copies_sent = [0]  # COPY statements the senders have run, in this process
+_copies_lock = threading.Lock()
+
+
+def copies_sent() -> int:
+    """How many COPY statements overlapped() blocks have sent so far, in this process (they
+    do not pass through the connection's execute wrappers: a benchmark adds them)."""
+    return _copies_sent[0]
+
+
+@contextmanager
+def overlapped() -> Iterator[None]:
+    """Inside, on PostgreSQL, insert() formats its rows in the caller's thread and leaves
+    them to be sent, and send() hands what was left so far to a thread of this block that
+    runs the COPYs, and then has PostgreSQL check the foreign keys the rows name (the
+    deferred constraints, made immediate and deferred again), while the caller goes on
+    building the next rows: the database server's work on one batch overlaps Python's on
+    the next, on another core. Any other statement of the caller's connection first waits
+    for what was sent (and sends what was left), so statements run in the caller's order;
+    an error of the thread is raised in the caller at its next statement, at the next
+    send(), or at the block's end, which waits for everything to be written. For writers
+    of many rows in one transaction (the case-file import); elsewhere it does nothing."""
+    if connection.vendor != "postgresql" or not connection.in_atomic_block:
+        yield
+        return
+    if connection.alias in _sender:
+        raise RuntimeError("cases.bulk.overlapped inside another")
+    sender = _Sender(connection.connection)
+    _sender[connection.alias] = sender
+    try:
+        with connection.execute_wrapper(sender.before_statement):
+            yield
+            sender.send()
+            sender.wait()
+    finally:
+        del _sender[connection.alias]
+        sender.stop()
+
+
+def send() -> None:
+    """Start sending what insert() has left so far, inside overlapped() (else nothing)."""
+    sender = _sender.get(connection.alias)
+    if sender is not None:
+        sender.send()
+
+
+class _Chunks(Writer):
+    """COPY data kept, not sent: formatted by psycopg in the caller's thread."""
+
+    def __init__(self):
+        self.chunks: list[bytes] = []
+
+    def write(self, data) -> None:
+        self.chunks.append(bytes(data))
+
+
+class _Sender:
+    # One job at a time: the caller formats the next rows only while the thread is idle
+    # (formatting reads the connection's settings, and libpq must not be used by two
+    # threads at once), and waits for it before any other statement.
+
+    def __init__(self, raw):
+        self.raw = raw  # psycopg's connection, the caller's
+        self.left: list[tuple[str, list[bytes]]] = []  # formatted, not yet handed over
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="tadasu-bulk-copy", daemon=True)
+        self.thread.start()
+
+    def add(self, sql: str, rows) -> None:
+        self.wait()  # never format while the thread uses the connection
+        kept = _Chunks()
+        with Copy(self.raw.cursor(), binary=False, writer=kept) as copy:
+            for row in rows:
+                copy.write_row(row)
+        self.left.append((sql, kept.chunks))
+
+    def send(self) -> None:
+        if not self.left:
+            return
+        self.wait()
+        job, self.left = self.left, []
+        self.idle.clear()
+        self.jobs.put(job)
+
+    def wait(self) -> None:
+        self.idle.wait()
+        if self.error is not None:  # raised again at each wait: the transaction is lost
+            self.left = []
+            with connection.wrap_database_errors:  # as Django's own (IntegrityError…)
+                raise self.error
+
+    def before_statement(self, execute, sql, params, many, context):
+        self.send()
+        self.wait()
+        return execute(sql, params, many, context)
+
+    def stop(self) -> None:
+        self.idle.wait()
+        self.jobs.put(None)
+        self.thread.join()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            try:
+                with self.raw.cursor() as cursor:
+                    for sql, chunks in job:
+                        with _copies_lock:
+                            _copies_sent[0] += 1
+                        with cursor.copy(sql) as copy:
+                            for chunk in chunks:
+                                copy.write(chunk)
+                    # The foreign keys of these rows checked now, in this thread, rather
+                    # than all at the commit (every such constraint is deferred: Django's).
+                    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+                    cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            except BaseException as error:  # raised in the caller's thread
+                self.error = error
+            finally:
+                self.idle.set()

@@ -184,6 +184,20 @@ class Publisher:
                 TimelineEvent: len(self.events),
             }
         )
+        # The city's totals first: they name no row of the batch, and a statement after the
+        # rows would wait for them to be written (bulk.overlapped). Rows locked in one
+        # order (by municipality, then ledger.case_contractor_changed's: no contractor
+        # first).
+        for (municipality_id, contractor_id), moved in sorted(
+            self.city.items(), key=lambda item: (item[0][0], item[0][1] or 0)
+        ):
+            moved = {name: change for name, change in moved.items() if change}
+            if moved:
+                _move_city_total(municipality_id, contractor_id, moved)
+            else:  # moved and moved back within the batch: the row exists, as on replay
+                CityLedgerTotal.objects.get_or_create(
+                    municipality_id=municipality_id, contractor_id=contractor_id
+                )
         if self.cases:
             bulk.insert(self.cases, ids.get(Case))
         requests = [contact for contact, _ in self.contacts]
@@ -221,18 +235,6 @@ class Publisher:
             bulk.insert(self.totals)
         if self.events:
             bulk.insert(self.events, ids.get(TimelineEvent))
-        # Rows locked in one order (by municipality, then ledger.case_contractor_changed's:
-        # no contractor first).
-        for (municipality_id, contractor_id), moved in sorted(
-            self.city.items(), key=lambda item: (item[0][0], item[0][1] or 0)
-        ):
-            moved = {name: change for name, change in moved.items() if change}
-            if moved:
-                _move_city_total(municipality_id, contractor_id, moved)
-            else:  # moved and moved back within the batch: the row exists, as on replay
-                CityLedgerTotal.objects.get_or_create(
-                    municipality_id=municipality_id, contractor_id=contractor_id
-                )
         self.cases, self.parties, self.links, self.contacts, self.events = [], [], [], [], []
         self.agreements, self.visits, self.letters, self.entries, self.totals = [], [], [], [], []
         self.city = {}

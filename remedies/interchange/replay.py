@@ -18,6 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django_scopes import scopes_disabled
 
+from cases import bulk
 from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
@@ -257,13 +258,20 @@ class _Replay:
         # and written at the end, the compiled cases and the replayed ones numbered from
         # the same counter in the order they are opened.
         position = 0
-        with held_case_numbers(), audit_batch(), _without_savepoints():
-            self.publisher = Publisher() if self.compile else None
-            for position, raw in enumerate(cases, start=1):
-                self._add(position, raw)
-                if self.progress is not None and position % PROGRESS_EVERY == 0:
-                    self.progress(position)
-            self._run_until(None)
+        try:
+            # The rows' COPYs are sent from a thread while the next cases are built
+            # (bulk.overlapped).
+            with bulk.overlapped(), held_case_numbers(), audit_batch(), _without_savepoints():
+                self.publisher = Publisher() if self.compile else None
+                for position, raw in enumerate(cases, start=1):
+                    self._add(position, raw)
+                    if self.progress is not None and position % PROGRESS_EVERY == 0:
+                        self.progress(position)
+                self._run_until(None)
+        except DatabaseError as error:
+            # A row the database refused when its batch was written, after the item that
+            # made it had been taken (an item's own statements are named by _CaseReplay.at).
+            raise InterchangeError(str(error)) from error
         if self.progress is not None and position % PROGRESS_EVERY:
             self.progress(position)  # the last cases, short of a whole round
         # A compiled case has its id once written (at the audit batch's end at the latest).

@@ -327,3 +327,84 @@ def test_ids_reserved_together_are_each_tables_own_and_written_as_given():
         with pytest.raises(ValueError):
             bulk.insert(_parties(case, 2, "W"), [1])
     assert Party.objects.filter(label__startswith="R").count() == 3
+
+
+# ---- overlapped(): the COPYs sent from a thread (PostgreSQL) ----------------------------
+
+
+@pytest.fixture
+def postgresql():
+    if connection.vendor != "postgresql":
+        pytest.skip("bulk.overlapped sends COPYs from a thread on PostgreSQL only")
+
+
+def test_overlapped_rows_are_written_before_the_callers_next_statement(postgresql):
+    case = CaseFactory()
+    with transaction.atomic():
+        plain = _parties(case, 40, "P")
+        bulk.insert(plain)
+        sent = bulk.copies_sent()
+        with bulk.overlapped():
+            rows = _parties(case, 40, "O")
+            bulk.insert(rows)
+            assert bulk.copies_sent() == sent  # formatted, not sent yet
+            bulk.send()
+            # The next statement of the caller waits for them.
+            assert Party.objects.filter(label__startswith="O").count() == 40
+            assert bulk.copies_sent() == sent + 1
+            later = _parties(case, 3, "L")
+            bulk.insert(later)  # sent by the block's end, without send()
+        assert Party.objects.filter(label__startswith="L").count() == 3
+    _same(_read(Party, [p.pk for p in plain]), _read(Party, [p.pk for p in rows]), SKIP | {"label"})
+
+
+def test_send_returns_while_the_rows_are_still_being_written(postgresql):
+    """The caller goes on while the thread's COPY waits: here on a lock another connection
+    holds on the table. Were send() to wait for the COPY, the lock timeout would fail it."""
+    import psycopg
+
+    case = CaseFactory()
+    other = psycopg.connect(**connection.get_connection_params())
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            with bulk.overlapped():
+                other.execute("LOCK TABLE cases_party IN SHARE MODE")
+                bulk.insert(_parties(case, 5, "W"))
+                bulk.send()
+                sender = bulk._sender[connection.alias]
+                assert not sender.idle.wait(0.3)  # still writing, and the caller is here
+                other.rollback()  # the lock let go: the COPY goes on
+                assert Party.objects.filter(label__startswith="W").count() == 5
+    finally:
+        other.close()
+
+
+def test_a_refusal_in_the_thread_is_djangos_error_at_the_callers_next_statement(postgresql):
+    case = CaseFactory()
+    count = Party.objects.count()
+    rows = _parties(case, 3, "X")
+    rows[1].case_id = 2**40  # no such case: the foreign key refuses it, in the thread
+    reached = []
+    with pytest.raises(IntegrityError), transaction.atomic(), bulk.overlapped():
+        bulk.insert(rows)
+        bulk.send()
+        reached.append("sent")
+        Party.objects.count()  # raises what the thread met (the foreign key, not at commit)
+        reached.append("read")
+    assert reached == ["sent"]
+    assert Party.objects.count() == count
+    assert bulk._sender == {}
+
+
+def test_overlapped_does_nothing_outside_postgresql_or_a_transaction():
+    case = CaseFactory()
+    with transaction.atomic():
+        with bulk.overlapped():
+            rows = _parties(case, 2, "S")
+            bulk.insert(rows)
+            if connection.vendor != "postgresql":
+                assert bulk._sender == {}  # written at once, as without it
+                assert Party.objects.filter(label__startswith="S").count() == 2
+        assert Party.objects.filter(label__startswith="S").count() == 2

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django_scopes import scopes_disabled
 
-from cases import services
+from cases import bulk, services
 from cases.audit_verify import verify_chain
 from cases.models import Case, CaseKind, Office, User
 from remedies.demo import DEMO_CASES, demo_case_copies
@@ -246,6 +246,22 @@ def test_compiled_cases_are_written_every_batch_of_audit_entries(monkeypatch):
         assert len(imported) == 8
         assert Case.objects.count() == 8
     assert counts[0] == 0 and counts[-1] >= 5  # written as it went, not at the end
+
+
+def test_on_postgresql_the_batches_are_sent_while_the_next_cases_are_built(monkeypatch):
+    """The compiled cases' rows and the audit entries go by COPY from bulk.overlapped()'s
+    thread (cases.bulk), a batch at a time, and the import comes out the same."""
+    if connection.vendor != "postgresql":
+        pytest.skip("bulk.overlapped sends COPYs from a thread on PostgreSQL only")
+    monkeypatch.setattr("cases.audit._FLUSH_AT", 20)
+    demo_reference_data()
+    sent = bulk.copies_sent()
+    with transaction.atomic(), scopes_disabled():
+        imported = _Replay(skip_existing=False).run(iter(demo_case_copies(8)[1]))
+        assert len(imported) == 8 and Case.objects.count() == 8
+        count, problems = verify_chain()
+    assert problems == [] and count > 8 * 8
+    assert bulk.copies_sent() - sent > 8  # several batches, each several tables
 
 
 def test_an_integer_beyond_64_bits_is_read_as_json_reads_it(tmp_path, demo_file):
