@@ -371,7 +371,8 @@ class _Sender:
     def add(self, sql: str, rows) -> None:
         self.wait()  # never format while the thread uses the connection
         kept = _Chunks()
-        with Copy(self.raw.cursor(), binary=False, writer=kept) as copy:
+        # A value psycopg refuses to write (a NUL in a text) is Django's error, as below.
+        with connection.wrap_database_errors, Copy(self.raw.cursor(), writer=kept) as copy:
             for row in rows:
                 copy.write_row(row)
         self.left.append((sql, kept.chunks))

@@ -94,6 +94,7 @@ def main() -> int:
     from django.db import connection
     from django_scopes import scopes_disabled
 
+    from cases import bulk
     from cases.audit_verify import verify_chain
     from remedies.demo import _organisations, _users
     from remedies.interchange import import_file
@@ -119,9 +120,12 @@ def main() -> int:
 
     def progress(done: int, total: int) -> None:
         if done % 1000 == 0:
-            print(f"  {done:,} of {total:,} cases, {time.perf_counter() - started:.0f} s")
+            of = f"{total:,}" if total is not None else "?"  # read ahead: known at the end
+            print(f"  {done:,} of {of} cases, {time.perf_counter() - started:.0f} s")
 
     profiler = cProfile.Profile() if args.profile else None
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    copies = bulk.copies_sent()
     started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count), path.open("rb") as stream:
         if profiler is not None:
@@ -130,6 +134,11 @@ def main() -> int:
         if profiler is not None:
             profiler.disable()
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    # The process that reads the file ahead (remedies/interchange/ahead.py), once it ended.
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    reader_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    reader_rss = after.ru_maxrss / 1024
+    copies = bulk.copies_sent() - copies  # COPYs sent from bulk.overlapped()'s thread
     if profiler is not None:
         profiler.dump_stats(args.profile)
     if len(outcome.cases) != args.cases:
@@ -138,8 +147,10 @@ def main() -> int:
     print(
         f"BENCH-IMPORT database={connection.vendor} cases={args.cases} shape={args.shape} "
         f"path={'replay' if args.replay_only else 'compiled+replay'} seconds={seconds:.1f} "
-        f"ms_per_case={1000 * seconds / args.cases:.1f} cpu_seconds={cpu:.1f} queries={queries} "
+        f"ms_per_case={1000 * seconds / args.cases:.1f} cpu_seconds={cpu:.1f} "
+        f"reader_cpu_seconds={reader_cpu:.1f} queries={queries} copies_from_thread={copies} "
         f"queries_per_case={queries / args.cases:.1f} peak_rss_mb={rss:.0f} "
+        f"reader_peak_rss_mb={reader_rss:.0f} "
         f"load={os.getloadavg()[0]:.1f}",
         flush=True,
     )

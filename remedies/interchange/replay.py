@@ -22,13 +22,13 @@ from cases import bulk
 from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
-from cases.mynumber import contains_individual_number, contains_individual_number_in_any
 from cases.services import PERSONAL_FIELDS, held_case_numbers
 
 from .. import ledger
 from ..errors import RemedyError
 from ..models import AgencyContact, ApologyLetter, Document, LedgerEntry, RepaymentPlan
 from .actions import _CaseActions
+from .ahead import Ahead, Redo, read_ahead
 from .compiled import CompiledCase, NotCompiled, Publisher
 from .export import _CaseExport
 from .rules import (
@@ -47,7 +47,8 @@ from .rules import (
     check_header,
     party_fields,
 )
-from .stream import LIMITS, read_file
+from .screen import screen_case
+from .stream import read_file
 
 
 @dataclass
@@ -100,7 +101,8 @@ def import_case_file(
     return import_file(file, skip_existing=skip_existing, amend=amend, progress=progress).cases
 
 
-Progress = Callable[[int, int], object]  # (cases done, cases in the file)
+# (cases done, cases in the file: None while a file read ahead is still being read)
+Progress = Callable[[int, int | None], object]
 
 
 def import_file(
@@ -114,17 +116,44 @@ def import_file(
     """import_case_file, telling the created cases from the amended ones. It prints and
     asks nothing: a command or a background job reports the outcome; `progress`, if given,
     is told (cases read, cases in the file) every PROGRESS_EVERY cases."""
+    options = {"skip_existing": skip_existing, "amend": amend, "compile": compile}
+    ahead = read_ahead(file)  # a file on disk of some size: read in a process of its own
+    if ahead is not None:
+        try:
+            return _import_ahead(ahead, progress, options)
+        except Redo:  # rolled back: read the file first, here
+            file.seek(0)
+        finally:
+            ahead.close()
     header, cases = read_file(file)  # the header is checked here, before the transaction
     with transaction.atomic(), scopes_disabled():
-        replay = _Replay(
-            skip_existing=skip_existing,
-            amend=amend,
-            personal_data=header.get("personal_data"),
-            compile=compile,
-        )
+        replay = _Replay(personal_data=header.get("personal_data"), **options)
         if progress is not None:
             replay.progress = partial(progress, total=cases.count)
         return ImportOutcome(replay.run(cases), replay.amended)
+
+
+def _import_ahead(ahead: Ahead, progress: Progress | None, options: dict) -> ImportOutcome:
+    """import_file with the file read ahead (ahead.py): its cases come screened. An error
+    of the file (not JSON, past a limit) comes before any other, as when it is read first."""
+    try:
+        header = ahead.header()
+        try:
+            check_header(header)
+        except InterchangeError:  # its keys may come after the cases: read_file says
+            raise Redo("the header as read before the cases is refused") from None
+        with transaction.atomic(), scopes_disabled():
+            replay = _Replay(personal_data=header.get("personal_data"), screened=True, **options)
+            if progress is not None:
+                replay.progress = lambda done: progress(done, ahead.count)
+            return ImportOutcome(replay.run(ahead), replay.amended)
+    except Redo:
+        raise
+    except Exception:
+        first = ahead.file_error()
+        if first is not None:
+            raise first from None
+        raise
 
 
 PROGRESS_EVERY = 100  # cases between two reports of progress
@@ -147,73 +176,6 @@ def _without_savepoints() -> Iterator[None]:
         del wrapper._savepoint_allowed  # the backend's own method again
 
 
-# Keys screened and found clean, per import (a file's keys are its format's few dozen names,
-# repeated in every case): read once. Bounded, so a file of made-up keys costs no memory.
-_CLEAN_KEYS_MAX = 10_000
-# A whole number below this has fewer than twelve digits: no individual number.
-_TWELVE_DIGIT_FLOOR = 10**11
-
-
-def _screen(raw: Any, case: str, clean_keys: set[str] | None = None) -> None:
-    """The whole case is scanned, not just known fields: an individual number must not get
-    in through a note or an unexpected key either. Each string (and key, and number) is
-    read on its own, without recursion: a case handed to import_cases may nest deeper than
-    Python's stack (a file is bounded by stream.LIMITS before it gets here). `clean_keys`:
-    the keys of earlier cases of the import already screened (added to)."""
-    clean_keys = set() if clean_keys is None else clean_keys
-    refused = InterchangeError(
-        "holds what looks like an individual number (My Number), which must not be recorded",
-        case=case,
-    )
-    too_deep = InterchangeError(
-        f"arrays and objects are nested more than {LIMITS.depth} levels deep", case=case
-    )
-    if LIMITS.depth < 1:
-        raise too_deep
-    # The texts are read together once the case has been walked (one call, not one a text).
-    texts: list[str] = []
-    pending: list[tuple[Any, int]] = [(raw, 1)]
-    while pending:
-        value, depth = pending.pop()
-        if isinstance(value, dict):
-            for key in value:
-                if key not in clean_keys:
-                    if contains_individual_number(key):
-                        raise refused
-                    if len(clean_keys) < _CLEAN_KEYS_MAX:
-                        clean_keys.add(key)
-            # A document's PDF is bytes in base64, not text a person wrote: its letters and
-            # digits would only ever match by chance.
-            items = [
-                item for key, item in value.items() if not (key == "pdf" and isinstance(item, str))
-            ]
-        elif isinstance(value, list):
-            items = value
-        else:
-            items = [value]  # the case itself a scalar
-            depth -= 1
-        if items and depth + 1 > LIMITS.depth:
-            raise too_deep
-        for item in items:
-            kind = type(item)  # a file's own types first, as the checks below take them
-            if kind is str:
-                texts.append(item)
-            elif kind is dict or kind is list:
-                pending.append((item, depth + 1))
-            elif item is None or kind is bool:
-                continue
-            elif isinstance(item, dict | list):
-                pending.append((item, depth + 1))
-            elif isinstance(item, int) and -_TWELVE_DIGIT_FLOOR < item < _TWELVE_DIGIT_FLOOR:
-                continue  # a seq, an amount, a year (a bool too)
-            elif isinstance(item, str):
-                texts.append(item)
-            elif isinstance(item, int | float):
-                texts.append(str(item))
-    if contains_individual_number_in_any(texts):
-        raise refused
-
-
 class _Replay:
     """The cases of a file, replayed as they are read.
 
@@ -233,8 +195,10 @@ class _Replay:
         amend: bool = False,
         personal_data: Any = None,
         compile: bool = True,
+        screened: bool = False,
     ):
         self.skip_existing, self.amend, self.compile = skip_existing, amend, compile
+        self.screened = screened  # the cases come screened (ahead.py)
         self.publisher: Publisher | None = None  # the compiled cases' rows (compiled.py)
         self.personal_data = personal_data is not False
         self.refs = _References()
@@ -249,7 +213,7 @@ class _Replay:
         # a case is left out for a case already there before, not for one in the file.
         self.adding: set[tuple[int, date]] = set()
         self.progress: Callable[[int], object] | None = None
-        self.clean_keys: set[str] = set()  # _screen's
+        self.clean_keys: set[str] = set()  # screen_case's
 
     def run(self, cases: Iterable[Any]) -> list[int]:
         # The audit head locked once for the whole import, not for each entry (the chain is
@@ -279,7 +243,8 @@ class _Replay:
         return self.imported
 
     def _add(self, position: int, raw: Any) -> None:
-        _screen(raw, f"case {position}", self.clean_keys)
+        if not self.screened:
+            screen_case(raw, f"case {position}", self.clean_keys)
         replay = _CaseReplay(position, raw, self.refs)
         there = replay.already_there(self.before)
         if there is not None and self.amend:

@@ -18,7 +18,7 @@ Past the first pass the depth is known to be small, so the second pass's paths a
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -145,10 +145,13 @@ class _Open:
         self.is_map, self.fed, self.items, self.key = is_map, fed, 0, None
 
 
-def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
+def _header(
+    file: BinaryIO, parser: Any, on_cases: Callable[[Any], object] | None = None
+) -> tuple[Any, int]:
     """The document as the header check reads it: its "format" and "version", and its
     "cases" empty ([] for a list); and how many cases it holds. Everything else is only
-    read, to see that it is JSON and within LIMITS."""
+    read, to see that it is JSON and within LIMITS. `on_cases` is given the header as read
+    so far when the root's "cases" key is read (ahead.py reads the cases as it goes)."""
     builder = ijson.ObjectBuilder()
     stack: list[_Open] = []
     case_values = cases = 0
@@ -205,6 +208,8 @@ def _header(file: BinaryIO, parser: Any) -> tuple[Any, int]:
                 top.key = value
                 if len(stack) == 1:
                     in_cases = value == "cases"
+                    if in_cases and on_cases is not None:
+                        on_cases(builder.value)
                 top.items += 1
                 if top.items > LIMITS.items and len(stack) > 1:
                     raise _refused("an object has more than {} keys", LIMITS.items, stack)

@@ -408,3 +408,13 @@ def test_overlapped_does_nothing_outside_postgresql_or_a_transaction():
                 assert bulk._sender == {}  # written at once, as without it
                 assert Party.objects.filter(label__startswith="S").count() == 2
         assert Party.objects.filter(label__startswith="S").count() == 2
+
+
+def test_a_value_psycopg_will_not_write_is_djangos_error_in_overlapped_too(postgresql):
+    from django.db import DataError
+
+    case = CaseFactory()
+    rows = _parties(case, 2, "N")
+    rows[1].label = "N\x00"  # PostgreSQL's text holds no NUL: psycopg refuses to write it
+    with pytest.raises(DataError), transaction.atomic(), bulk.overlapped():
+        bulk.insert(rows)

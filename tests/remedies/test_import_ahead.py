@@ -1,0 +1,159 @@
+"""A case file read ahead of its import, in a process of its own (remedies/interchange/
+ahead.py): the import comes out as when the file is read first (stream.read_file), case
+for case and refusal for refusal, whichever comes first in the file and in the import."""
+
+import json
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from django_scopes import scopes_disabled
+
+from cases.audit_verify import verify_chain
+from cases.models import Case
+from remedies.demo import demo_case_copies
+from remedies.interchange import InterchangeError, NotJSONError, import_file
+from remedies.interchange import ahead as ahead_module
+from remedies.interchange import replay as replay_module
+
+from .test_interchange import demo_reference_data
+
+pytestmark = pytest.mark.django_db
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _items(node):
+    if isinstance(node, dict):
+        yield node
+        node = list(node.values())
+    if isinstance(node, list):
+        for item in node:
+            yield from _items(item)
+
+
+def _file(tmp_path: Path, count: int = 12, change=None, *, text: str | None = None) -> Path:
+    head, copies = demo_case_copies(count)
+    document = {**head, "cases": list(copies)}
+    if change is not None:
+        document = change(document) or document
+    path = tmp_path / "cases.json"
+    path.write_text(text if text is not None else json.dumps(document, ensure_ascii=False))
+    return path
+
+
+def _outcome(path: Path, monkeypatch, *, ahead: bool, must_read_ahead: bool = False):
+    """(cases imported, the audit chain's problems) or the refusal, rolled back after."""
+    monkeypatch.setattr(ahead_module, "AHEAD_FROM_BYTES", 0 if ahead else 10**12)
+    if must_read_ahead:  # never read first, here: the whole import read ahead
+
+        def read_first(file):
+            raise AssertionError("the file was read first")
+
+        monkeypatch.setattr(replay_module, "read_file", read_first)
+    try:
+        with transaction.atomic():
+            try:
+                with path.open("rb") as stream, scopes_disabled():
+                    outcome = import_file(stream)
+                    references = sorted(
+                        Case.objects.filter(pk__in=outcome.cases).values_list(
+                            "reference", flat=True
+                        )
+                    )
+                    _, problems = verify_chain()
+                result = (len(outcome.cases), references, problems)
+            except (InterchangeError, NotJSONError) as error:
+                assert not Case.objects.exists()  # nothing written
+                result = f"{type(error).__name__}: {error}"
+            raise _Rollback(result)
+    except _Rollback as rolled_back:
+        return rolled_back.args[0]
+    finally:
+        monkeypatch.undo()
+        assert multiprocessing.active_children() == []  # the reader has ended
+
+
+def _both(path: Path, monkeypatch, **options):
+    first = _outcome(path, monkeypatch, ahead=False)
+    assert _outcome(path, monkeypatch, ahead=True, **options) == first
+    return first
+
+
+def test_a_file_read_ahead_imports_as_when_read_first(tmp_path, monkeypatch):
+    demo_reference_data()
+    count, references, problems = _both(_file(tmp_path, 40), monkeypatch, must_read_ahead=True)
+    assert count == 40 and len(set(references)) == 40 and problems == []
+
+
+def test_an_error_of_the_file_comes_before_an_error_of_its_first_case(tmp_path, monkeypatch):
+    """The first case names an office that does not exist (the import refuses it at once),
+    and the last is nested past the limit (the reading finds it at the file's end)."""
+    demo_reference_data()
+
+    def change(document):
+        document["cases"][0]["office"] = "存在しない窓口"
+        deep: list = []
+        for _ in range(40):
+            deep = [deep]
+        document["cases"][-1]["note"] = deep
+
+    refusal = _both(_file(tmp_path, 30, change), monkeypatch)
+    assert "nested more than 20 levels deep" in refusal and "case 30" in refusal
+
+
+def test_the_screen_refuses_a_case_after_the_cases_before_it(tmp_path, monkeypatch):
+    demo_reference_data()
+
+    def change(document):
+        document["cases"][7]["summary"] += " 個人番号 1234 5678 9018"
+
+    refusal = _both(_file(tmp_path, 12, change), monkeypatch)
+    assert "case 8" in refusal and "individual number" in refusal
+
+
+def test_an_error_of_an_earlier_case_comes_before_the_screens(tmp_path, monkeypatch):
+    demo_reference_data()
+
+    def change(document):
+        document["cases"][2]["office"] = "存在しない窓口"
+        document["cases"][9]["summary"] += " 個人番号 1234 5678 9018"
+
+    refusal = _both(_file(tmp_path, 12, change), monkeypatch)
+    assert "case 3" in refusal and "individual number" not in refusal
+
+
+def test_a_header_after_the_cases_is_read_as_when_read_first(tmp_path, monkeypatch):
+    demo_reference_data()
+    good = _both(_file(tmp_path, 5, lambda d: {"cases": d.pop("cases"), **d}), monkeypatch)
+    assert good[0] == 5
+
+    def later_version(document):  # the version given again after the cases
+        return {**document, "cases": document.pop("cases"), "version": 99}
+
+    assert "version 99 is not supported" in _both(_file(tmp_path, 5, later_version), monkeypatch)
+
+
+def test_a_file_cut_short_and_an_integer_past_64_bits(tmp_path, monkeypatch):
+    demo_reference_data()
+    whole = _file(tmp_path, 8).read_text()
+    cut = _both(_file(tmp_path, text=whole[: len(whole) - 300]), monkeypatch)
+    assert cut.startswith("NotJSONError")
+
+    def huge(document):  # yajl refuses it; ijson's parser in Python reads it
+        actions = [item for item in _items(document["cases"][-1]) if "seq" in item]
+        max(actions, key=lambda item: item["seq"] or 0)["seq"] = 2**70
+
+    assert _both(_file(tmp_path, 8, huge), monkeypatch)[0] == 8
+
+
+def test_the_import_goes_on_when_the_reading_process_is_lost(tmp_path, monkeypatch):
+    demo_reference_data()
+    path = _file(tmp_path, 10)
+    expected = _outcome(path, monkeypatch, ahead=False)
+    monkeypatch.setattr(ahead_module._Reading, "run", lambda self: os._exit(3))
+    assert _outcome(path, monkeypatch, ahead=True) == expected
