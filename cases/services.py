@@ -56,8 +56,26 @@ CASE_FIELDS = (
 )
 
 
+# The day a long run of checks began (held_today): read once rather than at every check.
+_held_today: ContextVar[date | None] = ContextVar("held_today", default=None)
+
+
 def today() -> date:
-    return timezone.localdate()
+    held = _held_today.get()
+    return held if held is not None else timezone.localdate()
+
+
+@contextmanager
+def held_today() -> Iterator[None]:
+    """today() is the day this block began, inside it: for an import of thousands of cases,
+    whose every action checks its date against today (the time zone read each time was
+    about 3 % of it). A file's dates lie in the past; one that runs past midnight is
+    checked against the day it began, a day earlier than the clock's."""
+    token = _held_today.set(timezone.localdate())
+    try:
+        yield
+    finally:
+        _held_today.reset(token)
 
 
 @contextmanager

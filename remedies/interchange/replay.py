@@ -22,7 +22,7 @@ from cases import bulk
 from cases.audit import audit_batch, audit_flush
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
-from cases.services import PERSONAL_FIELDS, held_case_numbers
+from cases.services import PERSONAL_FIELDS, held_case_numbers, held_today
 
 from .. import ledger
 from ..errors import RemedyError
@@ -225,7 +225,13 @@ class _Replay:
         try:
             # The rows' COPYs are sent from a thread while the next cases are built
             # (bulk.overlapped).
-            with bulk.overlapped(), held_case_numbers(), audit_batch(), _without_savepoints():
+            with (
+                bulk.overlapped(),
+                held_today(),
+                held_case_numbers(),
+                audit_batch(),
+                _without_savepoints(),
+            ):
                 self.publisher = Publisher() if self.compile else None
                 for position, raw in enumerate(cases, start=1):
                     self._add(position, raw)

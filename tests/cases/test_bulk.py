@@ -418,3 +418,24 @@ def test_a_value_psycopg_will_not_write_is_djangos_error_in_overlapped_too(postg
     rows[1].label = "N\x00"  # PostgreSQL's text holds no NUL: psycopg refuses to write it
     with pytest.raises(DataError), transaction.atomic(), bulk.overlapped():
         bulk.insert(rows)
+
+
+def test_ids_reserved_apart_come_back_each_one(postgresql):
+    """Ids that do not follow one another (here a sequence stepping by 3; in production,
+    another transaction taking some meanwhile) are each given, not a range."""
+    case = CaseFactory()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SEQUENCE cases_party_id_seq INCREMENT BY 3")
+        ids = bulk.reserve_ids({Party: 4, TimelineEvent: 3})
+        assert all(b - a == 3 for a, b in zip(ids[Party], ids[Party][1:], strict=False))
+        assert len(ids[Party]) == 4
+        events = ids[TimelineEvent]
+        assert events == list(range(events[0], events[0] + 3))  # its own sequence: a range
+        parties = _parties(case, 4, "G")
+        bulk.insert(parties, ids[Party])
+        assert [p.pk for p in Party.objects.filter(label__startswith="G").order_by("pk")] == ids[
+            Party
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER SEQUENCE cases_party_id_seq INCREMENT BY 1")

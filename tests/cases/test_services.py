@@ -308,3 +308,15 @@ def test_no_model_has_a_field_for_an_individual_number():
         for field in model._meta.get_fields():
             assert not any(word in field.name.lower() for word in suspicious), (model, field)
     assert Party._meta.get_field("name")  # sanity: the scan did look at Party
+
+
+def test_held_today_is_the_day_the_block_began(monkeypatch):
+    """An import reads today once (services.held_today): a date after that day is in the
+    future inside the block even if the clock has passed midnight meanwhile."""
+    began = timezone.localdate()
+    with services.held_today():
+        monkeypatch.setattr(timezone, "localdate", lambda: began + timedelta(days=1))
+        assert services.today() == began
+        with pytest.raises(CaseError):
+            services.not_in_future(began + timedelta(days=1), "on")
+    assert services.today() == began + timedelta(days=1)  # the clock's again, outside
