@@ -37,10 +37,12 @@ import io
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 import ijson
+
+from cases.mynumber import contains_individual_number
 
 from .rules import InterchangeError
 from .screen import screen_case
@@ -60,26 +62,48 @@ class Redo(Exception):  # not an error: the import starts again, reading first
 
 def read_ahead(file: BinaryIO) -> "Ahead | None":
     """Start reading `file` in a child process, or None where it is read first: a file
-    smaller than AHEAD_FROM_BYTES, one without a descriptor of its own (a stream), or no
-    fork on this system. A file past the size limit is refused here, as read_file does."""
+    smaller than AHEAD_FROM_BYTES, a stream that is neither a file on disk nor bytes in
+    memory (a decrypted upload is an io.BytesIO), or no fork on this system. A file past
+    the size limit is refused here, as read_file does."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return None
+    source = _source(file)
+    if source is None or source[1] < AHEAD_FROM_BYTES:
+        if source is not None and source[2] is not None:
+            source[2].release()
+        return None
+    _check_size(file)
+    # The screen's tables of characters (0.2 s), read once for both processes: before the
+    # fork, since the import's own checks read them too.
+    contains_individual_number("１")
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child, args=(source[0], send, receive), name="tadasu-read-ahead", daemon=True
+    )
+    process.start()
+    send.close()  # the child's end: the pipe ends when the child's copy is closed
+    if source[2] is not None:
+        source[2].release()  # the child has its own copy: the stream may close
+    return Ahead(process, receive)
+
+
+def _source(file: Any) -> tuple[Callable[[int, int], bytes], int, memoryview | None] | None:
+    """How the child reads the file at an offset (never through the file object: its
+    position is the import's, and a forked process shares it), the file's size, and the
+    view of a file in memory, to be let go of once the child has its copy."""
+    inner = getattr(file, "file", file)  # Django's File around the stream
+    if isinstance(inner, io.BytesIO):  # in memory: the child reads its own copy of it
+        view = inner.getbuffer()
+        return (lambda offset, size: bytes(view[offset : offset + size])), len(view), view
     try:
         fd = file.fileno()
         size = os.fstat(fd).st_size
     except (AttributeError, OSError, io.UnsupportedOperation):
         return None
-    if size < AHEAD_FROM_BYTES or not file.seekable():
+    if not file.seekable():
         return None
-    _check_size(file)
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    process = context.Process(
-        target=_child, args=(fd, send, receive), name="tadasu-read-ahead", daemon=True
-    )
-    process.start()
-    send.close()  # the child's end: the pipe ends when the child's copy is closed
-    return Ahead(process, receive)
+    return (lambda offset, size: os.pread(fd, size, offset)), size, None
 
 
 class Ahead:
@@ -172,10 +196,10 @@ def _file_error(message: tuple) -> Exception:
 # ---- the child -------------------------------------------------------------------------------
 
 
-def _child(fd: int, conn: Any, import_end: Any) -> None:
+def _child(read_at: Callable[[int, int], bytes], conn: Any, import_end: Any) -> None:
     import_end.close()  # so that the pipe breaks when the import closes its end
     try:
-        _Reading(fd, conn).run()
+        _Reading(read_at, conn).run()
     except (BrokenPipeError, ConnectionError):
         pass  # the import ended first
     finally:
@@ -183,19 +207,18 @@ def _child(fd: int, conn: Any, import_end: Any) -> None:
 
 
 class _Checked:
-    """The file as the limits pass reads it (os.pread: the import's own offset in the
-    file, shared with this forked process, is never moved). Each chunk is handed on when
-    the pass asks for the next, its events all checked by then."""
+    """The file as the limits pass reads it. Each chunk is handed on when the pass asks
+    for the next, its events all checked by then."""
 
-    def __init__(self, fd: int, handed: Any):
-        self.fd, self.handed, self.offset, self.last = fd, handed, 0, b""
+    def __init__(self, read_at: Callable[[int, int], bytes], handed: Any):
+        self.read_at, self.handed, self.offset, self.last = read_at, handed, 0, b""
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
             return b""  # ijson's look at what it was given
         if self.last and self.handed is not None:
             self.handed(self.last)
-        chunk = os.pread(self.fd, size if size > 0 else _CHUNK, self.offset)
+        chunk = self.read_at(self.offset, size if size > 0 else _CHUNK)
         self.offset += len(chunk)
         self.last = chunk
         return chunk
@@ -207,8 +230,8 @@ class _Checked:
 
 
 class _Reading:
-    def __init__(self, fd: int, conn: Any):
-        self.fd, self.conn = fd, conn
+    def __init__(self, read_at: Callable[[int, int], bytes], conn: Any):
+        self.read_at, self.conn = read_at, conn
         self.header_sent = False
         self.sent = 0  # cases sent to the import
         self.position = 0  # cases built in this pass
@@ -224,7 +247,7 @@ class _Reading:
                 # yajl refuses an integer past 64 bits, which JSON allows: if ijson's parser
                 # in Python reads the file, the import reads it first, as read_file does.
                 try:
-                    _header(_Checked(self.fd, None), ijson.get_backend("python"))
+                    _header(_Checked(self.read_at, None), ijson.get_backend("python"))
                 except NotJSONError:
                     raise refused from None
                 self._send(("redo", "the file needs ijson's parser in Python"))
@@ -252,7 +275,7 @@ class _Reading:
                 items.send(chunk)
             self._take(built)
 
-        file = _Checked(self.fd, handed)
+        file = _Checked(self.read_at, handed)
         header, count = _header(file, parser, on_cases=self._header)
         file.finish()
         if self.refused is None:

@@ -2,12 +2,14 @@
 ahead.py): the import comes out as when the file is read first (stream.read_file), case
 for case and refusal for refusal, whichever comes first in the file and in the import."""
 
+import io
 import json
 import multiprocessing
 import os
 from pathlib import Path
 
 import pytest
+from django.core.files import File
 from django.db import transaction
 from django_scopes import scopes_disabled
 
@@ -46,7 +48,7 @@ def _file(tmp_path: Path, count: int = 12, change=None, *, text: str | None = No
     return path
 
 
-def _outcome(path: Path, monkeypatch, *, ahead: bool, must_read_ahead: bool = False):
+def _outcome(path: Path, monkeypatch, *, ahead: bool, must_read_ahead: bool = False, opener=None):
     """(cases imported, the audit chain's problems) or the refusal, rolled back after."""
     monkeypatch.setattr(ahead_module, "AHEAD_FROM_BYTES", 0 if ahead else 10**12)
     if must_read_ahead:  # never read first, here: the whole import read ahead
@@ -58,7 +60,7 @@ def _outcome(path: Path, monkeypatch, *, ahead: bool, must_read_ahead: bool = Fa
     try:
         with transaction.atomic():
             try:
-                with path.open("rb") as stream, scopes_disabled():
+                with (opener or Path.open)(path, "rb") as stream, scopes_disabled():
                     outcome = import_file(stream)
                     references = sorted(
                         Case.objects.filter(pk__in=outcome.cases).values_list(
@@ -88,6 +90,22 @@ def test_a_file_read_ahead_imports_as_when_read_first(tmp_path, monkeypatch):
     demo_reference_data()
     count, references, problems = _both(_file(tmp_path, 40), monkeypatch, must_read_ahead=True)
     assert count == 40 and len(set(references)) == 40 and problems == []
+
+
+def test_a_file_in_memory_is_read_ahead_too(tmp_path, monkeypatch):
+    """A queued import's file is decrypted into memory (Django's File around an io.BytesIO,
+    cases.storage): the child reads its own copy, and the stream closes afterwards."""
+    demo_reference_data()
+    path = _file(tmp_path, 15)
+    streams = []
+
+    def in_memory(path, mode):
+        streams.append(File(io.BytesIO(path.read_bytes()), name="cases.json"))
+        return streams[-1]
+
+    first = _outcome(path, monkeypatch, ahead=False)
+    assert _outcome(path, monkeypatch, ahead=True, must_read_ahead=True, opener=in_memory) == first
+    assert first[0] == 15 and streams[-1].closed
 
 
 def test_an_error_of_the_file_comes_before_an_error_of_its_first_case(tmp_path, monkeypatch):
