@@ -1,6 +1,7 @@
 """Reading an interchange file as a stream, so that the import holds one case at a time,
 not the whole file: a first pass checks that the file is JSON and reads its header, a
-second yields the cases one by one.
+second yields the cases one by one. (A file of some size is read ahead by a process of its
+own instead, ahead.py: the same checks, one pass, while the import works.)
 
 The parser is ijson (yajl2 in C): a well-kept iterative JSON parser, rather than one
 written here. Both passes read the file from the disk; the first costs about a second for
