@@ -18,6 +18,7 @@ AUTOINCREMENT counter (safe since the transaction holds SQLite's one write lock 
 BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 
 import inspect
+import operator
 import queue
 import threading
 import uuid
@@ -185,7 +186,7 @@ def reserve_ids(counts: dict[type[models.Model], int]) -> dict[type[models.Model
     # about 3 % of its time in fetching alone.
     union = " UNION ALL ".join(parts)
     sql = (
-        f"SELECT place, min(id), max(id), count(*), {_SCATTERED} FROM ({union}) AS t GROUP BY place"  # noqa: E501, S608  # nosec B608  # fixed text, the values are parameters
+        f"SELECT place, min(id), max(id), count(*), {_SCATTERED} FROM ({union}) AS t GROUP BY place"  # noqa: S608  # nosec B608  # fixed text, the values are parameters
     )
     taken: dict[int, list[int]] = {}
     with connection.cursor() as cursor:
@@ -230,9 +231,7 @@ def insert(rows: Sequence[models.Model], ids: list[int] | None = None) -> None:
     columns = ", ".join(quote(f.column) for f in (pk, *fields))
     marks = ", ".join(["%s"] * (len(fields) + 1))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608  # nosec B608  # names from the model, values are parameters
-    as_is = [_as_is(f, postgresql) for f in fields]
-    names = [f.attname for f in fields]
-    values = (_values(row, pk, fields, names, as_is) for row in rows)
+    values = map(_row_values(pk, fields, postgresql), rows)
     sender = _sender.get(connection.alias)
     if sender is not None:  # sent from the sender's thread (overlapped)
         sender.add(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN", values)
@@ -267,22 +266,58 @@ def _as_is(field: models.Field, postgresql: bool) -> tuple | None:
     return None
 
 
-def _values(row, pk, fields, names, as_is) -> list:
-    values = [getattr(row, pk.attname)]
-    done = row.__dict__.pop("_bulk_prepared", None)
-    for field, name, rule in zip(fields, names, as_is, strict=True):
-        if done is not None and name in done:
-            values.append(done[name])
-            continue
-        value = getattr(row, name)
-        if rule is None:
-            value = field.get_db_prep_save(value, connection)
-        elif rule[0] == "plain":
-            if not isinstance(value, rule[1]):
-                value = field.get_db_prep_save(value, connection)
-        elif type(value) not in rule[1] or (type(value) is datetime and value.tzinfo is None):
-            value = field.get_db_prep_save(value, connection)
-        values.append(value)
+_PLAIN_TYPES = frozenset(_PLAIN)
+
+
+def _row_values(pk, fields, postgresql: bool) -> Callable[[models.Model], list]:
+    """A row's values as insert() writes them: its key, then each field's value as the
+    ORM would convert it (Field.get_db_prep_save), unconverted where that would give it
+    back (_as_is), or as prepared() left it. The values are read from the row's __dict__
+    in one call, and the plain fields' types checked in one (most rows need nothing
+    more); a row with a deferred field is read through its attributes."""
+    names = [pk.attname, *(f.attname for f in fields)]
+    rules = [None, *(_as_is(f, postgresql) for f in fields)]
+    plain = [i for i, rule in enumerate(rules) if rule is not None and rule[0] == "plain"]
+    others = [
+        (i, fields[i - 1], names[i], rule)
+        for i, rule in enumerate(rules)
+        if i and (rule is None or rule[0] == "exact")
+    ]
+    read = operator.itemgetter(*names)
+    read_plain = operator.itemgetter(*plain) if plain else None
+    single = len(names) == 1
+
+    def values(row: models.Model) -> list:
+        data = row.__dict__
+        try:
+            found = read(data)
+            values = [found] if single else list(found)
+        except KeyError:  # a deferred field: read as the model reads it
+            values = [getattr(row, name) for name in names]
+        done = data.pop("_bulk_prepared", None)
+        if read_plain is not None:
+            checked = read_plain(values)
+            if not _PLAIN_TYPES.issuperset(
+                map(type, checked) if len(plain) > 1 else (type(checked),)
+            ):
+                for i in plain:
+                    if type(values[i]) not in _PLAIN_TYPES and not (done and names[i] in done):
+                        values[i] = fields[i - 1].get_db_prep_save(values[i], connection)
+        for i, field, name, rule in others:
+            value = values[i]
+            if done is not None and name in done:
+                continue  # prepared(): written as given
+            if (
+                rule is None
+                or type(value) not in rule[1]
+                or (type(value) is datetime and value.tzinfo is None)
+            ):
+                values[i] = field.get_db_prep_save(value, connection)
+        if done:
+            for name, value in done.items():
+                values[names.index(name)] = value
+        return values
+
     return values
 
 

@@ -439,3 +439,21 @@ def test_ids_reserved_apart_come_back_each_one(postgresql):
         ]
         with connection.cursor() as cursor:
             cursor.execute("ALTER SEQUENCE cases_party_id_seq INCREMENT BY 1")
+
+
+def test_a_value_of_another_type_is_converted_as_the_orm_converts_it():
+    """Rows are read in one call and their plain fields' types checked in one: a value that
+    is not plain text, a whole number or a flag (a lazy translation, a number in a text
+    field) still goes through the field's own conversion."""
+    from django.utils.translation import gettext_lazy
+
+    case = CaseFactory()
+    rows = _parties(case, 3, "T")
+    rows[0].label = gettext_lazy("Cases")
+    rows[1].identification_note = 12345
+    with transaction.atomic():
+        bulk.insert(rows)
+    saved = {p.pk: p for p in Party.objects.filter(pk__in=[r.pk for r in rows])}
+    assert saved[rows[0].pk].label == str(gettext_lazy("Cases"))
+    assert saved[rows[1].pk].identification_note == "12345"
+    assert saved[rows[2].pk].label == "T2氏"
