@@ -68,7 +68,8 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
 def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
     """The requests waiting on an agency as overview/agency_table.html renders them (the
     dashboard still includes that template; tests/overview/test_case_rows.py compares the
-    two), for the work queues' up to 50 rows."""
+    two), for the work queues' up to 50 rows (`overview.queues.WaitingRequest`: the case's
+    reference and the agencies' names read as values)."""
     if not contacts:
         empty = gettext("No request is waiting for an answer.")
         return mark_safe(f'<p class="empty">{empty}</p>\n')  # noqa: S308  # nosec B308 B703
@@ -84,8 +85,8 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
     for contact in contacts:
-        ref = contact.case.reference
-        agencies = "、".join(escape(str(agency)) for agency in contact.agencies.all())
+        ref = contact.reference
+        agencies = "、".join(escape(name) for name in contact.agencies)
         asked = escape(Truncator(contact.request).chars(80))
         out.append(
             f'\n    <tr><td class="nowrap"><a href="{escape(detail(ref))}">{escape(ref)}</a></td>\n'

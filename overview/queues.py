@@ -17,18 +17,19 @@ index), and one more query counts every queue's total at once; all inside the te
 scope, so the page costs the same number of queries whatever the number of cases.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.db.models.expressions import RawSQL
 
-from cases.deadlines import TIMED_STAGES, DeadlineBook
+from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
-from cases.models import Agency, Case, Membership, Role, Stage, User
+from cases.models import Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
 from remedies.plans import days_late, overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
@@ -64,6 +65,78 @@ class Queues:
     agencies: Queue | None = None
     visits: Queue | None = None
     instalments: Queue | None = None
+
+
+class Person(NamedTuple):
+    """A case's assignee as a row names it (`person`, cases/templatetags/tadasu.py)."""
+
+    last_name: str
+    first_name: str
+    username: str
+
+
+@dataclass(slots=True)
+class CaseRow:
+    """A case as a queue's row shows it, read as values: the rows of a manager's page (about
+    200 at 100,000 cases) are not built as cases with their office and assignee (a model
+    instance each, the case's state machine with it). What overview/case_rows.py writes and
+    the deadline book marks (`pk`, `municipality_id`, `stage`, `stage_since`)."""
+
+    pk: int
+    municipality_id: int
+    reference: str
+    kind: str
+    stage: str
+    stage_since: date
+    office: str  # the office's name: what str(office) gives
+    assignee: Person | None
+    deadline: Deadline | None = None
+
+    # The values read, in the order of the fields above (the assignee's three after its id).
+    COLUMNS = (
+        "pk",
+        "municipality_id",
+        "reference",
+        "kind",
+        "stage",
+        "stage_since",
+        "office__name",
+        "assignee_id",
+        "assignee__last_name",
+        "assignee__first_name",
+        "assignee__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "CaseRow":
+        *case, assignee_id, last, first, username = values
+        return cls(*case, Person(last, first, username) if assignee_id is not None else None)
+
+    def get_kind_display(self) -> str:
+        return _display("kind", self.kind)
+
+    def get_stage_display(self) -> str:
+        return _display("stage", self.stage)
+
+
+def _display(name: str, value: str) -> str:
+    """What the case's get_<name>_display() gives: its choice's label, else the value."""
+    labels = dict(Case._meta.get_field(name).flatchoices)
+    return str(labels.get(value, value))
+
+
+@dataclass(slots=True)
+class WaitingRequest:
+    """An unanswered request to agencies as the queue's row shows it, read as values (as the
+    dashboard's `AgencyRequest`), with its wait in its city's business days."""
+
+    pk: int
+    reference: str  # the case's
+    municipality_id: int  # the case's
+    contacted_on: date
+    request: str
+    agencies: list[str] = field(default_factory=list)  # their names, in the order of names
+    waiting_days: int = 0
 
 
 class _Totals:
@@ -125,9 +198,13 @@ def _queue(
             picks.append(f"SELECT pk FROM ({sql}) AS first_{i}")  # noqa: S608  # nosec B608
             params += more
         picked = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
-        rows = list(qs.filter(pk__in=picked)[:QUEUE_LENGTH])
+        chosen = qs.filter(pk__in=picked)
     else:
-        rows = list(qs[:QUEUE_LENGTH])
+        chosen = qs
+    if book is not None:  # a queue of cases: its rows read as values
+        rows = [CaseRow.of(v) for v in chosen.values_list(*CaseRow.COLUMNS)[:QUEUE_LENGTH]]
+    else:
+        rows = list(chosen[:QUEUE_LENGTH])
     queue = Queue(key, rows, len(rows))
     queue.marked = book is not None
     if listed is not None:  # the case list's filters for the same cases, in the same order
@@ -138,8 +215,8 @@ def _queue(
 
 
 def _cases() -> QuerySet[Case]:
-    # The rows show the office and the assignee, never the contractor.
-    return Case.objects.filter(stage__in=OPEN_STAGES).select_related("office", "assignee")
+    # The rows show the office and the assignee (CaseRow), never the contractor.
+    return Case.objects.filter(stage__in=OPEN_STAGES)
 
 
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
@@ -204,13 +281,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
             listed={"stage": Stage.VISIT},
         )
     if membership.role != Role.CONTRACTOR:
-        result.agencies = queue(
-            "agencies",
-            AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
-            .select_related("case")
-            .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
-            .order_by("contacted_on", "id"),
-        )
+        result.agencies = _waiting_on_agencies(book, totals)
     result.visits = queue(
         "visits",
         Visit.objects.filter(visited_on__range=result.week)
@@ -219,15 +290,40 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     )
     if membership.role != Role.CONTRACTOR:
         result.instalments = _overdue_instalments(book, queue)
-    for contact in result.agencies.rows if result.agencies else []:
-        contact.waiting_days = book.of(contact.case.municipality_id).calendar.between(
-            contact.contacted_on, today
-        )
     queues = [q for q in vars(result).values() if isinstance(q, Queue)]
     totals.count(queues)
     # Every queue's cases marked with their deadlines at once: one read of their waits.
     book.mark([row for q in queues if q.marked for row in q.rows])
     return result
+
+
+def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
+    """The oldest unanswered requests of the open cases: the values a row shows, and the
+    agencies' names in one read of the link table (not the requests and their cases as
+    whole rows, and the agencies through a prefetch); each with `.waiting_days`."""
+    unanswered = AgencyContact.objects.filter(
+        case__stage__in=OPEN_STAGES, answered_on__isnull=True
+    ).order_by("contacted_on", "id")
+    rows = [
+        WaitingRequest(*values)
+        for values in unanswered.values_list(
+            "pk", "case__reference", "case__municipality_id", "contacted_on", "request"
+        )[:QUEUE_LENGTH]
+    ]
+    if rows:
+        by_pk = {row.pk: row for row in rows}
+        links = AgencyContact.agencies.through.objects.filter(agencycontact_id__in=list(by_pk))
+        for pk, name in links.order_by("agency__name").values_list(
+            "agencycontact_id", "agency__name"
+        ):
+            by_pk[pk].agencies.append(name)
+    for row in rows:
+        row.waiting_days = book.of(row.municipality_id).calendar.between(
+            row.contacted_on, book.today
+        )
+    queue = Queue("agencies", rows, len(rows))
+    totals.add(queue, unanswered)
+    return queue
 
 
 def _overdue_instalments(book: DeadlineBook, make=_queue) -> Queue:

@@ -5,16 +5,25 @@ from datetime import date, timedelta
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
+from django.template import engines
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.deadlines import refresh_waits
-from cases.models import Agency, Case, Stage
+from cases.deadlines import BusinessCalendar, DeadlineBook, refresh_waits
+from cases.models import Agency, Case, CaseKind, Membership, Role, Stage, User
 from cases.scoping import tenant_scope
+from cases.selectors import deadline_book
+from overview.case_rows import agency_rows_html, case_rows_html
+from overview.queues import Queue, queues_for
 from remedies import services as remedies
 from remedies.models import AgencyContact, Channel, Side
-from tests.factories import CaseFactory
+from remedies.workflow import OPEN_STAGES
+from tests.factories import CaseFactory, member
+
+AGENCY_TABLE = engines["django"].get_template("overview/agency_table.html")
 
 pytestmark = pytest.mark.django_db
 
@@ -273,3 +282,78 @@ def test_the_case_lists_queue_filters_refuse_a_value_they_do_not_know(client, wo
         text = page.content.decode()
         assert "入力内容に誤りがあります" in text, query
         assert _listed(text) == [], query
+
+
+def _varied_cases(world, today) -> None:
+    """Open cases of every kind and stage, at both offices, held by someone with a name, by
+    someone known by user name only and by nobody, their clocks at every point; some waiting
+    on agencies (answered or not), and a closed case with an unanswered request."""
+    nameless = member(Role.STAFF, municipality=world.city, username="nameless")
+    User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+    agencies = [
+        Agency.objects.get_or_create(name=name, kind=Agency.Kind.NATIONAL)[0]
+        for name in ("総務省", "デジタル庁", "A&B <庁>")
+    ]
+    holders = [world.manager, world.staff, nameless, None]
+    open_stages = [s for s in Stage if s not in (Stage.CLOSED, Stage.WITHDRAWN)]
+    for i in range(40):
+        case = CaseFactory(
+            office=(world.office, world.office2)[i % 2],
+            kind=list(CaseKind)[i % len(CaseKind)],
+            assignee=holders[i % len(holders)],
+            stage=open_stages[i % len(open_stages)] if i < 38 else Stage.CLOSED,
+            stage_since=today - timedelta(days=3 * i),
+        )
+        if i % 3 == 0:
+            AgencyContact.objects.create(
+                case=case,
+                municipality=world.city,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=today - timedelta(days=i),
+                answered_on=today if i % 6 == 3 else None,
+                channel=Channel.PHONE,
+                request=f"照会 <{i}> " * (i % 7),
+                created_by=world.manager,
+            ).agencies.set(agencies[: 1 + i // 3 % 3])
+            refresh_waits([case.pk])
+
+
+@pytest.mark.parametrize("role", ["staff", "manager"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_rows_read_as_values_are_the_cases_read_whole(world, today, role, language):
+    """The queues read their cases and their agency requests as values (CaseRow,
+    WaitingRequest): written out, they are what the cases read whole (with their office and
+    assignee, marked by a deadline book of their own) and the requests read whole (with
+    their cases, and their agencies prefetched) gave."""
+    _varied_cases(world, today)
+    user = getattr(world, role)
+    with tenant_scope(user), translation.override(language):
+        membership = Membership.objects.get(user=user)
+        q = queues_for(user, membership, deadline_book(membership))
+        case_queues = [q.mine, q.unassigned, q.due, q.to_close]
+        assert sum(len(queue.rows) for queue in case_queues if queue) > 20
+        for queue in case_queues:
+            if queue is None:
+                continue
+            whole = Case.objects.select_related("office", "assignee").in_bulk(
+                [row.pk for row in queue.rows]
+            )
+            cases = DeadlineBook([world.city.pk], today).mark([whole[r.pk] for r in queue.rows])
+            as_before = Queue(queue.key, cases, queue.total, list_query=queue.list_query)
+            assert case_rows_html(queue, "none", with_assignee=True) == case_rows_html(
+                as_before, "none", with_assignee=True
+            )
+        contacts = list(
+            AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
+            .select_related("case")
+            .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
+            .order_by("contacted_on", "id")
+        )
+        assert [c.pk for c in contacts] == [row.pk for row in q.agencies.rows]
+        assert {len(c.agencies.all()) for c in contacts} == {1, 2, 3}
+        for contact in contacts:
+            contact.waiting_days = BusinessCalendar.for_municipality(world.city).between(
+                contact.contacted_on, today
+            )
+        expected = AGENCY_TABLE.render({"contacts": contacts, "show_wait": True})
+        assert agency_rows_html(q.agencies.rows, show_wait=True) == expected
