@@ -337,6 +337,21 @@ class _Branch:
         return f"({sql})", params
 
 
+def _among_key(among: dict | None) -> tuple | None:
+    """`among` (lookups on the case: {"assignee": user}) as a key: a model by its class and
+    id, a collection as a tuple."""
+    if among is None:
+        return None
+    key = []
+    for name, value in sorted(among.items()):
+        if isinstance(value, Model):
+            value = (type(value).__name__, value.pk)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            value = tuple(getattr(v, "pk", v) for v in value)
+        key.append((name, value))
+    return tuple(key)
+
+
 @dataclass(frozen=True)
 class Deadline:
     stage: str
@@ -376,8 +391,8 @@ class Deadlines:
         # the ids read, with or without waits.
         self._some: dict[int, tuple[str, date, list[Pause]]] = {}
         self._read: set[int] = set()
-        # (end, extra) → stage → (ids reached, ids short) of the cases in doubt.
-        self._doubtful: dict[tuple[date, int], dict[str, tuple[list[int], list[int]]]] = {}
+        # (end, extra, among) → stage → (ids reached, ids short) of the cases in doubt.
+        self._doubtful: dict[tuple, dict[str, tuple[list[int], list[int]]]] = {}
 
     # ---- the rule --------------------------------------------------------------------
 
@@ -533,11 +548,11 @@ class Deadlines:
         With `among` (lookups on the case), only those cases' waits are read: the filter is
         then right only for cases that match it (the work queue of one person's cases)."""
         thresholds = {stage: self.calendar.back(end, n + extra) for stage, n in self.days.items()}
-        decided = self._doubtful.get((end, extra)) if among is None else None
+        # Read once per (end, extra, among): the work queue asks for each stage's part apart.
+        key = (end, extra, _among_key(among))
+        decided = self._doubtful.get(key)
         if decided is None:
-            decided = self._decide(end, extra, thresholds, among)
-            if among is None:
-                self._doubtful[(end, extra)] = decided
+            decided = self._doubtful[key] = self._decide(end, extra, thresholds, among)
         return [
             _Branch(stage, threshold, *decided[stage])
             for stage, threshold in thresholds.items()
