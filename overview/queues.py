@@ -35,6 +35,8 @@ from remedies.plans import days_late, overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
+# The order of a queue of cases: the longest in its stage first.
+BY_DUE = ("stage_since", "id")
 
 
 @dataclass
@@ -120,9 +122,15 @@ class CaseRow:
 
 
 def _display(name: str, value: str) -> str:
-    """What the case's get_<name>_display() gives: its choice's label, else the value."""
-    labels = dict(Case._meta.get_field(name).flatchoices)
+    """What the case's get_<name>_display() gives: its choice's label (translated now),
+    else the value."""
+    labels = _LABELS.get(name)
+    if labels is None:
+        labels = _LABELS[name] = dict(Case._meta.get_field(name).flatchoices)
     return str(labels.get(value, value))
+
+
+_LABELS: dict[str, dict] = {}  # a field's choices as flatchoices holds them (lazy labels)
 
 
 @dataclass(slots=True)
@@ -147,13 +155,14 @@ class _Totals:
     count here is read from an index.)"""
 
     def __init__(self):
-        self.pending: dict[str, tuple[Queue, QuerySet]] = {}
+        self.pending: dict[str, list[QuerySet | tuple[str, list]]] = {}
 
-    def add(self, queue: Queue, qs: QuerySet | list[QuerySet]) -> None:
-        """`qs`: the queue's cases, or a list of querysets holding them apart (no case in
-        two), whose counts are added up."""
+    def add(self, queue: Queue, qs: QuerySet | list[tuple[str, list]]) -> None:
+        """`qs`: the queue's cases, or the SQL and parameters of the parts holding them
+        apart (no case in two, each already compiled for the queue's rows), whose counts are
+        added up."""
         if len(queue.rows) == QUEUE_LENGTH:  # there may be more than the rows shown
-            self.pending[queue.key] = (queue, qs if isinstance(qs, list) else [qs])
+            self.pending[queue.key] = qs if isinstance(qs, list) else [qs]
 
     def count(self, queues: list[Queue]) -> None:
         if not queues:
@@ -162,8 +171,11 @@ class _Totals:
         for queue in queues:
             if queue.key in self.pending:
                 counts = []
-                for qs in self.pending[queue.key][1]:
-                    sql, more = qs.order_by().values("pk").query.sql_with_params()
+                for qs in self.pending[queue.key]:
+                    if isinstance(qs, QuerySet):
+                        sql, more = qs.order_by().values("pk").query.sql_with_params()
+                    else:
+                        sql, more = qs
                     # The ORM's own SQL for the queue, its values bound as parameters.
                     counts.append(f"(SELECT COUNT(*) FROM ({sql}) counted)")  # noqa: S608  # nosec B608
                     params += more
@@ -191,11 +203,20 @@ def _queue(
         # in the order of an index, which stops after QUEUE_LENGTH, rather than every
         # match of the queue sorted; then only the rows picked are read, joined and ordered
         # (`qs`: the same order, without the queue's filter, which the picks hold). Each
-        # pick is the SQL of a scoped ORM query, as the count's.
-        picks, params = [], []
+        # part is the SQL of a scoped ORM query on the case table alone, compiled once for
+        # its pick (ordered as `qs`, by the due order's columns) and its count.
+        table = connection.ops.quote_name(Case._meta.db_table)
+        order = ", ".join(
+            f"{table}.{connection.ops.quote_name(Case._meta.get_field(name).column)}"
+            for name in BY_DUE
+        )
+        compiled, picks, params = [], [], []
         for i, part in enumerate(parts):
-            sql, more = part.values("pk")[:QUEUE_LENGTH].query.sql_with_params()
-            picks.append(f"SELECT pk FROM ({sql}) AS first_{i}")  # noqa: S608  # nosec B608
+            sql, more = part.order_by().values("pk").query.sql_with_params()
+            compiled.append((sql, list(more)))
+            picks.append(
+                f"SELECT pk FROM ({sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}) AS first_{i}"  # noqa: S608  # nosec B608
+            )
             params += more
         picked = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
         chosen = qs.filter(pk__in=picked)
@@ -210,7 +231,7 @@ def _queue(
     if listed is not None:  # the case list's filters for the same cases, in the same order
         queue.list_query = urlencode({**listed, "sort": "stage-since"})
     if totals is not None:
-        totals.add(queue, qs if parts is None else parts)
+        totals.add(queue, qs if parts is None else compiled)
     return queue
 
 
@@ -223,7 +244,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     today = book.today
     monday = today - timedelta(days=today.weekday())
     result = Queues(today=today, week=(monday, monday + timedelta(days=6)))
-    by_due = ("stage_since", "id")
+    by_due = BY_DUE
     totals = _Totals()
     queue = partial(_queue, totals=totals)
 
@@ -255,7 +276,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
             _cases().order_by(*by_due),
             book,
             parts=[
-                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage])).order_by(*by_due)
+                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage]))
                 for stage in TIMED_STAGES
             ],
             listed=listed,
