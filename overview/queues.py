@@ -147,6 +147,43 @@ class WaitingRequest:
     waiting_days: int = 0
 
 
+@dataclass(slots=True)
+class MissedInstalment:
+    """An instalment not paid in time as the queue's row shows it, read as values (not the
+    instalment, its plan, person, case and assignee as model instances, nor their columns
+    compiled into the query)."""
+
+    number: int
+    due_on: date
+    unpaid: int
+    reference: str  # the case's
+    municipality_id: int  # the case's
+    party_id: int
+    party_label: str
+    assignee: Person | None  # the case's
+    days_late: int = 0
+
+    COLUMNS = (
+        "number",
+        "due_on",
+        "unpaid",
+        "plan__case__reference",
+        "plan__case__municipality_id",
+        "plan__party_id",
+        "plan__party__label",
+        "plan__case__assignee_id",
+        "plan__case__assignee__last_name",
+        "plan__case__assignee__first_name",
+        "plan__case__assignee__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "MissedInstalment":
+        *instalment, assignee_id, last, first, username = values
+        person = Person(last, first, username) if assignee_id is not None else None
+        return cls(*instalment, person)
+
+
 class _Totals:
     """The queues' totals, counted together in one query when the page is assembled
     (`count`): a queue longer than the rows it shows costs no query of its own, so the page
@@ -310,7 +347,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         .order_by("visited_on", "id"),
     )
     if membership.role != Role.CONTRACTOR:
-        result.instalments = _overdue_instalments(book, queue)
+        result.instalments = _overdue_instalments(book, totals)
     queues = [q for q in vars(result).values() if isinstance(q, Queue)]
     totals.count(queues)
     # Every queue's cases marked with their deadlines at once: one read of their waits.
@@ -347,19 +384,20 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
     return queue
 
 
-def _overdue_instalments(book: DeadlineBook, make=_queue) -> Queue:
-    """Missed instalments, longest overdue first, each with `.days_late` in its
-    municipality's business days (the calendars are the deadline book's, already read)."""
+def _overdue_instalments(book: DeadlineBook, totals: _Totals) -> Queue:
+    """Missed instalments, longest overdue first, read as values (MissedInstalment), each
+    with `.days_late` in its municipality's business days (the calendars are the deadline
+    book's, already read)."""
     cutoffs = {
         mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
     }
-    queue = make(
-        "instalments",
-        overdue_instalments(cutoffs)
-        .select_related("plan__party", "plan__case", "plan__case__assignee")
-        .order_by("due_on", "plan_id", "number"),
-    )
-    for row in queue.rows:
-        calendar = book.of(row.plan.case.municipality_id).calendar
-        row.days_late = days_late(calendar, row.due_on, book.today)
+    missed = overdue_instalments(cutoffs).order_by("due_on", "plan_id", "number")
+    rows = [
+        MissedInstalment.of(values)
+        for values in missed.values_list(*MissedInstalment.COLUMNS)[:QUEUE_LENGTH]
+    ]
+    for row in rows:
+        row.days_late = days_late(book.of(row.municipality_id).calendar, row.due_on, book.today)
+    queue = Queue("instalments", rows, len(rows))
+    totals.add(queue, missed)
     return queue
