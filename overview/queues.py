@@ -238,24 +238,28 @@ def _queue(
     if parts is not None:
         # The queue's cases held apart (a stage each): each part's first rows picked as ids
         # in the order of an index, which stops after QUEUE_LENGTH, rather than every
-        # match of the queue sorted; then only the rows picked are read, joined and ordered
-        # (`qs`: the same order, without the queue's filter, which the picks hold). Each
-        # part is the SQL of a scoped ORM query on the case table alone, compiled once for
-        # its pick (ordered as `qs`, by the due order's columns) and its count.
+        # match of the queue sorted; of those, the first QUEUE_LENGTH in the queue's order
+        # kept; then only the rows kept are read, joined and ordered (`qs`: the same
+        # order, without the queue's filter, which the picks hold). Each part is the SQL of
+        # a scoped ORM query on the case table alone, compiled once for its pick (ordered
+        # as `qs`, by the due order's columns) and its count.
         table = connection.ops.quote_name(Case._meta.db_table)
         order = ", ".join(
             f"{table}.{connection.ops.quote_name(Case._meta.get_field(name).column)}"
             for name in BY_DUE
         )
+        columns = ["pk" if name == "id" else name for name in BY_DUE]  # as the picks name them
         compiled, picks, params = [], [], []
         for i, part in enumerate(parts):
-            sql, more = part.order_by().values("pk").query.sql_with_params()
-            compiled.append((sql, list(more)))
-            picks.append(
-                f"SELECT pk FROM ({sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}) AS first_{i}"  # noqa: S608  # nosec B608
+            sql, more = (
+                part.order_by().values(*dict.fromkeys(["pk", *columns])).query.sql_with_params()
             )
+            compiled.append((sql, list(more)))
+            first = f"{sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}"
+            picks.append(f"SELECT {', '.join(columns)} FROM ({first}) AS first_{i}")  # noqa: S608  # nosec B608
             params += more
-        picked = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
+        kept = f"{' UNION ALL '.join(picks)} ORDER BY {', '.join(columns)} LIMIT {QUEUE_LENGTH}"
+        picked = RawSQL(f"SELECT pk FROM ({kept}) AS kept", params)  # noqa: S608 S611  # nosec B608 B611
         chosen = qs.filter(pk__in=picked)
     else:
         chosen = qs
