@@ -115,22 +115,23 @@ class CaseRow:
         return cls(*case, Person(last, first, username) if assignee_id is not None else None)
 
     def get_kind_display(self) -> str:
-        return _display("kind", self.kind)
+        return _label(Case, "kind", self.kind)
 
     def get_stage_display(self) -> str:
-        return _display("stage", self.stage)
+        return _label(Case, "stage", self.stage)
 
 
-def _display(name: str, value: str) -> str:
-    """What the case's get_<name>_display() gives: its choice's label (translated now),
+def _label(model, name: str, value: str) -> str:
+    """What the model's get_<name>_display() gives: its choice's label (translated now),
     else the value."""
-    labels = _LABELS.get(name)
+    labels = _LABELS.get((model, name))
     if labels is None:
-        labels = _LABELS[name] = dict(Case._meta.get_field(name).flatchoices)
+        labels = _LABELS[(model, name)] = dict(model._meta.get_field(name).flatchoices)
     return str(labels.get(value, value))
 
 
-_LABELS: dict[str, dict] = {}  # a field's choices as flatchoices holds them (lazy labels)
+# A field's choices as flatchoices holds them (lazy labels), by (model, field name).
+_LABELS: dict[tuple, dict] = {}
 
 
 @dataclass(slots=True)
@@ -184,6 +185,52 @@ class MissedInstalment:
         return cls(*instalment, person)
 
 
+@dataclass(slots=True)
+class AwaitingDocument:
+    """A document awaiting approval as the queue's row shows it, read as values (not the
+    document, whose data is decrypted as it is read, with its case and author)."""
+
+    kind: str
+    reference: str | None  # its case's, if it has one
+    created_by: Person
+
+    COLUMNS = (
+        "kind",
+        "case__reference",
+        "created_by__last_name",
+        "created_by__first_name",
+        "created_by__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "AwaitingDocument":
+        kind, reference, *author = values
+        return cls(kind, reference, Person(*author))
+
+    def get_kind_display(self) -> str:
+        return _label(Document, "kind", self.kind)
+
+
+@dataclass(slots=True)
+class WeekVisit:
+    """A visit of this week as the queue's row shows it, read as values."""
+
+    visited_on: date
+    reference: str  # its case's
+    party_label: str
+    place: str
+    purpose: str
+
+    COLUMNS = ("visited_on", "case__reference", "party__label", "place", "purpose")
+
+    @classmethod
+    def of(cls, values: tuple) -> "WeekVisit":
+        return cls(*values)
+
+    def get_purpose_display(self) -> str:
+        return _label(Visit, "purpose", self.purpose)
+
+
 class _Totals:
     """The queues' totals, counted together in one query when the page is assembled
     (`count`): a queue longer than the rows it shows costs no query of its own, so the page
@@ -232,9 +279,12 @@ def _queue(
     book: DeadlineBook | None = None,
     totals: _Totals | None = None,
     *,
+    row: type | None = None,
     parts: list[QuerySet] | None = None,
     listed: dict | None = None,
 ) -> Queue:
+    """`row`: what a row is read as (its COLUMNS, then `row.of(values)`); a case's row
+    (CaseRow) in a queue of cases, which the `book` marks."""
     if parts is not None:
         # The queue's cases held apart (a stage each): each part's first rows picked as ids
         # in the order of an index, which stops after QUEUE_LENGTH, rather than every
@@ -263,10 +313,8 @@ def _queue(
         chosen = qs.filter(pk__in=picked)
     else:
         chosen = qs
-    if book is not None:  # a queue of cases: its rows read as values
-        rows = [CaseRow.of(v) for v in chosen.values_list(*CaseRow.COLUMNS)[:QUEUE_LENGTH]]
-    else:
-        rows = list(chosen[:QUEUE_LENGTH])
+    row = CaseRow if book is not None else row
+    rows = [row.of(v) for v in chosen.values_list(*row.COLUMNS)[:QUEUE_LENGTH]]
     queue = Queue(key, rows, len(rows))
     queue.marked = book is not None
     if listed is not None:  # the case list's filters for the same cases, in the same order
@@ -331,9 +379,10 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         )
         result.approvals = queue(
             "approvals",
-            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
-            .select_related("case", "created_by")
-            .order_by("created_at", "id"),
+            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL).order_by(
+                "created_at", "id"
+            ),
+            row=AwaitingDocument,
         )
     if membership.role == Role.CONTRACTOR:
         result.to_visit = queue(
@@ -346,9 +395,8 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         result.agencies = _waiting_on_agencies(book, totals)
     result.visits = queue(
         "visits",
-        Visit.objects.filter(visited_on__range=result.week)
-        .select_related("case", "party")
-        .order_by("visited_on", "id"),
+        Visit.objects.filter(visited_on__range=result.week).order_by("visited_on", "id"),
+        row=WeekVisit,
     )
     if membership.role != Role.CONTRACTOR:
         result.instalments = _overdue_instalments(book, totals)

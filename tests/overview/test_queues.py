@@ -2,11 +2,14 @@
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
 from django.db.models import Prefetch
 from django.template import engines
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django_scopes import scopes_disabled
@@ -19,9 +22,18 @@ from cases.selectors import deadline_book
 from overview.case_rows import agency_rows_html, case_rows_html
 from overview.queues import Queue, queues_for
 from remedies import services as remedies
-from remedies.models import AgencyContact, Channel, Side
+from remedies.models import (
+    AgencyContact,
+    Channel,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Purpose,
+    Side,
+    Visit,
+)
 from remedies.workflow import OPEN_STAGES
-from tests.factories import CaseFactory, member
+from tests.factories import CaseFactory, PartyFactory, member
 
 AGENCY_TABLE = engines["django"].get_template("overview/agency_table.html")
 
@@ -357,3 +369,65 @@ def test_the_rows_read_as_values_are_the_cases_read_whole(world, today, role, la
             )
         expected = AGENCY_TABLE.render({"contacts": contacts, "show_wait": True})
         assert agency_rows_html(q.agencies.rows, show_wait=True) == expected
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_approvals_and_visits_read_as_values_are_the_rows_read_whole(world, today, language):
+    """The documents awaiting approval and this week's visits are read as values
+    (AwaitingDocument, WeekVisit): the page shows what the former template
+    (approval_and_visit_rows.html beside this file) made of the rows read whole."""
+    nameless = member(Role.STAFF, municipality=world.city, username="nameless")
+    User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+    cases = [CaseFactory(office=world.office, stage=Stage.VISIT) for _ in range(2)]
+    with scopes_disabled():
+        for kind, case, by in [
+            (DocumentKind.APOLOGY, cases[0], world.staff),
+            (DocumentKind.PRESS_RELEASE, None, nameless),
+            (DocumentKind.REPAYMENT_REMINDER, cases[1], world.staff),
+        ]:
+            Document.objects.create(
+                municipality=world.city,
+                case=case,
+                kind=kind,
+                fiscal_year=2022,
+                status=DocumentStatus.AWAITING_APPROVAL,
+                dated=today,
+                created_by=by,
+            )
+        monday = today - timedelta(days=today.weekday())
+        for i, day in enumerate([monday, monday + timedelta(days=6), monday - timedelta(days=1)]):
+            Visit.objects.create(
+                case=cases[i % 2],
+                party=PartyFactory(case=cases[i % 2], label=f"<P&{i}>"),
+                visited_on=day,
+                place=f"区役所 & 自宅 {i}",
+                purpose=list(Purpose)[i % len(Purpose)],
+                recorded_by_side=Side.MUNICIPALITY,
+                created_by=world.staff,
+            )
+    reference = engines["django"].from_string(
+        (Path(__file__).parent / "approval_and_visit_rows.html").read_text(encoding="utf-8")
+    )
+    with tenant_scope(world.manager) as membership, translation.override(language):
+        q = queues_for(world.manager, membership, deadline_book(membership))
+        assert (len(q.approvals.rows), len(q.visits.rows)) == (3, 2)
+        docs = list(
+            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
+            .select_related("case", "created_by")
+            .order_by("created_at", "id")
+        )
+        visits = list(
+            Visit.objects.filter(visited_on__range=q.week)
+            .select_related("case", "party")
+            .order_by("visited_on", "id")
+        )
+        whole = SimpleNamespace(
+            approvals=Queue("approvals", docs, len(docs)),
+            visits=Queue("visits", visits, len(visits)),
+            week=q.week,
+        )
+        before = reference.render({"q": whole})
+        page = render_to_string("overview/queues.html", {"q": q, "membership": membership})
+    approvals, visits_section = before.split('<section class="card" id="visits"')
+    assert approvals.strip() in page
+    assert '<section class="card" id="visits"' + visits_section.rstrip() in page
