@@ -24,7 +24,7 @@ from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
 from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
@@ -422,7 +422,18 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
     ]
     if rows:
         by_pk = {row.pk: row for row in rows}
-        links = AgencyContact.agencies.through.objects.filter(agencycontact_id__in=list(by_pk))
+        # The link table of the requests read above (in the tenant's scope), their ids as
+        # plain parameters: an `agencycontact_id__in` lookup passes each of up to 50
+        # through the foreign key's field.
+        through = AgencyContact.agencies.through
+        column = connection.ops.quote_name(through._meta.get_field("agencycontact").column)
+        table = connection.ops.quote_name(through._meta.db_table)
+        ids = RawSQL(  # noqa: S611  # nosec B611
+            f"{table}.{column} IN ({', '.join(['%s'] * len(by_pk))})",
+            list(by_pk),
+            output_field=BooleanField(),
+        )
+        links = through.objects.filter(ids)
         for pk, name in links.order_by("agency__name").values_list(
             "agencycontact_id", "agency__name"
         ):
