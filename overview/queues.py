@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import get_language
 
 from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
@@ -122,16 +123,18 @@ class CaseRow:
 
 
 def _label(model, name: str, value: str) -> str:
-    """What the model's get_<name>_display() gives: its choice's label (translated now),
-    else the value."""
-    labels = _LABELS.get((model, name))
-    if labels is None:
-        labels = _LABELS[(model, name)] = dict(model._meta.get_field(name).flatchoices)
-    return str(labels.get(value, value))
+    """What the model's get_<name>_display() gives: its choice's label, else the value; in
+    the language of the moment, kept once worked out (a manager's page shows about 200
+    labels, of a dozen choices)."""
+    key = (get_language(), model, name, value)
+    text = _LABELS.get(key)
+    if text is None:
+        text = _LABELS[key] = str(dict(model._meta.get_field(name).flatchoices).get(value, value))
+    return text
 
 
-# A field's choices as flatchoices holds them (lazy labels), by (model, field name).
-_LABELS: dict[tuple, dict] = {}
+# (language, model, field name, value) → the label: a bounded set, the fields' choices.
+_LABELS: dict[tuple, str] = {}
 
 
 @dataclass(slots=True)
