@@ -339,15 +339,17 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     by_due = BY_DUE
     totals = _Totals()
     queue = partial(_queue, totals=totals)
+    # The open cases of the scope, built once: each queue filters a copy (never read itself).
+    open_cases = _cases()
 
     if membership.role in (Role.STAFF, Role.MANAGER):
-        mine = _cases().filter(assignee=user)
+        mine = open_cases.filter(assignee=user)
         result.mine = queue(
             "mine", mine.order_by(*by_due), book, listed={"stage": OPEN, "assignee": ME}
         )
         result.unassigned = queue(
             "unassigned",
-            _cases().filter(assignee__isnull=True).order_by(*by_due),
+            open_cases.filter(assignee__isnull=True).order_by(*by_due),
             book,
             listed={"stage": OPEN, "assignee": NOBODY},
         )
@@ -357,7 +359,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         # their cases' waits are read).
         listed = {"stage": OPEN, "due_soon": "on"}
         if membership.role == Role.MANAGER:
-            watched, among = _cases(), None
+            watched, among = open_cases, None
         else:
             watched, among = mine, {"assignee": user}
             listed["assignee"] = ME
@@ -365,7 +367,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         # the count), a stage at a time: not built and compiled through the ORM.
         result.due = queue(
             "due",
-            _cases().order_by(*by_due),
+            open_cases.order_by(*by_due),
             book,
             parts=[
                 watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage]))
@@ -376,7 +378,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     if membership.role == Role.MANAGER:
         result.to_close = queue(
             "to_close",
-            _cases().filter(stage=Stage.SETTLEMENT).order_by(*by_due),
+            open_cases.filter(stage=Stage.SETTLEMENT).order_by(*by_due),
             book,
             listed={"stage": Stage.SETTLEMENT},
         )
@@ -390,7 +392,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     if membership.role == Role.CONTRACTOR:
         result.to_visit = queue(
             "to_visit",
-            _cases().filter(stage=Stage.VISIT).order_by(*by_due),
+            open_cases.filter(stage=Stage.VISIT).order_by(*by_due),
             book,
             listed={"stage": Stage.VISIT},
         )
