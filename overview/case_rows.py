@@ -32,9 +32,14 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
         '\n<div class="table-wrap"><table class="list">\n',
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
+    # The same deadline (a stage and a day) on many rows is written once.
+    deadlines: dict = {}
     for case in queue.rows:
         due = getattr(case, "deadline", None)
         overdue = ' class="overdue"' if due and due.overdue else ""
+        due_html = deadlines.get(due)
+        if due_html is None:
+            due_html = deadlines[due] = deadline(due)
         ref = escape(case.reference)
         out.append(
             f"\n    <tr{overdue}>"
@@ -43,7 +48,7 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
             f'<td class="office">{escape(str(case.office))}</td>\n'
             f'      <td><span class="stage stage-{escape(case.stage)}">'
             f"{escape(str(case.get_stage_display()))}</span></td>\n"
-            f'      <td class="nowrap">{deadline(due)}</td>\n      '
+            f'      <td class="nowrap">{due_html}</td>\n      '
         )
         if with_assignee:
             who = escape(person(case.assignee)) if case.assignee else nobody
@@ -84,6 +89,7 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         '\n<div class="table-wrap"><table class="list">\n',
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
+    days_of: dict[int, str] = {}  # a wait's words, by its business days
     for contact in contacts:
         ref = contact.reference
         agencies = "、".join(escape(name) for name in contact.agencies)
@@ -96,7 +102,11 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         )
         if show_wait:
             n = contact.waiting_days
-            days = ngettext("%(n)s business day", "%(n)s business days", n) % {"n": n}
+            days = days_of.get(n)
+            if days is None:
+                days = days_of[n] = ngettext("%(n)s business day", "%(n)s business days", n) % {
+                    "n": n
+                }
             out.append(f'<td class="num nowrap">{days}</td>')
         out.append("</tr>\n  ")
     out.append("</tbody>\n</table></div>\n\n")
