@@ -337,6 +337,21 @@ class _Branch:
         return f"({sql})", params
 
 
+def _among_key(among: dict | None) -> tuple | None:
+    """`among` (lookups on the case: {"assignee": user}) as a key: a model by its class and
+    id, a collection as a tuple."""
+    if among is None:
+        return None
+    key = []
+    for name, value in sorted(among.items()):
+        if isinstance(value, Model):
+            value = (type(value).__name__, value.pk)
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            value = tuple(getattr(v, "pk", v) for v in value)
+        key.append((name, value))
+    return tuple(key)
+
+
 @dataclass(frozen=True)
 class Deadline:
     stage: str
@@ -376,8 +391,8 @@ class Deadlines:
         # the ids read, with or without waits.
         self._some: dict[int, tuple[str, date, list[Pause]]] = {}
         self._read: set[int] = set()
-        # (end, extra) → stage → (ids reached, ids short) of the cases in doubt.
-        self._doubtful: dict[tuple[date, int], dict[str, tuple[list[int], list[int]]]] = {}
+        # (end, extra, among) → stage → (ids reached, ids short) of the cases in doubt.
+        self._doubtful: dict[tuple, dict[str, tuple[list[int], list[int]]]] = {}
 
     # ---- the rule --------------------------------------------------------------------
 
@@ -457,15 +472,17 @@ class Deadlines:
         missing = [pk for pk in case_ids if pk not in self._read]
         if not missing:
             return
-        self._some |= self._load_waits(Q(case_id__in=missing))
+        self._some |= self._load_waits(ids=missing)
         self._read.update(missing)
 
     # ---- the same rule as a database filter -------------------------------------------
 
-    def _load_waits(self, cases: Q) -> dict[int, tuple[str, date, list[Pause]]]:
+    def _load_waits(
+        self, cases: Q | None = None, *, ids: list[int] | None = None
+    ) -> dict[int, tuple[str, date, list[Pause]]]:
         """The waits that may stop the clock of the municipality's cases matching `cases`
-        (lookups on the wait's row): case id → (stage, stage_since, waits). One query per
-        registered source."""
+        (lookups on the wait's row), or of the cases `ids`: case id → (stage, stage_since,
+        waits). One query per registered source."""
         waited: dict[int, tuple[str, date, list[Pause]]] = {}
         quote = connection.ops.quote_name
         case = quote(Case._meta.db_table)
@@ -484,8 +501,15 @@ class Deadlines:
                 f" AND ({end} IS NULL OR {end} > {case}.stage_since)"
             )  # names from the models, values parameters
             params = [self.municipality_id, *stages]
+            if ids is not None:
+                # The ids as plain parameters: a `case_id__in` lookup passes each of up to
+                # 200 (a work queue's rows) through the foreign key's field, which cost more
+                # than the query.
+                column = f"{quote(meta.db_table)}.{quote(meta.get_field('case').column)}"
+                where += f" AND {column} IN ({', '.join(['%s'] * len(ids))})"
+                params += [int(pk) for pk in ids]
             waits = RawSQL(where, params, output_field=BooleanField())  # noqa: S611  # nosec B611
-            rows = source.model.objects.filter(cases, waits).order_by()  # read into a dict
+            rows = source.model.objects.filter(cases or Q(), waits).order_by()  # into a dict
             for case_id, stage, since, start, stop in rows.values_list(
                 "case_id", "case__stage", "case__stage_since", source.start, source.end
             ):
@@ -533,11 +557,11 @@ class Deadlines:
         With `among` (lookups on the case), only those cases' waits are read: the filter is
         then right only for cases that match it (the work queue of one person's cases)."""
         thresholds = {stage: self.calendar.back(end, n + extra) for stage, n in self.days.items()}
-        decided = self._doubtful.get((end, extra)) if among is None else None
+        # Read once per (end, extra, among): the work queue asks for each stage's part apart.
+        key = (end, extra, _among_key(among))
+        decided = self._doubtful.get(key)
         if decided is None:
-            decided = self._decide(end, extra, thresholds, among)
-            if among is None:
-                self._doubtful[(end, extra)] = decided
+            decided = self._doubtful[key] = self._decide(end, extra, thresholds, among)
         return [
             _Branch(stage, threshold, *decided[stage])
             for stage, threshold in thresholds.items()

@@ -32,9 +32,14 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
         '\n<div class="table-wrap"><table class="list">\n',
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
+    # The same deadline (a stage and a day) on many rows is written once.
+    deadlines: dict = {}
     for case in queue.rows:
         due = getattr(case, "deadline", None)
         overdue = ' class="overdue"' if due and due.overdue else ""
+        due_html = deadlines.get(due)
+        if due_html is None:
+            due_html = deadlines[due] = deadline(due)
         ref = escape(case.reference)
         out.append(
             f"\n    <tr{overdue}>"
@@ -43,7 +48,7 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
             f'<td class="office">{escape(str(case.office))}</td>\n'
             f'      <td><span class="stage stage-{escape(case.stage)}">'
             f"{escape(str(case.get_stage_display()))}</span></td>\n"
-            f'      <td class="nowrap">{deadline(due)}</td>\n      '
+            f'      <td class="nowrap">{due_html}</td>\n      '
         )
         if with_assignee:
             who = escape(person(case.assignee)) if case.assignee else nobody
@@ -68,7 +73,8 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
 def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
     """The requests waiting on an agency as overview/agency_table.html renders them (the
     dashboard still includes that template; tests/overview/test_case_rows.py compares the
-    two), for the work queues' up to 50 rows."""
+    two), for the work queues' up to 50 rows (`overview.queues.WaitingRequest`: the case's
+    reference and the agencies' names read as values)."""
     if not contacts:
         empty = gettext("No request is waiting for an answer.")
         return mark_safe(f'<p class="empty">{empty}</p>\n')  # noqa: S308  # nosec B308 B703
@@ -83,9 +89,10 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         '\n<div class="table-wrap"><table class="list">\n',
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
+    days_of: dict[int, str] = {}  # a wait's words, by its business days
     for contact in contacts:
-        ref = contact.case.reference
-        agencies = "、".join(escape(str(agency)) for agency in contact.agencies.all())
+        ref = contact.reference
+        agencies = "、".join(escape(name) for name in contact.agencies)
         asked = escape(Truncator(contact.request).chars(80))
         out.append(
             f'\n    <tr><td class="nowrap"><a href="{escape(detail(ref))}">{escape(ref)}</a></td>\n'
@@ -95,7 +102,11 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         )
         if show_wait:
             n = contact.waiting_days
-            days = ngettext("%(n)s business day", "%(n)s business days", n) % {"n": n}
+            days = days_of.get(n)
+            if days is None:
+                days = days_of[n] = ngettext("%(n)s business day", "%(n)s business days", n) % {
+                    "n": n
+                }
             out.append(f'<td class="num nowrap">{days}</td>')
         out.append("</tr>\n  ")
     out.append("</tbody>\n</table></div>\n\n")

@@ -17,23 +17,27 @@ index), and one more query counts every queue's total at once; all inside the te
 scope, so the page costs the same number of queries whatever the number of cases.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import partial
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.db import connection
-from django.db.models import Prefetch, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import get_language
 
-from cases.deadlines import TIMED_STAGES, DeadlineBook
+from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
-from cases.models import Agency, Case, Membership, Role, Stage, User
+from cases.models import Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
 from remedies.plans import days_late, overdue_cutoff, overdue_instalments
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
+# The order of a queue of cases: the longest in its stage first.
+BY_DUE = ("stage_since", "id")
 
 
 @dataclass
@@ -66,6 +70,170 @@ class Queues:
     instalments: Queue | None = None
 
 
+class Person(NamedTuple):
+    """A case's assignee as a row names it (`person`, cases/templatetags/tadasu.py)."""
+
+    last_name: str
+    first_name: str
+    username: str
+
+
+@dataclass(slots=True)
+class CaseRow:
+    """A case as a queue's row shows it, read as values: the rows of a manager's page (about
+    200 at 100,000 cases) are not built as cases with their office and assignee (a model
+    instance each, the case's state machine with it). What overview/case_rows.py writes and
+    the deadline book marks (`pk`, `municipality_id`, `stage`, `stage_since`)."""
+
+    pk: int
+    municipality_id: int
+    reference: str
+    kind: str
+    stage: str
+    stage_since: date
+    office: str  # the office's name: what str(office) gives
+    assignee: Person | None
+    deadline: Deadline | None = None
+
+    # The values read, in the order of the fields above (the assignee's three after its id).
+    COLUMNS = (
+        "pk",
+        "municipality_id",
+        "reference",
+        "kind",
+        "stage",
+        "stage_since",
+        "office__name",
+        "assignee_id",
+        "assignee__last_name",
+        "assignee__first_name",
+        "assignee__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "CaseRow":
+        *case, assignee_id, last, first, username = values
+        return cls(*case, Person(last, first, username) if assignee_id is not None else None)
+
+    def get_kind_display(self) -> str:
+        return _label(Case, "kind", self.kind)
+
+    def get_stage_display(self) -> str:
+        return _label(Case, "stage", self.stage)
+
+
+def _label(model, name: str, value: str) -> str:
+    """What the model's get_<name>_display() gives: its choice's label, else the value; in
+    the language of the moment, kept once worked out (a manager's page shows about 200
+    labels, of a dozen choices)."""
+    key = (get_language(), model, name, value)
+    text = _LABELS.get(key)
+    if text is None:
+        text = _LABELS[key] = str(dict(model._meta.get_field(name).flatchoices).get(value, value))
+    return text
+
+
+# (language, model, field name, value) → the label: a bounded set, the fields' choices.
+_LABELS: dict[tuple, str] = {}
+
+
+@dataclass(slots=True)
+class WaitingRequest:
+    """An unanswered request to agencies as the queue's row shows it, read as values (as the
+    dashboard's `AgencyRequest`), with its wait in its city's business days."""
+
+    pk: int
+    reference: str  # the case's
+    municipality_id: int  # the case's
+    contacted_on: date
+    request: str
+    agencies: list[str] = field(default_factory=list)  # their names, in the order of names
+    waiting_days: int = 0
+
+
+@dataclass(slots=True)
+class MissedInstalment:
+    """An instalment not paid in time as the queue's row shows it, read as values (not the
+    instalment, its plan, person, case and assignee as model instances, nor their columns
+    compiled into the query)."""
+
+    number: int
+    due_on: date
+    unpaid: int
+    reference: str  # the case's
+    municipality_id: int  # the case's
+    party_id: int
+    party_label: str
+    assignee: Person | None  # the case's
+    days_late: int = 0
+
+    COLUMNS = (
+        "number",
+        "due_on",
+        "unpaid",
+        "plan__case__reference",
+        "plan__case__municipality_id",
+        "plan__party_id",
+        "plan__party__label",
+        "plan__case__assignee_id",
+        "plan__case__assignee__last_name",
+        "plan__case__assignee__first_name",
+        "plan__case__assignee__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "MissedInstalment":
+        *instalment, assignee_id, last, first, username = values
+        person = Person(last, first, username) if assignee_id is not None else None
+        return cls(*instalment, person)
+
+
+@dataclass(slots=True)
+class AwaitingDocument:
+    """A document awaiting approval as the queue's row shows it, read as values (not the
+    document, whose data is decrypted as it is read, with its case and author)."""
+
+    kind: str
+    reference: str | None  # its case's, if it has one
+    created_by: Person
+
+    COLUMNS = (
+        "kind",
+        "case__reference",
+        "created_by__last_name",
+        "created_by__first_name",
+        "created_by__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "AwaitingDocument":
+        kind, reference, *author = values
+        return cls(kind, reference, Person(*author))
+
+    def get_kind_display(self) -> str:
+        return _label(Document, "kind", self.kind)
+
+
+@dataclass(slots=True)
+class WeekVisit:
+    """A visit of this week as the queue's row shows it, read as values."""
+
+    visited_on: date
+    reference: str  # its case's
+    party_label: str
+    place: str
+    purpose: str
+
+    COLUMNS = ("visited_on", "case__reference", "party__label", "place", "purpose")
+
+    @classmethod
+    def of(cls, values: tuple) -> "WeekVisit":
+        return cls(*values)
+
+    def get_purpose_display(self) -> str:
+        return _label(Visit, "purpose", self.purpose)
+
+
 class _Totals:
     """The queues' totals, counted together in one query when the page is assembled
     (`count`): a queue longer than the rows it shows costs no query of its own, so the page
@@ -74,13 +242,14 @@ class _Totals:
     count here is read from an index.)"""
 
     def __init__(self):
-        self.pending: dict[str, tuple[Queue, QuerySet]] = {}
+        self.pending: dict[str, list[QuerySet | tuple[str, list]]] = {}
 
-    def add(self, queue: Queue, qs: QuerySet | list[QuerySet]) -> None:
-        """`qs`: the queue's cases, or a list of querysets holding them apart (no case in
-        two), whose counts are added up."""
+    def add(self, queue: Queue, qs: QuerySet | list[tuple[str, list]]) -> None:
+        """`qs`: the queue's cases, or the SQL and parameters of the parts holding them
+        apart (no case in two, each already compiled for the queue's rows), whose counts are
+        added up."""
         if len(queue.rows) == QUEUE_LENGTH:  # there may be more than the rows shown
-            self.pending[queue.key] = (queue, qs if isinstance(qs, list) else [qs])
+            self.pending[queue.key] = qs if isinstance(qs, list) else [qs]
 
     def count(self, queues: list[Queue]) -> None:
         if not queues:
@@ -89,8 +258,11 @@ class _Totals:
         for queue in queues:
             if queue.key in self.pending:
                 counts = []
-                for qs in self.pending[queue.key][1]:
-                    sql, more = qs.order_by().values("pk").query.sql_with_params()
+                for qs in self.pending[queue.key]:
+                    if isinstance(qs, QuerySet):
+                        sql, more = qs.order_by().values("pk").query.sql_with_params()
+                    else:
+                        sql, more = qs
                     # The ORM's own SQL for the queue, its values bound as parameters.
                     counts.append(f"(SELECT COUNT(*) FROM ({sql}) counted)")  # noqa: S608  # nosec B608
                     params += more
@@ -110,54 +282,74 @@ def _queue(
     book: DeadlineBook | None = None,
     totals: _Totals | None = None,
     *,
+    row: type | None = None,
     parts: list[QuerySet] | None = None,
     listed: dict | None = None,
 ) -> Queue:
+    """`row`: what a row is read as (its COLUMNS, then `row.of(values)`); a case's row
+    (CaseRow) in a queue of cases, which the `book` marks."""
     if parts is not None:
         # The queue's cases held apart (a stage each): each part's first rows picked as ids
         # in the order of an index, which stops after QUEUE_LENGTH, rather than every
-        # match of the queue sorted; then only the rows picked are read, joined and ordered
-        # (`qs`: the same order, without the queue's filter, which the picks hold). Each
-        # pick is the SQL of a scoped ORM query, as the count's.
-        picks, params = [], []
+        # match of the queue sorted; of those, the first QUEUE_LENGTH in the queue's order
+        # kept; then only the rows kept are read, joined and ordered (`qs`: the same
+        # order, without the queue's filter, which the picks hold). Each part is the SQL of
+        # a scoped ORM query on the case table alone, compiled once for its pick (ordered
+        # as `qs`, by the due order's columns) and its count.
+        table = connection.ops.quote_name(Case._meta.db_table)
+        order = ", ".join(
+            f"{table}.{connection.ops.quote_name(Case._meta.get_field(name).column)}"
+            for name in BY_DUE
+        )
+        columns = ["pk" if name == "id" else name for name in BY_DUE]  # as the picks name them
+        compiled, picks, params = [], [], []
         for i, part in enumerate(parts):
-            sql, more = part.values("pk")[:QUEUE_LENGTH].query.sql_with_params()
-            picks.append(f"SELECT pk FROM ({sql}) AS first_{i}")  # noqa: S608  # nosec B608
+            sql, more = (
+                part.order_by().values(*dict.fromkeys(["pk", *columns])).query.sql_with_params()
+            )
+            compiled.append((sql, list(more)))
+            first = f"{sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}"
+            picks.append(f"SELECT {', '.join(columns)} FROM ({first}) AS first_{i}")  # noqa: S608  # nosec B608
             params += more
-        picked = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
-        rows = list(qs.filter(pk__in=picked)[:QUEUE_LENGTH])
+        kept = f"{' UNION ALL '.join(picks)} ORDER BY {', '.join(columns)} LIMIT {QUEUE_LENGTH}"
+        picked = RawSQL(f"SELECT pk FROM ({kept}) AS kept", params)  # noqa: S608 S611  # nosec B608 B611
+        chosen = qs.filter(pk__in=picked)
     else:
-        rows = list(qs[:QUEUE_LENGTH])
+        chosen = qs
+    row = CaseRow if book is not None else row
+    rows = [row.of(v) for v in chosen.values_list(*row.COLUMNS)[:QUEUE_LENGTH]]
     queue = Queue(key, rows, len(rows))
     queue.marked = book is not None
     if listed is not None:  # the case list's filters for the same cases, in the same order
         queue.list_query = urlencode({**listed, "sort": "stage-since"})
     if totals is not None:
-        totals.add(queue, qs if parts is None else parts)
+        totals.add(queue, qs if parts is None else compiled)
     return queue
 
 
 def _cases() -> QuerySet[Case]:
-    # The rows show the office and the assignee, never the contractor.
-    return Case.objects.filter(stage__in=OPEN_STAGES).select_related("office", "assignee")
+    # The rows show the office and the assignee (CaseRow), never the contractor.
+    return Case.objects.filter(stage__in=OPEN_STAGES)
 
 
 def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues:
     today = book.today
     monday = today - timedelta(days=today.weekday())
     result = Queues(today=today, week=(monday, monday + timedelta(days=6)))
-    by_due = ("stage_since", "id")
+    by_due = BY_DUE
     totals = _Totals()
     queue = partial(_queue, totals=totals)
+    # The open cases of the scope, built once: each queue filters a copy (never read itself).
+    open_cases = _cases()
 
     if membership.role in (Role.STAFF, Role.MANAGER):
-        mine = _cases().filter(assignee=user)
+        mine = open_cases.filter(assignee=user)
         result.mine = queue(
             "mine", mine.order_by(*by_due), book, listed={"stage": OPEN, "assignee": ME}
         )
         result.unassigned = queue(
             "unassigned",
-            _cases().filter(assignee__isnull=True).order_by(*by_due),
+            open_cases.filter(assignee__isnull=True).order_by(*by_due),
             book,
             listed={"stage": OPEN, "assignee": NOBODY},
         )
@@ -167,7 +359,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         # their cases' waits are read).
         listed = {"stage": OPEN, "due_soon": "on"}
         if membership.role == Role.MANAGER:
-            watched, among = _cases(), None
+            watched, among = open_cases, None
         else:
             watched, among = mine, {"assignee": user}
             listed["assignee"] = ME
@@ -175,10 +367,10 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         # the count), a stage at a time: not built and compiled through the ORM.
         result.due = queue(
             "due",
-            _cases().order_by(*by_due),
+            open_cases.order_by(*by_due),
             book,
             parts=[
-                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage])).order_by(*by_due)
+                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage]))
                 for stage in TIMED_STAGES
             ],
             listed=listed,
@@ -186,43 +378,33 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     if membership.role == Role.MANAGER:
         result.to_close = queue(
             "to_close",
-            _cases().filter(stage=Stage.SETTLEMENT).order_by(*by_due),
+            open_cases.filter(stage=Stage.SETTLEMENT).order_by(*by_due),
             book,
             listed={"stage": Stage.SETTLEMENT},
         )
         result.approvals = queue(
             "approvals",
-            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
-            .select_related("case", "created_by")
-            .order_by("created_at", "id"),
+            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL).order_by(
+                "created_at", "id"
+            ),
+            row=AwaitingDocument,
         )
     if membership.role == Role.CONTRACTOR:
         result.to_visit = queue(
             "to_visit",
-            _cases().filter(stage=Stage.VISIT).order_by(*by_due),
+            open_cases.filter(stage=Stage.VISIT).order_by(*by_due),
             book,
             listed={"stage": Stage.VISIT},
         )
     if membership.role != Role.CONTRACTOR:
-        result.agencies = queue(
-            "agencies",
-            AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
-            .select_related("case")
-            .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
-            .order_by("contacted_on", "id"),
-        )
+        result.agencies = _waiting_on_agencies(book, totals)
     result.visits = queue(
         "visits",
-        Visit.objects.filter(visited_on__range=result.week)
-        .select_related("case", "party")
-        .order_by("visited_on", "id"),
+        Visit.objects.filter(visited_on__range=result.week).order_by("visited_on", "id"),
+        row=WeekVisit,
     )
     if membership.role != Role.CONTRACTOR:
-        result.instalments = _overdue_instalments(book, queue)
-    for contact in result.agencies.rows if result.agencies else []:
-        contact.waiting_days = book.of(contact.case.municipality_id).calendar.between(
-            contact.contacted_on, today
-        )
+        result.instalments = _overdue_instalments(book, totals)
     queues = [q for q in vars(result).values() if isinstance(q, Queue)]
     totals.count(queues)
     # Every queue's cases marked with their deadlines at once: one read of their waits.
@@ -230,19 +412,60 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     return result
 
 
-def _overdue_instalments(book: DeadlineBook, make=_queue) -> Queue:
-    """Missed instalments, longest overdue first, each with `.days_late` in its
-    municipality's business days (the calendars are the deadline book's, already read)."""
+def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
+    """The oldest unanswered requests of the open cases: the values a row shows, and the
+    agencies' names in one read of the link table (not the requests and their cases as
+    whole rows, and the agencies through a prefetch); each with `.waiting_days`."""
+    unanswered = AgencyContact.objects.filter(
+        case__stage__in=OPEN_STAGES, answered_on__isnull=True
+    ).order_by("contacted_on", "id")
+    rows = [
+        WaitingRequest(*values)
+        for values in unanswered.values_list(
+            "pk", "case__reference", "case__municipality_id", "contacted_on", "request"
+        )[:QUEUE_LENGTH]
+    ]
+    if rows:
+        by_pk = {row.pk: row for row in rows}
+        # The link table of the requests read above (in the tenant's scope), their ids as
+        # plain parameters: an `agencycontact_id__in` lookup passes each of up to 50
+        # through the foreign key's field.
+        through = AgencyContact.agencies.through
+        column = connection.ops.quote_name(through._meta.get_field("agencycontact").column)
+        table = connection.ops.quote_name(through._meta.db_table)
+        ids = RawSQL(  # noqa: S611  # nosec B611
+            f"{table}.{column} IN ({', '.join(['%s'] * len(by_pk))})",
+            list(by_pk),
+            output_field=BooleanField(),
+        )
+        links = through.objects.filter(ids)
+        for pk, name in links.order_by("agency__name").values_list(
+            "agencycontact_id", "agency__name"
+        ):
+            by_pk[pk].agencies.append(name)
+    for row in rows:
+        row.waiting_days = book.of(row.municipality_id).calendar.between(
+            row.contacted_on, book.today
+        )
+    queue = Queue("agencies", rows, len(rows))
+    totals.add(queue, unanswered)
+    return queue
+
+
+def _overdue_instalments(book: DeadlineBook, totals: _Totals) -> Queue:
+    """Missed instalments, longest overdue first, read as values (MissedInstalment), each
+    with `.days_late` in its municipality's business days (the calendars are the deadline
+    book's, already read)."""
     cutoffs = {
         mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
     }
-    queue = make(
-        "instalments",
-        overdue_instalments(cutoffs)
-        .select_related("plan__party", "plan__case", "plan__case__assignee")
-        .order_by("due_on", "plan_id", "number"),
-    )
-    for row in queue.rows:
-        calendar = book.of(row.plan.case.municipality_id).calendar
-        row.days_late = days_late(calendar, row.due_on, book.today)
+    missed = overdue_instalments(cutoffs).order_by("due_on", "plan_id", "number")
+    rows = [
+        MissedInstalment.of(values)
+        for values in missed.values_list(*MissedInstalment.COLUMNS)[:QUEUE_LENGTH]
+    ]
+    for row in rows:
+        row.days_late = days_late(book.of(row.municipality_id).calendar, row.due_on, book.today)
+    queue = Queue("instalments", rows, len(rows))
+    totals.add(queue, missed)
     return queue

@@ -90,7 +90,18 @@ class AgencyContact(models.Model):
                 fields=["municipality", "contacted_on", "id"],
                 condition=Q(answered_on__isnull=True),
                 name="contact_unanswered_idx",
-            )
+            ),
+            # The same requests by case: the work queue counts a city's unanswered requests
+            # of open cases from this index and each request's case (its stage), not from
+            # the requests' rows (at 100,000 cases 1,700 rows read: 10 ms of SQLite, against
+            # 2). `answered_on`, null in every entry, is a column only so that SQLite finds
+            # every column the count reads in the index: it does not count a column of the
+            # condition as covered.
+            models.Index(
+                fields=["municipality", "case", "answered_on"],
+                condition=Q(answered_on__isnull=True),
+                name="contact_open_case_idx",
+            ),
         ]
 
     def __str__(self) -> str:

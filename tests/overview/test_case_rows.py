@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases.deadlines import Deadline
-from cases.models import Stage
+from cases.models import Agency, Stage
 from overview.case_rows import case_rows_html
-from overview.queues import Queue
+from overview.queues import Queue, WaitingRequest
 
 REFERENCE = engines["django"].from_string(
     (Path(__file__).parent / "case_rows.html").read_text(encoding="utf-8")
@@ -136,13 +136,13 @@ class _Agencies(list):
 @given(
     contacts=st.lists(
         st.builds(
-            SimpleNamespace,
-            case=st.builds(
-                SimpleNamespace, reference=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,11}\Z")
-            ),
-            agencies=st.lists(texts, max_size=3).map(_Agencies),
+            WaitingRequest,
+            pk=st.integers(1, 10**6),
+            reference=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,11}\Z"),
+            municipality_id=st.just(1),
             contacted_on=st.dates(date(2020, 1, 1), date(2030, 12, 31)),
             request=st.text(alphabet=st.sampled_from("ab &<>\"'照会 。"), max_size=120),
+            agencies=st.lists(texts, max_size=3),
             waiting_days=st.integers(0, 400),
         ),
         max_size=4,
@@ -150,8 +150,20 @@ class _Agencies(list):
     show_wait=st.booleans(),
 )
 def test_the_agency_rows_are_what_the_template_rendered(language, contacts, show_wait):
+    """The rows as the queue reads them (values) against the template given the requests as
+    it was given them before: each with its case, and its agencies (named by str())."""
     from overview.case_rows import agency_rows_html
 
+    as_models = [
+        SimpleNamespace(
+            case=SimpleNamespace(reference=c.reference),
+            agencies=_Agencies(Agency(name=name) for name in c.agencies),
+            contacted_on=c.contacted_on,
+            request=c.request,
+            waiting_days=c.waiting_days,
+        )
+        for c in contacts
+    ]
     with translation.override(language):
-        expected = AGENCY_TABLE.render({"contacts": contacts, "show_wait": show_wait})
+        expected = AGENCY_TABLE.render({"contacts": as_models, "show_wait": show_wait})
         assert agency_rows_html(contacts, show_wait=show_wait) == expected

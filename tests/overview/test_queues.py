@@ -2,19 +2,40 @@
 
 import re
 from datetime import date, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
+from django.db.models import Prefetch
+from django.template import engines
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
 from django_scopes import scopes_disabled
 
 from cases import services
-from cases.deadlines import refresh_waits
-from cases.models import Agency, Case, Stage
+from cases.deadlines import BusinessCalendar, DeadlineBook, refresh_waits
+from cases.models import Agency, Case, CaseKind, Membership, Role, Stage, User
 from cases.scoping import tenant_scope
+from cases.selectors import deadline_book
+from overview.case_rows import agency_rows_html, case_rows_html
+from overview.queues import Queue, queues_for
 from remedies import services as remedies
-from remedies.models import AgencyContact, Channel, Side
-from tests.factories import CaseFactory
+from remedies.models import (
+    AgencyContact,
+    Channel,
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    Purpose,
+    Side,
+    Visit,
+)
+from remedies.workflow import OPEN_STAGES
+from tests.factories import CaseFactory, PartyFactory, member
+
+AGENCY_TABLE = engines["django"].get_template("overview/agency_table.html")
 
 pytestmark = pytest.mark.django_db
 
@@ -273,3 +294,140 @@ def test_the_case_lists_queue_filters_refuse_a_value_they_do_not_know(client, wo
         text = page.content.decode()
         assert "入力内容に誤りがあります" in text, query
         assert _listed(text) == [], query
+
+
+def _varied_cases(world, today) -> None:
+    """Open cases of every kind and stage, at both offices, held by someone with a name, by
+    someone known by user name only and by nobody, their clocks at every point; some waiting
+    on agencies (answered or not), and a closed case with an unanswered request."""
+    nameless = member(Role.STAFF, municipality=world.city, username="nameless")
+    User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+    agencies = [
+        Agency.objects.get_or_create(name=name, kind=Agency.Kind.NATIONAL)[0]
+        for name in ("総務省", "デジタル庁", "A&B <庁>")
+    ]
+    holders = [world.manager, world.staff, nameless, None]
+    open_stages = [s for s in Stage if s not in (Stage.CLOSED, Stage.WITHDRAWN)]
+    for i in range(40):
+        case = CaseFactory(
+            office=(world.office, world.office2)[i % 2],
+            kind=list(CaseKind)[i % len(CaseKind)],
+            assignee=holders[i % len(holders)],
+            stage=open_stages[i % len(open_stages)] if i < 38 else Stage.CLOSED,
+            stage_since=today - timedelta(days=3 * i),
+        )
+        if i % 3 == 0:
+            AgencyContact.objects.create(
+                case=case,
+                municipality=world.city,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=today - timedelta(days=i),
+                answered_on=today if i % 6 == 3 else None,
+                channel=Channel.PHONE,
+                request=f"照会 <{i}> " * (i % 7),
+                created_by=world.manager,
+            ).agencies.set(agencies[: 1 + i // 3 % 3])
+            refresh_waits([case.pk])
+
+
+@pytest.mark.parametrize("role", ["staff", "manager"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_rows_read_as_values_are_the_cases_read_whole(world, today, role, language):
+    """The queues read their cases and their agency requests as values (CaseRow,
+    WaitingRequest): written out, they are what the cases read whole (with their office and
+    assignee, marked by a deadline book of their own) and the requests read whole (with
+    their cases, and their agencies prefetched) gave."""
+    _varied_cases(world, today)
+    user = getattr(world, role)
+    with tenant_scope(user), translation.override(language):
+        membership = Membership.objects.get(user=user)
+        q = queues_for(user, membership, deadline_book(membership))
+        case_queues = [q.mine, q.unassigned, q.due, q.to_close]
+        assert sum(len(queue.rows) for queue in case_queues if queue) > 20
+        for queue in case_queues:
+            if queue is None:
+                continue
+            whole = Case.objects.select_related("office", "assignee").in_bulk(
+                [row.pk for row in queue.rows]
+            )
+            cases = DeadlineBook([world.city.pk], today).mark([whole[r.pk] for r in queue.rows])
+            as_before = Queue(queue.key, cases, queue.total, list_query=queue.list_query)
+            assert case_rows_html(queue, "none", with_assignee=True) == case_rows_html(
+                as_before, "none", with_assignee=True
+            )
+        contacts = list(
+            AgencyContact.objects.filter(case__stage__in=OPEN_STAGES, answered_on__isnull=True)
+            .select_related("case")
+            .prefetch_related(Prefetch("agencies", queryset=Agency.objects.order_by("name")))
+            .order_by("contacted_on", "id")
+        )
+        assert [c.pk for c in contacts] == [row.pk for row in q.agencies.rows]
+        assert {len(c.agencies.all()) for c in contacts} == {1, 2, 3}
+        for contact in contacts:
+            contact.waiting_days = BusinessCalendar.for_municipality(world.city).between(
+                contact.contacted_on, today
+            )
+        expected = AGENCY_TABLE.render({"contacts": contacts, "show_wait": True})
+        assert agency_rows_html(q.agencies.rows, show_wait=True) == expected
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_approvals_and_visits_read_as_values_are_the_rows_read_whole(world, today, language):
+    """The documents awaiting approval and this week's visits are read as values
+    (AwaitingDocument, WeekVisit): the page shows what the former template
+    (approval_and_visit_rows.html beside this file) made of the rows read whole."""
+    nameless = member(Role.STAFF, municipality=world.city, username="nameless")
+    User.objects.filter(pk=nameless.pk).update(first_name="", last_name="")
+    cases = [CaseFactory(office=world.office, stage=Stage.VISIT) for _ in range(2)]
+    with scopes_disabled():
+        for kind, case, by in [
+            (DocumentKind.APOLOGY, cases[0], world.staff),
+            (DocumentKind.PRESS_RELEASE, None, nameless),
+            (DocumentKind.REPAYMENT_REMINDER, cases[1], world.staff),
+        ]:
+            Document.objects.create(
+                municipality=world.city,
+                case=case,
+                kind=kind,
+                fiscal_year=2022,
+                status=DocumentStatus.AWAITING_APPROVAL,
+                dated=today,
+                created_by=by,
+            )
+        monday = today - timedelta(days=today.weekday())
+        for i, day in enumerate([monday, monday + timedelta(days=6), monday - timedelta(days=1)]):
+            Visit.objects.create(
+                case=cases[i % 2],
+                party=PartyFactory(case=cases[i % 2], label=f"<P&{i}>"),
+                visited_on=day,
+                place=f"区役所 & 自宅 {i}",
+                purpose=list(Purpose)[i % len(Purpose)],
+                recorded_by_side=Side.MUNICIPALITY,
+                created_by=world.staff,
+            )
+    reference = engines["django"].from_string(
+        (Path(__file__).parent / "approval_and_visit_rows.html").read_text(encoding="utf-8")
+    )
+    with tenant_scope(world.manager) as membership, translation.override(language):
+        q = queues_for(world.manager, membership, deadline_book(membership))
+        assert (len(q.approvals.rows), len(q.visits.rows)) == (3, 2)
+        docs = list(
+            Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL)
+            .select_related("case", "created_by")
+            .order_by("created_at", "id")
+        )
+        visits = list(
+            Visit.objects.filter(visited_on__range=q.week)
+            .select_related("case", "party")
+            .order_by("visited_on", "id")
+        )
+        whole = SimpleNamespace(
+            approvals=Queue("approvals", docs, len(docs)),
+            visits=Queue("visits", visits, len(visits)),
+            week=q.week,
+        )
+        before = reference.render({"q": whole})
+        page = render_to_string("overview/queues.html", {"q": q, "membership": membership})
+    approvals, visits_section = before.split('<section class="card" id="visits"')
+    assert approvals.strip() in page
+    assert '<section class="card" id="visits"' + visits_section.rstrip() in page

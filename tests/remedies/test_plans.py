@@ -4,6 +4,7 @@ missed one in the queues and on the dashboard, remind, collect late, close."""
 import io
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -539,3 +540,52 @@ def test_a_reminder_lists_every_missed_instalment(world, plan_case):
         calendar = BusinessCalendar.for_municipality(world.city)
     due = date.fromisoformat(reminder.data["due_on"])
     assert due >= TODAY and calendar.is_business_day(due)
+
+
+@pytest.mark.parametrize("role", ["staff", "auditor"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+def test_the_queues_missed_instalments_read_as_values_are_the_instalments_read_whole(
+    world, role, language
+):
+    """The work queue reads the missed instalments as values (MissedInstalment): its table is
+    what the former template (tests/overview/instalment_rows.html) made of the instalments
+    read whole, with their plan, person, case and assignee."""
+    from types import SimpleNamespace
+
+    from django.template import engines
+    from django.template.loader import render_to_string
+
+    from cases.selectors import deadline_book
+    from overview.queues import Queue, queues_for
+
+    held, _c, d = _excess_case(world)
+    _agree(world, held, d)
+    with tenant_scope(world.staff):
+        services.case_take(case=held, by=world.staff)
+    nobodys, _c2, d2 = _excess_case(world, excess=9000)
+    _agree(world, nobodys, d2, rows=[(FIRST, 4000), (SECOND, 4000), (THIRD, 1000)])
+    user = getattr(world, role)
+    reference = engines["django"].from_string(
+        (Path(__file__).parent.parent / "overview" / "instalment_rows.html").read_text()
+    )
+    section = re.compile(r'<section class="card" id="instalments".*?</section>', re.S)
+    with tenant_scope(user) as membership, translation.override(language):
+        book = deadline_book(membership)
+        q = queues_for(user, membership, book)
+        assert len(q.instalments.rows) == 4
+        cutoff = plans.overdue_cutoff(book.of(world.city.pk).calendar, book.today)
+        whole = list(
+            plans.overdue_instalments({world.city.pk: cutoff})
+            .select_related("plan__party", "plan__case", "plan__case__assignee")
+            .order_by("due_on", "plan_id", "number")
+        )
+        for row in whole:
+            row.days_late = plans.days_late(book.of(world.city.pk).calendar, row.due_on, TODAY)
+        before = reference.render(
+            {
+                "q": SimpleNamespace(instalments=Queue("instalments", whole, len(whole))),
+                "membership": membership,
+            }
+        )
+        page = render_to_string("overview/queues.html", {"q": q, "membership": membership})
+    assert section.search(page).group(0) == section.search(before).group(0)
