@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Q, Sum, Value
+from django.db.models import BooleanField, Count, F, Func, Q, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import TruncMonth
 from django.db.models.lookups import GreaterThanOrEqual
@@ -38,7 +38,7 @@ from cases.wareki import yen
 from receptions.selectors import CompletionPanel, completion_rates
 from remedies.ledger import COST_FIELDS, national_corrections
 from remedies.models import AgencyContact, CityLedgerTotal, Side
-from remedies.plans import overdue_cutoff, overdue_instalments
+from remedies.plans import overdue_cutoff, overdue_instalments_total
 from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
@@ -301,9 +301,8 @@ def _waiting_on_agencies(municipality: Municipality) -> list[AgencyRequest]:
 def _instalments_overdue(municipality: Municipality, deadlines: Deadlines, today: date) -> dict:
     """Instalments of repayment plans not paid one business day after their due date."""
     cutoff = overdue_cutoff(deadlines.calendar, today)
-    return overdue_instalments({municipality.pk: cutoff}).aggregate(
-        n=Count("id"), amount=Sum("unpaid")
-    )
+    n, amount = overdue_instalments_total(municipality.pk, cutoff)
+    return {"n": n, "amount": amount}
 
 
 def _costs(municipality: Municipality, money: list[dict], names: dict) -> BarChart:
