@@ -14,6 +14,7 @@ of cases, timeline entries or ledger rows (tests/overview/test_dashboard.py coun
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Q, Value
@@ -24,7 +25,7 @@ from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
-from cases.deadlines import Deadlines
+from cases.deadlines import Deadline, Deadlines
 from cases.models import (
     Case,
     CaseKind,
@@ -61,7 +62,7 @@ class Dashboard:
     by_stage: BarChart
     overdue_total: int
     overdue_by_stage: BarChart
-    oldest_overdue: list[Case]
+    oldest_overdue: list["OverdueRow"]
     waiting_on_agencies: list["AgencyRequest"]
     owed: int
     held: int
@@ -223,7 +224,7 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
     ]
 
 
-def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) -> list[Case]:
+def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) -> list["OverdueRow"]:
     """The longest overdue, by the one clock, given the overdue cases per stage (counted
     with the breakdown)."""
     if not overdue:
@@ -231,9 +232,11 @@ def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) ->
     cases = Case.objects.filter(municipality=municipality)
     # The longest overdue: per stage, the oldest few read in that index's order (one ORDER
     # BY over every stage would sort them all), all in one query of the tenant's cases, as
-    # (id, stage, stage_since) only; merged by days late with one read of their waits;
-    # only the ten listed are then read whole. The stages' picks are written as SQL (fixed
-    # text, the days and ids parameters): five ORM subqueries cost more to build than to run.
+    # the values a row shows (not cases with their office and assignee: a model instance
+    # each, the case's state machine with it, and a query of their own for the ten listed);
+    # merged by days late with one read of their waits. The stages' picks are written as SQL
+    # (fixed text, the days and ids parameters): five ORM subqueries cost more to build than
+    # to run.
     table = connection.ops.quote_name(Case._meta.db_table)
     picks, params = [], []
     for i, stage in enumerate(overdue):
@@ -243,27 +246,57 @@ def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) ->
         params += [municipality.pk, *late.params, LIST_LENGTH]
     oldest = RawSQL(" UNION ALL ".join(picks), params)  # noqa: S611  # nosec B611
     candidates = [
-        _Clocked(*row)
-        for row in cases.filter(pk__in=oldest).values_list("id", "stage", "stage_since").order_by()
+        OverdueRow.of(row)
+        for row in cases.filter(pk__in=oldest).values_list(*OverdueRow.COLUMNS).order_by()
     ]
     deadlines.read_waits([c.pk for c in candidates])  # one read of their waits
     candidates.sort(key=lambda c: (-deadlines.days_late(c), c.pk))
-    listed = {c.pk: c.deadline for c in deadlines.mark(candidates[:LIST_LENGTH])}
-    rows = cases.filter(pk__in=list(listed)).select_related("office", "assignee").order_by()
-    by_id = {case.pk: case for case in rows}
-    for pk, deadline in listed.items():
-        by_id[pk].deadline = deadline
-    return [by_id[pk] for pk in listed]
+    return deadlines.mark(candidates[:LIST_LENGTH])
 
 
-@dataclass
-class _Clocked:
-    """What the clock needs of a case (Deadlines.mark sets `deadline`)."""
+class Person(NamedTuple):
+    """A case's assignee as a row names it (`person`, cases/templatetags/tadasu.py)."""
+
+    last_name: str
+    first_name: str
+    username: str
+
+
+@dataclass(slots=True)
+class OverdueRow:
+    """One of the longest overdue as its row shows it (overview/tables.py), read as values:
+    what the clock needs of a case (`pk`, `stage`, `stage_since`; `Deadlines.mark` sets
+    `deadline`) and what the row writes."""
 
     pk: int
     stage: str
     stage_since: date
-    deadline: object = None
+    reference: str
+    office: str  # the office's name: what str(office) gives
+    assignee: Person | None
+    deadline: Deadline | None = None
+
+    # The values read, in the order of the fields above (the assignee's three after its id).
+    COLUMNS = (
+        "id",
+        "stage",
+        "stage_since",
+        "reference",
+        "office__name",
+        "assignee_id",
+        "assignee__last_name",
+        "assignee__first_name",
+        "assignee__username",
+    )
+
+    @classmethod
+    def of(cls, values: tuple) -> "OverdueRow":
+        *case, assignee_id, last, first, username = values
+        return cls(*case, Person(last, first, username) if assignee_id is not None else None)
+
+    def get_stage_display(self) -> str:
+        """The case's get_stage_display(): its stage's label."""
+        return str(Stage(self.stage).label)
 
 
 @dataclass(frozen=True)

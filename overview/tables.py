@@ -46,7 +46,8 @@ def _text(value) -> str:
 
 
 def oldest_overdue_rows_html(cases: Iterable) -> SafeString:
-    """The rows of the longest overdue (`case.deadline` set by the clock)."""
+    """The rows of the longest overdue (overview.dashboard.OverdueRow, or cases; `deadline`
+    set by the clock)."""
     e, url = _text, _case_url()
     unassigned = None
     rows = []
