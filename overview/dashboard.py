@@ -19,7 +19,6 @@ from typing import NamedTuple
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Q, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import TruncMonth
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.formats import date_format
 from django.utils.translation import get_language
@@ -194,31 +193,31 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
     starts = period.month_starts()
 
     # Opened: the day the city learned of the case. Closed: the day a case now closed was
-    # closed (its stage_since). Both read from indexes on the case table, in one query.
+    # closed (its stage_since). Both read from indexes on the case table, in one query,
+    # counted by day and summed into months here: grouped by the day the index holds, with
+    # no TruncMonth (on SQLite a Python function called for each case) to build and run.
     cases = Case.objects.filter(municipality=municipality)
     opened = (
         cases.filter(opened_on__range=(period.start, period.end))
-        .annotate(month=TruncMonth("opened_on"), closing=Value(False))
-        .values("closing", "month")
-        .annotate(n=Count("id"))
+        .values_list(Value(False), "opened_on")
+        .annotate(n=Count("*"))
         .order_by()
     )
     closed = (
         cases.filter(stage=Stage.CLOSED, stage_since__range=(period.start, period.end))
-        .annotate(month=TruncMonth("stage_since"), closing=Value(True))
-        .values("closing", "month")
-        .annotate(n=Count("id"))
+        .values_list(Value(True), "stage_since")
+        .annotate(n=Count("*"))
         .order_by()
     )
-    counts = {(bool(r["closing"]), r["month"]): r["n"] for r in opened.union(closed, all=True)}
-    opened = {month: n for (closing, month), n in counts.items() if not closing}
-    closed = {month: n for (closing, month), n in counts.items() if closing}
+    counts: Counter = Counter()
+    for closing, day, n in opened.union(closed, all=True):
+        counts[bool(closing), day.year, day.month] += n
     return [
         (
             f"{s:%Y-%m}",
             *_month_labels(s),
-            opened.get(s, 0),
-            closed.get(s, 0),
+            counts[False, s.year, s.month],
+            counts[True, s.year, s.month],
         )
         for s in starts
     ]

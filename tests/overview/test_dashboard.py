@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import Agency, CauseCategory, Stage
 from cases.scoping import tenant_scope
-from overview.dashboard import ENDED_STAGES
+from overview.dashboard import ENDED_STAGES, _months
+from overview.periods import Period
 from remedies import ledger
 from remedies import services as remedies
 from remedies.models import Channel
@@ -102,6 +103,38 @@ def test_opened_and_closed_per_month(client, world, today, answered):
     # The story case was opened (reported) on the frozen today, 2023-03-01; none closed.
     assert '<th scope="row">2023年3月</th><td class="num">1</td><td class="num">0</td>' in page
     assert '<th scope="row">2022年4月</th><td class="num">0</td><td class="num">0</td>' in page
+
+
+def test_the_months_sum_the_days_of_each_month_in_the_period(world):
+    """Cases are counted by the day they opened or closed, and the days summed into months:
+    days of one month add up, a month's first and last day count in it, and days outside
+    the period (or cases closed before it, or withdrawn) do not."""
+    opened = [date(2021, 4, 1), date(2021, 5, 3), date(2021, 5, 3), date(2021, 5, 31)]
+    opened += [date(2022, 3, 31), date(2021, 3, 31), date(2022, 4, 1)]  # the last two: outside
+    for day in opened:
+        CaseFactory(office=world.office, opened_on=day, stage=Stage.INQUIRY, stage_since=day)
+    closed = [date(2021, 6, 1), date(2021, 6, 30), date(2021, 7, 15), date(2021, 3, 31)]
+    for day in closed:
+        CaseFactory(
+            office=world.office, opened_on=date(2020, 5, 1), stage=Stage.CLOSED, stage_since=day
+        )
+    CaseFactory(
+        office=world.office,
+        opened_on=date(2020, 5, 1),
+        stage=Stage.WITHDRAWN,
+        stage_since=date(2021, 6, 2),
+    )
+    with tenant_scope(world.manager):
+        months = _months(world.city, Period.fiscal(2021))
+    counts = {month: (o, c) for month, _label, _short, _year, o, c in months}
+    assert len(months) == 12 and months[0][0] == "2021-04" and months[-1][0] == "2022-03"
+    assert counts["2021-04"] == (1, 0)
+    assert counts["2021-05"] == (3, 0)
+    assert counts["2021-06"] == (0, 2)
+    assert counts["2021-07"] == (0, 1)
+    assert counts["2022-03"] == (1, 0)
+    assert sum(o for o, _c in counts.values()) == 5
+    assert sum(c for _o, c in counts.values()) == 3
 
 
 @pytest.mark.parametrize(
