@@ -107,14 +107,24 @@ def _breakdown(municipality: Municipality, period: Period, deadlines: Deadlines)
     # cases, read once for both, where a query of its own read them all again. Rows are
     # counted, not ids (COUNT(*), COUNT(1)): the id is the last column of an index entry,
     # and reading it from each of the open cases' entries was a fifth of that part's SQL.
+    # An open case is active in the period when it was opened on or before its last day.
+    # For a period that ends today or later (this 年度, the default) that is every open case:
+    # no case is opened on a day after today (case_open and the import refuse a report
+    # dated in the future, `not_in_future`), so they are counted as the index gives them,
+    # without reading and testing each entry's opened_on (an eighth of the open part's SQL
+    # at 100,000 cases).
     cases = Case.objects.filter(municipality=municipality)
     one = Value(1)
+    if period.end >= deadlines.today:
+        in_period = Count("*")
+    else:
+        in_period = Count(one, filter=Q(opened_on__lte=period.end))
     open_now = (
         cases.filter(stage__in=OPEN_STAGES)
         .values(*BREAKDOWN)
         .annotate(
             n=Count("*"),
-            in_period=Count(one, filter=Q(opened_on__lte=period.end)),
+            in_period=in_period,
             overdue=Count(one, filter=deadlines.overdue_sql()),
         )
         .order_by()
