@@ -17,12 +17,13 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Q, Value
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils.formats import date_format
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django_scopes import get_scope
 
 from cases.deadlines import Deadline, Deadlines
 from cases.models import (
@@ -88,6 +89,18 @@ def _count(n: int) -> str:
     return _("%(n)s cases") % {"n": f"{n:,}"}
 
 
+def _cases(municipality: Municipality) -> QuerySet[Case]:
+    """The municipality's cases, through the scoped manager. When the tenant scope is that
+    municipality (its manager's or auditor's request), the scope's condition is already
+    the municipality's: the same condition added again is tested once more on each index
+    entry the breakdown reads (16,700 VM steps of its 235,000 at 100,000 cases). Any other
+    scope (or none) gets the municipality's condition besides its own."""
+    current = get_scope()
+    if current.get("_enabled", True) and current.get("municipality") == municipality.pk:
+        return Case.objects.all()
+    return Case.objects.filter(municipality=municipality)
+
+
 BREAKDOWN = ("stage", "kind", "office_id", "cause_category", "contractor_id")
 
 
@@ -113,7 +126,7 @@ def _breakdown(municipality: Municipality, period: Period, deadlines: Deadlines)
     # dated in the future, `not_in_future`), so they are counted as the index gives them,
     # without reading and testing each entry's opened_on (an eighth of the open part's SQL
     # at 100,000 cases).
-    cases = Case.objects.filter(municipality=municipality)
+    cases = _cases(municipality)
     one = Value(1)
     if period.end >= deadlines.today:
         in_period = Count("*")
@@ -206,7 +219,7 @@ def _months(municipality: Municipality, period: Period) -> list[tuple]:
     # closed (its stage_since). Both read from indexes on the case table, in one query,
     # counted by day and summed into months here: grouped by the day the index holds, with
     # no TruncMonth (on SQLite a Python function called for each case) to build and run.
-    cases = Case.objects.filter(municipality=municipality)
+    cases = _cases(municipality)
     opened = (
         cases.filter(opened_on__range=(period.start, period.end))
         .values_list(Value(False), "opened_on")
@@ -238,7 +251,7 @@ def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) ->
     with the breakdown)."""
     if not overdue:
         return []
-    cases = Case.objects.filter(municipality=municipality)
+    cases = _cases(municipality)
     # The longest overdue: per stage, the oldest few read in that index's order (one ORDER
     # BY over every stage would sort them all), all in one query of the tenant's cases, as
     # the values a row shows (not cases with their office and assignee: a model instance

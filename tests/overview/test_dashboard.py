@@ -212,3 +212,25 @@ def test_dashboard_shows_the_checklist_completion_of_the_last_twelve_months(
 def test_every_stage_is_counted_as_open_or_ended():
     # The breakdown counts the open cases and the ended ones apart (overview/dashboard.py).
     assert sorted(OPEN_STAGES + ENDED_STAGES) == sorted(Stage)
+
+
+def test_the_dashboards_cases_are_the_municipalitys_whatever_the_scope(world):
+    """The dashboard reads its cases through the scoped manager, and adds the municipality's
+    condition unless the scope is that municipality alone: in its manager's scope, with
+    scopes disabled, or in a contractor's scope over two cities, only its own cases."""
+    from django_scopes import scope, scopes_disabled
+
+    from overview.dashboard import _cases
+
+    mine = CaseFactory(office=world.office)
+    theirs = CaseFactory(office=world.other_city_office)
+    expected = {mine.pk}
+    with tenant_scope(world.manager):
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scopes_disabled():
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scope(municipality=[world.city.pk, world.other_city.pk], contractor=None):
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scope(municipality=world.other_city.pk, contractor=None):
+        assert not _cases(world.city).exists()
+    assert theirs.pk not in expected
