@@ -13,13 +13,12 @@ import re
 from collections.abc import Iterable
 
 from django.urls import reverse
-from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
 from cases.templatetags.tadasu import deadline, jdate, person
 
-from .charts import _cut
+from .charts import _cut, _escape
 
 # Stands for a case reference while the case page's URL is reversed once a table; a case
 # reference is letters, digits and hyphens, which reverse() leaves as they are (as
@@ -42,11 +41,12 @@ def _case_url():
 
 def _text(value) -> str:
     """{{ value }}: its text, escaped ("None" for nothing, as a template writes it)."""
-    return conditional_escape(str(value))
+    return _escape(str(value))
 
 
 def oldest_overdue_rows_html(cases: Iterable) -> SafeString:
-    """The rows of the longest overdue (`case.deadline` set by the clock)."""
+    """The rows of the longest overdue (overview.dashboard.OverdueRow, or cases; `deadline`
+    set by the clock)."""
     e, url = _text, _case_url()
     unassigned = None
     rows = []
@@ -62,7 +62,7 @@ def oldest_overdue_rows_html(cases: Iterable) -> SafeString:
             f"{e(case.reference)}</a></td>\n"
             f'        <td><span class="stage stage-{e(case.stage)}">'
             f"{e(case.get_stage_display())}</span></td>\n"
-            f'        <td class="nowrap">{conditional_escape(deadline(case.deadline))}</td>\n'
+            f'        <td class="nowrap">{_escape(deadline(case.deadline))}</td>\n'
             f"        <td>{e(case.office)}</td>\n"
             f"        <td>{assignee}</td></tr>\n    "
         )

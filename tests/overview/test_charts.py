@@ -7,13 +7,21 @@ from pathlib import Path
 import pytest
 from django.template import engines
 from django.utils import translation
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cases.models import Stage
 from cases.wareki import yen
-from overview.charts import bar_chart, bar_chart_html, month_chart, month_chart_html
+from overview.charts import (
+    _escape,
+    bar_chart,
+    bar_chart_html,
+    month_chart,
+    month_chart_html,
+)
 
 
 def _reference(name: str, *, end: str = "\n"):
@@ -117,3 +125,18 @@ def test_any_months_chart_is_what_the_template_rendered(counts, first, language)
     with translation.override(language):
         chart = month_chart(_months(counts, first))
         assert month_chart_html(chart) == MONTHS.render({"chart": chart})
+
+
+@given(
+    st.one_of(
+        st.text(),
+        st.integers(),
+        st.none(),
+        st.text().map(mark_safe),
+        st.sampled_from([Stage.INQUIRY.label, gettext_lazy("Figures"), mark_safe("<b>&</b>")]),
+    )
+)
+def test_the_charts_escape_as_conditional_escape_does(value):
+    """`_escape`, the charts' and tables' escaping without Django's wrapper for lazy
+    arguments, gives what conditional_escape gives: safe text as it is, the rest escaped."""
+    assert _escape(value) == conditional_escape(value)

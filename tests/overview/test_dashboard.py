@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from cases.models import Agency, CauseCategory, Stage
 from cases.scoping import tenant_scope
-from overview.dashboard import ENDED_STAGES
+from overview.dashboard import ENDED_STAGES, _months
+from overview.periods import Period
 from remedies import ledger
 from remedies import services as remedies
 from remedies.models import Channel
@@ -104,6 +105,38 @@ def test_opened_and_closed_per_month(client, world, today, answered):
     assert '<th scope="row">2022年4月</th><td class="num">0</td><td class="num">0</td>' in page
 
 
+def test_the_months_sum_the_days_of_each_month_in_the_period(world):
+    """Cases are counted by the day they opened or closed, and the days summed into months:
+    days of one month add up, a month's first and last day count in it, and days outside
+    the period (or cases closed before it, or withdrawn) do not."""
+    opened = [date(2021, 4, 1), date(2021, 5, 3), date(2021, 5, 3), date(2021, 5, 31)]
+    opened += [date(2022, 3, 31), date(2021, 3, 31), date(2022, 4, 1)]  # the last two: outside
+    for day in opened:
+        CaseFactory(office=world.office, opened_on=day, stage=Stage.INQUIRY, stage_since=day)
+    closed = [date(2021, 6, 1), date(2021, 6, 30), date(2021, 7, 15), date(2021, 3, 31)]
+    for day in closed:
+        CaseFactory(
+            office=world.office, opened_on=date(2020, 5, 1), stage=Stage.CLOSED, stage_since=day
+        )
+    CaseFactory(
+        office=world.office,
+        opened_on=date(2020, 5, 1),
+        stage=Stage.WITHDRAWN,
+        stage_since=date(2021, 6, 2),
+    )
+    with tenant_scope(world.manager):
+        months = _months(world.city, Period.fiscal(2021))
+    counts = {month: (o, c) for month, _label, _short, _year, o, c in months}
+    assert len(months) == 12 and months[0][0] == "2021-04" and months[-1][0] == "2022-03"
+    assert counts["2021-04"] == (1, 0)
+    assert counts["2021-05"] == (3, 0)
+    assert counts["2021-06"] == (0, 2)
+    assert counts["2021-07"] == (0, 1)
+    assert counts["2022-03"] == (1, 0)
+    assert sum(o for o, _c in counts.values()) == 5
+    assert sum(c for _o, c in counts.values()) == 3
+
+
 @pytest.mark.parametrize(
     ("persona", "status"),
     [("manager", 200), ("auditor", 200), ("staff", 403), ("contractor", 403)],
@@ -132,15 +165,15 @@ def test_dashboard_query_count_does_not_grow_with_cases_or_ledger_rows(client, w
             with CaptureQueriesContext(connection) as queries:
                 assert client.get("/dashboard/").status_code == 200
             counts.append(len(queries))
-    # 20 (the session, the user, the membership, the city and the audit version among
+    # 19 (the session, the user, the membership, the city and the audit version among
     # them): one loads the cases whose waits on an agency leave them in doubt
     # (cases/deadlines.py), the breakdown counts the overdue cases by stage with the rest,
-    # one picks each stage's oldest, one reads their waits and one the ten listed; one sums
+    # one picks each stage's oldest with what their rows show, one reads their waits; one sums
     # the overdue instalments of repayment plans (remedies/plans.py), one the corrections
     # by the national system (a small partial index), apart from the costs; the cases
     # opened and closed per month are one query; the completion panel reads no unchecked
     # reception when it counts none, and no agency is read for a list of no request.
-    assert scratch[0] == scratch[1] <= 20, scratch
+    assert scratch[0] == scratch[1] <= 19, scratch
     assert served[0] == served[1] < scratch[0], served
 
 
@@ -179,3 +212,25 @@ def test_dashboard_shows_the_checklist_completion_of_the_last_twelve_months(
 def test_every_stage_is_counted_as_open_or_ended():
     # The breakdown counts the open cases and the ended ones apart (overview/dashboard.py).
     assert sorted(OPEN_STAGES + ENDED_STAGES) == sorted(Stage)
+
+
+def test_the_dashboards_cases_are_the_municipalitys_whatever_the_scope(world):
+    """The dashboard reads its cases through the scoped manager, and adds the municipality's
+    condition unless the scope is that municipality alone: in its manager's scope, with
+    scopes disabled, or in a contractor's scope over two cities, only its own cases."""
+    from django_scopes import scope, scopes_disabled
+
+    from overview.dashboard import _cases
+
+    mine = CaseFactory(office=world.office)
+    theirs = CaseFactory(office=world.other_city_office)
+    expected = {mine.pk}
+    with tenant_scope(world.manager):
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scopes_disabled():
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scope(municipality=[world.city.pk, world.other_city.pk], contractor=None):
+        assert set(_cases(world.city).values_list("pk", flat=True)) == expected
+    with scope(municipality=world.other_city.pk, contractor=None):
+        assert not _cases(world.city).exists()
+    assert theirs.pk not in expected

@@ -214,3 +214,49 @@ def test_the_ended_cases_of_a_recent_period_are_those_active_in_it(world, period
         ruled = board._breakdown(world.city, period, deadlines)
     assert ranged == ruled
     assert any(row["stage"] in board.ENDED_STAGES for row in ranged)
+
+
+@pytest.mark.parametrize(
+    ("period", "active"),
+    [
+        (Period.fiscal(2026), 8),
+        (Period(date(2026, 6, 1), date(2026, 12, 4)), 8),
+        (Period(date(2026, 6, 1), date(2026, 12, 3)), 6),
+        (Period.fiscal(2025), 4),
+    ],
+    ids=["this-year", "range-to-today", "range-to-yesterday", "last-year"],
+)
+def test_the_open_cases_active_in_a_period_are_those_opened_by_its_end(world, period, active):
+    """An open case is active in a period when it opened on or before the period's last
+    day. A period that ends today or later counts every open case, none being opened after
+    today (overview/dashboard.py `_breakdown`); an earlier end leaves out those opened
+    after it."""
+    from django.db.models import Count
+
+    from cases.models import Case
+    from overview import dashboard as board
+
+    today = date(2026, 12, 4)
+    for i, opened in enumerate([date(2024, 5, 1), date(2025, 3, 31), date(2026, 4, 1), today]):
+        for stage in (Stage.INQUIRY, Stage.NEGOTIATION):
+            CaseFactory(
+                office=world.office,
+                stage=stage,
+                stage_since=opened,
+                opened_on=opened,
+                cause_category=CauseCategory.LOGOUT_OMITTED if i % 2 else "",
+            )
+    with tenant_scope(world.manager):
+        rows = board._breakdown(world.city, period, board.Deadlines(world.city, today))
+        expected = dict(
+            Case.objects.filter(period.active(), stage__in=board.OPEN_STAGES)
+            .values_list("stage")
+            .annotate(n=Count("*"))
+            .order_by()
+        )
+    counted: dict = {}
+    for row in rows:
+        if row["stage"] in board.OPEN_STAGES and row["in_period"]:
+            counted[row["stage"]] = counted.get(row["stage"], 0) + row["in_period"]
+    assert counted == expected
+    assert sum(counted.values()) == active
