@@ -14,7 +14,6 @@ of cases, timeline entries or ledger rows (tests/overview/test_dashboard.py coun
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Value
@@ -44,6 +43,7 @@ from remedies.workflow import OPEN_STAGES
 
 from .charts import BarChart, MonthChart, bar_chart, month_chart
 from .periods import Period
+from .queues import Person
 
 LIST_LENGTH = 10
 _FIRST_FEW = "ORDER BY stage_since, id LIMIT %s"  # a stage's oldest, in the clock index's order
@@ -274,14 +274,6 @@ def _overdue(municipality: Municipality, deadlines: Deadlines, overdue: dict) ->
     deadlines.read_waits([c.pk for c in candidates])  # one read of their waits
     candidates.sort(key=lambda c: (-deadlines.days_late(c), c.pk))
     return deadlines.mark(candidates[:LIST_LENGTH])
-
-
-class Person(NamedTuple):
-    """A case's assignee as a row names it (`person`, cases/templatetags/tadasu.py)."""
-
-    last_name: str
-    first_name: str
-    username: str
 
 
 @dataclass(slots=True)

@@ -202,6 +202,11 @@ def _child(read_at: Callable[[int, int], bytes], conn: Any, import_end: Any) -> 
         _Reading(read_at, conn).run()
     except (BrokenPipeError, ConnectionError):
         pass  # the import ended first
+    except Exception:
+        # Nothing printed (a traceback could quote the file): the import, finding the pipe
+        # closed early, reads the file itself and meets the same trouble where it reports.
+        conn.close()
+        os._exit(1)
     finally:
         conn.close()
 

@@ -241,7 +241,10 @@ class _Replay:
         except DatabaseError as error:
             # A row the database refused when its batch was written, after the item that
             # made it had been taken (an item's own statements are named by _CaseReplay.at).
-            raise InterchangeError(str(error)) from error
+            # The reason only: PostgreSQL's detail of a COPY quotes the row it refused.
+            diagnosis = getattr(error.__cause__, "diag", None)
+            reason = getattr(diagnosis, "message_primary", None) or str(error).split("\n")[0]
+            raise InterchangeError(f"the database refused a row of the file: {reason}") from error
         if self.progress is not None and position % PROGRESS_EVERY:
             self.progress(position)  # the last cases, short of a whole round
         # A compiled case has its id once written (at the audit batch's end at the latest).
