@@ -20,6 +20,7 @@ BEGIN: `transaction_mode` IMMEDIATE, config/settings.py)."""
 import inspect
 import operator
 import queue
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -164,23 +165,39 @@ _SCATTERED = (
 def reserve_ids(counts: dict[type[models.Model], int]) -> dict[type[models.Model], list[int]]:
     """New ids for rows of several models at once, in one statement, for insert(rows,
     ids=…): on PostgreSQL, from each table's own sequence as insert() takes them (a writer
-    of a dozen models a batch saves a round trip for each). Elsewhere, and for a model
-    without an automatic id, nothing: insert() takes them itself."""
-    wanted = [
-        (model, count)
+    of a dozen models a batch saves a round trip for each). Inside overlapped(), from the
+    ids its thread took ahead, as far as they go. Elsewhere, and for a model without an
+    automatic id, nothing: insert() takes them itself."""
+    wanted = {
+        model: count
         for model, count in counts.items()
         if count and isinstance(model._meta.pk, models.AutoField | models.BigAutoField)
-    ]
+    }
     if connection.vendor != "postgresql" or not wanted:
         return {}
-    quote = connection.ops.quote_name
+    sender = _sender.get(connection.alias)
+    if sender is not None:
+        return sender.reserve(wanted)
+    with connection.cursor() as cursor:
+        return _take_ids(cursor, wanted)
+
+
+def _take_ids(cursor, wanted: dict[type[models.Model], int]) -> dict[type[models.Model], list]:
+    """`wanted` ids of each model from its table's sequence, in one statement."""
+    sql, params = _ids_statement(wanted)
+    cursor.execute(sql, params)
+    return _ids_taken(wanted, cursor.fetchall())
+
+
+def _ids_statement(wanted: dict[type[models.Model], int]) -> tuple[str, list]:
     parts, params = [], []
-    for place, (model, count) in enumerate(wanted):
+    for place, (model, count) in enumerate(wanted.items()):
         parts.append(
             "SELECT %s::integer AS place, nextval(pg_get_serial_sequence(%s, %s)) AS id "
             "FROM generate_series(1, %s)"
         )
-        params += [place, quote(model._meta.db_table), model._meta.pk.column, count]
+        params += [place, connection.ops.quote_name(model._meta.db_table), model._meta.pk.column]
+        params.append(count)
     # Each table's ids as a range when they follow one another (no other transaction took
     # one meanwhile: nearly always), else all of them: a row for each id cost the import
     # about 3 % of its time in fetching alone.
@@ -188,12 +205,15 @@ def reserve_ids(counts: dict[type[models.Model], int]) -> dict[type[models.Model
     sql = (
         f"SELECT place, min(id), max(id), count(*), {_SCATTERED} FROM ({union}) AS t GROUP BY place"  # noqa: S608  # nosec B608  # fixed text, the values are parameters
     )
-    taken: dict[int, list[int]] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for place, first, last, _, scattered in cursor.fetchall():
-            taken[place] = scattered if scattered is not None else list(range(first, last + 1))
-    return {model: taken[place] for place, (model, _) in enumerate(wanted)}
+    return sql, params
+
+
+def _ids_taken(wanted: dict[type[models.Model], int], rows) -> dict[type[models.Model], list]:
+    models_ = list(wanted)
+    return {
+        models_[place]: scattered if scattered is not None else list(range(first, last + 1))
+        for place, first, last, _, scattered in rows
+    }
 
 
 def insert(rows: Sequence[models.Model], ids: list[int] | None = None) -> None:
@@ -345,6 +365,15 @@ def _new_ids(table: str, column: str, count: int) -> list[int]:
 # ---- COPYs sent while the caller goes on (PostgreSQL) -----------------------------------------
 
 _sender: dict[str, "_Sender"] = {}  # by connection alias: the overlapped() block's sender
+# The interpreter's switch interval while an overlapped() block runs: the sender's thread
+# waits on the server a few dozen times a batch (each COPY's start and end, the constraint
+# checks), and after each wait it needs the GIL back from the caller's thread, which keeps
+# it for the whole interval (5 ms by default) unless it waits itself. At the default the
+# sender took about 3 s of waiting for the GIL on the import of 10,000 cases, and the
+# import waited on the sender (docs/PERFORMANCE.md, "The compiled path, sixth part").
+_SWITCH_INTERVAL = 0.0005
+_switching = {"blocks": 0, "before": 0.0}
+_switching_lock = threading.Lock()
 _copies_sent = [0]  # COPY statements the senders have run, in this process
 _copies_lock = threading.Lock()
 
@@ -374,6 +403,7 @@ def overlapped() -> Iterator[None]:
         raise RuntimeError("cases.bulk.overlapped inside another")
     sender = _Sender(connection.connection)
     _sender[connection.alias] = sender
+    _switch_often(True)
     try:
         with connection.execute_wrapper(sender.before_statement):
             yield
@@ -382,6 +412,22 @@ def overlapped() -> Iterator[None]:
     finally:
         del _sender[connection.alias]
         sender.stop()
+        _switch_often(False)
+
+
+def _switch_often(entering: bool) -> None:
+    """The shorter switch interval from the first overlapped() block to the last (they may
+    run in several threads of a process); the interpreter's own before and after."""
+    with _switching_lock:
+        if entering:
+            if not _switching["blocks"]:
+                _switching["before"] = sys.getswitchinterval()
+                sys.setswitchinterval(min(_SWITCH_INTERVAL, _switching["before"]))
+            _switching["blocks"] += 1
+        else:
+            _switching["blocks"] -= 1
+            if not _switching["blocks"]:
+                sys.setswitchinterval(_switching["before"])
 
 
 def send() -> None:
@@ -401,14 +447,29 @@ class _Chunks(Writer):
         self.chunks.append(bytes(data))
 
 
+# Ids the sender's thread takes ahead for the next batch: as many as the last batch took of
+# each model, and a quarter more (a batch of a writer such as the import varies a little).
+_AHEAD = 1.25
+
+
 class _Sender:
     # One job at a time: the caller formats the next rows only while the thread is idle
     # (formatting reads the connection's settings, and libpq must not be used by two
     # threads at once), and waits for it before any other statement.
+    #
+    # Ids: after a job's COPYs the thread takes the next batch's ids (reserve_ids): the
+    # sequences' work (a few dozen milliseconds a batch of the import) overlaps the
+    # caller's. Ids taken ahead are given out only while nothing else ran on the caller's
+    # connection: any other statement might insert rows that take ids of their own from a
+    # sequence, past those held here, and a table's ids must ascend in the order its rows
+    # are made (a case's id in the order cases are opened). Those the block never gives
+    # out are left unused, as a rolled-back transaction leaves its ids.
 
     def __init__(self, raw):
         self.raw = raw  # psycopg's connection, the caller's
         self.left: list[tuple[str, list[bytes]]] = []  # formatted, not yet handed over
+        self.ahead: dict[type[models.Model], list[int]] = {}  # taken by the thread
+        self.wanted: dict[type[models.Model], int] = {}  # asked of reserve() since a send
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
         self.idle = threading.Event()
         self.idle.set()
@@ -425,11 +486,31 @@ class _Sender:
                 copy.write_row(row)
         self.left.append((sql, kept.chunks))
 
+    def reserve(self, wanted: dict[type[models.Model], int]) -> dict[type[models.Model], list]:
+        self.wait()  # the ids the last job took ahead, if it has
+        taken, short = {}, {}
+        for model, count in wanted.items():
+            self.wanted[model] = self.wanted.get(model, 0) + count
+            held = self.ahead.pop(model, [])
+            taken[model], rest = held[:count], count - len(held)
+            if rest > 0:
+                short[model] = rest
+            elif rest < 0:
+                self.ahead[model] = held[count:]
+        if short:  # the ids past those taken ahead: later in each sequence
+            with connection.wrap_database_errors, self.raw.cursor() as cursor:
+                for model, more in _take_ids(cursor, short).items():
+                    taken[model] = taken[model] + more
+        return taken
+
     def send(self) -> None:
         if not self.left:
             return
         self.wait()
-        job, self.left = self.left, []
+        ahead = {model: int(count * _AHEAD) + 1 for model, count in self.wanted.items()}
+        # The statement made here: the thread's `connection` would be a connection of its own.
+        statement = (ahead, *_ids_statement(ahead)) if ahead else None
+        job, self.left, self.wanted = (self.left, statement), [], {}
         self.idle.clear()
         self.jobs.put(job)
 
@@ -443,6 +524,7 @@ class _Sender:
     def before_statement(self, execute, sql, params, many, context):
         self.send()
         self.wait()
+        self.ahead = {}  # this statement may take ids of its own: past these
         return execute(sql, params, many, context)
 
     def stop(self) -> None:
@@ -452,9 +534,10 @@ class _Sender:
 
     def _run(self) -> None:
         while (job := self.jobs.get()) is not None:
+            copies, ahead = job
             try:
                 with self.raw.cursor() as cursor:
-                    for sql, chunks in job:
+                    for sql, chunks in copies:
                         with _copies_lock:
                             _copies_sent[0] += 1
                         with cursor.copy(sql) as copy:
@@ -464,6 +547,10 @@ class _Sender:
                     # than all at the commit (every such constraint is deferred: Django's).
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+                    if ahead is not None:
+                        wanted, sql, params = ahead
+                        cursor.execute(sql, params)
+                        self.ahead = _ids_taken(wanted, cursor.fetchall())
             except BaseException as error:  # raised in the caller's thread
                 self.error = error
             finally:

@@ -13,7 +13,8 @@ compared with the entries (ledger_totals --check). Prints one line:
     BENCH-IMPORT database=… cases=… seconds=… ms_per_case=… cpu_seconds=… queries=… …
 
 (`cpu_seconds`: this process's own CPU time, the database server's not included; on a
-machine shared with other work it moves less than the wall-clock `seconds`) and the peak
+machine shared with other work it moves less than the wall-clock `seconds`;
+`server_cpu_seconds`: the PostgreSQL server process's, when it runs on this machine) and the peak
 RSS. `--shape compiled` cuts every case down to the actions the compiled path handles
 (remedies/interchange/compiled.py: people, links, agency contacts), to time that path
 alone; `--shape people` further, to what its first part handled (no links, no contacts);
@@ -123,7 +124,22 @@ def main() -> int:
             of = f"{total:,}" if total is not None else "?"  # read ahead: known at the end
             print(f"  {done:,} of {of} cases, {time.perf_counter() - started:.0f} s")
 
+    def backend_cpu() -> float | None:
+        """The CPU seconds of the database's server process for this connection, when the
+        server runs on this machine (PostgreSQL: one process a connection); else None."""
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     profiler = cProfile.Profile() if args.profile else None
+    server = backend_cpu()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     copies = bulk.copies_sent()
     started, cpu = time.perf_counter(), time.process_time()
@@ -139,6 +155,7 @@ def main() -> int:
     reader_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
     reader_rss = after.ru_maxrss / 1024
     copies = bulk.copies_sent() - copies  # COPYs sent from bulk.overlapped()'s thread
+    server = None if server is None else backend_cpu() - server
     if profiler is not None:
         profiler.dump_stats(args.profile)
     if len(outcome.cases) != args.cases:
@@ -148,7 +165,9 @@ def main() -> int:
         f"BENCH-IMPORT database={connection.vendor} cases={args.cases} shape={args.shape} "
         f"path={'replay' if args.replay_only else 'compiled+replay'} seconds={seconds:.1f} "
         f"ms_per_case={1000 * seconds / args.cases:.1f} cpu_seconds={cpu:.1f} "
-        f"reader_cpu_seconds={reader_cpu:.1f} queries={queries} copies_from_thread={copies} "
+        f"reader_cpu_seconds={reader_cpu:.1f} "
+        f"server_cpu_seconds={'-' if server is None else f'{server:.1f}'} "
+        f"queries={queries} copies_from_thread={copies} "
         f"queries_per_case={queries / args.cases:.1f} peak_rss_mb={rss:.0f} "
         f"reader_peak_rss_mb={reader_rss:.0f} "
         f"load={os.getloadavg()[0]:.1f}",

@@ -457,3 +457,62 @@ def test_a_value_of_another_type_is_converted_as_the_orm_converts_it():
     assert saved[rows[0].pk].label == str(gettext_lazy("Cases"))
     assert saved[rows[1].pk].identification_note == "12345"
     assert saved[rows[2].pk].label == "T2氏"
+
+
+def test_overlapped_shortens_the_switch_interval_while_it_runs_and_restores_it(postgresql):
+    """The sender's thread gets the GIL back soon after each wait on the server; the
+    interpreter's own interval again once the last block of the process ends, even one
+    that ended in an error."""
+    import sys
+
+    before = sys.getswitchinterval()
+    with transaction.atomic():
+        with bulk.overlapped():
+            assert sys.getswitchinterval() == bulk._SWITCH_INTERVAL < before
+        assert sys.getswitchinterval() == before
+    with pytest.raises(ZeroDivisionError), transaction.atomic(), bulk.overlapped():
+        assert sys.getswitchinterval() == bulk._SWITCH_INTERVAL
+        1 / 0  # noqa: B018
+    assert sys.getswitchinterval() == before
+
+
+def test_the_next_batchs_ids_are_taken_ahead_by_the_thread_and_ascend(postgresql):
+    """After a batch is sent, its thread takes the next batch's ids (as many as this one
+    took, and a quarter more): the caller's next reserve_ids gets them without a statement
+    of its own, and past them what it asks beyond; they ascend across batches."""
+    case = CaseFactory()
+    with transaction.atomic(), bulk.overlapped():
+        sender = bulk._sender[connection.alias]
+        first = bulk.reserve_ids({Party: 4})[Party]
+        bulk.insert(_parties(case, 4, "A"), first)
+        bulk.send()
+        sender.wait()
+        ahead = list(sender.ahead[Party])
+        assert len(ahead) == 6 and ahead[0] > first[-1]  # int(4 * 1.25) + 1
+        second = bulk.reserve_ids({Party: 3})[Party]
+        assert second == ahead[:3]
+        third = bulk.reserve_ids({Party: 5})[Party]  # three left ahead, two taken now
+        assert third[:3] == ahead[3:] and third == sorted(set(third)) and len(third) == 5
+        bulk.insert(_parties(case, 8, "B"), second + third)
+    assert [p.pk for p in Party.objects.filter(label__regex=r"^[AB]").order_by("pk")] == (
+        first + second + third
+    )
+
+
+def test_a_statement_between_batches_sets_aside_the_ids_taken_ahead(postgresql):
+    """A row inserted by any other statement takes the sequence's next id, past those the
+    thread took ahead; the next batch's rows then take ids past it, so that a table's ids
+    still ascend in the order its rows were made (cases by the order they were opened)."""
+    case = CaseFactory()
+    with transaction.atomic(), bulk.overlapped():
+        sender = bulk._sender[connection.alias]
+        bulk.insert(_parties(case, 2, "C"), bulk.reserve_ids({Party: 2})[Party])
+        bulk.send()
+        sender.wait()
+        assert sender.ahead[Party]
+        between = PartyFactory(case=case, label="D")  # as a replayed case's service would
+        later = bulk.reserve_ids({Party: 2})[Party]
+        assert later[0] > between.pk
+        bulk.insert(_parties(case, 2, "E"), later)
+    labels = Party.objects.filter(label__regex=r"^[CDE]").order_by("pk")
+    assert [p.label[0] for p in labels] == ["C", "C", "D", "E", "E"]
