@@ -175,3 +175,35 @@ def test_the_import_goes_on_when_the_reading_process_is_lost(tmp_path, monkeypat
     expected = _outcome(path, monkeypatch, ahead=False)
     monkeypatch.setattr(ahead_module._Reading, "run", lambda self: os._exit(3))
     assert _outcome(path, monkeypatch, ahead=True) == expected
+
+
+@pytest.mark.parametrize("ahead", [True, False])
+def test_the_garbage_collector_spares_older_objects_during_an_import_and_after_it_all(
+    tmp_path, monkeypatch, ahead
+):
+    """While an import runs, the objects made before it are left out of the collector's
+    rounds (gc.freeze) and its youngest round comes later; after it, whether it imported
+    or was refused, the collector is as it was, every object among its own again."""
+    import gc
+
+    demo_reference_data()
+    threshold = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    seen = []
+
+    def progress(done, total):
+        seen.append((gc.get_freeze_count(), gc.get_threshold()))
+
+    monkeypatch.setattr(replay_module, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(ahead_module, "AHEAD_FROM_BYTES", 0 if ahead else 10**12)
+    path = _file(tmp_path, 3)
+    with transaction.atomic(), path.open("rb") as stream, scopes_disabled():
+        assert len(import_file(stream, progress=progress).cases) == 3
+        transaction.set_rollback(True)
+    assert len(seen) == 3
+    assert all(frozen > 1000 and now[0] == replay_module._GC_FIRST_ROUND for frozen, now in seen)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+    bad = _file(tmp_path, 2, text="{not json")
+    with pytest.raises(NotJSONError), bad.open("rb") as stream, scopes_disabled():
+        import_file(stream)
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
