@@ -77,12 +77,18 @@ def entry_mac(entry: AuditEntry, key: bytes, data_text: str | None = None) -> st
     """HMAC-SHA256 over the entry's place in its chain, its predecessor's MAC and its
     content, canonically encoded: nobody without the key can write or re-chain an entry.
     `data_text`: canonical_data(entry.data), if the caller has it already."""
-    return hmac.new(key, _canonical(entry, data_text).encode(), hashlib.sha256).hexdigest()
+    # hmac.digest: OpenSSL's one-shot HMAC, the same MAC as hmac.new(…).hexdigest().
+    return hmac.digest(key, _canonical(entry, data_text).encode(), "sha256").hex()
+
+
+# json.dumps with these options builds an encoder for each call: one, made once.
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def canonical_data(data: object) -> str:
-    """An entry's data as the MAC reads it: JSON, keys sorted, no spaces, text as it is."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """An entry's data as the MAC reads it: JSON, keys sorted, no spaces, text as it is
+    (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")))."""
+    return _CANONICAL.encode(data)
 
 
 def _canonical(entry: AuditEntry, data_text: str | None) -> str:

@@ -55,6 +55,9 @@ _EXACT_PG = (
     (models.DateField, (date, type(None))),
     (models.UUIDField, (uuid.UUID, type(None))),
 )
+# On any database: an address field's None is written as None (an audit entry's client
+# address, which an import's entries have none of); an address is converted by the ORM.
+_EXACT = ((models.GenericIPAddressField, (type(None),)),)
 
 
 M = TypeVar("M", bound=models.Model)
@@ -279,6 +282,9 @@ def _as_is(field: models.Field, postgresql: bool) -> tuple | None:
         return None  # an encrypted field, a field of a library: its own conversion
     if isinstance(field, _AS_IS):
         return ("plain", _PLAIN)
+    for kind, types in _EXACT:
+        if isinstance(field, kind):
+            return ("exact", types)
     if postgresql:
         for kind, types in _EXACT_PG:
             if isinstance(field, kind):
