@@ -23,7 +23,7 @@ import queue
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -443,6 +443,69 @@ def send() -> None:
         sender.send()
 
 
+def overlapping() -> bool:
+    """Whether an overlapped() block sends this connection's rows from its thread."""
+    return connection.alias in _sender
+
+
+def settle() -> None:
+    """Inside overlapped(): send what is left and wait until everything sent is written
+    (an error of the thread raised here). Else nothing."""
+    sender = _sender.get(connection.alias)
+    if sender is not None:
+        sender.send()
+        sender.wait()
+
+
+def columns(model: type[models.Model]) -> list[str]:
+    """The attnames of `model`'s columns in the order insert() writes them: the key first."""
+    pk = model._meta.pk
+    return [pk.attname, *(f.attname for f in model._meta.concrete_fields if f is not pk)]
+
+
+def insert_formatted(
+    rows: Sequence[models.Model], ids: list[int], data: Callable[[], list[bytes]]
+) -> None:
+    """insert() for rows whose COPY data is made elsewhere (the audit entries of an import,
+    signed in a process of their own: cases/audit_signer.py), inside overlapped(): the
+    rows take `ids` (reserve_ids) as insert() gives them; `data()`, called in the sender's
+    thread when this COPY's turn comes, gives the rows' values in columns() order,
+    formatted as psycopg's COPY formats them. What it raises is raised as the thread's
+    errors are."""
+    sender = _sender.get(connection.alias)
+    if sender is None:
+        raise RuntimeError("cases.bulk.insert_formatted outside overlapped()")
+    model = type(rows[0])
+    if len(ids) != len(rows):
+        raise ValueError(f"cases.bulk.insert_formatted: {len(ids)} ids for {len(rows)} rows")
+    attname, alias = model._meta.pk.attname, connection.alias
+    for row, new_id in zip(rows, ids, strict=True):
+        row.__dict__[attname] = new_id
+        state = row._state
+        state.adding, state.db = False, alias
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(model._meta.get_field(name).column) for name in columns(model))
+    sender.wait()
+    sender.left.append((f"COPY {quote(model._meta.db_table)} ({names}) FROM STDIN", data))
+
+
+def copy_formatter(raw=None) -> Callable[[Iterable[Sequence[Any]]], list[bytes]]:
+    """A function that formats rows as a COPY of psycopg's connection `raw` (this
+    connection's by default) formats them, without sending them: for a process forked
+    from this one that formats rows for it (it never uses the connection itself)."""
+    raw = raw if raw is not None else connection.connection
+    cursor = raw.cursor()
+
+    def formatted(rows: Iterable[Sequence[Any]]) -> list[bytes]:
+        kept = _Chunks()
+        with Copy(cursor, writer=kept) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return kept.chunks
+
+    return formatted
+
+
 class _Chunks(Writer):
     """COPY data kept, not sent: formatted by psycopg in the caller's thread."""
 
@@ -544,6 +607,8 @@ class _Sender:
             try:
                 with self.raw.cursor() as cursor:
                     for sql, chunks in copies:
+                        if callable(chunks):  # made elsewhere: insert_formatted()
+                            chunks = chunks()
                         with _copies_lock:
                             _copies_sent[0] += 1
                         with cursor.copy(sql) as copy:

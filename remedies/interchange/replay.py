@@ -22,6 +22,7 @@ from django_scopes import scopes_disabled
 
 from cases import bulk
 from cases.audit import audit_batch, audit_flush
+from cases.audit_signer import SignerLost, signed_apart
 from cases.errors import CaseError
 from cases.models import Case, Misregistration, TimelineEvent
 from cases.services import PERSONAL_FIELDS, held_case_numbers, held_today
@@ -124,7 +125,7 @@ def import_file(
         if ahead is not None:
             try:
                 return _import_ahead(ahead, progress, options)
-            except Redo:  # rolled back: read the file first, here
+            except (Redo, SignerLost):  # rolled back: read the file first, here
                 file.seek(0)
             finally:
                 ahead.close()
@@ -181,11 +182,16 @@ def _import_ahead(ahead: Ahead, progress: Progress | None, options: dict) -> Imp
         except InterchangeError:  # its keys may come after the cases: read_file says
             raise Redo("the header as read before the cases is refused") from None
         with transaction.atomic(), scopes_disabled():
-            replay = _Replay(personal_data=header.get("personal_data"), screened=True, **options)
+            replay = _Replay(
+                personal_data=header.get("personal_data"),
+                screened=True,
+                sign_apart=True,  # a file of some size: its audit entries too (audit_signer)
+                **options,
+            )
             if progress is not None:
                 replay.progress = lambda done: progress(done, ahead.count)
             return ImportOutcome(replay.run(ahead), replay.amended)
-    except Redo:
+    except (Redo, SignerLost):
         raise
     except Exception:
         first = ahead.file_error()
@@ -234,9 +240,11 @@ class _Replay:
         personal_data: Any = None,
         compile: bool = True,
         screened: bool = False,
+        sign_apart: bool = False,
     ):
         self.skip_existing, self.amend, self.compile = skip_existing, amend, compile
         self.screened = screened  # the cases come screened (ahead.py)
+        self.sign_apart = sign_apart  # the audit entries signed in a process of their own
         self.publisher: Publisher | None = None  # the compiled cases' rows (compiled.py)
         self.personal_data = personal_data is not False
         self.refs = _References()
@@ -264,6 +272,7 @@ class _Replay:
             # The rows' COPYs are sent from a thread while the next cases are built
             # (bulk.overlapped).
             with (
+                signed_apart(self.sign_apart),  # forked before overlapped()'s thread starts
                 bulk.overlapped(),
                 held_today(),
                 held_case_numbers(),

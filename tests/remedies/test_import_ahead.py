@@ -207,3 +207,110 @@ def test_the_garbage_collector_spares_older_objects_during_an_import_and_after_i
     with pytest.raises(NotJSONError), bad.open("rb") as stream, scopes_disabled():
         import_file(stream)
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == threshold
+
+
+# ---- the audit entries signed in a process of their own (cases/audit_signer.py) ------------
+
+
+@pytest.fixture
+def postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the audit entries are signed apart inside bulk.overlapped: PostgreSQL")
+
+
+def _entries_of(path: Path, monkeypatch, *, ahead: bool, signed: list):
+    """The import's audit entries as the verifier and a reader see them (what differs from
+    run to run left out: ids, times, MACs), the chain's problems, and whether the entries
+    were signed apart; everything rolled back after."""
+    from cases import audit, audit_signer
+    from cases.audit import audit_log
+    from cases.models import AuditEntry, User
+
+    monkeypatch.setattr(ahead_module, "AHEAD_FROM_BYTES", 0 if ahead else 10**12)
+    monkeypatch.setattr(audit, "_FLUSH_AT", 40)  # many batches
+    sign = audit_signer.Signer.sign
+
+    def counted(self, entries, heads):
+        signed.append(len(entries))
+        return sign(self, entries, heads)
+
+    monkeypatch.setattr(audit_signer.Signer, "sign", counted)
+    try:
+        with transaction.atomic():
+            first = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first() or 0
+            with path.open("rb") as stream, scopes_disabled():
+                outcome = import_file(stream)
+                # One more entry after the import, chained onto the head it left.
+                audit_log("test.after", by=User.objects.first(), data={"n": 1})
+                _, problems = verify_chain()
+                rows = list(
+                    AuditEntry.objects.filter(id__gt=first)
+                    .order_by("chain", "seq")
+                    .values_list("action", "chain", "seq", "object_type", "data", "role", "key_id")
+                )
+            raise _Rollback((len(outcome.cases), rows, problems))
+    except _Rollback as rolled_back:
+        return rolled_back.args[0]
+    finally:
+        monkeypatch.undo()
+        assert multiprocessing.active_children() == []  # reader and signer have ended
+
+
+def test_entries_signed_apart_are_the_entries_signed_in_the_import(
+    tmp_path, monkeypatch, postgresql
+):
+    demo_reference_data()
+    path = _file(tmp_path, 12)
+    in_process, apart = [], []
+    expected = _entries_of(path, monkeypatch, ahead=False, signed=in_process)
+    assert in_process == []
+    assert _entries_of(path, monkeypatch, ahead=True, signed=apart) == expected
+    count, rows, problems = expected
+    assert count == 12 and problems == [] and rows[-1][0] == "test.after"
+    assert len(apart) > 3 and sum(apart) == len(rows) - 1  # every entry of the import
+
+
+def test_the_import_is_done_again_when_the_signing_process_is_lost(
+    tmp_path, monkeypatch, postgresql
+):
+    from cases import audit_signer
+
+    demo_reference_data()
+    path = _file(tmp_path, 10)
+    expected = _entries_of(path, monkeypatch, ahead=False, signed=[])
+    sign = audit_signer.Signer.sign
+
+    def lost_at_the_third(self, entries, heads):
+        if len(self.told) and getattr(self, "batches", 0) == 2:
+            self.process.kill()
+            self.process.join()
+        self.batches = getattr(self, "batches", 0) + 1
+        return sign(self, entries, heads)
+
+    monkeypatch.setattr(audit_signer.Signer, "sign", lost_at_the_third)
+    signed = []
+    assert _entries_of(path, monkeypatch, ahead=True, signed=signed) == expected
+    assert len(signed) == 3  # two batches signed apart, then the import done again
+
+
+def test_the_import_is_done_again_when_the_signing_process_refuses_a_batch(
+    tmp_path, monkeypatch, postgresql
+):
+    from cases import audit
+
+    demo_reference_data()
+    path = _file(tmp_path, 10)
+    expected = _entries_of(path, monkeypatch, ahead=False, signed=[])
+    parent, canonical_of = os.getpid(), audit._canonical_of
+
+    def refused_in_the_child(*values):
+        if os.getpid() != parent:
+            raise ValueError("refused")
+        return canonical_of(*values)
+
+    monkeypatch.setattr(audit, "_canonical_of", refused_in_the_child)
+    signed = []
+    assert _entries_of(path, monkeypatch, ahead=True, signed=signed) == expected
+    assert len(signed) >= 1
