@@ -203,6 +203,13 @@ def _import_ahead(ahead: Ahead, progress: Progress | None, options: dict) -> Imp
 PROGRESS_EVERY = 100  # cases between two reports of progress
 
 
+def _reason(error: DatabaseError) -> str:
+    """What the database said, without its detail: PostgreSQL's detail can quote the row it
+    refused ("Failing row contains (…)"), and the import's message is shown and kept."""
+    diagnosis = getattr(error.__cause__, "diag", None)
+    return getattr(diagnosis, "message_primary", None) or str(error).split("\n")[0]
+
+
 @contextmanager
 def _without_savepoints() -> Iterator[None]:
     """The services' own atomic blocks without their savepoints while the import runs in
@@ -289,9 +296,9 @@ class _Replay:
             # A row the database refused when its batch was written, after the item that
             # made it had been taken (an item's own statements are named by _CaseReplay.at).
             # The reason only: PostgreSQL's detail of a COPY quotes the row it refused.
-            diagnosis = getattr(error.__cause__, "diag", None)
-            reason = getattr(diagnosis, "message_primary", None) or str(error).split("\n")[0]
-            raise InterchangeError(f"the database refused a row of the file: {reason}") from error
+            raise InterchangeError(
+                f"the database refused a row of the file: {_reason(error)}"
+            ) from error
         if self.progress is not None and position % PROGRESS_EVERY:
             self.progress(position)  # the last cases, short of a whole round
         # A compiled case has its id once written (at the audit batch's end at the latest).
@@ -589,7 +596,8 @@ class _CaseReplay(_CaseActions):
         except PermissionDenied as error:
             raise InterchangeError(str(error), case=self.name, item=item, field="by") from error
         except DatabaseError as error:
-            raise InterchangeError(str(error), case=self.name, item=item, field=blame) from error
+            reason = _reason(error)
+            raise InterchangeError(reason, case=self.name, item=item, field=blame) from error
 
     def exists(self) -> bool:
         return Case.objects.filter(
