@@ -100,14 +100,19 @@ class _CaseActions:
         return self.refs.user(_value(item, "by"))
 
     def _case_placement(self) -> list[list[str]]:
-        transitions = [
-            (_int(t, "seq"), _value(t, "step"))
-            for t in _list(self.raw, "transitions")
-            if isinstance(t, dict)
-        ]
-        return case_field_placement(
-            self.raw, _edit_orders(self.raw), transitions, _held_open(self.opener)
-        )
+        """The fields each edit of the case sets (read, never changed, by its callers: the
+        opening and each edit ask, so it is worked out once a case)."""
+        placed = self.__dict__.get("_placed_case")
+        if placed is None:
+            transitions = [
+                (_int(t, "seq"), _value(t, "step"))
+                for t in _list(self.raw, "transitions")
+                if isinstance(t, dict)
+            ]
+            placed = self._placed_case = case_field_placement(
+                self.raw, _edit_orders(self.raw), transitions, _held_open(self.opener)
+            )
+        return placed
 
     def _open(self, item: dict) -> None:
         given = _held_back(self.values, self._case_placement())
@@ -127,6 +132,14 @@ class _CaseActions:
             )
 
     def _party_values(self, party: dict) -> tuple[dict, list[list[str]]]:
+        """A party item's values and the fields each of its edits sets (read, never changed,
+        by its callers: the addition and each edit ask, so worked out once a party)."""
+        known = self.__dict__.setdefault("_party_values_of", {})
+        if id(party) not in known:
+            known[id(party)] = self._party_values_once(party)
+        return known[id(party)]
+
+    def _party_values_once(self, party: dict) -> tuple[dict, list[list[str]]]:
         values = {
             "label": _text(party, "label"),
             "identified": _bool(party, "identified", True),

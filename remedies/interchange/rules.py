@@ -73,9 +73,10 @@ _SET_AT_OPEN = ("office", "kind", "discovered_on")  # case_open needs them
 _NEEDED_BY_STEP = {"cause_category": "refer", "prevention": "close"}
 
 
-def _last_naming(updates: list[tuple[int, list[str]]], name: str) -> int | None:
-    found = [i for i, (_, names) in enumerate(updates) if name in names]
-    return found[-1] if found else None
+def _last_naming(updates: list[tuple[int, list[str]]]) -> dict[str, int]:
+    """Each field's last edit among `updates` (its place in the list). A name that is not
+    text names no field (the edit's own check refuses it)."""
+    return {name: i for i, (_, names) in enumerate(updates) for name in names if type(name) is str}
 
 
 def case_field_placement(
@@ -88,8 +89,9 @@ def case_field_placement(
     `held_open` is what case_open leaves in a field it is not given (for a contractor's
     report, the company and no assignee)."""
     placed: list[list[str]] = [[] for _ in updates]
+    last = _last_naming(updates)
     for name in CASE_FIELDS:
-        at = _last_naming(updates, name)
+        at = last.get(name)
         if at is None or name in _SET_AT_OPEN:
             continue
         if final.get(name) == held_open.get(name, _EMPTY.get(name, "")):
@@ -105,7 +107,8 @@ def party_field_placement(final: dict, updates: list[tuple[int, list[str]]]) -> 
     """The fields each party edit sets; `identified` among them means the party was added
     unidentified (B氏) and identified by that edit."""
     placed: list[set[str]] = [set() for _ in updates]
-    last = {name: _last_naming(updates, name) for name in PARTY_FIELDS}
+    last = _last_naming(updates)
+    last = {name: last.get(name) for name in PARTY_FIELDS}
     identified = final.get("identified", True) is True
     identified_at = last["identified"] if identified else None
     if identified_at is not None:

@@ -127,6 +127,19 @@ def test_a_damaged_document_entry_imports_whole_or_not_at_all(reference_data, pa
     _damaged(WITH_DOCUMENT, path, value)
 
 
+@pytest.mark.parametrize("junk", [{"summary": None}, ["summary"], 7, None])
+def test_an_edit_naming_a_field_by_anything_but_text_is_refused(reference_data, junk):
+    """Each field's last edit is worked out once for a case, over every edit's names."""
+    path = next(p for p in PATHS if p[-2:] == ("fields", 0) and "parties" not in p)
+    _damaged(DEMO, path, junk)
+    with_edit = copy.deepcopy(DEMO)  # a party's edit (the demo has none)
+    seqs = (_at(with_edit, p) for p in _paths(with_edit) if p[-1] == "seq")
+    last = max(seq for seq in seqs if isinstance(seq, int))
+    party = with_edit["cases"][0]["parties"][0]
+    party["updates"] = [{"seq": last + 1, "by": "staff", "fields": ["phone"]}]
+    _damaged(with_edit, ("cases", 0, "parties", 0, "updates", 0, "fields", 0), junk)
+
+
 def test_the_document_file_imports_undamaged(reference_data):
     with scopes_disabled():
         assert len(import_cases(copy.deepcopy(WITH_DOCUMENT))) == len(DEMO["cases"])
