@@ -252,11 +252,7 @@ def audit_flush() -> None:
     signer = audit_signer.current()
     if signer is not None:  # chained, signed and formatted in a process of their own
         for entry in entries:
-            obj = entry.__dict__.pop("_audit_obj", None)
-            if obj is not None:
-                entry.object_id = str(obj.pk)
-            if entry.case_id is None and entry.case is not None:
-                entry.case_id = entry.case.pk
+            _name_written_rows(entry)
             entry.key_id = key_id
         bulk.insert_formatted(entries, ids, signer.data)
         signer.sign(entries, heads)
@@ -270,11 +266,7 @@ def audit_flush() -> None:
     for entry in entries:
         # Chained here, not when appended: an entry may name a row written in bulk just
         # before (a hook above), whose id was not known then. Same order, same chain.
-        obj = entry.__dict__.pop("_audit_obj", None)
-        if obj is not None:
-            entry.object_id = str(obj.pk)
-        if entry.case_id is None and entry.case is not None:
-            entry.case_id = entry.case.pk
+        _name_written_rows(entry)
         head = heads[entry.chain]
         entry.key_id, entry.prev_mac = key_id, head.last_mac
         data_text = canonical_data(entry.data)
@@ -287,6 +279,16 @@ def audit_flush() -> None:
     for entry in entries:  # the last entry of each chain names its id
         heads[entry.chain].last_id = entry.pk
     entries.clear()
+
+
+def _name_written_rows(entry: AuditEntry) -> None:
+    """The ids of the object and the case an entry names, written in bulk since it was
+    appended (a hook of audit_flush)."""
+    obj = entry.__dict__.pop("_audit_obj", None)
+    if obj is not None:
+        entry.object_id = str(obj.pk)
+    if entry.case_id is None and entry.case is not None:
+        entry.case_id = entry.case.pk
 
 
 def audit_before_flush(hook: Callable[[], object]) -> None:
