@@ -536,7 +536,8 @@ class _Sender:
 
     def __init__(self, raw):
         self.raw = raw  # psycopg's connection, the caller's
-        self.left: list[tuple[str, list[bytes]]] = []  # formatted, not yet handed over
+        # Formatted (or to be taken from elsewhere: insert_formatted), not yet handed over.
+        self.left: list[tuple[str, list[bytes] | Callable[[], list[bytes]]]] = []
         self.ahead: dict[type[models.Model], list[int]] = {}  # taken by the thread
         self.wanted: dict[type[models.Model], int] = {}  # asked of reserve() since a send
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
