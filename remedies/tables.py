@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from cases.tables import _escape
 from cases.templatetags.tadasu import jdate, row_reverser, yen
@@ -115,3 +115,48 @@ def apology_items_html(apologies: Iterable[dict], *, case, can_edit: bool) -> Sa
             f"\n      {inner}\n    </li>\n    "
         )
     return mark_safe("".join(items))  # noqa: S308  # nosec B308 B703  # escaped above
+
+
+def stage_path_html(case) -> SafeString:
+    """The items of the stage panel's path of stages, the case's own marked current."""
+    e = _escape
+    items = []
+    for value, label in case.STAGE_PATH:
+        mark = '"current" aria-current="step"' if value == case.stage else '""'
+        items.append(f"\n    <li class={mark}>{e(label)}</li>\n    ")
+    return mark_safe("".join(items))  # noqa: S308  # nosec B308 B703  # escaped above
+
+
+def stage_bar_html(bars: Iterable, total_days: int) -> SafeString:
+    """The stage panel's figure of the days spent in each stage (stage_history.bar)."""
+    e = _escape
+    caption = ngettext(
+        "Days spent in each stage (%(n)s day in all)",
+        "Days spent in each stage (%(n)s days in all)",
+        total_days,
+    ) % {"n": e(total_days)}
+    to_today = None
+    rects, items = [], []
+    for b in bars:
+        span = b.span
+        stage, label, days = e(span.stage), e(span.label), span.days
+        current = " bar-current" if span.current else ""
+        rects.append(
+            f'<rect x="{b.x:.3f}" y="0" width="{b.width:.3f}" height="6" '
+            f'class="bar-{stage}{current}"><title>{label}: {e(days)}</title></rect>'
+        )
+        if span.current and to_today is None:
+            to_today = gettext(" to today")
+        spent = ngettext("%(n)s day", "%(n)s days", days) % {"n": e(days)}
+        items.append(
+            f'<li><span class="swatch bar-{stage}" aria-hidden="true"></span>{label}: '
+            f"{e(jdate(span.start))}{to_today if span.current else ''} — {spent}</li>"
+        )
+    return mark_safe(  # noqa: S308  # nosec B308 B703  # escaped above
+        f'<figure class="stage-bar">\n    <figcaption>{caption}</figcaption>\n'
+        '    <svg viewBox="0 0 100 6" preserveAspectRatio="none" role="img" '
+        'aria-labelledby="stage-bar-text" focusable="false">\n'
+        f"      {''.join(rects)}\n    </svg>\n"
+        '    <ol class="stage-bar-legend" id="stage-bar-text">\n'
+        f"      {''.join(items)}\n    </ol>\n  </figure>"
+    )

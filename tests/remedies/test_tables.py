@@ -1,9 +1,11 @@
-"""The remedies section's per-person lists written out in Python (remedies/tables.py) are the
-same bytes as the template loops they replaced, kept beside this file: balance_rows.html and
-apology_items.html (from remedies/overview.html). Any labels, amounts, letters issued or
-not, sent or not, people identified or not, in Japanese and English."""
+"""The remedies section's per-person lists and the stage panel's path and bar, written out in
+Python (remedies/tables.py), are the same bytes as the template parts they replaced, kept
+beside this file: balance_rows.html and apology_items.html (from remedies/overview.html),
+stage_panel_parts.html (from remedies/stage_panel.html). Any labels, amounts, letters issued
+or not, sent or not, people identified or not, stages and their days, in Japanese and
+English."""
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -12,8 +14,15 @@ from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cases.models import Case, Stage
 from remedies.ledger import Balance
-from remedies.tables import apology_items_html, balance_rows_html
+from remedies.stage_history import Span, bar
+from remedies.tables import (
+    apology_items_html,
+    balance_rows_html,
+    stage_bar_html,
+    stage_path_html,
+)
 
 
 def _template(name: str):
@@ -85,3 +94,40 @@ def test_apology_items_are_what_the_template_rendered(rows, can_edit, language):
         rendered = APOLOGY_ITEMS.render(values)
         written = apology_items_html(rows, case=case, can_edit=can_edit)
     assert rendered == "\n    " + written
+
+
+STAGE_PANEL_PARTS = _template("stage_panel_parts.html")
+
+
+@st.composite
+def spans(draw):
+    """A case's spans as stage_history.stage_spans makes them: consecutive stages, the last
+    one current (or not, when the case has moved on to a stage the bar leaves out)."""
+    stages = draw(st.lists(st.sampled_from([s.value for s in Stage]), max_size=6))
+    day = draw(st.dates(date(2015, 1, 1), date(2030, 12, 31)))
+    made = []
+    for i, stage in enumerate(stages):
+        end = day + timedelta(days=draw(st.integers(0, 400)))
+        last = i == len(stages) - 1
+        made.append(Span(stage, day, end, last and draw(st.booleans())))
+        day = end
+    return made
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    made=spans(),
+    stage=st.sampled_from([s.value for s in Stage]),
+    language=st.sampled_from(["ja", "en"]),
+)
+def test_the_stage_path_and_bar_are_what_the_template_rendered(made, stage, language):
+    case = SimpleNamespace(STAGE_PATH=Case.STAGE_PATH, stage=stage)
+    bars = bar(made)
+    total = sum(s.days for s in made)
+    with translation.override(language):
+        rendered = STAGE_PANEL_PARTS.render(
+            {"section": {"case": case, "bars": bars, "total_days": total}}
+        )
+        figure = f"\n  {stage_bar_html(bars, total)}\n  " if bars else ""
+        written = f'<ol class="stages">\n    {stage_path_html(case)}\n  </ol>\n  {figure}'
+    assert rendered == written
