@@ -185,9 +185,12 @@ def case_detail(request: HttpRequest, ref: str) -> HttpResponse:
         case._prefetched_objects_cache["misregistrations"] = links_qs
         # The latest entries only: a long-running case's page stays as quick as a new one's;
         # the whole 経過 is one click away (case_timeline) and in the case report.
-        # The total rides on the same query (a window count): one query, not two.
+        # The total rides on the same query (a window count): one query, not two. The rows
+        # are read as the values their table shows (cases/tables.py), not as model instances.
         latest = list(
-            case.timeline.annotate(total=Window(Count("pk"))).order_by("-occurred_on", "-id")[
+            case.timeline.annotate(total=Window(Count("pk")))
+            .order_by("-occurred_on", "-id")
+            .values_list("pk", "occurred_on", "actor", "text", "public", "total", named=True)[
                 :TIMELINE_WINDOW
             ]
         )

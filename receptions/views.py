@@ -234,7 +234,12 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
             "on": on,
             "on_in_wareki": shows_wareki(on),
             "office_id": case.office_id,
-            "offices": list(Office.objects.filter(municipality_id=case.municipality_id)),
+            # One municipality's offices, whose names are unique in it (office_unique_name):
+            # the order of Office's Meta (municipality, name) without joining the
+            # municipality to sort by its code.
+            "offices": list(
+                Office.objects.filter(municipality_id=case.municipality_id).order_by("name")
+            ),
         }
         found = True
         criteria = {"ron": on, "roffice": case.office}
@@ -258,10 +263,11 @@ def counterpart_section(request: HttpRequest, case: Case) -> dict:
         )
     if affected is not None:
         candidates = selectors.counterpart_candidates(affected)
-    # The case page has read the parties already (case.parties.all() is then prefetched).
-    names = {normalise(p.name) for p in case.parties.all()}
-    for candidate in candidates:
-        candidate.already_party = normalise(candidate.reception.citizen_name) in names
+    if candidates:
+        # The case page has read the parties already (case.parties.all() is then prefetched).
+        names = {normalise(p.name) for p in case.parties.all()}
+        for candidate in candidates:
+            candidate.already_party = normalise(candidate.reception.citizen_name) in names
     return {
         "case": case,
         "form": form,

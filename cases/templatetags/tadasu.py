@@ -168,3 +168,19 @@ def row_reverser(viewname: str, row_arg: str, **kwargs):
         return reverse(viewname, kwargs={**kwargs, row_arg: row_id})
 
     return url_of
+
+
+@register.simple_tag(takes_context=True)
+def party_rows(context, parties) -> str:
+    """The case page's rows of affected people, written out in Python (cases/tables.py)."""
+    from cases.tables import party_rows_html
+
+    return party_rows_html(context, parties)
+
+
+@register.simple_tag(takes_context=True)
+def timeline_rows(context, events) -> str:
+    """A timeline table's rows, written out in Python (cases/tables.py)."""
+    from cases.tables import timeline_rows_html
+
+    return timeline_rows_html(context, events)

@@ -213,11 +213,13 @@ def document_reissue(request: HttpRequest, document_id: int) -> HttpResponse:
 
 def case_documents_section(request: HttpRequest, case: Case) -> dict:
     # Its own documents and the press releases over it, less any the user may not read.
-    covering = Document.objects.filter(Q(case=case) | Q(cases=case))
+    # The press releases' ids from the link table, in a subquery of the scoped query (not
+    # the documents joined to their links, then picked by id again).
+    linked = Document.cases.through.objects.filter(case=case).values("document_id")
     documents = with_parties(
         list(
             services.readable(
-                Document.objects.filter(pk__in=covering.values("pk")), request.membership
+                Document.objects.filter(Q(case=case) | Q(pk__in=linked)), request.membership
             )
             .select_related("apology_record")
             # Whether a newer version exists is all the section shows of it: its id, not
