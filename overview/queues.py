@@ -32,7 +32,7 @@ from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
 from cases.models import Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
-from remedies.plans import days_late, overdue_cutoff, overdue_instalments
+from remedies.plans import days_late, overdue_cutoff, overdue_instalments_picked
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
@@ -459,7 +459,7 @@ def _overdue_instalments(book: DeadlineBook, totals: _Totals) -> Queue:
     cutoffs = {
         mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
     }
-    missed = overdue_instalments(cutoffs).order_by("due_on", "plan_id", "number")
+    missed = overdue_instalments_picked(cutoffs).order_by("due_on", "plan_id", "number")
     rows = [
         MissedInstalment.of(values)
         for values in missed.values_list(*MissedInstalment.COLUMNS)[:QUEUE_LENGTH]
