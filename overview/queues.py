@@ -28,7 +28,7 @@ from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import get_language
 
-from cases.deadlines import STILL_WAITING, TIMED_STAGES, Deadline, DeadlineBook
+from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
 from cases.models import Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
@@ -294,15 +294,17 @@ class _Compiled:
     queues of cases (four tables of rows, five parts of the due-soon queue picked and
     counted): building and compiling each through the ORM cost more than running it."""
 
-    def __init__(self, qs: QuerySet):
-        here = RawSQL(_HERE, (), output_field=BooleanField())  # noqa: S611  # nosec B611
-        qs = qs.order_by().filter(here)
+    def __init__(self, qs: QuerySet, *, place: bool = True):
+        """Without a `place`, the query as it is (`sql("", [])`)."""
+        qs = qs.order_by()
+        if place:
+            qs = qs.filter(RawSQL(_HERE, (), output_field=BooleanField()))  # noqa: S611  # nosec B611
         self.connection = connections[qs.db]
         self.compiler = qs.query.get_compiler(connection=self.connection)
         sql, params = self.compiler.as_sql()
-        self.head, mark, self.tail = sql.partition(_HERE)
+        self.head, mark, self.tail = sql.partition(_HERE) if place else (sql, "", "")
         # The condition's parameters follow the query's own: nothing after it takes any.
-        if not mark or _HERE in self.tail or "%s" in self.tail:
+        if place and (not mark or _HERE in self.tail or "%s" in self.tail):
             raise ValueError(f"no single place for a queue's condition in {sql!r}")
         self.params = list(params)
 
@@ -473,13 +475,13 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
     whole rows, and the agencies through a prefetch); each with `.waiting_days`."""
     unanswered = AgencyContact.objects.filter(
         case__stage__in=OPEN_STAGES, answered_on__isnull=True
-    ).order_by("contacted_on", "id")
-    rows = [
-        WaitingRequest(*values)
-        for values in unanswered.values_list(
-            "pk", "case__reference", "case__municipality_id", "contacted_on", "request"
-        )[:QUEUE_LENGTH]
-    ]
+    ).values_list("pk", "case__reference", "case__municipality_id", "contacted_on", "request")
+    # Compiled once, for the rows and the count.
+    compiled = _Compiled(unanswered, place=False)
+    quote = connection.ops.quote_name
+    table = quote(AgencyContact._meta.db_table)
+    order = f"{table}.{quote('contacted_on')}, {table}.{quote('id')}"  # the oldest first
+    rows = [WaitingRequest(*values) for values in compiled.rows("", [], order)]
     if rows:
         by_pk = {row.pk: row for row in rows}
         # The link table of the requests read above (in the tenant's scope), their ids as
@@ -503,16 +505,7 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
             row.contacted_on, book.today
         )
     queue = Queue("agencies", rows, len(rows))
-    # The total counted from indexes alone: the unanswered requests of the open cases that
-    # wait on one. A case with an unanswered request waits until STILL_WAITING (kept by
-    # refresh_waits whenever a request is recorded, answered or removed; the clock's filters
-    # rely on it too), so these cases are those of every unanswered request of an open case.
-    # Joined to each request's case instead, the count read one row of the case table per
-    # request (1,666 at 100,000 cases, about 1.5 ms; this, about 0.8 ms).
-    waiting = Case.objects.filter(stage__in=OPEN_STAGES, waits_until=STILL_WAITING)
-    totals.add(
-        queue, AgencyContact.objects.filter(answered_on__isnull=True, case__in=waiting.values("pk"))
-    )
+    totals.add(queue, [compiled.sql("", [])])
     return queue
 
 
