@@ -3,6 +3,7 @@ replaced (tests/overview/case_rows.html, kept as the reference), without the tem
 resolving and filtering six values on each of up to 50 rows of up to four queues (a
 manager's page shows about 150)."""
 
+import unicodedata
 from html import escape
 
 from django.urls import reverse
@@ -32,22 +33,33 @@ def case_rows_html(queue, empty: str, *, with_assignee: bool = False) -> SafeStr
         '\n<div class="table-wrap"><table class="list">\n',
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
-    # The same deadline (a stage and a day) on many rows is written once.
+    # The same deadline (a stage and a day) on many rows is written once, and so are a
+    # kind's and a stage's cells (their labels looked up in the language of the moment).
     deadlines: dict = {}
+    kinds: dict[str, str] = {}
+    stages: dict[str, str] = {}
     for case in queue.rows:
         due = getattr(case, "deadline", None)
         overdue = ' class="overdue"' if due and due.overdue else ""
         due_html = deadlines.get(due)
         if due_html is None:
             due_html = deadlines[due] = deadline(due)
+        kind = kinds.get(case.kind)
+        if kind is None:
+            kind = kinds[case.kind] = escape(str(case.get_kind_display()))
+        stage = stages.get(case.stage)
+        if stage is None:
+            stage = stages[case.stage] = (
+                f'<span class="stage stage-{escape(case.stage)}">'
+                f"{escape(str(case.get_stage_display()))}</span>"
+            )
         ref = escape(case.reference)
         out.append(
             f"\n    <tr{overdue}>"
             f'<td class="nowrap"><a href="{escape(detail(case.reference))}">{ref}</a></td>\n'
-            f'      <td class="kind">{escape(str(case.get_kind_display()))}</td>'
+            f'      <td class="kind">{kind}</td>'
             f'<td class="office">{escape(str(case.office))}</td>\n'
-            f'      <td><span class="stage stage-{escape(case.stage)}">'
-            f"{escape(str(case.get_stage_display()))}</span></td>\n"
+            f"      <td>{stage}</td>\n"
             f'      <td class="nowrap">{due_html}</td>\n      '
         )
         if with_assignee:
@@ -90,24 +102,36 @@ def agency_rows_html(contacts: list, *, show_wait: bool = False) -> SafeString:
         f"  <thead><tr>{head}</tr></thead>\n  <tbody>",
     ]
     days_of: dict[int, str] = {}  # a wait's words, by its business days
+    days: dict = {}  # a day's words, by the day
     for contact in contacts:
         ref = contact.reference
         agencies = "、".join(escape(name) for name in contact.agencies)
-        asked = escape(Truncator(contact.request).chars(80))
+        contacted = days.get(contact.contacted_on)
+        if contacted is None:
+            contacted = days[contact.contacted_on] = escape(jdate(contact.contacted_on))
         out.append(
             f'\n    <tr><td class="nowrap"><a href="{escape(detail(ref))}">{escape(ref)}</a></td>\n'
             f"      <td>{agencies}</td>\n"
-            f'      <td class="nowrap">{escape(jdate(contact.contacted_on))}</td>\n'
-            f"      <td>{asked}</td>\n      "
+            f'      <td class="nowrap">{contacted}</td>\n'
+            f"      <td>{escape(_truncated(contact.request, 80))}</td>\n      "
         )
         if show_wait:
             n = contact.waiting_days
-            days = days_of.get(n)
-            if days is None:
-                days = days_of[n] = ngettext("%(n)s business day", "%(n)s business days", n) % {
+            wait = days_of.get(n)
+            if wait is None:
+                wait = days_of[n] = ngettext("%(n)s business day", "%(n)s business days", n) % {
                     "n": n
                 }
-            out.append(f'<td class="num nowrap">{days}</td>')
+            out.append(f'<td class="num nowrap">{wait}</td>')
         out.append("</tr>\n  ")
     out.append("</tbody>\n</table></div>\n\n")
     return mark_safe("".join(out))  # noqa: S308  # nosec B308 B703  # escaped above
+
+
+def _truncated(text: str, length: int) -> str:
+    """`Truncator(text).chars(length)`: that text (NFC-normalised, as it gives it) when it
+    has no more characters than `length`, which it cannot then cut; else what it gives."""
+    normal = unicodedata.normalize("NFC", str(text))
+    if len(normal) <= length:
+        return normal
+    return Truncator(text).chars(length)

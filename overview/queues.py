@@ -23,7 +23,7 @@ from functools import partial
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import get_language
@@ -32,7 +32,7 @@ from cases.deadlines import TIMED_STAGES, Deadline, DeadlineBook
 from cases.filters import DUE_SOON_DAYS, ME, NOBODY, OPEN
 from cases.models import Case, Membership, Role, Stage, User
 from remedies.models import AgencyContact, Document, DocumentStatus, Visit
-from remedies.plans import days_late, overdue_cutoff, overdue_instalments
+from remedies.plans import days_late, overdue_cutoff, overdue_instalments_picked
 from remedies.workflow import OPEN_STAGES
 
 QUEUE_LENGTH = 50
@@ -276,54 +276,113 @@ class _Totals:
                 queue.total = total
 
 
-def _queue(
+def _queue(key: str, qs: QuerySet, *, row: type) -> Queue:
+    """A queue of `row`s (its COLUMNS, then `row.of(values)`), not of cases: its first rows,
+    its total counted with the others only when it is longer than them (never, here)."""
+    rows = [row.of(v) for v in qs.values_list(*row.COLUMNS)[:QUEUE_LENGTH]]
+    return Queue(key, rows, len(rows))
+
+
+# Where a queue's own condition goes in the compiled SQL of the open cases (`_OpenCases`).
+_HERE = "queue_condition_here"
+
+
+class _Compiled:
+    """A scoped ORM query of cases (`Case.objects`, its tenant filter and the open stages)
+    compiled once a request, with a place in its WHERE clause for a queue's own condition
+    (SQL on the case table's columns, values as parameters). A manager's page reads five
+    queues of cases (four tables of rows, five parts of the due-soon queue picked and
+    counted): building and compiling each through the ORM cost more than running it."""
+
+    def __init__(self, qs: QuerySet, *, place: bool = True):
+        """Without a `place`, the query as it is (`sql("", [])`)."""
+        qs = qs.order_by()
+        if place:
+            qs = qs.filter(RawSQL(_HERE, (), output_field=BooleanField()))  # noqa: S611  # nosec B611
+        self.connection = connections[qs.db]
+        self.compiler = qs.query.get_compiler(connection=self.connection)
+        sql, params = self.compiler.as_sql()
+        self.head, mark, self.tail = sql.partition(_HERE) if place else (sql, "", "")
+        # The condition's parameters follow the query's own: nothing after it takes any.
+        if place and (not mark or _HERE in self.tail or "%s" in self.tail):
+            raise ValueError(f"no single place for a queue's condition in {sql!r}")
+        self.params = list(params)
+
+    def sql(self, condition: str, params: list) -> tuple[str, list]:
+        return f"{self.head}{condition}{self.tail}", [*self.params, *params]
+
+    def rows(self, condition: str, params: list, order: str) -> list:
+        """The first QUEUE_LENGTH rows in this `order` (SQL), converted as the ORM converts
+        them (on SQLite a date is read as text)."""
+        sql, params = self.sql(condition, params)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"{sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}", params)
+            rows = cursor.fetchall()
+        converters = self.compiler.get_converters([col for col, *_ in self.compiler.select])
+        if converters:
+            rows = self.compiler.apply_converters(rows, converters)
+        return list(rows)
+
+
+def _column(name: str) -> str:
+    """A column of the case table, named as the compiled queries name it."""
+    quote = connection.ops.quote_name
+    return f"{quote(Case._meta.db_table)}.{quote(Case._meta.get_field(name).column)}"
+
+
+class _OpenCases:
+    """The scope's open cases, compiled twice a request: as a queue's rows (CaseRow's
+    values, joined to the office and the assignee) and as its ids with the due order's
+    columns (the picks of the due-soon queue and every count)."""
+
+    def __init__(self):
+        cases = _cases()
+        self.rows = _Compiled(cases.values_list(*CaseRow.COLUMNS))
+        self.ids = _Compiled(cases.values("pk", "stage_since"))
+        self.order = ", ".join(_column(name) for name in BY_DUE)  # the due order as SQL
+
+
+def _case_queue(
     key: str,
-    qs: QuerySet,
-    book: DeadlineBook | None = None,
-    totals: _Totals | None = None,
+    cases: _OpenCases,
+    book: DeadlineBook,
+    condition: str = "",
+    params: list | None = None,
     *,
-    row: type | None = None,
-    parts: list[QuerySet] | None = None,
+    totals: _Totals,
+    parts: list[tuple[str, list]] | None = None,
     listed: dict | None = None,
 ) -> Queue:
-    """`row`: what a row is read as (its COLUMNS, then `row.of(values)`); a case's row
-    (CaseRow) in a queue of cases, which the `book` marks."""
+    """A queue of the open cases matching `condition` (SQL on the case table's columns,
+    its values `params`), in the due order; or, with `parts`, of the cases matching any of
+    these conditions (no case in two), picked a part at a time. Its rows are CaseRows,
+    which the `book` marks."""
     if parts is not None:
         # The queue's cases held apart (a stage each): each part's first rows picked as ids
         # in the order of an index, which stops after QUEUE_LENGTH, rather than every
         # match of the queue sorted; of those, the first QUEUE_LENGTH in the queue's order
-        # kept; then only the rows kept are read, joined and ordered (`qs`: the same
-        # order, without the queue's filter, which the picks hold). Each part is the SQL of
-        # a scoped ORM query on the case table alone, compiled once for its pick (ordered
-        # as `qs`, by the due order's columns) and its count.
-        table = connection.ops.quote_name(Case._meta.db_table)
-        order = ", ".join(
-            f"{table}.{connection.ops.quote_name(Case._meta.get_field(name).column)}"
-            for name in BY_DUE
-        )
+        # kept; then only the rows kept are read, joined and ordered. Each part is the SQL
+        # of the scoped query of open cases with the part's condition, for its pick
+        # (ordered by the due order's columns) and its count.
         columns = ["pk" if name == "id" else name for name in BY_DUE]  # as the picks name them
-        compiled, picks, params = [], [], []
-        for i, part in enumerate(parts):
-            sql, more = (
-                part.order_by().values(*dict.fromkeys(["pk", *columns])).query.sql_with_params()
-            )
-            compiled.append((sql, list(more)))
-            first = f"{sql} ORDER BY {order} LIMIT {QUEUE_LENGTH}"
+        counted, picks, params = [], [], []
+        for i, (part, more) in enumerate(parts):
+            sql, more = cases.ids.sql(part, more)
+            counted.append((sql, more))
+            first = f"{sql} ORDER BY {cases.order} LIMIT {QUEUE_LENGTH}"
             picks.append(f"SELECT {', '.join(columns)} FROM ({first}) AS first_{i}")  # noqa: S608  # nosec B608
             params += more
         kept = f"{' UNION ALL '.join(picks)} ORDER BY {', '.join(columns)} LIMIT {QUEUE_LENGTH}"
-        picked = RawSQL(f"SELECT pk FROM ({kept}) AS kept", params)  # noqa: S608 S611  # nosec B608 B611
-        chosen = qs.filter(pk__in=picked)
+        condition = f"{_column('id')} IN (SELECT pk FROM ({kept}) AS kept)"  # noqa: S608  # nosec B608
     else:
-        chosen = qs
-    row = CaseRow if book is not None else row
-    rows = [row.of(v) for v in chosen.values_list(*row.COLUMNS)[:QUEUE_LENGTH]]
+        params = params or []
+        counted = [cases.ids.sql(condition, params)]
+    rows = [CaseRow.of(values) for values in cases.rows.rows(condition, params, cases.order)]
     queue = Queue(key, rows, len(rows))
-    queue.marked = book is not None
+    queue.marked = True
     if listed is not None:  # the case list's filters for the same cases, in the same order
         queue.list_query = urlencode({**listed, "sort": "stage-since"})
-    if totals is not None:
-        totals.add(queue, qs if parts is None else compiled)
+    totals.add(queue, counted)
     return queue
 
 
@@ -336,21 +395,20 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     today = book.today
     monday = today - timedelta(days=today.weekday())
     result = Queues(today=today, week=(monday, monday + timedelta(days=6)))
-    by_due = BY_DUE
     totals = _Totals()
-    queue = partial(_queue, totals=totals)
-    # The open cases of the scope, built once: each queue filters a copy (never read itself).
-    open_cases = _cases()
+    queue = partial(_case_queue, totals=totals)
+    # The open cases of the scope, compiled once: each queue of cases adds its condition.
+    open_cases = _OpenCases()
+    assignee, stage = _column("assignee"), _column("stage")
 
     if membership.role in (Role.STAFF, Role.MANAGER):
-        mine = open_cases.filter(assignee=user)
-        result.mine = queue(
-            "mine", mine.order_by(*by_due), book, listed={"stage": OPEN, "assignee": ME}
-        )
+        mine = (f"{assignee} = %s", [user.pk])
+        result.mine = queue("mine", open_cases, book, *mine, listed={"stage": OPEN, "assignee": ME})
         result.unassigned = queue(
             "unassigned",
-            open_cases.filter(assignee__isnull=True).order_by(*by_due),
+            open_cases,
             book,
+            f"{assignee} IS NULL",
             listed={"stage": OPEN, "assignee": NOBODY},
         )
         # A manager answers for every case of the section: the cases due soon or overdue
@@ -359,30 +417,27 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
         # their cases' waits are read).
         listed = {"stage": OPEN, "due_soon": "on"}
         if membership.role == Role.MANAGER:
-            watched, among = open_cases, None
+            among, watched = None, ("", [])
         else:
-            watched, among = mine, {"assignee": user}
+            among, watched = {"assignee": user}, (f"{mine[0]} AND ", mine[1])
             listed["assignee"] = ME
         # The clock's filter as SQL on the case table (the only table of the picks and of
         # the count), a stage at a time: not built and compiled through the ORM.
-        result.due = queue(
-            "due",
-            open_cases.order_by(*by_due),
-            book,
-            parts=[
-                watched.filter(book.due_within_sql(DUE_SOON_DAYS, among, [stage]))
-                for stage in TIMED_STAGES
-            ],
-            listed=listed,
-        )
+        parts = []
+        for timed in TIMED_STAGES:
+            due = book.due_within_sql(DUE_SOON_DAYS, among, [timed])
+            parts.append((f"{watched[0]}({due.sql})", [*watched[1], *due.params]))
+        result.due = queue("due", open_cases, book, parts=parts, listed=listed)
     if membership.role == Role.MANAGER:
         result.to_close = queue(
             "to_close",
-            open_cases.filter(stage=Stage.SETTLEMENT).order_by(*by_due),
+            open_cases,
             book,
+            f"{stage} = %s",
+            [Stage.SETTLEMENT.value],
             listed={"stage": Stage.SETTLEMENT},
         )
-        result.approvals = queue(
+        result.approvals = _queue(
             "approvals",
             Document.objects.filter(status=DocumentStatus.AWAITING_APPROVAL).order_by(
                 "created_at", "id"
@@ -392,13 +447,15 @@ def queues_for(user: User, membership: Membership, book: DeadlineBook) -> Queues
     if membership.role == Role.CONTRACTOR:
         result.to_visit = queue(
             "to_visit",
-            open_cases.filter(stage=Stage.VISIT).order_by(*by_due),
+            open_cases,
             book,
+            f"{stage} = %s",
+            [Stage.VISIT.value],
             listed={"stage": Stage.VISIT},
         )
     if membership.role != Role.CONTRACTOR:
         result.agencies = _waiting_on_agencies(book, totals)
-    result.visits = queue(
+    result.visits = _queue(
         "visits",
         Visit.objects.filter(visited_on__range=result.week).order_by("visited_on", "id"),
         row=WeekVisit,
@@ -418,13 +475,13 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
     whole rows, and the agencies through a prefetch); each with `.waiting_days`."""
     unanswered = AgencyContact.objects.filter(
         case__stage__in=OPEN_STAGES, answered_on__isnull=True
-    ).order_by("contacted_on", "id")
-    rows = [
-        WaitingRequest(*values)
-        for values in unanswered.values_list(
-            "pk", "case__reference", "case__municipality_id", "contacted_on", "request"
-        )[:QUEUE_LENGTH]
-    ]
+    ).values_list("pk", "case__reference", "case__municipality_id", "contacted_on", "request")
+    # Compiled once, for the rows and the count.
+    compiled = _Compiled(unanswered, place=False)
+    quote = connection.ops.quote_name
+    table = quote(AgencyContact._meta.db_table)
+    order = f"{table}.{quote('contacted_on')}, {table}.{quote('id')}"  # the oldest first
+    rows = [WaitingRequest(*values) for values in compiled.rows("", [], order)]
     if rows:
         by_pk = {row.pk: row for row in rows}
         # The link table of the requests read above (in the tenant's scope), their ids as
@@ -448,7 +505,7 @@ def _waiting_on_agencies(book: DeadlineBook, totals: _Totals) -> Queue:
             row.contacted_on, book.today
         )
     queue = Queue("agencies", rows, len(rows))
-    totals.add(queue, unanswered)
+    totals.add(queue, [compiled.sql("", [])])
     return queue
 
 
@@ -459,7 +516,7 @@ def _overdue_instalments(book: DeadlineBook, totals: _Totals) -> Queue:
     cutoffs = {
         mid: overdue_cutoff(book.of(mid).calendar, book.today) for mid in book.municipality_ids
     }
-    missed = overdue_instalments(cutoffs).order_by("due_on", "plan_id", "number")
+    missed = overdue_instalments_picked(cutoffs).order_by("due_on", "plan_id", "number")
     rows = [
         MissedInstalment.of(values)
         for values in missed.values_list(*MissedInstalment.COLUMNS)[:QUEUE_LENGTH]

@@ -271,6 +271,52 @@ def overdue_instalments_total(municipality_id: int, cutoff: date) -> tuple[int, 
     return total["n"], total["amount"] or 0
 
 
+def overdue_instalments_picked(cutoffs: dict[int, date]) -> QuerySet[Instalment]:
+    """The instalments of `overdue_instalments(cutoffs)`, annotated with `unpaid` (the work
+    queue's rows), found as `overdue_instalments_total` finds them: the plans in force
+    picked first from their partial index, each one's case by its id, then its instalments
+    due by the cutoff, all as SQL inside a query of the scoped manager (fixed text, ids and
+    days as parameters). Built through the ORM, the work queue's query was its dearest to
+    build and compile, and SQLite read every open case of the city to look for their plans
+    (the plan tables are empty in most cities, so `ANALYZE` keeps no statistics for them).
+    tests/remedies/test_plans.py compares the two for plans partly paid, paid, superseded,
+    in a withdrawn case and in another city, at several cutoffs."""
+    from .workflow import OPEN_STAGES  # the stage table imports the ledger; call time only
+
+    quote = connection.ops.quote_name
+    instalment = quote(Instalment._meta.db_table)
+    plan = quote(RepaymentPlan._meta.db_table)
+    case = quote(Case._meta.db_table)
+    entry = quote(LedgerEntry._meta.db_table)
+    # What the plan's person returned since the agreement, as `_returned()`: in the pick,
+    # of its plan `p`; in the row, of the instalment's plan (read by its id, so that the
+    # value needs no join of the outer query).
+    returned = (
+        f"COALESCE((SELECT SUM(e.delta) FROM {entry} e WHERE e.party_id = p.party_id"  # noqa: S608  # nosec B608
+        " AND e.id > p.ledger_head), 0)"
+    )
+    stages = ", ".join(["%s"] * len(OPEN_STAGES))
+    days, params = [], list(OPEN_STAGES)
+    for municipality_id, cutoff in cutoffs.items():
+        days.append("(c.municipality_id = %s AND i.due_on <= %s)")
+        params += [municipality_id, connection.ops.adapt_datefield_value(cutoff)]
+    due = (
+        f"{instalment}.id IN (SELECT i.id FROM {plan} p CROSS JOIN {case} c"  # noqa: S608  # nosec B608
+        f" CROSS JOIN {instalment} i WHERE p.superseded_on IS NULL AND c.id = p.case_id"
+        f" AND c.stage IN ({stages}) AND i.plan_id = p.id AND ({' OR '.join(days) or '1 = 0'})"
+        f" AND i.cumulative > {returned})"
+    )  # names from the models, values parameters
+    returned_now = RawSQL(  # noqa: S611  # nosec B611
+        f"(SELECT {returned} FROM {plan} p WHERE p.id = {instalment}.plan_id)",  # noqa: S608  # nosec B608
+        (),
+        output_field=BigIntegerField(),
+    )
+    unpaid = Least(F("amount"), F("cumulative") - returned_now)
+    return Instalment.objects.filter(
+        RawSQL(due, params, output_field=BooleanField())  # noqa: S611  # nosec B611
+    ).annotate(unpaid=unpaid)
+
+
 # ---- writes --------------------------------------------------------------------------------
 
 

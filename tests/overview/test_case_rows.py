@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cases.deadlines import Deadline
-from cases.models import Agency, Stage
+from cases.models import Agency, CaseKind, Stage
 from overview.case_rows import case_rows_html
 from overview.queues import Queue, WaitingRequest
 
@@ -33,13 +33,15 @@ deadlines = st.one_of(
 )
 
 
-def _case(reference, office, stage, due, assignee):
+def _case(reference, office, kind, stage, due, assignee):
     case = SimpleNamespace(
         reference=reference,
         office=office,
+        kind=kind,
         stage=stage,
         assignee=assignee,
-        get_kind_display=lambda: "口座の誤登録 & <other>",
+        # A label to escape, and a different one for each kind (rows share a kind's cell).
+        get_kind_display=lambda: f"{CaseKind(kind).label} & <{kind}>",
         get_stage_display=lambda: Stage(stage).label,
     )
     if due is not ...:  # a row the clock did not mark has no deadline at all
@@ -51,6 +53,7 @@ cases = st.builds(
     _case,
     reference=st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,11}\Z"),
     office=texts,
+    kind=st.sampled_from([k.value for k in CaseKind]),
     stage=st.sampled_from([s.value for s in Stage]),
     due=st.one_of(st.just(...), deadlines),
     assignee=st.one_of(
@@ -167,3 +170,22 @@ def test_the_agency_rows_are_what_the_template_rendered(language, contacts, show
     with translation.override(language):
         expected = AGENCY_TABLE.render({"contacts": as_models, "show_wait": show_wait})
         assert agency_rows_html(contacts, show_wait=show_wait) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(
+        alphabet=st.sampled_from(["a", " ", "照", "e", "\u0301", "\u00e9", "ｶ", "\u3099"]),
+        max_size=90,
+    ),
+    length=st.integers(1, 90),
+)
+def test_a_request_is_cut_as_truncator_cuts_it(text, length):
+    """The agency rows cut "What was asked" as Django's Truncator does, which they call only
+    for a text that may be too long: combining characters (not counted; e + U+0301 composes
+    to é, ｶ + U+3099 does not), just under, at and over the length."""
+    from django.utils.text import Truncator
+
+    from overview.case_rows import _truncated
+
+    assert _truncated(text, length) == Truncator(text).chars(length)

@@ -431,3 +431,64 @@ def test_the_approvals_and_visits_read_as_values_are_the_rows_read_whole(world, 
     approvals, visits_section = before.split('<section class="card" id="visits"')
     assert approvals.strip() in page
     assert '<section class="card" id="visits"' + visits_section.rstrip() in page
+
+
+def test_the_agency_requests_total_is_every_unanswered_request_of_an_open_case(
+    client, world, today, monkeypatch
+):
+    """The total of "Waiting on an agency" (counted from the open cases waiting until
+    STILL_WAITING and the index of unanswered requests) is the number of unanswered
+    requests of the city's open cases, past the rows shown: two in one case, one answered
+    beside one not, one answered alone, a closed and a withdrawn case with a request
+    unanswered, another city's; then one recorded and one answered through the services."""
+    monkeypatch.setattr("overview.queues.QUEUE_LENGTH", 1)  # one row: the total is counted
+    agency = Agency.objects.get_or_create(name="デジタル庁", kind=Agency.Kind.NATIONAL)[0]
+
+    def case_with(stage, answered, office=world.office):
+        case = CaseFactory(office=office, stage=stage, stage_since=today - timedelta(days=9))
+        for i, done in enumerate(answered):
+            AgencyContact.objects.create(
+                case=case,
+                municipality_id=case.municipality_id,
+                made_by=Side.MUNICIPALITY,
+                contacted_on=today - timedelta(days=8 - i),
+                answered_on=today if done else None,
+                channel=Channel.PHONE,
+                request="照会",
+                created_by=world.manager,
+            )
+        refresh_waits([case.pk])  # what the services keep, written around them here
+        return case
+
+    case_with(Stage.INQUIRY, [False, False])
+    case_with(Stage.NEGOTIATION, [True, False])
+    case_with(Stage.VISIT, [True])
+    case_with(Stage.CLOSED, [False])
+    case_with(Stage.WITHDRAWN, [False])
+    case_with(Stage.AGENCY_CONTACT, [False], office=world.other_city_office)
+    later = case_with(Stage.SETTLEMENT, [])
+
+    def total() -> str:
+        client.force_login(world.manager)
+        section = _section(client.get("/queues/").content.decode(), "agencies")
+        with scopes_disabled():
+            expected = AgencyContact.objects.filter(
+                municipality=world.city, answered_on__isnull=True, case__stage__in=OPEN_STAGES
+            ).count()
+        assert f"{expected}件" in section, (expected, section)
+        return expected
+
+    assert total() == 3
+    with tenant_scope(world.manager):
+        contact = remedies.contact_add(
+            case=later,
+            by=world.manager,
+            agencies=[agency],
+            contacted_on=today,
+            channel=Channel.PHONE,
+            request="照会",
+        )
+    assert total() == 4
+    with tenant_scope(world.manager):
+        remedies.contact_answer(contact=contact, by=world.manager, answered_on=today, answer="回答")
+    assert total() == 3

@@ -477,6 +477,53 @@ def test_the_dashboards_total_is_the_sum_of_the_overdue_instalments(world):
     assert {(0, 0), (1, 2000), (2, 7000), (1, 5000), (2, 10000)} <= seen, seen
 
 
+def test_the_queues_picked_instalments_are_the_overdue_instalments(world):
+    """`overdue_instalments_picked` (the work queue's rows, written as SQL) finds the same
+    instalments, with the same amounts unpaid, in the same order, as `overdue_instalments`,
+    whatever the cutoff: plans partly paid, paid, superseded, in a withdrawn case, and in
+    another city; one city's cutoff or two at once, unscoped."""
+    partly, _c, d = _excess_case(world)
+    _agree(world, partly, d)
+    _collect(world, partly, d, 3000, FIRST)  # the first instalment partly paid
+    paid, _c, d2 = _excess_case(world)
+    _agree(world, paid, d2)
+    _collect(world, paid, d2, 10000, FIRST)  # two instalments paid early
+    renegotiated, _c, d3 = _excess_case(world)
+    _agree(world, renegotiated, d3)  # superseded below: its missed instalments no longer count
+    _agree(world, renegotiated, d3, rows=[(TODAY + timedelta(days=10), 15000)], agreed_on=TODAY)
+    withdrawn, _c, d4 = _excess_case(world, excess=20000)
+    _agree(world, withdrawn, d4, rows=[(FIRST, 20000)])
+    with tenant_scope(world.manager), translation.override("ja"):
+        case_transition(case=withdrawn, step="withdraw", by=world.manager, note="取下げ")
+    other, _c, d5 = _excess_case(
+        world, by=world.staff_other_city, office=world.other_city_office, contractor=world.other_co
+    )
+    _agree(world, other, d5, by=world.staff_other_city)
+
+    order = ("due_on", "plan_id", "number")
+    columns = ("pk", "plan_id", "number", "due_on", "unpaid")
+    seen = set()
+    for cutoff in (FIRST - timedelta(days=1), FIRST, SECOND, TODAY):
+        for city, user in ((world.city, world.manager), (world.other_city, world.staff_other_city)):
+            with tenant_scope(user):
+                expected = list(
+                    plans.overdue_instalments({city.pk: cutoff})
+                    .order_by(*order)
+                    .values_list(*columns)
+                )
+                picked = plans.overdue_instalments_picked({city.pk: cutoff}).order_by(*order)
+                assert list(picked.values_list(*columns)) == expected, (city, cutoff)
+                assert picked.count() == len(expected)
+            seen.add(tuple(row[2:] for row in expected))
+        both = {world.city.pk: cutoff, world.other_city.pk: SECOND}
+        with scopes_disabled():
+            expected = list(plans.overdue_instalments(both).order_by(*order).values_list(*columns))
+            picked = plans.overdue_instalments_picked(both).order_by(*order)
+            assert list(picked.values_list(*columns)) == expected, cutoff
+    # The cases above make the rows differ: none, a first partly paid, then a second.
+    assert len(seen) >= 4, seen
+
+
 def test_a_reminder_needs_a_missed_instalment_when_a_plan_is_in_force(world, plan_case):
     case, _c, d = plan_case
     _agree(world, case, d, rows=[(THIRD, 15000)])
