@@ -18,9 +18,6 @@ CSRF tokens and nonces are blanked. The date is today's: compare runs of the sam
 docs/PERFORMANCE.md (the case page's fourth pass) used it.
 """
 
-import argparse
-import os
-import re
 import sys
 from pathlib import Path
 
@@ -28,62 +25,23 @@ BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 sys.path.insert(0, str(BASE / "tools"))
 
-BLANK = [
-    (re.compile(r'(name="csrfmiddlewaretoken" value=)"[^"]*"'), r'\1""'),
-    (re.compile(r'nonce="[^"]*"'), 'nonce=""'),
-]
+from snapshot_db import DEMO_USERS, arguments, blanked, open_database  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--keep", help="a database folder tools/bench.py kept")
-    where.add_argument("--demo", help="a folder for a database of the demo")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
+    args = arguments(__doc__.split("\n", 1)[0])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.keep:
-        import bench
-
-        bench._configure(None, Path(args.keep).resolve(), keep=True)
-        label = Path(args.keep).name
-        names = ["manager", "staff", "auditor", "contractor", "manager-410001"]
-    else:
-        demo = Path(args.demo).resolve()
-        demo.mkdir(exist_ok=True)
-        os.environ.update(
-            {
-                "DATABASE_URL": f"sqlite:///{demo / 'demo.sqlite3'}",
-                "TADASU_VAR_DIR": str(demo),
-                "DJANGO_DEBUG": "1",
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-            }
-        )
-        label = "demo"
-        names = ["staff", "manager", "contractor", "other-contractor", "auditor"]
-        names.append("staff-other-city")
-
-    import logging
-
-    import django
-
-    django.setup()
-    logging.disable(logging.CRITICAL)
+    names = (
+        ["manager", "staff", "auditor", "contractor", "manager-410001"] if args.keep else DEMO_USERS
+    )
+    label = open_database(args)
     from django.core.cache import cache
-    from django.core.management import call_command
     from django.test import Client
-    from django.test.utils import override_settings
     from django_scopes import scopes_disabled
 
     from cases.models import Case, User
 
-    if args.demo:
-        call_command("migrate", verbosity=0)
-        if not (demo / "loaded").exists():
-            call_command("load_demo")
-            (demo / "loaded").write_text("1")
-    override_settings(ALLOWED_HOSTS=["testserver"]).enable()
     with scopes_disabled():
         users = {u.username: u for u in User.objects.filter(username__in=names)}
         if args.keep:
@@ -111,8 +69,7 @@ def main() -> int:
                     cache.clear()
                     response = client.get(f"/cases/{reference}/{suffix}")
                     html = response.content.decode()
-                    for pattern, blank in BLANK:
-                        html = pattern.sub(blank, html)
+                    html = blanked(html)
                     page = f"{response.status_code}\n{html}"
                     file = f"{label}-{name}-{language}-{reference}-{page_name}.html"
                     (out / file).write_text(page, encoding="utf-8")

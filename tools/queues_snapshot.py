@@ -13,9 +13,6 @@ English (the user's language is set for the request and put back). CSRF tokens a
 are blanked. The date is today's: compare runs of the same day.
 """
 
-import argparse
-import os
-import re
 import sys
 from pathlib import Path
 
@@ -23,61 +20,24 @@ BASE = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE))
 sys.path.insert(0, str(BASE / "tools"))
 
-BLANK = [
-    (re.compile(r'(name="csrfmiddlewaretoken" value=)"[^"]*"'), r'\1""'),
-    (re.compile(r'nonce="[^"]*"'), 'nonce=""'),
-]
+from snapshot_db import DEMO_USERS, arguments, blanked, open_database  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--keep", help="a database folder tools/bench.py kept")
-    where.add_argument("--demo", help="a folder for a database of the demo")
-    parser.add_argument("--out", required=True)
-    args = parser.parse_args()
+    args = arguments(__doc__.split("\n", 1)[0])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.keep:
-        import bench
-
-        bench._configure(None, Path(args.keep).resolve(), keep=True)
-        label = Path(args.keep).name
-        names = ["manager", "staff", "manager-410001", "staff-410002", "auditor", "contractor"]
-    else:
-        demo = Path(args.demo).resolve()
-        demo.mkdir(exist_ok=True)
-        os.environ.update(
-            {
-                "DATABASE_URL": f"sqlite:///{demo / 'demo.sqlite3'}",
-                "TADASU_VAR_DIR": str(demo),
-                "DJANGO_DEBUG": "1",
-                "DJANGO_SETTINGS_MODULE": "config.settings",
-            }
-        )
-        label = "demo"
-        names = ["staff", "manager", "contractor", "other-contractor", "auditor"]
-        names.append("staff-other-city")
-
-    import logging
-
-    import django
-
-    django.setup()
-    logging.disable(logging.CRITICAL)
-    from django.core.management import call_command
+    names = (
+        ["manager", "staff", "manager-410001", "staff-410002", "auditor", "contractor"]
+        if args.keep
+        else DEMO_USERS
+    )
+    label = open_database(args)
     from django.test import Client
-    from django.test.utils import override_settings
     from django_scopes import scopes_disabled
 
     from cases.models import User
 
-    if args.demo:
-        call_command("migrate", verbosity=0)
-        if not (demo / "loaded").exists():
-            call_command("load_demo")
-            (demo / "loaded").write_text("1")
-    override_settings(ALLOWED_HOSTS=["testserver"]).enable()
     with scopes_disabled():
         users = {u.username: u for u in User.objects.filter(username__in=names)}
     for name in names:
@@ -92,8 +52,7 @@ def main() -> int:
             client.force_login(user)
             response = client.get("/queues/")
             html = response.content.decode()
-            for pattern, blank in BLANK:
-                html = pattern.sub(blank, html)
+            html = blanked(html)
             page = f"{response.status_code}\n{html}"
             (out / f"{label}-{name}-{language}.html").write_text(page, encoding="utf-8")
         User.objects.filter(pk=user.pk).update(language=saved)

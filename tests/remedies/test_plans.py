@@ -440,12 +440,8 @@ def test_queue_and_dashboard_queries_do_not_grow_with_plans(
     assert "10件" in card and "50,000円" in card  # the other city's are not counted
 
 
-def test_the_dashboards_total_is_the_sum_of_the_overdue_instalments(world):
-    """`overdue_instalments_total` (the dashboard's figure, written as SQL) counts and sums
-    what `overdue_instalments` lists (the work queue's rows), whatever the cutoff: plans
-    partly paid, paid, superseded, in a withdrawn case, and in another city."""
-    from django.db.models import Count, Sum
-
+def _plans_of_every_kind(world) -> None:
+    """Plans partly paid, paid early, superseded, in a withdrawn case, and in another city."""
     partly, _c, d = _excess_case(world)
     _agree(world, partly, d)
     _collect(world, partly, d, 3000, FIRST)  # the first instalment partly paid
@@ -463,6 +459,15 @@ def test_the_dashboards_total_is_the_sum_of_the_overdue_instalments(world):
         world, by=world.staff_other_city, office=world.other_city_office, contractor=world.other_co
     )
     _agree(world, other, d5, by=world.staff_other_city)
+
+
+def test_the_dashboards_total_is_the_sum_of_the_overdue_instalments(world):
+    """`overdue_instalments_total` (the dashboard's figure, written as SQL) counts and sums
+    what `overdue_instalments` lists (the work queue's rows), whatever the cutoff: plans
+    partly paid, paid, superseded, in a withdrawn case, and in another city."""
+    from django.db.models import Count, Sum
+
+    _plans_of_every_kind(world)
 
     seen = set()
     for city, user in ((world.city, world.manager), (world.other_city, world.staff_other_city)):
@@ -482,23 +487,7 @@ def test_the_queues_picked_instalments_are_the_overdue_instalments(world):
     instalments, with the same amounts unpaid, in the same order, as `overdue_instalments`,
     whatever the cutoff: plans partly paid, paid, superseded, in a withdrawn case, and in
     another city; one city's cutoff or two at once, unscoped."""
-    partly, _c, d = _excess_case(world)
-    _agree(world, partly, d)
-    _collect(world, partly, d, 3000, FIRST)  # the first instalment partly paid
-    paid, _c, d2 = _excess_case(world)
-    _agree(world, paid, d2)
-    _collect(world, paid, d2, 10000, FIRST)  # two instalments paid early
-    renegotiated, _c, d3 = _excess_case(world)
-    _agree(world, renegotiated, d3)  # superseded below: its missed instalments no longer count
-    _agree(world, renegotiated, d3, rows=[(TODAY + timedelta(days=10), 15000)], agreed_on=TODAY)
-    withdrawn, _c, d4 = _excess_case(world, excess=20000)
-    _agree(world, withdrawn, d4, rows=[(FIRST, 20000)])
-    with tenant_scope(world.manager), translation.override("ja"):
-        case_transition(case=withdrawn, step="withdraw", by=world.manager, note="取下げ")
-    other, _c, d5 = _excess_case(
-        world, by=world.staff_other_city, office=world.other_city_office, contractor=world.other_co
-    )
-    _agree(world, other, d5, by=world.staff_other_city)
+    _plans_of_every_kind(world)
 
     order = ("due_on", "plan_id", "number")
     columns = ("pk", "plan_id", "number", "due_on", "unpaid")
