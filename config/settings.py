@@ -287,6 +287,19 @@ if DB_LOCK_TIMEOUT and DATABASES["default"]["ENGINE"] == "django.db.backends.pos
         f"{_options.get('options', '')} -c lock_timeout={DB_LOCK_TIMEOUT * 1000}".strip()
     )
 
+# PostgreSQL's parallel workers per query (max_parallel_workers_per_gather) for Tadasu's
+# connections: 0 by default. Its pages are many short queries from many requests at once;
+# a parallel worker is a process started for one query (about 2 ms) that takes a core from
+# another request: the work queues' count of agency requests took 8.7 ms with one worker
+# at 100,000 cases and its page was 20 % faster without (docs/PERFORMANCE.md, "make bench
+# whole, 4 December").
+DB_PARALLEL_WORKERS = env_int("TADASU_DB_PARALLEL_WORKERS", 0, minimum=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = (
+        f"{_options.get('options', '')} -c max_parallel_workers_per_gather={DB_PARALLEL_WORKERS}"
+    ).strip()
+
 # How much a job worker (`manage.py run_jobs`) lowers its own scheduling priority (nice):
 # on a machine that runs the web server too, pages get the processor first.
 JOB_NICE = env_int("TADASU_JOB_NICE", 10, minimum=0)

@@ -150,8 +150,38 @@ def _settings_options(env: dict) -> str:
 def test_the_lock_timeout_reaches_postgresql_connections_only_when_set(tmp_path):
     url = "postgres://postgres@127.0.0.1:5432/whatever"
     base = {"DATABASE_URL": url, "TADASU_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "1"}
-    assert _settings_options({**base, "TADASU_DB_LOCK_TIMEOUT": "15"}) == "-c lock_timeout=15000"
-    assert _settings_options({**base, "TADASU_DB_LOCK_TIMEOUT": ""}) == ""
+    serial = "-c max_parallel_workers_per_gather=0"
+    assert (
+        _settings_options({**base, "TADASU_DB_LOCK_TIMEOUT": "15"})
+        == f"-c lock_timeout=15000 {serial}"
+    )
+    assert _settings_options({**base, "TADASU_DB_LOCK_TIMEOUT": ""}) == serial
+
+
+def test_postgresql_connections_run_each_query_in_one_process_unless_told(tmp_path):
+    """No parallel workers for a page's queries (each would be a process started for one
+    query, taking a core from another request), unless TADASU_DB_PARALLEL_WORKERS says."""
+    base = {"TADASU_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "1", "TADASU_DB_LOCK_TIMEOUT": ""}
+    url = "postgres://postgres@127.0.0.1:5432/whatever"
+    assert _settings_options({**base, "DATABASE_URL": url}) == (
+        "-c max_parallel_workers_per_gather=0"
+    )
+    assert _settings_options({**base, "DATABASE_URL": url, "TADASU_DB_PARALLEL_WORKERS": "2"}) == (
+        "-c max_parallel_workers_per_gather=2"
+    )
+    sqlite = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert _settings_options({**base, "DATABASE_URL": sqlite}) == ""
+
+
+@pytest.mark.django_db
+def test_the_setting_reaches_postgresql():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's own setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW max_parallel_workers_per_gather")
+        assert cursor.fetchone()[0] == "0"
 
 
 def test_gunicorn_sets_the_lock_timeout_for_the_web_processes():
