@@ -52,6 +52,10 @@ class JobRefused(Exception):
         self.details = details or []
 
 
+# What run_job_items() meets without telling the log: a unit refused, or another run first.
+_EXPECTED = (JobRefused, IntegrityError)
+
+
 @dataclass
 class Outcome:
     summary: str
@@ -91,12 +95,18 @@ def job_enqueue_many(
     by: User | None,
     municipality: Municipality | None,
     each: list[dict],
+    total: int | None = None,
 ) -> Job:
     """A job fanned out: one task per dict of `each` (its keyword arguments), all in the
-    caller's transaction. Workers take them in parallel; run_job_item() runs each once."""
+    caller's transaction. Workers take them in parallel; run_job_item() runs each once
+    (run_job_items() each of a task's several units). `total`: the units, when a task does
+    more than one."""
     with transaction.atomic():
         job = Job.objects.create(
-            kind=kind, municipality=municipality, requested_by=by, total=len(each)
+            kind=kind,
+            municipality=municipality,
+            requested_by=by,
+            total=len(each) if total is None else total,
         )
         for kwargs in each:
             task.enqueue(job_id=job.pk, **kwargs)
@@ -116,19 +126,16 @@ def run_job_item(
     key: str,
     work: Callable[[Job], int | None],
     finish: Callable[[Job, int], Outcome],
+    describe: Callable[[], list[str]] | None = None,
 ) -> None:
     """One unit of a fanned-out job, once: `work(job)` (returning the id of what it made)
     and the item's JobItem row commit together, so a task run again finds the row and does
     nothing, and a task killed halfway left nothing behind. `finish(job, failed)` gives the
-    outcome once every unit has been done or refused."""
-    with scopes_disabled():
-        job = Job.objects.select_related("requested_by").get(pk=job_id)
-        if job.state in FINISHED:
-            return
-        if job.state == JobState.QUEUED:
-            Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
-                state=JobState.RUNNING, started_at=timezone.now()
-            )
+    outcome once every unit has been done or refused. `describe()`: what names the unit on
+    the job page (a case and a person) should it fail on an unexpected error."""
+    job = _start(job_id)
+    if job is None:
+        return
     error, row = "", []
     with translation.override(_language(job)):
         try:
@@ -147,6 +154,8 @@ def run_job_item(
                 "job item failed", extra={"event": "job.item_failed", "job_id": job_id}
             )
             error = str(_UNEXPECTED)
+            names = _names(describe) if describe is not None else []
+            row = [*names, error] if names else []
         if error:
             with transaction.atomic(), scopes_disabled():
                 _, made = JobItem.objects.get_or_create(
@@ -156,10 +165,91 @@ def run_job_item(
                     _count_item(job_id, finish)
 
 
-def _count_item(job_id: int, finish: Callable[[Job, int], Outcome]) -> None:
+def run_job_items(
+    job_id: int,
+    *,
+    keys: list[str],
+    work: Callable[[Job, list[int]], list[int | None]],
+    one: Callable[[int], Callable[[Job], int | None]],
+    finish: Callable[[Job, int], Outcome],
+    describe: Callable[[int], list[str]] | None = None,
+) -> None:
+    """Several units of a fanned-out job (a task's letters), each once, together:
+    `work(job, todo)` does the units at the positions `todo` of `keys` (those no earlier run
+    did) in one transaction with their JobItem rows, and returns the id of what each made.
+
+    Should anything go wrong there (a unit refused, an error, another run of the same units
+    committing first), all of it is rolled back and each unit is run alone (run_job_item
+    with `one(position)` as its work): a refusal or a failure is then its unit's own, and
+    the others are done. `describe(position)`: as for run_job_item."""
+    job = _start(job_id)
+    if job is None:
+        return
+    with translation.override(_language(job)):
+        try:
+            with transaction.atomic(), scopes_disabled():
+                done = set(
+                    JobItem.objects.filter(job_id=job_id, key__in=keys).values_list(
+                        "key", flat=True
+                    )
+                )
+                todo = [i for i, key in enumerate(keys) if key not in done]
+                if not todo:
+                    return  # done by an earlier run of this task
+                made = work(job, todo)
+                JobItem.objects.bulk_create(
+                    JobItem(job_id=job_id, key=keys[i], result_id=result_id)
+                    for i, result_id in zip(todo, made, strict=True)
+                )
+                _count_item(job_id, finish, len(todo))
+            return
+        except Exception as error:
+            # Refusals and a concurrent run are expected; anything else goes to the log (its
+            # frames only: config/logs.py withholds the message), and is met again below
+            # by the unit it belongs to.
+            logger.log(
+                logging.INFO if isinstance(error, _EXPECTED) else logging.WARNING,
+                "job units run one by one",
+                exc_info=not isinstance(error, _EXPECTED),
+                extra={"event": "job.units_alone", "job_id": job_id, "units": len(keys)},
+            )
+    for i, key in enumerate(keys):
+        run_job_item(
+            job_id,
+            key=key,
+            work=one(i),
+            finish=finish,
+            describe=(lambda i=i: describe(i)) if describe is not None else None,
+        )
+
+
+def _names(describe: Callable[[], list[str]]) -> list[str]:
+    """The names of a unit that failed, if they can still be read; else none."""
+    try:
+        with scopes_disabled():
+            return describe()
+    except Exception:
+        logger.warning("job item unnamed", extra={"event": "job.item_unnamed"})
+        return []
+
+
+def _start(job_id: int) -> Job | None:
+    """The job, marked running if it was queued; None once it is finished."""
+    with scopes_disabled():
+        job = Job.objects.select_related("requested_by").get(pk=job_id)
+        if job.state in FINISHED:
+            return None
+        if job.state == JobState.QUEUED:
+            Job.objects.filter(pk=job_id, state=JobState.QUEUED).update(
+                state=JobState.RUNNING, started_at=timezone.now()
+            )
+    return job
+
+
+def _count_item(job_id: int, finish: Callable[[Job, int], Outcome], units: int = 1) -> None:
     # The UPDATE locks the job's row until commit: of the tasks finishing together, exactly
     # one reads done == total.
-    Job.objects.filter(pk=job_id).update(done=F("done") + 1)
+    Job.objects.filter(pk=job_id).update(done=F("done") + units)
     job = Job.objects.select_related("requested_by").get(pk=job_id)
     if job.done < (job.total or 0):
         return

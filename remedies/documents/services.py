@@ -5,7 +5,9 @@ close), so permission here is "city staff or manager of the municipality", not "
 """
 
 import hashlib
+import itertools
 import logging
+from collections.abc import Iterator
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
@@ -15,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from cases import permissions, storage
-from cases.audit import audit_log
+from cases.audit import audit_batch, audit_log
 from cases.labels import is_choice
 from cases.models import Case, Membership, Municipality, Party, Role, User
 from cases.scoping import membership_of
@@ -349,6 +351,58 @@ def document_issue(
         document.cases.set(cases)
     record_issue(document, by=by)
     return document
+
+
+@transaction.atomic
+def documents_issue(
+    *, kind: str, by: User, targets: list[tuple[Case, Party]], dated: date
+) -> list[Document]:
+    """document_issue() for each (case, person) of `targets`, in order, in one transaction
+    (the letters of one task in bulk, remedies/documents/tasks.py): each document is the one
+    document_issue would issue, numbered in the order of `targets`. The cases' and people's
+    data are read at once, the numbers taken under one lock per municipality, the audit
+    heads locked once. Any refusal or error takes all of them back."""
+    not_in_future(dated, "dated")
+    for case, party in targets:
+        _require_city(case.municipality, by)
+        _check_subject(kind, case=case, party=party, entry=None, cases=[])
+    year = fiscal_year(dated)
+    with frozen.reuse_case_data():
+        read_ahead = getattr(module_for(kind), "read_ahead", None)
+        if read_ahead is not None:  # before the numbers: read while nothing is locked
+            read_ahead(targets)
+        # Each municipality's numbers under one lock, given in the order of `targets`;
+        # municipalities locked in a fixed order, so that two batches cannot deadlock.
+        municipalities = {case.municipality_id: case.municipality for case, _ in targets}
+        following: dict[int, Iterator[int | None]] = {}
+        for pk in sorted(municipalities):
+            if is_numbered(municipalities[pk], kind):
+                count = sum(1 for case, _ in targets if case.municipality_id == pk)
+                following[pk] = itertools.count(take_numbers(municipalities[pk], year, count))
+            else:
+                following[pk] = itertools.repeat(None)
+        documents = [
+            new_document(
+                kind,
+                case.municipality,
+                by=by,
+                dated=dated,
+                year=year,
+                number=next(following[case.municipality_id]),
+                case=case,
+                party=party,
+                cases=[],
+            )
+            for case, party in targets
+        ]
+    # The audit heads locked after the numbers, as document_issue locks them.
+    with audit_batch():
+        for document in documents:
+            if not document.municipality.documents_need_approval:
+                _seal(document)
+            document.save()
+            record_issue(document, by=by)
+    return documents
 
 
 def new_document(

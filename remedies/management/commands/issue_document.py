@@ -10,10 +10,10 @@ Every choice the issue page offers is here too: the date of the document (--date
 person (--party), the payment a receipt is for (--payment, the ledger entry's id; or the
 only payment to --party), and the cases of a press release (--case, repeated).
 
-With --all-parties the letters are a background job, one task per letter
-(remedies/documents/tasks.py): job workers (`manage.py run_jobs`, on any machine) draw them
-in parallel, and this command takes its share too unless --workers-only; it waits for the
-job, then writes the PDF of every letter issued. A letter refused or failed is listed and
+With --all-parties the letters are a background job, one task per 25 letters
+(remedies/documents/tasks.py): job workers (`manage.py run_jobs`, on any machine) take the
+tasks in parallel, and this command takes its share too unless --workers-only; it waits for
+the job, then writes the PDF of every letter issued. A letter refused or failed is listed and
 the others stay issued; a letter is never issued twice, even when a worker dies.
 --no-wait only queues the job (its page: /jobs/<number>/).
 """
@@ -245,7 +245,9 @@ class Command(BaseCommand):
         with scopes_disabled():
             made = job.items.exclude(result_id=None).values_list("result_id", flat=True)
             issued = Document.objects.filter(pk__in=list(made)).select_related("case")
-            for document in issued.order_by("case__reference", "number", "id"):
+            # One at a time: each document holds its PDF once read (about 100 kB a letter).
+            ordered = issued.order_by("case__reference", "number", "id")
+            for document in ordered.iterator(chunk_size=100):
                 if document.status == DocumentStatus.ISSUED:
                     number = document.number or f"id{document.pk}"
                     name = f"{document.case.reference}-{number}-v{document.version}.pdf"
