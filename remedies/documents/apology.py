@@ -45,10 +45,9 @@ HANDED = {
 
 
 def build(*, case: Case, party: Party, **_) -> dict:
-    case_data = frozen.case_data(case)
     # A letter prints no 経過, and leaving it out keeps each letter independent of the
     # others: issuing one writes the case a 経過 line (the apology, services.py).
-    case_data.pop("timeline", None)
+    case_data = frozen.case_data(case, timeline=False)
     party_data = frozen.party_data(party)
     if party_data["money"]["balance"] < 0:
         # Someone who still holds an excess may have agreed a repayment plan already.
@@ -59,7 +58,7 @@ def build(*, case: Case, party: Party, **_) -> dict:
 
 def read_ahead(targets: list[tuple[Case, Party]]) -> None:
     """Letters in bulk: the next batch's cases and people read at once, not one by one."""
-    frozen.read_cases([case for case, _ in targets])
+    frozen.read_cases([case for case, _ in targets], timeline=False)
     frozen.read_parties([party for _, party in targets])
 
 

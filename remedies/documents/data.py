@@ -99,34 +99,42 @@ def reuse_case_data() -> Iterator[None]:
         _reused.reset(token)
 
 
-def case_data(case: Case) -> dict:
-    """The case as documents tell it: labels, not names; the story's 経過."""
+def case_data(case: Case, *, timeline: bool = True) -> dict:
+    """The case as documents tell it: labels, not names; the story's 経過 (unless
+    `timeline` is False: a letter prints none)."""
     memo = _reused.get()
     if memo is None:
-        return cases_data([case])[case.pk]
-    if ("case", case.pk) not in memo:
-        read_cases([case])
-    return copy.deepcopy(memo[("case", case.pk)])
+        return cases_data([case], timeline=timeline)[case.pk]
+    read_cases([case], timeline=timeline)
+    data = copy.deepcopy(memo[("case", case.pk)])
+    if not timeline:
+        data.pop("timeline", None)
+    return data
 
 
-def read_cases(cases: list[Case]) -> None:
+def read_cases(cases: list[Case], *, timeline: bool = True) -> None:
     """Within reuse_case_data(): read these cases' data now, in five queries however many
-    they are; a case already read is not read again."""
+    they are (four without their 経過); a case already read is not read again."""
     memo = _reused.get()
     if memo is None:
         raise RuntimeError("read_cases() needs reuse_case_data()")
-    unread = list({c.pk: c for c in cases if ("case", c.pk) not in memo}.values())
+    unread = {
+        c.pk: c
+        for c in cases
+        if ("case", c.pk) not in memo or (timeline and "timeline" not in memo[("case", c.pk)])
+    }
     if unread:
-        memo.update({("case", pk): data for pk, data in cases_data(unread).items()})
+        read = cases_data(list(unread.values()), timeline=timeline)
+        memo.update({("case", pk): data for pk, data in read.items()})
 
 
-def cases_data(cases: list[Case]) -> dict[int, dict]:
+def cases_data(cases: list[Case], *, timeline: bool = True) -> dict[int, dict]:
     """case_data() of several cases, keyed by the case's id."""
     balances = ledger.balances_by_case(cases)
     links = _links_data(cases)
-    timelines = _story_timelines(cases)
+    timelines = _story_timelines(cases) if timeline else {}
     costs = ledger.costs_by_case(cases)
-    return {
+    data = {
         case.pk: {
             "reference": case.reference,
             "kind": case.kind,
@@ -148,11 +156,15 @@ def cases_data(cases: list[Case]) -> dict[int, dict]:
                 for b in balances[case.pk]
             ],
             "links": links[case.pk],
-            "timeline": timelines[case.pk],
+            "timeline": timelines.get(case.pk),
             "costs": costs[case.pk],
         }
         for case in cases
     }
+    if not timeline:
+        for each in data.values():
+            del each["timeline"]
+    return data
 
 
 def party_role(party: Party) -> list[dict]:

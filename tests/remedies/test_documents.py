@@ -7,6 +7,8 @@ from datetime import date
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 from pypdf import PdfReader
 
@@ -59,6 +61,22 @@ def test_apology_letter_is_numbered_sealed_and_reads_in_japanese(world, city, st
         "093-582-2144",
     ):
         assert expected in text, expected
+
+
+def test_a_letter_reads_no_story_of_its_case(world, city, story):
+    # A letter prints no 経過, and each one issued adds a line to it: reading the 経過 for
+    # every letter made the tenth letter of a case dearer than the first.
+    case, c, d = story
+    _issue(world, case, c)
+    with CaptureQueriesContext(connection) as captured:
+        document = _issue(world, case, d)
+    read = [q["sql"] for q in captured if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in read if "cases_timelineevent" in sql]
+    assert "timeline" not in document.data["case"]
+    # A report still tells the 経過, the letter's line included.
+    with tenant_scope(world.staff):
+        report = services.document_issue(kind="report", by=world.staff, case=case)
+    assert "お詫び状を送付" in "".join(line["text"] for line in report.data["case"]["timeline"])
 
 
 def test_each_side_of_a_link_gets_its_own_wording(world, city, story):
