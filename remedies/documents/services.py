@@ -395,11 +395,14 @@ def documents_issue(
             )
             for case, party in targets
         ]
-    # The audit heads locked after the numbers, as document_issue locks them.
+    # Every PDF drawn before the first audit entry: the municipality's audit head (which
+    # every write of the city takes) is then held for the rows only, not the drawing. It is
+    # locked after the numbers, as document_issue locks it.
+    for document in documents:
+        if not document.municipality.documents_need_approval:
+            _seal(document)
     with audit_batch():
         for document in documents:
-            if not document.municipality.documents_need_approval:
-                _seal(document)
             document.save()
             record_issue(document, by=by)
     return documents
