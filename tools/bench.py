@@ -67,7 +67,8 @@ def _configure(database_url: str | None, workdir: Path, *, keep: bool = False) -
 
     url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     keyfile = workdir / "bench-keys.json"
-    if keep and keyfile.exists():
+    reused = keep and keyfile.exists()  # a database this folder's earlier run left
+    if reused:
         keys = json.loads(keyfile.read_text())
     else:
         keys = {
@@ -89,7 +90,7 @@ def _configure(database_url: str | None, workdir: Path, *, keep: bool = False) -
             **keys,
         }
     )
-    if url.startswith(("postgres://", "postgresql://")) and not (keep and keyfile.exists()):
+    if url.startswith(("postgres://", "postgresql://")) and not reused:
         _recreate_postgres(url)
     return url
 
