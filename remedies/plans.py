@@ -227,60 +227,35 @@ def overdue_instalments(cutoffs: dict[int, date]) -> QuerySet[Instalment]:
 def overdue_instalments_total(municipality_id: int, cutoff: date) -> tuple[int, int]:
     """(instalments, yen unpaid) of `overdue_instalments({municipality_id: cutoff})`, summed
     in one statement: the dashboard's figure, asked afresh after every change in the city.
-
-    Written as SQL inside a query of the scoped manager (fixed text, ids and the day as
-    parameters), for two reasons measured at 100,000 cases. Built through the ORM (the
-    filter through two joins, the subquery of what was returned, the aggregate's wrapper)
-    it cost more than the dashboard's other small queries. And asked as a join of
-    instalments, plans and cases, SQLite's planner, which has no statistics for a table
-    that was empty when last analysed (most cities have no plan), read every open case of
-    the city to look for their plans: here the plans in force are picked first (their
-    partial index, `repayment_plan_one_active`; CROSS JOIN fixes SQLite's order of the
-    loops), each case read by its id."""
-    from .workflow import OPEN_STAGES  # the stage table imports the ledger; call time only
-
-    quote = connection.ops.quote_name
-    instalment = quote(Instalment._meta.db_table)
-    plan = quote(RepaymentPlan._meta.db_table)
-    case = quote(Case._meta.db_table)
-    entry = quote(LedgerEntry._meta.db_table)
-    stages = ", ".join(["%s"] * len(OPEN_STAGES))
-    # What the plan's person returned since the agreement, as `_returned()`: the entries of
-    # a person of the plan's case (the plan is the query's own join, under its table's name).
-    returned = (
-        f"COALESCE((SELECT SUM(e.delta) FROM {entry} e WHERE e.party_id = {plan}.party_id"  # noqa: S608  # nosec B608
-        f" AND e.id > {plan}.ledger_head), 0)"
-    )
-    due = (
-        f"{instalment}.id IN (SELECT i.id FROM {plan} p CROSS JOIN {case} c"  # noqa: S608  # nosec B608
-        f" CROSS JOIN {instalment} i WHERE p.superseded_on IS NULL AND c.id = p.case_id"
-        f" AND c.municipality_id = %s AND c.stage IN ({stages}) AND i.plan_id = p.id"
-        f" AND i.due_on <= %s) AND {instalment}.cumulative > {returned}"
-    )  # names from the models, values parameters
-    params = [municipality_id, *OPEN_STAGES, connection.ops.adapt_datefield_value(cutoff)]
-    returned_sql = RawSQL(returned, (), output_field=BigIntegerField())  # noqa: S611  # nosec B611
-    unpaid = Least(F("amount"), F("cumulative") - returned_sql)
-    total = (
-        Instalment.objects.filter(
-            RawSQL(due, params, output_field=BooleanField()),  # noqa: S611  # nosec B611
-            plan__case__municipality_id=municipality_id,  # the join the SQL names (and the city)
-        )
-        .order_by()
-        .aggregate(n=Count("*"), amount=Sum(unpaid))
-    )
+    Found as the work queue finds its rows (`_overdue`), summed without the wrapper a sum
+    over an annotation would take."""
+    missed, unpaid = _overdue({municipality_id: cutoff})
+    total = missed.order_by().aggregate(n=Count("*"), amount=Sum(unpaid))
     return total["n"], total["amount"] or 0
 
 
 def overdue_instalments_picked(cutoffs: dict[int, date]) -> QuerySet[Instalment]:
-    """The instalments of `overdue_instalments(cutoffs)`, annotated with `unpaid` (the work
-    queue's rows), found as `overdue_instalments_total` finds them: the plans in force
-    picked first from their partial index, each one's case by its id, then its instalments
-    due by the cutoff, all as SQL inside a query of the scoped manager (fixed text, ids and
-    days as parameters). Built through the ORM, the work queue's query was its dearest to
-    build and compile, and SQLite read every open case of the city to look for their plans
-    (the plan tables are empty in most cities, so `ANALYZE` keeps no statistics for them).
-    tests/remedies/test_plans.py compares the two for plans partly paid, paid, superseded,
-    in a withdrawn case and in another city, at several cutoffs."""
+    """The instalments of `overdue_instalments(cutoffs)`, annotated with `unpaid`: the work
+    queue's rows."""
+    missed, unpaid = _overdue(cutoffs)
+    return missed.annotate(unpaid=unpaid)
+
+
+def _overdue(cutoffs: dict[int, date]) -> tuple[QuerySet[Instalment], Least]:
+    """The instalments of `overdue_instalments(cutoffs)` and the expression of what each
+    leaves unpaid, as SQL inside a query of the scoped manager (fixed text, ids and days as
+    parameters): the plans in force picked first from their partial index
+    (`repayment_plan_one_active`), each one's case by its id, then its instalments due by
+    the cutoff.
+
+    Measured at 100,000 cases: built through the ORM (the filter through two joins, the
+    subquery of what was returned), the dashboard's figure and the work queue's rows were
+    their pages' dearest queries to build and compile. And asked as a join of instalments,
+    plans and cases, SQLite's planner, which has no statistics for a table that was empty
+    when last analysed (most cities have no plan), read every open case of the city to
+    look for their plans (CROSS JOIN fixes SQLite's order of the loops).
+    tests/remedies/test_plans.py compares both with `overdue_instalments` for plans partly
+    paid, paid, superseded, in a withdrawn case and in another city, at several cutoffs."""
     from .workflow import OPEN_STAGES  # the stage table imports the ledger; call time only
 
     quote = connection.ops.quote_name
@@ -311,10 +286,10 @@ def overdue_instalments_picked(cutoffs: dict[int, date]) -> QuerySet[Instalment]
         (),
         output_field=BigIntegerField(),
     )
-    unpaid = Least(F("amount"), F("cumulative") - returned_now)
-    return Instalment.objects.filter(
+    missed = Instalment.objects.filter(
         RawSQL(due, params, output_field=BooleanField())  # noqa: S611  # nosec B611
-    ).annotate(unpaid=unpaid)
+    )
+    return missed, Least(F("amount"), F("cumulative") - returned_now)
 
 
 # ---- writes --------------------------------------------------------------------------------
