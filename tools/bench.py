@@ -453,7 +453,7 @@ def main() -> int:
     else:
         workdir = Path(tempfile.mkdtemp(prefix="tadasu-bench-"))
     url = _configure(args.database_url, workdir, keep=bool(args.keep))
-    started = time.strftime("%Y-%m-%d %H:%M")
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"# tadasu bench {started} database={url.split('://')[0]} sizes={sizes}", flush=True)
     bench = Bench(args)
     bench.setup()

@@ -107,7 +107,7 @@ def main() -> int:
     write_file(path, args.cases, args.shape)
     size = path.stat().st_size / 1e6
     print(
-        f"# tadasu bench_import {time.strftime('%Y-%m-%d %H:%M')} "
+        f"# tadasu bench_import {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
         f"database={url.split('://')[0]} cases={args.cases:,} file={size:.1f} MB "
         f"load={os.getloadavg()[0]:.1f}",
         flush=True,

@@ -681,7 +681,8 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="tadasu-loadtest-"))
     env = configure(args, workdir)
     print(
-        f"# tadasu loadtest {time.strftime('%Y-%m-%d %H:%M')} cases={args.cases} "
+        f"# tadasu loadtest {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"cases={args.cases} "
         f"cities={args.municipalities} users={args.users} duration={args.duration:.0f}s "
         f"web={args.web} workers={args.workers} import={args.import_cases} "
         f"letters={args.letters} budget={args.budget_ms:.0f}ms",
