@@ -353,6 +353,14 @@ def document_issue(
     return document
 
 
+def check_letters(kind: str, targets: list[tuple[Case, Party]], *, by: User, dated: date) -> None:
+    """What document_issue checks of each letter, for letters to many people at once."""
+    not_in_future(dated, "dated")
+    for case, party in targets:
+        _require_city(case.municipality, by)
+        _check_subject(kind, case=case, party=party, entry=None, cases=[])
+
+
 @transaction.atomic
 def documents_issue(
     *, kind: str, by: User, targets: list[tuple[Case, Party]], dated: date
@@ -362,10 +370,7 @@ def documents_issue(
     document_issue would issue, numbered in the order of `targets`. The cases' and people's
     data are read at once, the numbers taken under one lock per municipality, the audit
     heads locked once. Any refusal or error takes all of them back."""
-    not_in_future(dated, "dated")
-    for case, party in targets:
-        _require_city(case.municipality, by)
-        _check_subject(kind, case=case, party=party, entry=None, cases=[])
+    check_letters(kind, targets, by=by, dated=dated)
     year = fiscal_year(dated)
     with frozen.reuse_case_data():
         read_ahead = getattr(module_for(kind), "read_ahead", None)
