@@ -259,7 +259,9 @@ def _count_item(job_id: int, finish: Callable[[Job, int], Outcome], units: int =
     job.state = JobState.FAILED if failures else JobState.DONE
     job.summary, job.link, job.finished_at = outcome.summary, outcome.link, timezone.now()
     job.details = [item.row or ["", "", item.error] for item in failed.order_by("id")[:200]]
-    if failures:
+    if failures == job.total:
+        job.error = _("None could be done. They are listed below.")
+    elif failures:
         job.error = _("%(count)s could not be done; the others were. They are listed below.") % {
             "count": failures
         }

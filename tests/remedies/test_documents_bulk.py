@@ -242,6 +242,19 @@ def test_a_refused_letter_is_listed_and_the_others_are_issued(world, people, cli
     page = client.get(f"/jobs/{job.pk}/").content.decode()
     assert people[1][0].reference in page and people[1][1].label in page
     assert people[1][1].name not in page
+    assert "1件は処理できませんでした（ほかは処理済みです）。" in page
+
+
+def test_when_no_letter_could_be_issued_the_job_page_says_so(world, people, client):
+    job = _enqueue(world, people[:2])
+    with scopes_disabled():  # both people, after the job was queued: not identified
+        type(people[0][1]).objects.filter(case=people[0][0]).update(identified=False)
+    work_off(job_id=job.pk)
+    client.force_login(world.staff)
+    page = client.get(f"/jobs/{job.pk}/").content.decode()
+    assert "2件中0件の文書を発行しました。" in page
+    assert "いずれも処理できませんでした。下に一覧を示します。" in page
+    assert "ほかは処理済み" not in page  # there were no others
 
 
 def test_no_audit_head_is_held_while_a_task_draws_its_letters(world, people, monkeypatch):
